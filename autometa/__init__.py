@@ -1,0 +1,68 @@
+"""autometa: meta-learning AutoML.
+
+Learns from earlier tasks which algorithms and hyperparameters work, recommends them for
+a new dataset, and warm-starts an Optuna search from them::
+
+    model = autometa.fit(X, y, timeout=60)       # tuned scikit-learn-style estimator
+    recs = autometa.recommend(X, y, k=10)        # what to try, with the evidence
+    autometa.warm_start(study, X, y, n=10)       # seed your own Optuna study
+
+Public names are imported on first use, so ``import autometa`` (and the command line)
+stays fast and a plugin importing ``autometa.hookspecs`` pulls in nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AllTrialsFailedError": "autometa.api",
+    "AutoMetaClassifier": "autometa.api",
+    "AutoMetaRegressor": "autometa.api",
+    "BudgetTooSmallError": "autometa.api",
+    "fit": "autometa.api",
+    "recommend": "autometa.api",
+    "warm_start": "autometa.api",
+    "hookimpl": "autometa.hookspecs",
+    "KnowledgeBase": "autometa.knowledge",
+    "MetaLearner": "autometa.metalearner",
+    "PluginError": "autometa.plugins",
+    "Task": "autometa.task",
+    "Algorithm": "autometa.types",
+    "Config": "autometa.types",
+    "Evaluation": "autometa.types",
+    "Evidence": "autometa.types",
+    "Recommendation": "autometa.types",
+    "Strategy": "autometa.types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from autometa.api import (
+        AllTrialsFailedError,
+        AutoMetaClassifier,
+        AutoMetaRegressor,
+        BudgetTooSmallError,
+        fit,
+        recommend,
+        warm_start,
+    )
+    from autometa.hookspecs import hookimpl
+    from autometa.knowledge import KnowledgeBase
+    from autometa.metalearner import MetaLearner
+    from autometa.plugins import PluginError
+    from autometa.task import Task
+    from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autometa' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

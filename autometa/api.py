@@ -1,0 +1,390 @@
+"""The public API: ``fit``, ``recommend``, ``warm_start`` and the scikit-learn estimators.
+
+``AutoMetaClassifier`` and ``AutoMetaRegressor`` follow scikit-learn's conventions:
+parameters in ``__init__`` (so ``clone`` and ``get_params`` work), learned state in
+attributes ending with ``_``, ``predict``/``predict_proba``/``score``. ``autometa.fit``
+picks the right one from the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from autometa.evaluation import TrialTimeLimitExceeded, fit_with_limit
+from autometa.knowledge import KnowledgeBase, TaskRecord
+from autometa.planning import KnowledgeSpec, Plan, make_plan
+from autometa.search import Budget, estimated_refit_seconds, make_sampler, run_search
+from autometa.task import Task
+from autometa.types import Config, Evaluation, Recommendation, Strategy, TaskKind
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 60.0
+"""Time budget when neither ``timeout`` nor ``n_trials`` is given (as FLAML's default)."""
+
+
+class BudgetTooSmallError(ValueError):
+    """The time budget ran out before a single configuration could be evaluated."""
+
+
+class AllTrialsFailedError(RuntimeError):
+    """Every configuration tried raised an error; the errors are in the message."""
+
+
+class _AutoMetaBase(BaseEstimator):  # type: ignore[misc]
+    """Shared implementation of the classifier and regressor (not public)."""
+
+    _kinds: tuple[TaskKind, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        n_trials: int | None = None,
+        n_jobs: int = 1,
+        random_state: int | None = None,
+        scoring: str | None = None,
+        cv: Any = None,
+        warm_start: int | None = None,
+        strategy: Strategy | None = None,
+        knowledge: KnowledgeSpec = None,
+        storage: str | optuna.storages.BaseStorage | None = None,
+        study_name: str | None = None,
+        plugins: Sequence[object] = (),
+        blocked: Sequence[str] = (),
+    ) -> None:
+        self.timeout = timeout
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.scoring = scoring
+        self.cv = cv
+        self.warm_start = warm_start
+        self.strategy = strategy
+        self.knowledge = knowledge
+        self.storage = storage
+        self.study_name = study_name
+        self.plugins = plugins
+        self.blocked = blocked
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
+        """Search for the best configuration on ``X, y`` and refit it on all rows."""
+        started = time.monotonic()
+        timeout, n_trials = self._check_budget()
+        if kind is None and len(self._kinds) == 1:
+            kind = self._kinds[0]
+        plan = make_plan(
+            X,
+            y,
+            kind=kind,
+            scoring=self.scoring,
+            cv=self.cv,
+            random_state=self.random_state,
+            knowledge=self.knowledge,
+            strategy=self.strategy,
+            warm_start=self.warm_start,
+            plugins=self.plugins,
+            blocked=self.blocked,
+        )
+        if self._kinds and plan.task.kind not in self._kinds:
+            raise ValueError(
+                f"{type(self).__name__} got a {plan.task.kind} target; use "
+                f"{'AutoMetaRegressor' if plan.task.kind == 'regression' else 'AutoMetaClassifier'}"
+                " or autometa.fit, which chooses for you."
+            )
+        budget = Budget(n_trials, None if timeout is None else started + timeout)
+        with _quiet_optuna():
+            study = self._create_study(plan)
+            outcome = run_search(
+                plan.task,
+                plan.algorithms,
+                study,
+                budget,
+                n_jobs=self.n_jobs,
+                on_evaluation=lambda e: plan.plugins.trial_completed(e, plan.task),
+            )
+        self._check_outcome(outcome.evaluations, timeout)
+        best, model = self._refit(plan.task, plan, outcome.evaluations, budget)
+        self._record(plan, study, outcome.evaluations, best, model)
+        self._grow_knowledge(plan, outcome.evaluations)
+        return self
+
+    def _check_budget(self) -> tuple[float | None, int | None]:
+        timeout, n_trials = self.timeout, self.n_trials
+        if n_trials is not None and (not isinstance(n_trials, (int, np.integer)) or n_trials < 1):
+            raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if timeout is None and n_trials is None:
+            timeout = DEFAULT_TIMEOUT_S
+        if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}.")
+        return timeout, n_trials
+
+    def _create_study(self, plan: Plan) -> optuna.Study:
+        study = optuna.create_study(
+            storage=self.storage,
+            study_name=self.study_name,
+            direction="maximize",
+            sampler=make_sampler(plan.strategy.sampler, self.random_state, self.n_jobs),
+            load_if_exists=True,
+        )
+        study.set_user_attr("autometa_task", plan.task.task_id)
+        study.set_user_attr("autometa_scoring", plan.task.scoring)
+        study.set_user_attr(
+            "autometa_meta_features",
+            {k: (v if math.isfinite(v) else None) for k, v in plan.meta_features.values.items()},
+        )
+        study.set_user_attr(
+            "autometa_recommendations",
+            [
+                {
+                    "config": str(r.config),
+                    "predicted_score": r.predicted_score if math.isfinite(r.predicted_score) else None,
+                    "evidence": r.evidence.describe(),
+                }
+                for r in plan.recommendations
+            ],
+        )
+        for rank, recommendation in enumerate(plan.recommendations):
+            study.enqueue_trial(
+                recommendation.config.to_trial_params(),
+                user_attrs={"warm_start_rank": rank},
+                skip_if_exists=True,
+            )
+        return study
+
+    def _check_outcome(self, evaluations: list[Evaluation], timeout: float | None) -> None:
+        if any(e.ok for e in evaluations):
+            return
+        if not evaluations or all(e.status == "capped" for e in evaluations):
+            raise BudgetTooSmallError(
+                f"timeout={timeout}s was too small to evaluate even one configuration "
+                f"({len(evaluations)} stopped by the time limit). Increase timeout, or "
+                "subsample the data for a first look."
+            )
+        errors = sorted({e.error or "" for e in evaluations if e.status == "failed"})
+        raise AllTrialsFailedError(
+            f"All {len(evaluations)} configurations failed; distinct errors:\n  "
+            + "\n  ".join(errors[:10])
+        )
+
+    def _refit(
+        self, task: Task, plan: Plan, evaluations: list[Evaluation], budget: Budget
+    ) -> tuple[Evaluation, BaseEstimator]:
+        """Refit the best configuration that can still be fitted within the budget."""
+        ranked = sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)
+        last_error = ""
+        for position, evaluation in enumerate(ranked[:10]):
+            left = budget.seconds_left()
+            last_chance = position == min(len(ranked), 10) - 1
+            if not last_chance and estimated_refit_seconds(evaluation, task) > left:
+                continue
+            estimator = plan.algorithms[evaluation.config.algorithm].make_estimator(
+                evaluation.config.params, task
+            )
+            limit = None if math.isinf(left) else max(left, 1.0)
+            try:
+                return evaluation, fit_with_limit(estimator, task.X, task.y, limit)
+            except TrialTimeLimitExceeded as exc:
+                last_error = f"{evaluation.config}: {exc}"
+            except Exception as exc:
+                last_error = f"{evaluation.config}: {type(exc).__name__}: {exc}"
+            logger.warning("refit of %s failed (%s); trying the next best", evaluation.config, last_error)
+        raise AllTrialsFailedError(
+            f"No configuration could be refitted on all rows; last error: {last_error}"
+        )
+
+    def _record(
+        self,
+        plan: Plan,
+        study: optuna.Study,
+        evaluations: list[Evaluation],
+        best: Evaluation,
+        model: BaseEstimator,
+    ) -> None:
+        self.model_ = model
+        self.best_config_: Config = best.config
+        self.best_score_ = best.score
+        self.study_ = study
+        self.evaluations_ = evaluations
+        self.n_configs_ = len(evaluations)
+        self.meta_features_ = plan.meta_features
+        self.recommendations_: list[Recommendation] = plan.recommendations
+        self.strategy_ = plan.strategy
+        self.strategy_source_ = plan.strategy_source
+        self.task_kind_ = plan.task.kind
+        self.scoring_ = plan.task.scoring
+        self.task_id_ = plan.task.task_id
+        self.schema_ = plan.task.schema
+        self.n_features_in_ = plan.task.n_features
+        self.feature_names_in_ = np.array(plan.task.schema.columns, dtype=object)
+        if plan.task.is_classification:
+            self.classes_ = plan.task.classes
+
+    def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
+        """Add this task and its evaluations to a knowledge base the user named."""
+        if self.knowledge is None:
+            return
+        knowledge = plan.knowledge
+        record = TaskRecord(
+            task_id=plan.task.task_id,
+            name=plan.task.name,
+            kind=plan.task.kind,
+            scoring=plan.task.scoring,
+            meta_features=dict(plan.meta_features.values),
+            provenance={
+                "source": "autometa.fit",
+                "n_rows": plan.task.n_rows,
+                "validation": plan.strategy.validation,
+                "n_splits": plan.task.n_splits,
+            },
+        )
+        knowledge.add_task(record)
+        knowledge.add_evaluations(evaluations)
+
+    # -- using the model ------------------------------------------------------------------
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return np.asarray(self.model_.predict(self.schema_.transform(X)))
+
+    def explain(self) -> str:
+        """How the search went: strategy, recommendations with evidence, and the winner."""
+        from autometa.explain import explain_fit
+
+        check_is_fitted(self, "model_")
+        return explain_fit(self)
+
+
+class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
+    """AutoML classifier warm-started from earlier tasks (binary and multiclass)."""
+
+    _kinds = ("binary", "multiclass")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return np.asarray(self.model_.predict_proba(self.schema_.transform(X)))
+
+
+class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
+    """AutoML regressor warm-started from earlier tasks."""
+
+    _kinds = ("regression",)
+
+
+def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _AutoMetaBase:
+    """Search for a good model of ``y`` given ``X`` and return it fitted.
+
+    Returns an :class:`AutoMetaClassifier` or :class:`AutoMetaRegressor` depending on
+    the target (or ``kind``). Keyword arguments are those of the estimators: ``timeout``
+    (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``random_state``,
+    ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
+    ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``.
+    """
+    probe = Task.from_data(X, y, kind=kind, scoring=params.get("scoring"), cv=params.get("cv"))
+    estimator_cls = AutoMetaRegressor if probe.kind == "regression" else AutoMetaClassifier
+    return estimator_cls(**params).fit(X, y, kind=probe.kind)
+
+
+def recommend(
+    X: Any,
+    y: Any,
+    k: int = 10,
+    *,
+    knowledge: KnowledgeSpec = None,
+    strategy: Strategy | None = None,
+    random_state: int | None = None,
+    scoring: str | None = None,
+    kind: TaskKind | None = None,
+    plugins: Iterable[object] = (),
+    blocked: Iterable[str] = (),
+) -> list[Recommendation]:
+    """What to try on ``X, y``, best first, each with its evidence; nothing is fitted."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}.")
+    plan = make_plan(
+        X,
+        y,
+        kind=kind,
+        scoring=scoring,
+        random_state=random_state,
+        knowledge=knowledge,
+        strategy=strategy,
+        warm_start=k,
+        plugins=plugins,
+        blocked=blocked,
+    )
+    return plan.recommendations
+
+
+def warm_start(
+    study: optuna.Study,
+    X: Any,
+    y: Any,
+    n: int = 10,
+    *,
+    knowledge: KnowledgeSpec = None,
+    random_state: int | None = None,
+    scoring: str | None = None,
+    plugins: Iterable[object] = (),
+    blocked: Iterable[str] = (),
+) -> list[Recommendation]:
+    """Enqueue autometa's top ``n`` recommendations into the user's own ``study``.
+
+    The enqueued parameters follow autometa's naming (``algorithm`` and
+    ``<algorithm>__<param>``); see :func:`autometa.suggest` to sample and build the same
+    space inside your objective. Returns what was enqueued.
+    """
+    recommendations = recommend(
+        X,
+        y,
+        n,
+        knowledge=knowledge,
+        random_state=random_state,
+        scoring=scoring,
+        plugins=plugins,
+        blocked=blocked,
+    )
+    for rank, recommendation in enumerate(recommendations):
+        study.enqueue_trial(
+            recommendation.config.to_trial_params(),
+            user_attrs={"autometa_warm_start_rank": rank},
+            skip_if_exists=True,
+        )
+    return recommendations
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines during a fit, then restore the caller's level."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(previous, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+__all__ = [
+    "AllTrialsFailedError",
+    "AutoMetaClassifier",
+    "AutoMetaRegressor",
+    "BudgetTooSmallError",
+    "KnowledgeBase",
+    "fit",
+    "recommend",
+    "warm_start",
+]

@@ -1,0 +1,169 @@
+"""The ``autometa`` command line.
+
+Exit codes a script can rely on: 0 success, 1 a failed run (e.g. every trial failed),
+2 bad usage or bad input (click's convention for usage errors).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import joblib
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="Log progress (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """autometa: meta-learning AutoML that warm-starts Optuna from earlier tasks."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", required=True, help="Name of the target column.")
+@click.option("--timeout", type=float, default=None, help="Seconds for search and refit.")
+@click.option("--n-trials", type=int, default=None, help="Stop after this many trials.")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel trials.")
+@click.option("--random-state", type=int, default=None)
+@click.option("--scoring", default=None, help="A scikit-learn scorer name.")
+@click.option("--warm-start", type=int, default=None, help="Warm starts (0 = cold search).")
+@click.option("--storage", default=None, help="Optuna storage URL for a durable study.")
+@click.option("--study-name", default=None)
+@click.option("--knowledge", default=None, help="Knowledge base file or URL to learn from and grow.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the fitted model here (joblib; load only files you trust).")
+def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
+    """Fit a model on DATA (CSV, CSV.gz or Parquet) and print how the search went."""
+    import autometa
+    from autometa.datasets import read_table
+
+    try:
+        X, y = read_table(data, target)
+        model = autometa.fit(X, y, **options)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    except autometa.AllTrialsFailedError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    click.echo(model.explain())
+    if out is not None:
+        joblib.dump(model, out)
+        click.echo(f"Model saved to {out}")
+
+
+@main.command()
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", default=None, help="Drop this column before predicting, if present.")
+@click.option("--proba", is_flag=True, help="Print class probabilities instead of labels.")
+def predict(model_path: Path, data: Path, target: str | None, proba: bool) -> None:
+    """Predict DATA with a model saved by `autometa fit --out` (a file you trust)."""
+    import pandas as pd
+
+    model = joblib.load(model_path)
+    frame = pd.read_csv(data, keep_default_na=False, na_values=[""])
+    if target and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    try:
+        values = model.predict_proba(frame) if proba else model.predict(frame)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    pd.DataFrame(values if proba else {"prediction": values}).to_csv(sys.stdout, index=False)
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", required=True)
+@click.option("-k", "--k", "k", type=int, default=10, show_default=True)
+@click.option("--knowledge", default=None, help="Knowledge base file or URL (default: shipped).")
+def recommend(data: Path, target: str, k: int, knowledge: str | None) -> None:
+    """Recommend configurations for DATA, with the evidence for each."""
+    import autometa
+    from autometa.datasets import read_table
+    from autometa.explain import format_recommendations
+
+    try:
+        X, y = read_table(data, target)
+        recs = autometa.recommend(X, y, k, knowledge=knowledge)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    click.echo(format_recommendations(recs))
+
+
+@main.command()
+def plugins() -> None:
+    """List plugins: name, distribution and version, hooks implemented."""
+    from autometa.plugins import build_plugin_manager
+
+    for info in build_plugin_manager().info():
+        origin = f"{info.distribution} {info.version}" if info.distribution else "passed in"
+        click.echo(f"{info.name:<12} {origin:<24} {', '.join(info.hooks)}")
+
+
+@main.group()
+def kb() -> None:
+    """Build and inspect knowledge bases."""
+
+
+@kb.command("build")
+@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, help="Knowledge base file (SQLite) or database URL.")
+@click.option("--shards", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also export each finished task as JSON Lines here (resumable across machines).")
+@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (repeatable).")
+@click.option("--n-jobs", type=int, default=-1, show_default=True)
+@click.option("--n-splits", type=int, default=3, show_default=True)
+@click.option("--max-rows", type=int, default=2000, show_default=True)
+@click.option("--time-limit", type=float, default=20.0, show_default=True,
+              help="Seconds per evaluation before it is recorded as capped.")
+@click.option("--pool-size", type=int, default=300, show_default=True)
+@click.option("--random-state", type=int, default=0, show_default=True)
+def kb_build(
+    corpus_dir: Path, out: str, shards: Path | None, datasets: tuple[str, ...], n_jobs: int,
+    n_splits: int, max_rows: int, time_limit: float, pool_size: int, random_state: int,
+) -> None:
+    """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
+    from autometa.builder import BuildProtocol, build_knowledge_base
+
+    try:
+        protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
+        knowledge = build_knowledge_base(
+            corpus_dir, out, protocol=protocol, datasets=datasets or None,
+            shards_dir=shards, n_jobs=n_jobs,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"{knowledge!r}")
+
+
+@kb.command("info")
+@click.argument("location", required=False)
+def kb_info(location: str | None) -> None:
+    """Counts and provenance of a knowledge base (default: the shipped one)."""
+    from autometa.knowledge import KnowledgeBase
+
+    try:
+        knowledge = (
+            KnowledgeBase.open(location, read_only=True) if location else KnowledgeBase.default()
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps({"counts": knowledge.counts(), "metadata": knowledge.metadata()},
+                          indent=2, sort_keys=True, default=str))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

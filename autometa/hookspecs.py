@@ -1,0 +1,111 @@
+"""The plugin contract: every hook a plugin may implement, with its documentation.
+
+A plugin is any module or object with functions decorated by :data:`hookimpl` whose
+names are hooks below. Implementations may accept a subset of a hook's arguments
+(pluggy passes only what they name), which is how hooks grow without breaking plugins:
+new arguments are added as keywords, never removed.
+
+First-party plugins (``plugins/autometa_*``) use exactly this contract and are loaded
+through the ``autometa`` entry-point group like any third-party package.
+
+Register a plugin from an installed package::
+
+    [project.entry-points.autometa]
+    myplugin = "my_package.autometa_plugin"
+
+or pass the object directly: ``autometa.fit(X, y, plugins=[my_plugin])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from autometa.knowledge import KnowledgeBase
+    from autometa.metalearner import MetaLearner
+    from autometa.task import Task
+    from autometa.types import Algorithm, Evaluation, Strategy
+
+PROJECT_NAME = "autometa"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Decorate a plugin's functions with this to implement a hook."""
+
+
+@hookspec
+def autometa_algorithms(task: Task) -> list[Algorithm]:  # type: ignore[empty-body]
+    """Return the algorithms this plugin offers for ``task``.
+
+    Called once per fit. Return only algorithms that can handle ``task.kind`` (and its
+    size, if an algorithm does not scale); return an empty list to offer nothing.
+    Results of all plugins are concatenated; two algorithms with the same ``name`` fail
+    the fit with an error naming both plugins.
+
+    :param task: the validated task (data, kind, scoring, CV splitter).
+    :return: a list of :class:`autometa.types.Algorithm`.
+    """
+
+
+@hookspec
+def autometa_meta_features(task: Task) -> Mapping[str, float]:  # type: ignore[empty-body]
+    """Return extra meta-features of ``task`` as ``{name: value}``.
+
+    They are added to autometa's own meta-features (see :mod:`autometa.metafeatures`)
+    and timed as one group named after the plugin. Use NaN where a value is undefined.
+    A name that another plugin (or autometa itself) also returns fails the fit with an
+    error naming both. Prefix names with your plugin's name to stay clear of clashes.
+
+    :param task: the validated task.
+    :return: a mapping of meta-feature name to float.
+    """
+
+
+@hookspec
+def autometa_meta_learners() -> list[type[MetaLearner]]:  # type: ignore[empty-body]
+    """Return the meta-learner classes this plugin provides.
+
+    Each class subclasses :class:`autometa.metalearner.MetaLearner`, has a unique
+    ``name`` class attribute and can be built with no arguments. Multi-task models
+    (one model whose parameters are shared across earlier tasks) register here too.
+    A strategy chooses among them by name.
+
+    :return: a list of MetaLearner subclasses.
+    """
+
+
+@hookspec(firstresult=True)
+def autometa_select_strategy(
+    task: Task,
+    meta_features: Mapping[str, float],
+    knowledge: KnowledgeBase,
+    meta_learners: Sequence[str],
+) -> Strategy | None:
+    """Choose how to search ``task``: meta-learner, warm starts, sampler, validation.
+
+    The first plugin that returns a :class:`autometa.types.Strategy` wins (plugins
+    registered later are asked first, so a user's plugin overrides the shipped one);
+    return None to let the next plugin decide. A strategy passed by the user to
+    ``fit`` skips this hook.
+
+    :param task: the validated task.
+    :param meta_features: the task's meta-features.
+    :param knowledge: the knowledge base the fit learns from.
+    :param meta_learners: names of the registered meta-learners (choose among these).
+    :return: a Strategy, or None to abstain.
+    """
+
+
+@hookspec
+def autometa_trial_completed(evaluation: Evaluation, task: Task) -> None:
+    """Observe one finished trial (logging, experiment tracking, early alerts).
+
+    Called in the main process after each evaluation, in completion order. An observer
+    that raises is reported as a warning naming the plugin; the fit goes on.
+
+    :param evaluation: the trial's configuration, score, fit time, status and error.
+    :param task: the task being searched.
+    """

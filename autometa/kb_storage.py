@@ -1,0 +1,456 @@
+"""Where a knowledge base lives: its tables, and opening a database without harming it.
+
+The schema is SQLAlchemy Core, so the same statements run on a SQLite file (the
+default), SQLite in memory, and any other SQLAlchemy URL such as PostgreSQL.
+
+Opening is careful because a knowledge base may come from someone else, or the path may
+name the wrong file. Before anything is written (no WAL switch, no table), the file's
+header is read as bytes and the database is checked: a file that is not SQLite, a
+truncated file, an SQLite database of another application, or a schema from a newer
+autometa raise :class:`~autometa.kb_format.KnowledgeBaseError` naming the file and the
+fix, and leave the file as it was.
+
+SQLite connections use a 30 s busy timeout and foreign keys; files use WAL journaling;
+write transactions start with ``BEGIN IMMEDIATE`` so that two processes appending to one
+file queue for the write lock instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+from autometa.kb_format import STATUSES, KnowledgeBaseError, dumps, loads
+from autometa.types import TASK_KINDS
+
+SCHEMA_VERSION = 1
+"""Version of the table layout; stored in ``meta`` and checked on every open."""
+
+APPLICATION_ID = 0x414D4B42  # "AMKB"
+"""SQLite ``PRAGMA application_id`` of autometa knowledge-base files (bytes 68-71)."""
+
+APPLICATION = "autometa"
+"""Value of the ``application`` row of ``meta``: marks the database as a knowledge base."""
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite writer waits for another process's write lock before failing."""
+
+WRITE_OPTION = "autometa_write"
+"""Connection execution option: the next transaction writes (SQLite: BEGIN IMMEDIATE)."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = ("meta", "tasks", "configs", "evaluations")
+
+# -- schema --------------------------------------------------------------------------------
+# Module-level Table objects are the schema definition itself (constants, never mutated).
+schema = MetaData()
+
+meta_table = Table(
+    "meta",
+    schema,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+)
+
+tasks_table = Table(
+    "tasks",
+    schema,
+    Column("task_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("scoring", Text, nullable=False),
+    Column("meta_features", Text, nullable=False),  # JSON {name: number | null}
+    Column("provenance", Text, nullable=False),  # JSON object
+    CheckConstraint(f"kind IN {TASK_KINDS!r}", name="ck_tasks_kind"),
+)
+
+configs_table = Table(
+    "configs",
+    schema,
+    Column("config_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False, unique=True),  # Config.key, canonical JSON
+    Column("algorithm", Text, nullable=False),
+    Column("params", Text, nullable=False),  # JSON object of scalars / lists
+    Index("ix_configs_algorithm", "algorithm"),
+)
+
+evaluations_table = Table(
+    "evaluations",
+    schema,
+    Column("task_id", Text, ForeignKey("tasks.task_id"), nullable=False),
+    Column("config_id", Integer, ForeignKey("configs.config_id"), nullable=False),
+    Column("score", Float, nullable=True),  # greater is better; NULL: failed / not finite
+    Column("fit_time", Float, nullable=True),  # seconds; NULL: unknown
+    Column("status", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    # The primary key is the UNIQUE(task_id, config_id) cell and, through its leading
+    # column, the index on task_id; a separate task_id index would only duplicate it.
+    PrimaryKeyConstraint("task_id", "config_id", name="pk_evaluations"),
+    CheckConstraint(f"status IN {STATUSES!r}", name="ck_evaluations_status"),
+    Index("ix_evaluations_config_id", "config_id"),
+)
+
+
+def autometa_version() -> str:
+    """The installed autometa version, or ``"unknown"`` when run from a source tree."""
+    try:
+        return importlib_metadata.version("autometa")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# -- engines -------------------------------------------------------------------------------
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    # pysqlite's own transaction handling is off (isolation_level=None); we begin here so
+    # writers take the write lock up front (no deadlock on a SHARED -> RESERVED upgrade).
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_engine(connect: Any, *, memory: bool) -> Engine:
+    engine = create_engine(
+        "sqlite://",
+        creator=connect,
+        poolclass=StaticPool if memory else None,
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def memory_engine() -> Engine:
+    """SQLite in memory; one shared connection (StaticPool) so all calls see one database."""
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+
+    return _sqlite_engine(connect, memory=True)
+
+
+def _file_engine(path: Path, *, read_only: bool) -> Engine:
+    uri = f"{path.as_uri()}?mode={'ro' if read_only else 'rw'}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+
+    return _sqlite_engine(connect, memory=False)
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """A connection inside one transaction; committed on success, rolled back on error."""
+    with engine.connect() as conn:
+        if write:
+            conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+# -- opening -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Opened:
+    """An engine on a validated knowledge base, and how to describe it to people."""
+
+    engine: Engine
+    location: str
+
+
+def open_memory() -> Opened:
+    """A new, empty in-memory knowledge base."""
+    engine = memory_engine()
+    with transaction(engine, write=True) as conn:
+        _create_schema(conn)
+    return Opened(engine, ":memory:")
+
+
+def open_location(location: str | os.PathLike[str], *, read_only: bool, create: bool) -> Opened:
+    """Open (and, when allowed, create) the knowledge base at a path or SQLAlchemy URL."""
+    if isinstance(location, str) and location in (":memory:", "sqlite://"):
+        if read_only:
+            raise KnowledgeBaseError("A new in-memory knowledge base cannot be read-only.")
+        return open_memory()
+    if isinstance(location, str) and "://" in location:
+        url = make_url(location)
+        if url.get_backend_name() == "sqlite":
+            if url.database in (None, "", ":memory:"):
+                return open_location(":memory:", read_only=read_only, create=create)
+            if url.query:
+                raise KnowledgeBaseError(
+                    f"{location}: query options are not supported for SQLite files; pass the "
+                    "file path instead (autometa sets the connection options itself)."
+                )
+            return _open_sqlite_file(Path(url.database), read_only=read_only, create=create)
+        return _open_url(location, read_only=read_only, create=create)
+    return _open_sqlite_file(Path(location), read_only=read_only, create=create)
+
+
+def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = create_engine(url)
+    if engine.dialect.name == "postgresql" and read_only:
+        event.listen(engine, "connect", _postgres_read_only)
+    try:
+        with transaction(engine, write=not read_only) as conn:
+            names = set(inspect(conn).get_table_names())
+            if not names and create and not read_only:
+                _create_schema(conn)
+            else:
+                _check_schema(conn, shown, names)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Opened(engine, shown)
+
+
+def _postgres_read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+@dataclass(frozen=True)
+class _Header:
+    size: int
+    page_size: int
+    page_count: int | None  # None when the in-header size is not valid (old writers)
+    application_id: int
+    wal: bool
+
+
+def _read_header(path: Path) -> _Header | None:
+    """The SQLite header as bytes (no SQLite involved); None for an empty file."""
+    with path.open("rb") as handle:
+        head = handle.read(100)
+        size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        return None
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        looks_json = head.lstrip()[:1] == b"{"
+        hint = (
+            " It looks like JSON Lines: load an export with "
+            "KnowledgeBase.in_memory().import_jsonl(path)."
+            if looks_json
+            else " It may be truncated, or another kind of file."
+        )
+        raise KnowledgeBaseError(
+            f"{path} is not an autometa knowledge base: it is not an SQLite database "
+            f"({size} bytes, starting {head[:16]!r}).{hint} Pass the path of a knowledge "
+            "base, or a path that does not exist yet to create a new one."
+        )
+    (raw_page_size,) = struct.unpack(">H", head[16:18])
+    page_size = 65536 if raw_page_size == 1 else raw_page_size
+    change_counter, page_count = struct.unpack(">II", head[24:32])
+    (valid_for,) = struct.unpack(">I", head[92:96])
+    (application_id,) = struct.unpack(">i", head[68:72])
+    return _Header(
+        size=size,
+        page_size=page_size,
+        page_count=page_count if page_count and change_counter == valid_for else None,
+        application_id=application_id,
+        wal=head[18] == 2,
+    )
+
+
+def _check_truncation(path: Path, header: _Header) -> None:
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # pages may legitimately live in the WAL until the next checkpoint
+    expected = header.page_count * header.page_size if header.page_count else header.size
+    if header.size % header.page_size or header.size < expected:
+        raise KnowledgeBaseError(
+            f"{path} is truncated or damaged: it has {header.size} bytes but its header "
+            f"describes {expected} bytes in pages of {header.page_size}. Restore it from a "
+            "copy, or rebuild it (an earlier export_jsonl file can be imported into a new "
+            "knowledge base)."
+        )
+
+
+def _foreign(path: Path | str, detail: str) -> KnowledgeBaseError:
+    return KnowledgeBaseError(
+        f"{path} is an SQLite database but not an autometa knowledge base ({detail}). "
+        "Pass the path of a knowledge base, or a path that does not exist yet to create one."
+    )
+
+
+def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
+    """Filesystem checks with clear messages; returns whether the file exists."""
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Knowledge base path {path} is a directory; pass a file path such as "
+            f"{path / 'knowledge.db'}."
+        )
+    if path.exists():
+        if not read_only and not os.access(path, os.W_OK):
+            raise PermissionError(
+                f"Knowledge base {path} is not writable; open it with read_only=True or "
+                "fix its permissions."
+            )
+        return True
+    if read_only or not create:
+        raise FileNotFoundError(
+            f"Knowledge base {path} does not exist"
+            + ("; it is opened read-only, so it is not created." if read_only else ".")
+        )
+    parent = path.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(
+                    f"Cannot create knowledge base {path}: {ancestor} is a file, not a directory."
+                )
+            break
+    if not parent.exists():
+        raise FileNotFoundError(
+            f"Cannot create knowledge base {path}: directory {parent} does not exist. "
+            "Create it first (e.g. mkdir -p) or choose another path."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"Cannot create knowledge base {path}: directory {parent} is not writable."
+        )
+    return False
+
+
+def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
+    path = path.expanduser().absolute()
+    exists = _check_path(path, read_only=read_only, create=create)
+    if exists:
+        # Cheap byte-level rejection before SQLite touches the file. Only checks that no
+        # concurrent writer can make transiently false (truncation is checked under a lock).
+        header = _read_header(path)
+        if header is not None and header.application_id not in (0, APPLICATION_ID):
+            raise _foreign(path, f"application_id {header.application_id:#x}")
+    engine = _file_engine(path, read_only=read_only)
+    try:
+        _validate_or_create(engine, path, read_only=read_only, create=create)
+        if not read_only:
+            _ensure_wal(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise _translate(exc, path) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return Opened(engine, str(path))
+
+
+def _translate(exc: DBAPIError, path: Path) -> Exception:
+    message = str(exc.orig)
+    if "not a database" in message or "malformed" in message:
+        return KnowledgeBaseError(
+            f"{path} is damaged or not a knowledge base (SQLite: {message}). Restore it "
+            "from a copy or rebuild it."
+        )
+    if "unable to open" in message or "readonly" in message:
+        return PermissionError(f"Cannot open knowledge base {path} (SQLite: {message}).")
+    return exc
+
+
+def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: bool) -> None:
+    writable = not read_only
+    with transaction(engine, write=writable) as conn:
+        # Holding the lock (RESERVED for writers, SHARED for readers), no other process is
+        # half-way through writing the file, so its bytes can be trusted now.
+        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+        header = _read_header(path)
+        if header is None or header.application_id == 0:
+            names = set(inspect(conn).get_table_names())
+            if names:
+                raise _foreign(path, f"application_id 0, tables {sorted(names)}")
+            if not (writable and create):
+                raise KnowledgeBaseError(
+                    f"{path} is an empty database, not a knowledge base"
+                    + (" (opened read-only, so nothing is created)." if read_only else ".")
+                )
+            _create_schema(conn)
+            return
+        if header.application_id != APPLICATION_ID:
+            raise _foreign(path, f"application_id {header.application_id:#x}")
+        _check_truncation(path, header)
+        _check_schema(conn, str(path), set(inspect(conn).get_table_names()))
+
+
+def _ensure_wal(engine: Engine) -> None:
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        assert dbapi is not None
+        mode = dbapi.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: next open retries
+                dbapi.execute("PRAGMA journal_mode = WAL")
+    finally:
+        raw.close()
+
+
+# -- schema creation and checks ------------------------------------------------------------
+def _create_schema(conn: Connection) -> None:
+    """Create tables and the meta rows; inside the caller's write transaction."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    schema.create_all(conn)
+    rows = {
+        "schema_version": SCHEMA_VERSION,
+        "application": APPLICATION,
+        "created_with": autometa_version(),
+    }
+    existing = set(conn.execute(select(meta_table.c.key)).scalars())
+    new = [{"key": k, "value": dumps(v)} for k, v in rows.items() if k not in existing]
+    if new:
+        conn.execute(meta_table.insert(), new)
+
+
+def _check_schema(conn: Connection, location: str, names: set[str]) -> None:
+    if missing := set(_TABLES) - names:
+        raise _foreign(location, f"tables {sorted(names)}; missing {sorted(missing)}")
+    values = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).tuples().all())
+    application = loads(values.get("application"), f"{location}: meta 'application'")
+    if application != APPLICATION:
+        raise _foreign(location, f"meta application is {application!r}")
+    version = loads(values.get("schema_version"), f"{location}: meta 'schema_version'")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise KnowledgeBaseError(f"{location}: meta schema_version is invalid ({version!r}).")
+    if version > SCHEMA_VERSION:
+        raise KnowledgeBaseError(
+            f"{location} was written by a newer autometa (knowledge-base schema version "
+            f"{version}; autometa {autometa_version()} reads up to {SCHEMA_VERSION}). "
+            "Upgrade autometa (pip install -U autometa) to open it."
+        )
+    # version < SCHEMA_VERSION would be migrated here; version 1 is the first schema.

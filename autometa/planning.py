@@ -1,0 +1,137 @@
+"""Everything that happens before the search: the plan of one fit.
+
+``make_plan`` runs steps 1-5 of a fit (plugins, task, algorithms and meta-features,
+knowledge, strategy, recommendations). ``autometa.recommend`` stops there; ``fit`` goes
+on to search. Keeping it in one place means both see exactly the same recommendations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from autometa.knowledge import KnowledgeBase
+from autometa.metafeatures import MetaFeatures, compute_meta_features
+from autometa.plugins import Plugins, build_plugin_manager
+from autometa.search import config_in_space
+from autometa.task import Task
+from autometa.types import Algorithm, Recommendation, Strategy, TaskKind
+
+logger = logging.getLogger(__name__)
+
+RECOMMENDATION_SLACK = 3
+"""Ask the learner for this many times more than needed: some may fall outside the space."""
+
+KnowledgeSpec = KnowledgeBase | str | Path | None
+
+
+@dataclass
+class Plan:
+    """The state of a fit once it knows what to search and where to start."""
+
+    plugins: Plugins
+    task: Task
+    algorithms: dict[str, Algorithm]
+    meta_features: MetaFeatures
+    knowledge: KnowledgeBase
+    strategy: Strategy
+    strategy_source: str
+    recommendations: list[Recommendation]
+
+
+def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
+    """The shipped knowledge base for None, a file or URL for a string, else as given."""
+    if knowledge is None:
+        return KnowledgeBase.default()
+    if isinstance(knowledge, KnowledgeBase):
+        return knowledge
+    if isinstance(knowledge, (str, Path)):
+        return KnowledgeBase.open(knowledge)
+    raise TypeError(
+        "knowledge must be None (the shipped knowledge base), a path or database URL, or a "
+        f"KnowledgeBase; got {type(knowledge).__name__}."
+    )
+
+
+def make_plan(
+    X: Any,
+    y: Any,
+    *,
+    kind: TaskKind | None = None,
+    scoring: str | None = None,
+    cv: Any = None,
+    random_state: int | None = None,
+    name: str | None = None,
+    knowledge: KnowledgeSpec = None,
+    strategy: Strategy | None = None,
+    warm_start: int | None = None,
+    plugins: Iterable[object] = (),
+    blocked: Iterable[str] = (),
+) -> Plan:
+    """Validate the data, ask the plugins, and compute the warm-start recommendations."""
+    manager = build_plugin_manager(plugins, blocked=blocked)
+    task = Task.from_data(
+        X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
+    )
+    algorithms = manager.algorithms(task)
+    if not algorithms:
+        raise ValueError(
+            f"No installed plugin offers an algorithm for a {task.kind} task. Install "
+            "autometa with its first-party plugins, or unblock 'sklearn'."
+        )
+    meta_features = compute_meta_features(
+        task, extra_groups=manager.meta_feature_groups(task), random_state=random_state
+    )
+    base = open_knowledge(knowledge)
+    learners = manager.meta_learners()
+    source = "user"
+    if strategy is None:
+        selected = manager.select_strategy(task, meta_features.values, base, sorted(learners))
+        strategy, source = selected if selected is not None else (Strategy(), "autometa default")
+    if warm_start is not None:
+        if warm_start < 0:
+            raise ValueError(f"warm_start must be >= 0 (0 = cold search), got {warm_start}.")
+        strategy = replace(strategy, n_warm_starts=warm_start)
+    task = task.with_validation(strategy.validation, strategy.n_splits)
+    recommendations = recommend_for(
+        task, meta_features.values, algorithms, base, strategy, learners
+    )
+    return Plan(
+        manager, task, algorithms, meta_features, base, strategy, source, recommendations
+    )
+
+
+def recommend_for(
+    task: Task,
+    meta_features: Mapping[str, float],
+    algorithms: Mapping[str, Algorithm],
+    knowledge: KnowledgeBase,
+    strategy: Strategy,
+    learners: Mapping[str, type],
+) -> list[Recommendation]:
+    """The strategy's learner, fitted on ``knowledge``, recommending points of this space."""
+    if strategy.meta_learner is None or strategy.n_warm_starts == 0:
+        return []
+    if strategy.meta_learner not in learners:
+        raise ValueError(
+            f"Strategy asks for meta-learner {strategy.meta_learner!r}, which no plugin "
+            f"registers; registered: {sorted(learners)}."
+        )
+    learner = learners[strategy.meta_learner]().fit(knowledge)
+    candidates = learner.recommend(
+        meta_features,
+        kind=task.kind,
+        algorithms=list(algorithms.values()),
+        k=strategy.n_warm_starts * RECOMMENDATION_SLACK,
+    )
+    usable = [r for r in candidates if config_in_space(r.config, algorithms, task)]
+    if len(usable) < len(candidates):
+        logger.info(
+            "%d of %d recommendations fall outside this task's space and are skipped",
+            len(candidates) - len(usable),
+            len(candidates),
+        )
+    return usable[: strategy.n_warm_starts]

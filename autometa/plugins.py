@@ -1,0 +1,329 @@
+"""Build the plugin manager and call hooks with typed, checked results.
+
+Plugins come from two places only: installed packages that declare an entry point in
+the ``autometa`` group, and objects the user passes explicitly. Nothing is imported by
+path or name from configuration, so the set of code that runs is the set the user
+installed or handed over. ``blocked`` removes plugins by name, ``allowed`` narrows
+entry points to a list, and the environment variable
+``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points altogether (then only the
+plugins passed in are used), as pytest does with its own variable.
+
+Each hook implementation is called one at a time (not through one pluggy call) so that
+an exception or a wrong return type can be reported with the name of the plugin that
+caused it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from autometa import hookspecs
+from autometa.metalearner import MetaLearner
+from autometa.types import Algorithm, Evaluation, Strategy
+
+if TYPE_CHECKING:
+    from autometa.knowledge import KnowledgeBase
+    from autometa.task import Task
+
+ENTRY_POINT_GROUP = "autometa"
+DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
+
+
+class PluginError(RuntimeError):
+    """A plugin raised, returned the wrong type, or clashed with another plugin."""
+
+
+class PluginLoadWarning(UserWarning):
+    """An installed plugin could not be imported; the others still load."""
+
+
+class ObserverWarning(UserWarning):
+    """An observer hook (``autometa_trial_completed``) raised; the fit goes on."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One registered plugin: its name, where it comes from and the hooks it implements."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+class Plugins:
+    """The registered plugins, with one typed method per hook.
+
+    Build it with :func:`build_plugin_manager`; ``plugin_manager`` exposes the pluggy
+    object for advanced use.
+    """
+
+    def __init__(
+        self,
+        plugin_manager: pluggy.PluginManager,
+        distributions: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.plugin_manager = plugin_manager
+        self._distributions = dict(distributions or {})
+
+    # -- introspection --------------------------------------------------------------------
+    def info(self) -> list[PluginInfo]:
+        """Every registered plugin with its distribution, version and hooks."""
+        result = []
+        for name, plugin in self.plugin_manager.list_name_plugin():
+            if plugin is None:  # blocked
+                continue
+            hooks = tuple(
+                sorted(
+                    caller.name
+                    for caller in self.plugin_manager.get_hookcallers(plugin) or []
+                )
+            )
+            dist, version = self._distributions.get(name, (None, None))
+            result.append(PluginInfo(name, dist, version, hooks))
+        return result
+
+    def names(self) -> list[str]:
+        return [info.name for info in self.info()]
+
+    # -- typed hook calls -----------------------------------------------------------------
+    def algorithms(self, task: Task) -> dict[str, Algorithm]:
+        """All algorithms for ``task`` by name; clashes and wrong types name the plugin."""
+        found: dict[str, tuple[Algorithm, str]] = {}
+        for plugin_name, result in self._call_each("autometa_algorithms", task=task):
+            if not isinstance(result, (list, tuple)):
+                raise PluginError(
+                    f"Plugin {plugin_name!r}: autometa_algorithms must return a list of "
+                    f"Algorithm, got {type(result).__name__}."
+                )
+            for algorithm in result:
+                if not isinstance(algorithm, Algorithm):
+                    raise PluginError(
+                        f"Plugin {plugin_name!r}: autometa_algorithms returned "
+                        f"{type(algorithm).__name__}, expected autometa.types.Algorithm."
+                    )
+                if algorithm.name in found:
+                    raise PluginError(
+                        f"Algorithm name {algorithm.name!r} is provided by both plugin "
+                        f"{found[algorithm.name][1]!r} and plugin {plugin_name!r}; block one "
+                        "of them (blocked=[...]) or rename the algorithm."
+                    )
+                if task.kind in algorithm.kinds:
+                    found[algorithm.name] = (algorithm, plugin_name)
+        return {name: algorithm for name, (algorithm, _) in found.items()}
+
+    def meta_feature_groups(self, task: Task) -> dict[str, Callable[[], Mapping[str, float]]]:
+        """One zero-argument callable per plugin that computes its meta-features.
+
+        The meta-feature engine calls and times each one as a group named after the
+        plugin; errors raised inside are re-raised naming the plugin.
+        """
+        groups: dict[str, Callable[[], Mapping[str, float]]] = {}
+        for impl in self._impls("autometa_meta_features"):
+            groups[impl.plugin_name] = _checked_meta_features(impl, task)
+        return groups
+
+    def meta_learners(self) -> dict[str, type[MetaLearner]]:
+        """Registered meta-learner classes by their ``name``."""
+        registry: dict[str, tuple[type[MetaLearner], str]] = {}
+        for plugin_name, result in self._call_each("autometa_meta_learners"):
+            if not isinstance(result, (list, tuple)):
+                raise PluginError(
+                    f"Plugin {plugin_name!r}: autometa_meta_learners must return a list of "
+                    f"MetaLearner classes, got {type(result).__name__}."
+                )
+            for cls in result:
+                if not (isinstance(cls, type) and issubclass(cls, MetaLearner)) or not cls.name:
+                    raise PluginError(
+                        f"Plugin {plugin_name!r}: {cls!r} is not a MetaLearner subclass with "
+                        "a non-empty `name` class attribute."
+                    )
+                if cls.name in registry and registry[cls.name][0] is not cls:
+                    raise PluginError(
+                        f"Meta-learner name {cls.name!r} is provided by both plugin "
+                        f"{registry[cls.name][1]!r} and plugin {plugin_name!r}."
+                    )
+                registry[cls.name] = (cls, plugin_name)
+        return {name: cls for name, (cls, _) in registry.items()}
+
+    def select_strategy(
+        self,
+        task: Task,
+        meta_features: Mapping[str, float],
+        knowledge: KnowledgeBase,
+        meta_learners: Sequence[str],
+    ) -> tuple[Strategy, str] | None:
+        """The first strategy a selector returns (last registered asked first), and who."""
+        impls = list(reversed(self._impls("autometa_select_strategy")))
+        kwargs = {
+            "task": task,
+            "meta_features": meta_features,
+            "knowledge": knowledge,
+            "meta_learners": list(meta_learners),
+        }
+        for impl in impls:
+            result = _call_impl(impl, kwargs)
+            if result is None:
+                continue
+            if not isinstance(result, Strategy):
+                raise PluginError(
+                    f"Plugin {impl.plugin_name!r}: autometa_select_strategy returned "
+                    f"{type(result).__name__}, expected autometa.types.Strategy or None."
+                )
+            return result, impl.plugin_name
+        return None
+
+    def trial_completed(self, evaluation: Evaluation, task: Task) -> None:
+        """Notify observers; one that raises is reported as a warning and skipped."""
+        for impl in self._impls("autometa_trial_completed"):
+            try:
+                impl.function(
+                    *[{"evaluation": evaluation, "task": task}[a] for a in impl.argnames]
+                )
+            except Exception as exc:  # observers must never stop a fit
+                warnings.warn(
+                    f"Plugin {impl.plugin_name!r} raised in autometa_trial_completed: "
+                    f"{type(exc).__name__}: {exc}",
+                    ObserverWarning,
+                    stacklevel=2,
+                )
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _impls(self, hook_name: str) -> list[Any]:
+        caller = getattr(self.plugin_manager.hook, hook_name)
+        return list(caller.get_hookimpls())
+
+    def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
+        for impl in self._impls(hook_name):
+            yield impl.plugin_name, _call_impl(impl, kwargs)
+
+
+def _call_impl(impl: Any, kwargs: Mapping[str, Any]) -> Any:
+    """Call one hook implementation with the arguments it names; name it on failure."""
+    try:
+        return impl.function(*[kwargs[name] for name in impl.argnames])
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"Plugin {impl.plugin_name!r} raised in {impl.function.__name__}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _checked_meta_features(impl: Any, task: Task) -> Callable[[], Mapping[str, float]]:
+    def compute() -> Mapping[str, float]:
+        result = _call_impl(impl, {"task": task})
+        if not isinstance(result, Mapping):
+            raise PluginError(
+                f"Plugin {impl.plugin_name!r}: autometa_meta_features must return a mapping "
+                f"of name to float, got {type(result).__name__}."
+            )
+        checked = {}
+        for name, value in result.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise PluginError(
+                    f"Plugin {impl.plugin_name!r}: meta-feature {name!r} is {value!r}, "
+                    "not a number (use NaN where undefined)."
+                ) from None
+            checked[str(name)] = number if not math.isinf(number) else math.nan
+        return checked
+
+    return compute
+
+
+def build_plugin_manager(
+    plugins: Iterable[object] = (),
+    *,
+    blocked: Iterable[str] = (),
+    allowed: Iterable[str] | None = None,
+    autoload: bool | None = None,
+) -> Plugins:
+    """Create the plugin manager for one fit.
+
+    :param plugins: plugin objects (modules, classes or instances with hookimpls) to
+        register after the installed ones, so they are asked first by firstresult hooks.
+    :param blocked: plugin names (entry-point names, or the names of passed objects) to
+        leave out.
+    :param allowed: if given, only entry points with these names are loaded.
+    :param autoload: load installed entry points; None reads the environment variable
+        ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD`` (autoload unless it is set to 1/true).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    blocked = set(blocked)
+    for name in blocked:
+        pm.set_blocked(name)
+    if autoload is None:
+        autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("1", "true", "yes")
+    distributions: dict[str, tuple[str, str]] = {}
+    if autoload:
+        allowed_names = set(allowed) if allowed is not None else None
+        for entry_point in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
+            if entry_point.name in blocked or pm.has_plugin(entry_point.name):
+                continue
+            if allowed_names is not None and entry_point.name not in allowed_names:
+                continue
+            dist = entry_point.dist
+            dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:  # a broken package must not take the others down
+                warnings.warn(
+                    f"Could not load autometa plugin {entry_point.name!r} from distribution "
+                    f"{dist_name!r} ({entry_point.value}): {type(exc).__name__}: {exc}. "
+                    f"It is skipped; block it with blocked=[{entry_point.name!r}] to silence "
+                    "this.",
+                    PluginLoadWarning,
+                    stacklevel=2,
+                )
+                continue
+            _register(pm, plugin, entry_point.name)
+            distributions[entry_point.name] = (
+                dist_name,
+                dist.version if dist is not None else "",
+            )
+    for plugin in plugins:
+        name = _plugin_name(plugin)
+        if name in blocked:
+            continue
+        _register(pm, plugin, name)
+    return Plugins(pm, distributions)
+
+
+def _plugin_name(plugin: object) -> str:
+    explicit = getattr(plugin, "autometa_plugin_name", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    name = getattr(plugin, "__name__", None) or type(plugin).__name__
+    return str(name)
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    if pm.has_plugin(name) or pm.is_registered(plugin):
+        raise PluginError(
+            f"A plugin named {name!r} is already registered; give the new one another name "
+            "(set an `autometa_plugin_name` attribute) or block the installed one."
+        )
+    try:
+        pm.register(plugin, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)
+        raise PluginError(
+            f"Plugin {name!r} is invalid: {exc}. Known hooks: "
+            f"{sorted(h for h in dir(hookspecs) if h.startswith('autometa_'))}."
+        ) from exc

@@ -1,0 +1,440 @@
+"""Task: validated training data with everything a search needs to know about it.
+
+``Task.from_data(X, y)`` is where bad input stops. Every problem that would otherwise
+surface deep inside a worker process (a NaN target, a datetime column, a class with a
+single row) is turned into a ``ValueError`` or ``TypeError`` here, naming the problem
+and what to do about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.model_selection import (
+    BaseCrossValidator,
+    KFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
+
+from autometa.types import TASK_KINDS, TaskKind
+
+DEFAULT_SCORING: dict[TaskKind, str] = {
+    "binary": "roc_auc",
+    "multiclass": "neg_log_loss",
+    "regression": "r2",
+}
+"""Default ``scoring`` per kind: threshold-free for classification, scale-free for regression."""
+
+DEFAULT_N_SPLITS = 5
+HOLDOUT_FRACTION = 0.25
+MAX_CLASSES_FROM_INTEGERS = 20
+"""An integer-valued numeric target with at most this many values is taken as classes."""
+
+Splitter = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Column names and kinds seen at fit time; applied again to data at predict time."""
+
+    columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        cats = set(self.categorical)
+        return tuple(c for c in self.columns if c not in cats)
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        """Return ``X`` as a DataFrame with the fit-time columns and normalised dtypes.
+
+        Numeric columns become float64; categorical ones become object columns of strings
+        with NaN for missing values, so encoders never meet mixed types.
+        """
+        frame = _as_frame(X, expected_columns=self.columns)
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"X lacks columns seen during fit: {missing[:10]}. Pass data with the same "
+                "columns as the training data."
+            )
+        frame = frame.loc[:, list(self.columns)].copy()
+        cats = set(self.categorical)
+        for column in self.columns:
+            if column in cats:
+                frame[column] = _as_category_strings(frame[column])
+            else:
+                frame[column] = _as_float(frame[column], column)
+        return frame
+
+
+@dataclass(frozen=True)
+class Task:
+    """A supervised learning task, validated and ready to search.
+
+    Build it with :meth:`from_data`; the constructor trusts its arguments.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    kind: TaskKind
+    scoring: str
+    cv: Splitter
+    schema: FeatureSchema
+    random_state: int | None = None
+    name: str = "task"
+    task_id: str = ""
+    classes: np.ndarray | None = None
+    cv_given: bool = field(default=False, repr=False)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_data(
+        cls,
+        X: Any,
+        y: Any,
+        *,
+        kind: TaskKind | None = None,
+        scoring: str | None = None,
+        cv: int | Splitter | None = None,
+        random_state: int | None = None,
+        name: str | None = None,
+        task_id: str | None = None,
+    ) -> Task:
+        """Validate ``X`` and ``y`` and infer what is not given.
+
+        Parameters
+        ----------
+        X:
+            2-D numpy array or pandas DataFrame. Numeric, categorical (object, category,
+            string, bool) and missing values are supported; datetime and nested values
+            are not.
+        y:
+            1-D target of the same length, without missing values.
+        kind:
+            ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred when None.
+        scoring:
+            Any scikit-learn scorer name; defaults to :data:`DEFAULT_SCORING`.
+        cv:
+            Number of folds or a splitter; defaults to 5 folds (stratified for
+            classification) shrunk to the smallest class size.
+        """
+        frame = _as_frame(X)
+        if frame.shape[0] == 0 or frame.shape[1] == 0:
+            raise ValueError(
+                f"X is empty (shape {frame.shape}); pass at least two rows and one column."
+            )
+        target = _as_target(y, n_rows=frame.shape[0])
+        schema = _infer_schema(frame)
+        frame = schema.transform(frame)
+        if schema.numeric:
+            values = frame.loc[:, list(schema.numeric)].to_numpy()
+            if np.isinf(values).any():
+                bad = [c for c in schema.numeric if np.isinf(frame[c].to_numpy()).any()]
+                raise ValueError(
+                    f"X has infinite values in columns {bad[:10]}. Replace them with NaN "
+                    "(treated as missing) or a finite value."
+                )
+        task_kind = kind or infer_kind(target)
+        if task_kind not in TASK_KINDS:
+            raise ValueError(f"kind must be one of {TASK_KINDS}, got {task_kind!r}.")
+        classes = None
+        if task_kind == "regression":
+            target = _regression_target(target)
+        else:
+            classes, counts = np.unique(target, return_counts=True)
+            _check_classes(task_kind, classes, counts)
+        chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
+        _check_scoring(chosen_scoring)
+        splitter = make_cv(
+            task_kind, target, cv if cv is not None else DEFAULT_N_SPLITS, random_state
+        )
+        fingerprint = _fingerprint(frame, target)
+        return cls(
+            X=frame,
+            y=target,
+            kind=task_kind,
+            scoring=chosen_scoring,
+            cv=splitter,
+            schema=schema,
+            random_state=random_state,
+            name=name or "task",
+            task_id=task_id or f"{name or 'task'}-{fingerprint[:12]}",
+            classes=classes,
+            cv_given=cv is not None,
+        )
+
+    def with_validation(
+        self, validation: Literal["cv", "holdout"], n_splits: int = DEFAULT_N_SPLITS
+    ) -> Task:
+        """The same task validated as a strategy asks, unless the user fixed ``cv``."""
+        if self.cv_given:
+            return self
+        protocol: int | Splitter
+        if validation == "holdout":
+            protocol = _holdout(self.kind, self.y, self.random_state)
+        else:
+            protocol = n_splits
+        return replace(self, cv=make_cv(self.kind, self.y, protocol, self.random_state))
+
+    # -- facts ----------------------------------------------------------------------------
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind != "regression"
+
+    @property
+    def n_splits(self) -> int:
+        return int(self.cv.get_n_splits())
+
+    def fold_train_size(self) -> int:
+        """Rows an estimator sees when fitted on one training fold (a lower bound)."""
+        splits = self.n_splits
+        if isinstance(self.cv, (ShuffleSplit, StratifiedShuffleSplit)):
+            return int(self.n_rows * (1 - HOLDOUT_FRACTION))
+        return int(self.n_rows * (splits - 1) / splits)
+
+
+# -- inference and checks ----------------------------------------------------------------
+def infer_kind(y: np.ndarray) -> TaskKind:
+    """Binary for two values; multiclass for labels or few integer values; else regression."""
+    values = pd.unique(y)
+    if len(values) == 2:
+        return "binary"
+    if y.dtype.kind in "OUSb":
+        return "multiclass"
+    numeric = y.astype(float)
+    is_integer = bool(np.all(np.equal(np.mod(numeric, 1), 0)))
+    if is_integer and len(values) <= MAX_CLASSES_FROM_INTEGERS:
+        return "multiclass"
+    return "regression"
+
+
+def make_cv(
+    kind: TaskKind, y: np.ndarray, cv: int | Splitter, random_state: int | None
+) -> Splitter:
+    """A seeded splitter; stratified for classification; folds shrunk for tiny classes."""
+    if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool):
+        if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
+            raise TypeError(
+                f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
+            )
+        return cv
+    n_splits = int(cv)
+    if n_splits < 2:
+        raise ValueError(f"cv must be at least 2 folds, got {n_splits}.")
+    if n_splits > len(y):
+        raise ValueError(
+            f"cv={n_splits} asks for more folds than there are rows ({len(y)}); "
+            f"use cv <= {len(y)}."
+        )
+    if kind == "regression":
+        return KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    return StratifiedKFold(
+        n_splits=max(2, min(n_splits, smallest)), shuffle=True, random_state=random_state
+    )
+
+
+def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> Splitter:
+    if kind == "regression":
+        return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+    return StratifiedShuffleSplit(
+        n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state
+    )
+
+
+def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> None:
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has a single class ({classes[0]!r}); a classifier needs at least two. "
+            "Check the target column, or pass kind='regression' for a numeric target."
+        )
+    if kind == "binary" and len(classes) != 2:
+        raise ValueError(
+            f"kind='binary' but y has {len(classes)} classes; use kind='multiclass'."
+        )
+    lonely = [c for c, n in zip(classes, counts, strict=True) if n < 2]
+    if lonely:
+        raise ValueError(
+            f"Classes {[_plain(c) for c in lonely[:10]]} have a single row; cross-validation "
+            "needs at least two rows per class. Drop those rows or merge the classes."
+        )
+
+
+def _check_scoring(scoring: str) -> None:
+    if not isinstance(scoring, str):
+        raise TypeError(f"scoring must be a scikit-learn scorer name, got {scoring!r}.")
+    try:
+        get_scorer(scoring)
+    except ValueError:
+        close = [s for s in get_scorer_names() if scoring.lower() in s][:5]
+        hint = f" Did you mean one of {close}?" if close else ""
+        raise ValueError(
+            f"scoring={scoring!r} is not a scikit-learn scorer name.{hint} "
+            "See sklearn.metrics.get_scorer_names()."
+        ) from None
+
+
+# -- conversion --------------------------------------------------------------------------
+def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+        frame.columns = [str(c) for c in frame.columns]
+        if len(set(frame.columns)) != len(frame.columns):
+            raise ValueError("X has duplicate column names; make them unique.")
+        return frame.reset_index(drop=True)
+    if isinstance(X, pd.Series):
+        raise TypeError("X is a Series; pass a 2-D DataFrame (e.g. X.to_frame()).")
+    if X is None or isinstance(X, (str, bytes, int, float)):
+        raise TypeError(f"X must be a 2-D array or DataFrame, got {type(X).__name__}.")
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (rows x features), got an array of shape {array.shape}. "
+            "Reshape a single feature with X.reshape(-1, 1)."
+        )
+    columns = (
+        list(expected_columns)
+        if expected_columns is not None and len(expected_columns) == array.shape[1]
+        else [f"x{i}" for i in range(array.shape[1])]
+    )
+    return pd.DataFrame(array, columns=columns)
+
+
+def _as_target(y: Any, n_rows: int) -> np.ndarray:
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"y has {y.shape[1]} columns; multi-output targets are not supported yet. "
+                "Fit one target at a time."
+            )
+        y = y.iloc[:, 0]
+    array = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array.ravel()
+    if array.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D, got shape {array.shape}; multi-output targets are not "
+            "supported yet. Fit one target at a time."
+        )
+    if len(array) != n_rows:
+        raise ValueError(
+            f"X has {n_rows} rows but y has {len(array)}; they must describe the same rows."
+        )
+    if array.dtype.kind == "O":
+        missing = pd.isna(array)
+    elif array.dtype.kind in "fc":
+        missing = np.isnan(array)
+    else:
+        missing = np.zeros(len(array), dtype=bool)
+    if missing.any():
+        raise ValueError(
+            f"y has {int(missing.sum())} missing values (NaN/None); drop those rows first."
+        )
+    if array.dtype.kind == "O":
+        kinds = {type(v) for v in array}
+        if len(kinds) > 1:
+            array = array.astype(str)
+    return array
+
+
+def _regression_target(y: np.ndarray) -> np.ndarray:
+    try:
+        values = y.astype(float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "kind='regression' needs a numeric target; y holds non-numeric labels."
+        ) from None
+    if not np.isfinite(values).all():
+        raise ValueError("y has infinite values; a regression target must be finite.")
+    return values
+
+
+def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
+    categorical = []
+    for column in frame.columns:
+        series = frame[column]
+        dtype = series.dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+            dtype
+        ):
+            raise TypeError(
+                f"Column {column!r} holds dates/times ({dtype}); convert it to numbers "
+                "(e.g. a timestamp or day of week) or drop it."
+            )
+        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            _check_scalar_cells(series, column)
+            if not pd.api.types.is_bool_dtype(dtype) and _is_numeric_object(series):
+                continue
+            categorical.append(str(column))
+    return FeatureSchema(tuple(str(c) for c in frame.columns), tuple(categorical))
+
+
+def _is_numeric_object(series: pd.Series) -> bool:
+    """An object column whose cells are all numbers (e.g. from a mixed numpy array)."""
+    if series.dtype != object:
+        return False
+    cells = series.dropna()
+    return len(cells) > 0 and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in cells
+    )
+
+
+def _check_scalar_cells(series: pd.Series, column: str) -> None:
+    if series.dtype != object:
+        return
+    for value in series.dropna():
+        if isinstance(value, (list, tuple, dict, set, np.ndarray)):
+            raise TypeError(
+                f"Column {column!r} holds nested values ({type(value).__name__}); "
+                "flatten them into separate scalar columns."
+            )
+        if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat"):
+            raise TypeError(
+                f"Column {column!r} holds dates/times; convert them to numbers or drop it."
+            )
+
+
+def _as_category_strings(series: pd.Series) -> pd.Series:
+    missing = series.isna().to_numpy()
+    values = series.astype(object).to_numpy(copy=True)
+    out = np.array([str(v) for v in values], dtype=object)
+    out[missing] = np.nan
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def _as_float(series: pd.Series, column: str) -> pd.Series:
+    try:
+        return pd.to_numeric(series, errors="raise").astype(float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Column {column!r} was numeric during fit but now holds non-numeric values."
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_array(np.asarray(y, dtype=object)).tobytes())
+    return digest.hexdigest()

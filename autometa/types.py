@@ -1,0 +1,246 @@
+"""Value types that cross the plugin contract.
+
+Every hook takes or returns one of these, so a plugin author needs to read only this
+module and :mod:`autometa.hookspecs`. They are plain dataclasses: cheap to build, easy
+to compare in tests, and (apart from :class:`Algorithm`, which holds a factory) free of
+code, so they can be stored as data in a knowledge base.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from optuna.distributions import BaseDistribution
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
+    from sklearn.base import BaseEstimator
+
+    from autometa.task import Task
+
+TaskKind = Literal["binary", "multiclass", "regression"]
+TASK_KINDS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
+
+ALGORITHM_PARAM = "algorithm"
+"""Name of the Optuna parameter that chooses the algorithm in the joint search space."""
+
+PARAM_SEPARATOR = "__"
+"""Trial parameters are named ``<algorithm>__<param>`` so one conditional space covers all."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A learning algorithm the search may choose, with its hyperparameter space.
+
+    Parameters
+    ----------
+    name:
+        Unique across all plugins; used in trial parameter names, so it must be a
+        Python-identifier-like string without ``__``.
+    kinds:
+        Task kinds the algorithm handles.
+    make_estimator:
+        ``make_estimator(params, task)`` returns an *unfitted* scikit-learn estimator
+        (usually a Pipeline with its own preprocessing) for a dict of hyperparameters
+        taken from ``search_space``.
+    search_space:
+        ``search_space(task)`` returns ``{param: optuna distribution}``. It may depend on
+        the task (for example its size). An empty dict means "no hyperparameters".
+    default_params:
+        The point searched first: the estimator's own defaults expressed in the space's
+        parameters. It must lie inside ``search_space(task)`` for every task.
+    """
+
+    name: str
+    kinds: tuple[TaskKind, ...]
+    make_estimator: Callable[[Mapping[str, Any], Task], BaseEstimator]
+    search_space: Callable[[Task], dict[str, BaseDistribution]]
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or PARAM_SEPARATOR in self.name or not self.name.isidentifier():
+            raise ValueError(
+                f"Algorithm name {self.name!r} must be an identifier without '__' "
+                "(it prefixes Optuna parameter names)."
+            )
+        unknown = set(self.kinds) - set(TASK_KINDS)
+        if not self.kinds or unknown:
+            raise ValueError(
+                f"Algorithm {self.name!r} kinds must be a non-empty subset of {TASK_KINDS}; "
+                f"got {self.kinds!r}."
+            )
+
+    @property
+    def default_config(self) -> Config:
+        """The estimator's defaults as a :class:`Config`."""
+        return Config(self.name, dict(self.default_params))
+
+
+def _json_safe(value: Any) -> Any:
+    """Convert numpy scalars and tuples to plain JSON types; reject anything else."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return _json_safe(value.item())
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    raise TypeError(
+        f"Configuration values must be JSON-safe (str, int, float, bool, None); "
+        f"got {type(value).__name__}: {value!r}."
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """One algorithm with one set of hyperparameters; JSON-safe and hashable by content."""
+
+    algorithm: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "params", {k: _json_safe(v) for k, v in sorted(dict(self.params).items())}
+        )
+
+    @property
+    def key(self) -> str:
+        """Canonical JSON text: equal configurations have equal keys."""
+        return json.dumps(
+            {"algorithm": self.algorithm, "params": self.params}, sort_keys=True, allow_nan=False
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self.key == other.key
+
+    def to_trial_params(self) -> dict[str, Any]:
+        """Flatten to the namespaced Optuna parameters (``algorithm``, ``<algo>__<param>``)."""
+        flat: dict[str, Any] = {ALGORITHM_PARAM: self.algorithm}
+        for name, value in self.params.items():
+            flat[f"{self.algorithm}{PARAM_SEPARATOR}{name}"] = value
+        return flat
+
+    @classmethod
+    def from_trial_params(cls, params: Mapping[str, Any]) -> Config:
+        """Inverse of :meth:`to_trial_params`; ignores parameters of other algorithms."""
+        try:
+            algorithm = params[ALGORITHM_PARAM]
+        except KeyError:
+            raise ValueError(
+                f"Trial parameters have no {ALGORITHM_PARAM!r} entry: {dict(params)!r}"
+            ) from None
+        prefix = f"{algorithm}{PARAM_SEPARATOR}"
+        own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        return cls(algorithm, own)
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return f"{self.algorithm}({inner})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of evaluating one configuration on one task.
+
+    ``score`` follows scikit-learn's convention (greater is better) for the task's
+    scoring; it is NaN when the evaluation failed, and ``error`` then says why.
+    ``status`` is ``"ok"``, ``"failed"`` or ``"capped"`` (stopped by a time limit).
+    """
+
+    task_id: str
+    config: Config
+    score: float
+    fit_time: float
+    status: Literal["ok", "failed", "capped"] = "ok"
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and math.isfinite(self.score)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a meta-learner recommends a configuration, in terms a person can check."""
+
+    model: str
+    """Name of the meta-learner that produced the recommendation."""
+    source_tasks: tuple[tuple[str, float], ...] = ()
+    """Earlier tasks the configuration comes from, with their distance to the new task."""
+    meta_features: tuple[tuple[str, float], ...] = ()
+    """Meta-features that made those tasks near: (name, mean absolute scaled difference)."""
+    note: str = ""
+
+    def describe(self) -> str:
+        parts = [self.model]
+        if self.source_tasks:
+            tasks = ", ".join(f"{name} (d={dist:.3f})" for name, dist in self.source_tasks)
+            parts.append(f"from {tasks}")
+        if self.meta_features:
+            feats = ", ".join(name for name, _ in self.meta_features)
+            parts.append(f"near in {feats}")
+        if self.note:
+            parts.append(self.note)
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A configuration to try, what the model expects of it, and why."""
+
+    config: Config
+    predicted_score: float
+    """The meta-learner's expectation; scale is the learner's (see ``evidence.note``)."""
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How to search one task: chosen by the user or a strategy-selector plugin.
+
+    Parameters
+    ----------
+    meta_learner:
+        Name of a registered meta-learner, or None for a cold search.
+    n_warm_starts:
+        How many recommendations are enqueued before the sampler takes over.
+    sampler:
+        ``"tpe"``, ``"random"``, ``"cmaes"``, ``"qmc"`` or an Optuna sampler instance.
+    validation:
+        ``"cv"`` (k-fold, stratified for classification) or ``"holdout"`` (one split).
+    n_splits:
+        Folds for ``"cv"``; ignored for ``"holdout"`` (which keeps 25% for validation).
+    reason:
+        Why this strategy was chosen, shown to the user.
+    """
+
+    meta_learner: str | None = "nearest_tasks"
+    n_warm_starts: int = 10
+    sampler: str | BaseSampler = "tpe"
+    validation: Literal["cv", "holdout"] = "cv"
+    n_splits: int = 5
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.n_warm_starts < 0:
+            raise ValueError(f"n_warm_starts must be >= 0, got {self.n_warm_starts}.")
+        if self.validation not in ("cv", "holdout"):
+            raise ValueError(f"validation must be 'cv' or 'holdout', got {self.validation!r}.")
+        if self.validation == "cv" and self.n_splits < 2:
+            raise ValueError(f"n_splits must be >= 2 for cv, got {self.n_splits}.")

@@ -1,0 +1,14 @@
+"""First-party meta-learners, registered through the ``autometa`` entry-point group."""
+
+from __future__ import annotations
+
+from autometa.hookspecs import hookimpl
+from autometa.metalearner import MetaLearner
+from autometa_learners.nearest_tasks import NearestTasks
+
+__all__ = ["NearestTasks"]
+
+
+@hookimpl
+def autometa_meta_learners() -> list[type[MetaLearner]]:
+    return [NearestTasks]

@@ -1,0 +1,174 @@
+"""Nearest tasks: the meta-learner of auto-sklearn 1 (Feurer et al., 2015).
+
+Meta-features are scaled to [0, 1] with the minimum and maximum over the earlier tasks;
+tasks are ranked by L1 distance to the new task; the best configuration of each nearest
+task is recommended in that order, duplicates removed. One configuration comes first:
+the algorithm default that scores best on average over the earlier tasks of the same
+kind (the single best default), a safe opening move when the nearest tasks mislead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from autometa.metalearner import MetaLearner
+from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+
+if TYPE_CHECKING:
+    from autometa.knowledge import KnowledgeBase, ScoreTable
+
+N_EXPLAINING_FEATURES = 3
+
+
+class NearestTasks(MetaLearner):
+    """Recommend the best configurations of the earlier tasks nearest in meta-features.
+
+    Parameters
+    ----------
+    configs_per_task:
+        How many of each near task's best configurations to take before moving to the
+        next task (auto-sklearn 1 takes one).
+    default_first:
+        Put the single best algorithm default first.
+    """
+
+    name = "nearest_tasks"
+
+    def __init__(self, configs_per_task: int = 1, default_first: bool = True) -> None:
+        self.configs_per_task = configs_per_task
+        self.default_first = default_first
+
+    def fit(self, knowledge: KnowledgeBase) -> NearestTasks:
+        records = knowledge.tasks()
+        self.feature_names_ = sorted({name for r in records for name in r.meta_features})
+        self.task_names_ = {r.task_id: r.name for r in records}
+        self.task_kinds_ = {r.task_id: r.kind for r in records}
+        matrix = np.array(
+            [
+                [r.meta_features.get(name, np.nan) for name in self.feature_names_]
+                for r in records
+            ],
+            dtype=float,
+        ).reshape(len(records), len(self.feature_names_))
+        self.task_ids_ = [r.task_id for r in records]
+        with np.errstate(all="ignore"):
+            self.min_ = np.nanmin(matrix, axis=0) if len(records) else np.array([])
+            self.max_ = np.nanmax(matrix, axis=0) if len(records) else np.array([])
+        self.scaled_ = self._scale(matrix)
+        self.tables_: dict[str, ScoreTable] = {
+            kind: knowledge.score_table(kind) for kind in sorted(set(self.task_kinds_.values()))
+        }
+        return self
+
+    def _scale(self, values: np.ndarray) -> np.ndarray:
+        span = self.max_ - self.min_
+        with np.errstate(all="ignore"):
+            scaled = (values - self.min_) / np.where(span > 0, span, np.nan)
+        return scaled
+
+    def distances(self, meta_features: Mapping[str, float], kind: TaskKind) -> list[tuple[str, float]]:
+        """(task id, L1 distance) of the earlier tasks of ``kind``, nearest first.
+
+        The distance is the mean absolute scaled difference over the meta-features both
+        tasks define, so a task missing a few values is not unfairly near or far.
+        """
+        query = self._scale(
+            np.array([meta_features.get(n, np.nan) for n in self.feature_names_], dtype=float)
+        )
+        result = []
+        for row, task_id in enumerate(self.task_ids_):
+            if self.task_kinds_[task_id] != kind:
+                continue
+            diff = np.abs(self.scaled_[row] - query)
+            if np.isfinite(diff).any():
+                result.append((task_id, float(np.nanmean(diff))))
+        return sorted(result, key=lambda pair: (pair[1], pair[0]))
+
+    def recommend(
+        self,
+        meta_features: Mapping[str, float],
+        *,
+        kind: TaskKind,
+        algorithms: Sequence[Algorithm],
+        k: int = 10,
+    ) -> list[Recommendation]:
+        available = {a.name: a for a in algorithms}
+        table = self.tables_.get(kind)
+        chosen: dict[Config, Recommendation] = {}
+        if self.default_first:
+            default = self._best_default(table, available)
+            if default is not None:
+                chosen[default.config] = default
+        if table is not None:
+            rows = {task_id: i for i, task_id in enumerate(table.task_ids)}
+            query = self._scale(
+                np.array([meta_features.get(n, np.nan) for n in self.feature_names_])
+            )
+            for task_id, distance in self.distances(meta_features, kind):
+                if len(chosen) >= k or task_id not in rows:
+                    break
+                scores = table.scores[rows[task_id]]
+                taken = 0
+                for column in np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable"):
+                    config = table.configs[column]
+                    if taken >= self.configs_per_task or not np.isfinite(scores[column]):
+                        break
+                    if config.algorithm not in available or config in chosen:
+                        continue
+                    chosen[config] = Recommendation(
+                        config,
+                        float(scores[column]),
+                        Evidence(
+                            model=self.name,
+                            source_tasks=((self.task_names_[task_id], distance),),
+                            meta_features=self._explaining(task_id, query),
+                            note=f"score {scores[column]:.4g} on {self.task_names_[task_id]}",
+                        ),
+                    )
+                    taken += 1
+        return list(chosen.values())[:k]
+
+    def _explaining(self, task_id: str, query: np.ndarray) -> tuple[tuple[str, float], ...]:
+        """The meta-features in which the source task is closest to the new one."""
+        diff = np.abs(self.scaled_[self.task_ids_.index(task_id)] - query)
+        order = [i for i in np.argsort(np.nan_to_num(diff, nan=np.inf)) if np.isfinite(diff[i])]
+        return tuple(
+            (self.feature_names_[i], float(diff[i])) for i in order[:N_EXPLAINING_FEATURES]
+        )
+
+    def _best_default(
+        self, table: ScoreTable | None, available: Mapping[str, Algorithm]
+    ) -> Recommendation | None:
+        defaults = [a.default_config for a in available.values()]
+        if not defaults:
+            return None
+        if table is None or not table.task_ids:
+            return Recommendation(
+                defaults[0], float("nan"), Evidence(self.name, note="no earlier tasks")
+            )
+        normalized = table.normalized()
+        columns = {config: i for i, config in enumerate(table.configs)}
+        best, best_mean, best_n = None, -np.inf, 0
+        for config in defaults:
+            if config not in columns:
+                continue
+            values = normalized[:, columns[config]]
+            if np.isfinite(values).any() and np.nanmean(values) > best_mean:
+                best, best_mean = config, float(np.nanmean(values))
+                best_n = int(np.isfinite(values).sum())
+        if best is None:
+            return Recommendation(
+                defaults[0], float("nan"), Evidence(self.name, note="no default evaluated")
+            )
+        return Recommendation(
+            best,
+            best_mean,
+            Evidence(
+                self.name,
+                note=f"single best default: mean normalized score {best_mean:.3f} "
+                f"over {best_n} earlier tasks",
+            ),
+        )

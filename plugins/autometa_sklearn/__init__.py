@@ -1,0 +1,1 @@
+"""autometa_sklearn plugin."""

@@ -1,0 +1,147 @@
+"""Task.from_data: inference of kind, scoring and CV, and every bad input named clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSplit
+
+from autometa.task import Task, infer_kind
+
+
+def mixed_frame(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "cat": rng.choice(["a", "b", "c"], size=n).astype(object),
+            "category": pd.Categorical(rng.choice(["x", "y"], size=n)),
+            "flag": rng.random(n) > 0.5,
+        }
+    )
+    X.loc[::7, "num"] = np.nan
+    X.loc[::5, "cat"] = None
+    y = np.where(rng.random(n) > 0.5, "yes", "no")
+    return X, y
+
+
+def test_mixed_dataframe_is_normalised_and_binary() -> None:
+    X, y = mixed_frame()
+    task = Task.from_data(X, y, random_state=0)
+    assert task.kind == "binary"
+    assert task.scoring == "roc_auc"
+    assert set(task.schema.categorical) == {"cat", "category", "flag"}
+    assert task.schema.numeric == ("num",)
+    assert task.X["num"].dtype == float
+    assert task.X["cat"].isna().sum() == 12
+    assert {v for v in task.X["flag"].dropna()} == {"True", "False"}
+    assert isinstance(task.cv, StratifiedKFold)
+    assert list(task.classes) == ["no", "yes"]  # type: ignore[arg-type]
+
+
+def test_kinds_and_default_scorings() -> None:
+    X, y = load_iris(return_X_y=True)
+    iris = Task.from_data(X, y)
+    assert (iris.kind, iris.scoring) == ("multiclass", "neg_log_loss")
+    Xd, yd = load_diabetes(return_X_y=True)
+    diabetes = Task.from_data(Xd, yd)
+    assert (diabetes.kind, diabetes.scoring) == ("regression", "r2")
+    assert isinstance(diabetes.cv, KFold)
+
+
+def test_infer_kind_rules() -> None:
+    assert infer_kind(np.array([0, 1, 1, 0])) == "binary"
+    assert infer_kind(np.array(["a", "b", "c"])) == "multiclass"
+    assert infer_kind(np.arange(12) % 4) == "multiclass"
+    assert infer_kind(np.arange(100)) == "regression"  # many integer values: a count
+    assert infer_kind(np.linspace(0, 1, 30)) == "regression"
+
+
+def test_folds_shrink_for_tiny_classes() -> None:
+    X = np.arange(20, dtype=float).reshape(-1, 1)
+    y = np.array([0] * 17 + [1] * 3)
+    task = Task.from_data(X, y, random_state=0)
+    assert task.n_splits == 3
+    for train, valid in task.cv.split(task.X, task.y):
+        assert 1 in task.y[valid] and 1 in task.y[train]
+
+
+def test_cv_is_seeded() -> None:
+    X, y = load_iris(return_X_y=True)
+    a = list(Task.from_data(X, y, random_state=3).cv.split(X, y))
+    b = list(Task.from_data(X, y, random_state=3).cv.split(X, y))
+    assert all((x[1] == z[1]).all() for x, z in zip(a, b, strict=True))
+
+
+def test_with_validation_holdout_and_user_cv_wins() -> None:
+    X, y = load_iris(return_X_y=True)
+    task = Task.from_data(X, y, random_state=0)
+    holdout = task.with_validation("holdout")
+    assert isinstance(holdout.cv, StratifiedShuffleSplit)
+    assert holdout.fold_train_size() == int(150 * 0.75)
+    fixed = Task.from_data(X, y, cv=4)
+    assert fixed.with_validation("holdout").n_splits == 4
+
+
+def test_user_scorer_names_are_checked() -> None:
+    X, y = load_iris(return_X_y=True)
+    assert Task.from_data(X, y, scoring="balanced_accuracy").scoring == "balanced_accuracy"
+    with pytest.raises(ValueError, match="not a scikit-learn scorer"):
+        Task.from_data(X, y, scoring="accuracyy")
+
+
+def test_schema_transform_applies_fit_time_kinds() -> None:
+    X, y = mixed_frame()
+    task = Task.from_data(X, y)
+    new = X.iloc[:5].copy()
+    new["cat"] = [1, 2, None, "a", "zz"]  # mixed types become strings, missing stays NaN
+    out = task.schema.transform(new)
+    assert list(out["cat"].iloc[[0, 1, 3]]) == ["1", "2", "a"]
+    assert pd.isna(out["cat"].iloc[2])
+    with pytest.raises(ValueError, match="lacks columns"):
+        task.schema.transform(new.drop(columns=["num"]))
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "match"),
+    [
+        (np.empty((0, 3)), np.empty(0), ValueError, "X is empty"),
+        (np.ones((5, 2)), np.ones(4), ValueError, "5 rows but y has 4"),
+        (np.ones((4, 2)), np.array([1.0, np.nan, 2.0, 3.0]), ValueError, "missing values"),
+        (np.array([[1.0], [np.inf], [2.0], [3.0]]), np.array([0, 1, 0, 1]), ValueError,
+         "infinite"),
+        (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
+        (np.ones((5, 2)), np.array([0, 0, 1, 1, 2]), ValueError, "single row"),
+        (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
+        (np.ones(4), np.array([0, 1, 0, 1]), ValueError, "2-D"),
+        (None, np.array([0, 1]), TypeError, "2-D array"),
+    ],
+)
+def test_bad_input_is_named(X: object, y: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        Task.from_data(X, y)
+
+
+def test_more_folds_than_rows() -> None:
+    with pytest.raises(ValueError, match="more folds than there are rows"):
+        Task.from_data(
+            np.arange(6.0).reshape(-1, 1), np.arange(6.0), kind="regression", cv=10
+        )
+
+
+def test_datetime_and_nested_columns_are_refused() -> None:
+    y = np.array([0, 1, 0, 1])
+    dates = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=4)})
+    with pytest.raises(TypeError, match="dates/times"):
+        Task.from_data(dates, y)
+    nested = pd.DataFrame({"bag": [[1], [2], [3], [4]]})
+    with pytest.raises(TypeError, match="nested"):
+        Task.from_data(nested, y)
+
+
+def test_same_data_same_id_different_data_different_id() -> None:
+    X, y = load_iris(return_X_y=True)
+    assert Task.from_data(X, y).task_id == Task.from_data(X, y).task_id
+    assert Task.from_data(X[1:], y[1:]).task_id != Task.from_data(X, y).task_id
