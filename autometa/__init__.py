@@ -37,7 +37,26 @@ _EXPORTS = {
     "Strategy": "autometa.types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Algorithm",
+    "AllTrialsFailedError",
+    "AutoMetaClassifier",
+    "AutoMetaRegressor",
+    "BudgetTooSmallError",
+    "Config",
+    "Evaluation",
+    "Evidence",
+    "KnowledgeBase",
+    "MetaLearner",
+    "PluginError",
+    "Recommendation",
+    "Strategy",
+    "Task",
+    "fit",
+    "hookimpl",
+    "recommend",
+    "warm_start",
+]
 
 if TYPE_CHECKING:
     from autometa.api import (

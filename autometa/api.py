@@ -131,7 +131,9 @@ class _AutoMetaBase(BaseEstimator):  # type: ignore[misc]
         if timeout is None and n_trials is None:
             timeout = DEFAULT_TIMEOUT_S
         if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
-            raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}.")
+            raise ValueError(
+                f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}."
+            )
         return timeout, n_trials
 
     def _create_study(self, plan: Plan) -> optuna.Study:
@@ -153,7 +155,9 @@ class _AutoMetaBase(BaseEstimator):  # type: ignore[misc]
             [
                 {
                     "config": str(r.config),
-                    "predicted_score": r.predicted_score if math.isfinite(r.predicted_score) else None,
+                    "predicted_score": r.predicted_score
+                    if math.isfinite(r.predicted_score)
+                    else None,
                     "evidence": r.evidence.describe(),
                 }
                 for r in plan.recommendations
@@ -203,7 +207,9 @@ class _AutoMetaBase(BaseEstimator):  # type: ignore[misc]
                 last_error = f"{evaluation.config}: {exc}"
             except Exception as exc:
                 last_error = f"{evaluation.config}: {type(exc).__name__}: {exc}"
-            logger.warning("refit of %s failed (%s); trying the next best", evaluation.config, last_error)
+            logger.warning(
+                "refit of %s failed (%s); trying the next best", evaluation.config, last_error
+            )
         raise AllTrialsFailedError(
             f"No configuration could be refitted on all rows; last error: {last_error}"
         )

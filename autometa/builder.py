@@ -86,7 +86,9 @@ def read_corpus(corpus_dir: str | Path, names: Iterable[str] | None = None) -> l
     manifest = root / "manifest.json"
     if manifest.is_file():
         kinds = {entry["name"]: entry["task"] for entry in json.loads(manifest.read_text())}
-    files = sorted(p for p in data_dir.iterdir() if p.name.endswith((".csv", ".csv.gz", ".parquet")))
+    files = sorted(
+        p for p in data_dir.iterdir() if p.name.endswith((".csv", ".csv.gz", ".parquet"))
+    )
     entries = [CorpusEntry(dataset_name(p), p, kinds.get(dataset_name(p))) for p in files]
     if names is not None:
         wanted = set(names)
@@ -192,7 +194,12 @@ def build_knowledge_base(
     total = sum(len(pools[family(e.kind)][1]) if e.kind else protocol.pool_size for e in entries)
     done = sum(len(knowledge.evaluated(e.name)) for e in entries if _has_task(knowledge, e.name))
     bar = tqdm(
-        total=total, initial=done, disable=not progress, unit="eval", mininterval=2.0, smoothing=0.05
+        total=total,
+        initial=done,
+        disable=not progress,
+        unit="eval",
+        mininterval=2.0,
+        smoothing=0.05,
     )
     with joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered") as parallel:
         for entry in entries:
@@ -229,17 +236,27 @@ def _has_task(knowledge: KnowledgeBase, task_id: str) -> bool:
 def _prepare_task(entry: CorpusEntry, protocol: BuildProtocol) -> tuple[Task, TaskRecord]:
     X, y = read_table(entry.path, "target")
     full = Task.from_data(
-        X, y, kind=entry.kind, cv=protocol.n_splits, random_state=protocol.random_state,
-        name=entry.name, task_id=entry.name,
+        X,
+        y,
+        kind=entry.kind,
+        cv=protocol.n_splits,
+        random_state=protocol.random_state,
+        name=entry.name,
+        task_id=entry.name,
     )
     started = time.perf_counter()
-    meta = compute_meta_features(full, random_state=protocol.random_state)
+    meta = compute_meta_features(full)
     X_sub, y_sub, was_subsampled = subsample(
         X, y, full.kind, protocol.max_rows, protocol.random_state
     )
     task = Task.from_data(
-        X_sub, y_sub, kind=full.kind, cv=protocol.n_splits,
-        random_state=protocol.random_state, name=entry.name, task_id=entry.name,
+        X_sub,
+        y_sub,
+        kind=full.kind,
+        cv=protocol.n_splits,
+        random_state=protocol.random_state,
+        name=entry.name,
+        task_id=entry.name,
     )
     record = TaskRecord(
         task_id=entry.name,

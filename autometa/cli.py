@@ -43,9 +43,15 @@ def main(verbose: int) -> None:
 @click.option("--warm-start", type=int, default=None, help="Warm starts (0 = cold search).")
 @click.option("--storage", default=None, help="Optuna storage URL for a durable study.")
 @click.option("--study-name", default=None)
-@click.option("--knowledge", default=None, help="Knowledge base file or URL to learn from and grow.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Save the fitted model here (joblib; load only files you trust).")
+@click.option(
+    "--knowledge", default=None, help="Knowledge base file or URL to learn from and grow."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the fitted model here (joblib; load only files you trust).",
+)
 def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
     """Fit a model on DATA (CSV, CSV.gz or Parquet) and print how the search went."""
     import autometa
@@ -121,19 +127,36 @@ def kb() -> None:
 @kb.command("build")
 @click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, help="Knowledge base file (SQLite) or database URL.")
-@click.option("--shards", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also export each finished task as JSON Lines here (resumable across machines).")
+@click.option(
+    "--shards",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also export each finished task as JSON Lines here (resumable across machines).",
+)
 @click.option("--dataset", "datasets", multiple=True, help="Only these datasets (repeatable).")
 @click.option("--n-jobs", type=int, default=-1, show_default=True)
 @click.option("--n-splits", type=int, default=3, show_default=True)
 @click.option("--max-rows", type=int, default=2000, show_default=True)
-@click.option("--time-limit", type=float, default=20.0, show_default=True,
-              help="Seconds per evaluation before it is recorded as capped.")
+@click.option(
+    "--time-limit",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds per evaluation before it is recorded as capped.",
+)
 @click.option("--pool-size", type=int, default=300, show_default=True)
 @click.option("--random-state", type=int, default=0, show_default=True)
 def kb_build(
-    corpus_dir: Path, out: str, shards: Path | None, datasets: tuple[str, ...], n_jobs: int,
-    n_splits: int, max_rows: int, time_limit: float, pool_size: int, random_state: int,
+    corpus_dir: Path,
+    out: str,
+    shards: Path | None,
+    datasets: tuple[str, ...],
+    n_jobs: int,
+    n_splits: int,
+    max_rows: int,
+    time_limit: float,
+    pool_size: int,
+    random_state: int,
 ) -> None:
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
     from autometa.builder import BuildProtocol, build_knowledge_base
@@ -141,8 +164,12 @@ def kb_build(
     try:
         protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
         knowledge = build_knowledge_base(
-            corpus_dir, out, protocol=protocol, datasets=datasets or None,
-            shards_dir=shards, n_jobs=n_jobs,
+            corpus_dir,
+            out,
+            protocol=protocol,
+            datasets=datasets or None,
+            shards_dir=shards,
+            n_jobs=n_jobs,
         )
     except ValueError as exc:
         _fail(str(exc))
@@ -161,8 +188,14 @@ def kb_info(location: str | None) -> None:
         )
     except ValueError as exc:
         _fail(str(exc))
-    click.echo(json.dumps({"counts": knowledge.counts(), "metadata": knowledge.metadata()},
-                          indent=2, sort_keys=True, default=str))
+    click.echo(
+        json.dumps(
+            {"counts": knowledge.counts(), "metadata": knowledge.metadata()},
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,9 @@ def read_table(path: str | Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
                 f"{path}: unsupported file type; use one of {', '.join(TABLE_SUFFIXES)}."
             )
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot be read as a table ({type(exc).__name__}: {exc}).") from exc
+        raise ValueError(
+            f"{path}: cannot be read as a table ({type(exc).__name__}: {exc})."
+        ) from exc
     if target not in frame.columns:
         shown = ", ".join(map(str, list(frame.columns)[:10]))
         raise ValueError(

@@ -144,9 +144,7 @@ def fit_with_limit(
 def _outcome_from_error(
     status: Status, started: float, error: str, fold_scores: list[float]
 ) -> CVOutcome:
-    return CVOutcome(
-        float("nan"), time.perf_counter() - started, status, error, tuple(fold_scores)
-    )
+    return CVOutcome(float("nan"), time.perf_counter() - started, status, error, tuple(fold_scores))
 
 
 def describe_error(exc: BaseException) -> str:
@@ -155,5 +153,3 @@ def describe_error(exc: BaseException) -> str:
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message}{where}"[:2000]
-
-

@@ -59,7 +59,9 @@ def _best_by_config(evaluations: Sequence[Evaluation]) -> dict[Config, Evaluatio
     best: dict[Config, Evaluation] = {}
     for evaluation in evaluations:
         current = best.get(evaluation.config)
-        if current is None or (evaluation.ok and (not current.ok or evaluation.score > current.score)):
+        if current is None or (
+            evaluation.ok and (not current.ok or evaluation.score > current.score)
+        ):
             best[evaluation.config] = evaluation
     return best
 

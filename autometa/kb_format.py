@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from autometa.types import TASK_KINDS, Config, TaskKind
@@ -54,13 +55,24 @@ class KnowledgeBaseError(ValueError):
 
 
 # -- JSON values ---------------------------------------------------------------------------
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False
+)
+_LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+# Encoders and the decoder below are stateless and never mutated; they are built once
+# because json.dumps/json.loads with options build a new one on every call.
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, no NaN (raises ValueError on NaN)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def loads(text: object, where: str) -> Any:
@@ -76,7 +88,7 @@ def loads(text: object, where: str) -> Any:
             "something else or has been tampered with."
         )
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise KnowledgeBaseError(f"{where}: not valid JSON ({exc}).") from None
 
@@ -134,7 +146,9 @@ def encode_meta_features(values: Mapping[str, float]) -> dict[str, float | None]
 def check_object(value: Any, where: str, what: str) -> dict[str, Any]:
     """Any JSON object (provenance, metadata)."""
     if not isinstance(value, dict):
-        raise KnowledgeBaseError(f"{where}: {what} must be a JSON object, found {type(value).__name__}.")
+        raise KnowledgeBaseError(
+            f"{where}: {what} must be a JSON object, found {type(value).__name__}."
+        )
     return value
 
 
@@ -227,19 +241,19 @@ class Bundle:
 
 
 # -- JSON Lines ----------------------------------------------------------------------------
-_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    # type: (required fields, optional fields), "type" excluded
-    "meta": (frozenset({"format", "schema_version"}), frozenset({"metadata"})),
-    "config": (frozenset({"id", "algorithm"}), frozenset({"params"})),
-    "task": (
-        frozenset({"task_id", "kind", "scoring", "meta_features"}),
-        frozenset({"name", "provenance"}),
-    ),
-    "evaluation": (
-        frozenset({"task_id", "config", "score", "status"}),
-        frozenset({"fit_time", "error"}),
-    ),
-}
+def _fields(required: str, optional: str) -> tuple[frozenset[str], frozenset[str]]:
+    need = frozenset({"type", *required.split()})
+    return need, need | frozenset(optional.split())
+
+
+_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
+    {  # type: (required fields, allowed fields)
+        "meta": _fields("format schema_version", "metadata"),
+        "config": _fields("id algorithm", "params"),
+        "task": _fields("task_id kind scoring meta_features", "name provenance"),
+        "evaluation": _fields("task_id config score status", "fit_time error"),
+    }
+)
 
 
 def parse_jsonl(source: str, lines: Iterable[bytes]) -> Bundle:
@@ -251,73 +265,113 @@ def parse_jsonl(source: str, lines: Iterable[bytes]) -> Bundle:
     :class:`KnowledgeBaseError` naming ``source`` and the line number.
     """
     bundle = Bundle()
-    config_ids: dict[int, Config] = {}
-    pending: list[tuple[str, dict[str, Any]]] = []  # evaluations resolved after all configs
+    config_keys: dict[int, str] = {}
+    pending: list[tuple[int, dict[str, Any]]] = []  # evaluations, resolved after all configs
     seen_record = False
     for number, raw in enumerate(lines, start=1):
-        where = f"{source}, line {number}"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise KnowledgeBaseError(f"{where}: not UTF-8 text ({exc}).") from None
-        if not text.strip():
+            raise KnowledgeBaseError(f"{source}, line {number}: not UTF-8 text ({exc}).") from None
+        if not text or text.isspace():
             continue
-        record = loads(text, where)
-        if not isinstance(record, dict):
-            raise KnowledgeBaseError(f"{where}: each line must be a JSON object.")
-        kind = record.get("type")
-        if kind not in _FIELDS:
-            raise KnowledgeBaseError(
-                f"{where}: unknown record type {kind!r}; expected one of {sorted(_FIELDS)}."
-            )
-        required, optional = _FIELDS[kind]
-        names = set(record) - {"type"}
-        if missing := required - names:
-            raise KnowledgeBaseError(f"{where}: {kind} record lacks {sorted(missing)}.")
-        if unknown := names - required - optional:
-            raise KnowledgeBaseError(f"{where}: {kind} record has unknown fields {sorted(unknown)}.")
-        if kind == "meta":
-            if seen_record:
-                raise KnowledgeBaseError(f"{where}: a meta record may only be the first line.")
-            bundle.metadata.update(_parse_meta(record, where))
+        record = loads(text, f"{source}, line {number}")
+        kind = record.get("type") if isinstance(record, dict) else None
+        fields = _FIELDS.get(kind) if isinstance(kind, str) else None
+        if fields is None or not (fields[0] <= record.keys() <= fields[1]):
+            _reject_record(record, f"{source}, line {number}")
+        if kind == "evaluation":
+            pending.append((number, record))
         elif kind == "config":
+            where = f"{source}, line {number}"
             ident = record["id"]
             if not isinstance(ident, int) or isinstance(ident, bool):
                 raise KnowledgeBaseError(f"{where}: config id must be an integer, found {ident!r}.")
-            if ident in config_ids:
+            if ident in config_keys:
                 raise KnowledgeBaseError(f"{where}: config id {ident} is defined twice.")
             config = make_config(record["algorithm"], record.get("params", {}), where)
-            config_ids[ident] = config
-            bundle.configs[config.key] = config
+            key = config.key
+            config_keys[ident] = key
+            bundle.configs[key] = config
         elif kind == "task":
-            entry = _parse_task(record, where)
+            entry = _parse_task(record, f"{source}, line {number}")
             bundle.tasks[entry.task_id] = entry
         else:
-            pending.append((where, record))
+            if seen_record:
+                raise KnowledgeBaseError(
+                    f"{source}, line {number}: a meta record may only be the first line."
+                )
+            bundle.metadata.update(_parse_meta(record, f"{source}, line {number}"))
         seen_record = True
-    for where, record in pending:
-        ident = record["config"]
-        config = config_ids.get(ident) if isinstance(ident, int) else None
-        if config is None:
-            raise KnowledgeBaseError(
-                f"{where}: evaluation refers to config {ident!r}, which no config record in "
-                f"{source} defines."
-            )
-        error = record.get("error")
-        if error is not None and not isinstance(error, str):
-            raise KnowledgeBaseError(f"{where}: error must be a string or null, found {error!r}.")
-        bundle.evaluations.append(
-            EvaluationEntry(
-                task_id=check_text(record["task_id"], where, "task_id"),
-                config_key=config.key,
-                score=check_optional_number(record["score"], where, "score"),
-                fit_time=check_optional_number(record.get("fit_time"), where, "fit_time"),
-                status=check_status(record["status"], where),
-                error=error,
-                origin=where,
-            )
-        )
+    for number, record in pending:
+        bundle.evaluations.append(_parse_evaluation(record, config_keys, source, number))
     return bundle
+
+
+def _reject_record(record: Any, where: str) -> None:
+    """Raise the error that says what is wrong with a record's type or fields."""
+    if not isinstance(record, dict):
+        raise KnowledgeBaseError(f"{where}: each line must be a JSON object.")
+    kind = record.get("type")
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        raise KnowledgeBaseError(
+            f"{where}: unknown record type {kind!r}; expected one of {sorted(_FIELDS)}."
+        )
+    required, allowed = _FIELDS[kind]
+    if missing := required - record.keys():
+        raise KnowledgeBaseError(f"{where}: {kind} record lacks {sorted(missing)}.")
+    unknown = record.keys() - allowed
+    raise KnowledgeBaseError(f"{where}: {kind} record has unknown fields {sorted(unknown)}.")
+
+
+def _parse_evaluation(
+    record: Mapping[str, Any], config_keys: Mapping[int, str], source: str, number: int
+) -> EvaluationEntry:
+    task_id, ident, score, status = (
+        record["task_id"],
+        record["config"],
+        record["score"],
+        record["status"],
+    )
+    fit_time, error = record.get("fit_time"), record.get("error")
+    key = config_keys.get(ident) if type(ident) is int else None
+    # Fast path for well-formed lines (10^5 per file); the checks below explain the rest.
+    if (
+        key is not None
+        and type(task_id) is str
+        and task_id
+        and (score is None or type(score) is float)
+        and (fit_time is None or type(fit_time) is float)
+        and status in STATUSES
+        and (error is None or type(error) is str)
+    ):
+        return EvaluationEntry(
+            task_id,
+            key,
+            math.nan if score is None else score,
+            math.nan if fit_time is None else fit_time,
+            status,
+            error,
+            f"{source}, line {number}",
+        )
+    where = f"{source}, line {number}"
+    if key is None:
+        raise KnowledgeBaseError(
+            f"{where}: evaluation refers to config {ident!r}, which no config record in "
+            f"{source} defines."
+        )
+    error = record.get("error")
+    if error is not None and not isinstance(error, str):
+        raise KnowledgeBaseError(f"{where}: error must be a string or null, found {error!r}.")
+    return EvaluationEntry(
+        task_id=check_text(record["task_id"], where, "task_id"),
+        config_key=key,
+        score=check_optional_number(record["score"], where, "score"),
+        fit_time=check_optional_number(record.get("fit_time"), where, "fit_time"),
+        status=check_status(record["status"], where),
+        error=error,
+        origin=where,
+    )
 
 
 def _parse_meta(record: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -356,7 +410,7 @@ def _parse_task(record: Mapping[str, Any], where: str) -> TaskEntry:
 
 def _line(record: Mapping[str, Any]) -> str:
     # Top-level keys keep their documented order ("type" first); nested objects are sorted.
-    return json.dumps(record, separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n"
+    return _LINE.encode(record) + "\n"
 
 
 def _sorted(value: Any) -> Any:
@@ -387,7 +441,12 @@ def format_jsonl(bundle: Bundle) -> Iterator[str]:
         ids[key] = number
         config = bundle.configs[key]
         yield _line(
-            {"type": "config", "id": number, "algorithm": config.algorithm, "params": _sorted(dict(config.params))}
+            {
+                "type": "config",
+                "id": number,
+                "algorithm": config.algorithm,
+                "params": _sorted(dict(config.params)),
+            }
         )
     for task_id in sorted(bundle.tasks):
         task = bundle.tasks[task_id]

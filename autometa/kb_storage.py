@@ -21,7 +21,7 @@ import contextlib
 import os
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -40,11 +40,15 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    and_,
+    bindparam,
     create_engine,
     event,
     inspect,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -161,8 +165,9 @@ def memory_engine() -> Engine:
     return _sqlite_engine(connect, memory=True)
 
 
-def _file_engine(path: Path, *, read_only: bool) -> Engine:
-    uri = f"{path.as_uri()}?mode={'ro' if read_only else 'rw'}"
+def _file_engine(path: Path, *, read_only: bool, create: bool) -> Engine:
+    mode = "ro" if read_only else "rwc" if create else "rw"
+    uri = f"{path.as_uri()}?mode={mode}"
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
@@ -351,14 +356,20 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
     path = path.expanduser().absolute()
     exists = _check_path(path, read_only=read_only, create=create)
+    header: _Header | None = None
     if exists:
         # Cheap byte-level rejection before SQLite touches the file. Only checks that no
         # concurrent writer can make transiently false (truncation is checked under a lock).
         header = _read_header(path)
         if header is not None and header.application_id not in (0, APPLICATION_ID):
             raise _foreign(path, f"application_id {header.application_id:#x}")
-    engine = _file_engine(path, read_only=read_only)
+    engine = _file_engine(path, read_only=read_only, create=create)
     try:
+        if header is None and not read_only and create:
+            # A new (missing or empty) database is WAL from its first page: switching a
+            # file from a rollback journal to WAL while another process (a concurrent
+            # creator) has it open makes that process fail with SQLITE_IOERR.
+            _ensure_wal(engine)
         _validate_or_create(engine, path, read_only=read_only, create=create)
         if not read_only:
             _ensure_wal(engine)
@@ -386,12 +397,12 @@ def _translate(exc: DBAPIError, path: Path) -> Exception:
 def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: bool) -> None:
     writable = not read_only
     with transaction(engine, write=writable) as conn:
-        # Holding the lock (RESERVED for writers, SHARED for readers), no other process is
-        # half-way through writing the file, so its bytes can be trusted now.
-        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
-        header = _read_header(path)
-        if header is None or header.application_id == 0:
-            names = set(inspect(conn).get_table_names())
+        # Under the lock (RESERVED for writers, SHARED for readers) no other process is
+        # half-way through a commit. The application id is asked of SQLite, not read from
+        # the file: in WAL mode the newest page 1 may still be in the -wal file.
+        application_id = conn.exec_driver_sql("PRAGMA application_id").scalar()
+        names = set(inspect(conn).get_table_names())
+        if application_id == 0:
             if names:
                 raise _foreign(path, f"application_id 0, tables {sorted(names)}")
             if not (writable and create):
@@ -401,10 +412,12 @@ def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: 
                 )
             _create_schema(conn)
             return
-        if header.application_id != APPLICATION_ID:
-            raise _foreign(path, f"application_id {header.application_id:#x}")
-        _check_truncation(path, header)
-        _check_schema(conn, str(path), set(inspect(conn).get_table_names()))
+        if application_id != APPLICATION_ID:
+            raise _foreign(path, f"application_id {application_id:#x}")
+        header = _read_header(path)
+        if header is not None:
+            _check_truncation(path, header)
+        _check_schema(conn, str(path), names)
 
 
 def _ensure_wal(engine: Engine) -> None:
@@ -440,7 +453,7 @@ def _create_schema(conn: Connection) -> None:
 def _check_schema(conn: Connection, location: str, names: set[str]) -> None:
     if missing := set(_TABLES) - names:
         raise _foreign(location, f"tables {sorted(names)}; missing {sorted(missing)}")
-    values = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).tuples().all())
+    values = {k: v for k, v in conn.execute(select(meta_table.c.key, meta_table.c.value))}
     application = loads(values.get("application"), f"{location}: meta 'application'")
     if application != APPLICATION:
         raise _foreign(location, f"meta application is {application!r}")
@@ -454,3 +467,73 @@ def _check_schema(conn: Connection, location: str, names: set[str]) -> None:
             "Upgrade autometa (pip install -U autometa) to open it."
         )
     # version < SCHEMA_VERSION would be migrated here; version 1 is the first schema.
+
+
+# -- portable bulk writes ------------------------------------------------------------------
+CHUNK = 500
+"""Bound parameters per IN (...) list; well below every backend's limit."""
+
+
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices of :data:`CHUNK` (for IN lists)."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def existing(conn: Connection, column: Any, values: Sequence[str]) -> set[str]:
+    """Which of ``values`` are present in ``column``."""
+    found: set[str] = set()
+    for chunk in chunks(values):
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert rows; on a key clash update the ``update`` columns (none: keep the stored row).
+
+    Rows with the same key are collapsed first (the last wins), which is also what
+    PostgreSQL's batched ``ON CONFLICT`` needs. SQLite and PostgreSQL use ``ON CONFLICT``;
+    other backends a delete-then-insert (or select-then-insert) in the same transaction.
+    """
+    unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    if not unique:
+        return
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+        if update:
+            stmt = insert.on_conflict_do_update(
+                index_elements=list(keys), set_={c: insert.excluded[c] for c in update}
+            )
+        else:
+            stmt = insert.on_conflict_do_nothing(index_elements=list(keys))
+        if dialect == "sqlite":
+            # Same statement, positional tuples straight to the driver: SQLAlchemy's
+            # per-row parameter processing would otherwise double the cost of 10^5 rows.
+            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(unique[0]))
+            order = compiled.positiontup or []
+            conn.exec_driver_sql(
+                compiled.string, [tuple(row[name] for name in order) for row in unique]
+            )
+        else:
+            conn.execute(stmt, unique)
+        return
+    match = and_(*(table.c[k] == bindparam(f"match_{k}") for k in keys))
+    params = [{f"match_{k}": row[k] for k in keys} for row in unique]
+    if update:
+        conn.execute(table.delete().where(match), params)
+        conn.execute(table.insert(), unique)
+        return
+    fresh = [
+        row
+        for row, param in zip(unique, params, strict=True)
+        if conn.execute(select(table.c[keys[0]]).where(match), param).first() is None
+    ]
+    if fresh:
+        conn.execute(table.insert(), fresh)

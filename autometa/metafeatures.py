@@ -30,9 +30,13 @@ Where autometa deliberately differs from auto-sklearn:
   ignoring missing cells (auto-sklearn took them over its one-hot encoded, imputed
   matrix, which mixes in 0/1 indicator columns).
 * Landmarkers use a shuffled, stratified 3-fold CV on the subsample (auto-sklearn meant
-  to stratify 5 folds but, through a bug, used unshuffled plain ``KFold``); regression
-  tasks get regression landmarkers scored by R².
-* ``Percentage*`` features are fractions in [0, 1], exactly as in auto-sklearn.
+  to stratify 5 folds but, through a bug, used unshuffled plain ``KFold``, on all rows);
+  regression tasks get regression landmarkers scored by R².
+* Landmarkers and PCA see the subsample imputed, one-hot encoded (rare levels pooled)
+  and standardised, so PCA works on correlations rather than raw scales.
+
+As in auto-sklearn, ``Percentage*`` features are fractions in [0, 1] and every STD is
+the population standard deviation.
 """
 
 from __future__ import annotations
@@ -60,12 +64,14 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from threadpoolctl import threadpool_limits
 
 from autometa.task import Task
 from autometa.types import TASK_KINDS, TaskKind
 
 __all__ = [
     "CHEAP_GROUPS",
+    "DEFAULT_SEED",
     "EXPENSIVE_GROUPS",
     "MAX_SUBSAMPLE_CELLS",
     "MAX_SUBSAMPLE_ROWS",
@@ -94,8 +100,10 @@ MAX_ONE_HOT_LEVELS = 10
 expensive groups work on."""
 
 DEFAULT_SEED = 0
-"""Seed used when neither ``random_state`` nor ``task.random_state`` is given, so that
-meta-features, which describe the data, are reproducible by default."""
+"""Seed used when ``random_state`` is None. Meta-features describe the data, so by
+default they depend on nothing else: not on the search seed in ``task.random_state``,
+and not on the run; a task compared with a knowledge base gets the description its
+earlier tasks got."""
 
 _MISSING_LEVEL = "\x00missing"
 """Level that stands for a missing categorical cell during encoding."""
@@ -297,6 +305,18 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _single_threaded(active: bool) -> Iterator[None]:
+    """One BLAS/OpenMP thread for the expensive groups: their matrices are small (the
+    subsample), where threads gain little, while oversubscribed BLAS threads (several
+    tasks described in parallel, or a busy machine) are many times slower."""
+    if not active:
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
 # -- cheap groups ------------------------------------------------------------------------
 def _general(data: _TaskData) -> dict[str, float]:
     """Size and column kinds."""
@@ -458,10 +478,11 @@ def _cv_score(
         try:
             learner.fit(Z[train], y[train])
             predicted = learner.predict(Z[test])
-        # Degenerate folds are properties of the data, not bugs: LDA raises LinAlgError
-        # on a singular scatter matrix and ValueError with fewer rows than classes or a
-        # single class in a training fold. The landmark is then undefined.
-        except (LinAlgError, ValueError):
+        # Degenerate folds are properties of the data, not bugs, and make the landmark
+        # undefined. LDA raises LinAlgError on a singular scatter matrix, ValueError with
+        # fewer rows than classes, and (scikit-learn 1.9) IndexError when no feature
+        # varies within classes, e.g. a single column that equals the label.
+        except (LinAlgError, ValueError, IndexError):
             return math.nan
         if classification:
             scores.append(float(np.mean(predicted == y[test])))
@@ -546,9 +567,9 @@ def compute_meta_features(
         ``{group name: function}`` from plugins; each function is called with no
         arguments and returns ``{feature name: number}``. Values become floats.
     random_state:
-        Seed of the subsample and the landmarkers' folds; defaults to
-        ``task.random_state``, then to :data:`DEFAULT_SEED`: the result is always
-        reproducible.
+        Seed of the subsample and the landmarkers' folds. None means
+        :data:`DEFAULT_SEED`, not ``task.random_state``: the same data always gets the
+        same meta-features, whatever seed the search uses.
 
     Raises
     ------
@@ -558,7 +579,7 @@ def compute_meta_features(
     TypeError
         An extra group returns something other than a mapping of names to numbers.
     """
-    seed = _seed(random_state if random_state is not None else task.random_state)
+    seed = _seed(random_state)
     data = _TaskData(task, seed)
     values: dict[str, float] = {}
     groups: dict[str, tuple[str, ...]] = {}
@@ -583,7 +604,7 @@ def compute_meta_features(
         if (spec.expensive and not expensive) or task.kind not in spec.kinds:
             continue
         start = time.perf_counter()
-        with _quiet():
+        with _quiet(), _single_threaded(spec.expensive):
             features = spec.compute(data)
         add(spec.name, features, time.perf_counter() - start)
 

@@ -82,9 +82,9 @@ def make_plan(
             f"No installed plugin offers an algorithm for a {task.kind} task. Install "
             "autometa with its first-party plugins, or unblock 'sklearn'."
         )
-    meta_features = compute_meta_features(
-        task, extra_groups=manager.meta_feature_groups(task), random_state=random_state
-    )
+    # Meta-features use their own fixed seed (not random_state) so a new task's values
+    # are computed exactly as the knowledge base's were.
+    meta_features = compute_meta_features(task, extra_groups=manager.meta_feature_groups(task))
     base = open_knowledge(knowledge)
     learners = manager.meta_learners()
     source = "user"
@@ -99,9 +99,7 @@ def make_plan(
     recommendations = recommend_for(
         task, meta_features.values, algorithms, base, strategy, learners
     )
-    return Plan(
-        manager, task, algorithms, meta_features, base, strategy, source, recommendations
-    )
+    return Plan(manager, task, algorithms, meta_features, base, strategy, source, recommendations)
 
 
 def recommend_for(

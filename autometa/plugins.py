@@ -82,10 +82,7 @@ class Plugins:
             if plugin is None:  # blocked
                 continue
             hooks = tuple(
-                sorted(
-                    caller.name
-                    for caller in self.plugin_manager.get_hookcallers(plugin) or []
-                )
+                sorted(caller.name for caller in self.plugin_manager.get_hookcallers(plugin) or [])
             )
             dist, version = self._distributions.get(name, (None, None))
             result.append(PluginInfo(name, dist, version, hooks))
@@ -170,7 +167,7 @@ class Plugins:
             "meta_learners": list(meta_learners),
         }
         for impl in impls:
-            result = _call_impl(impl, kwargs)
+            result = _call_impl(impl, "autometa_select_strategy", kwargs)
             if result is None:
                 continue
             if not isinstance(result, Strategy):
@@ -185,9 +182,7 @@ class Plugins:
         """Notify observers; one that raises is reported as a warning and skipped."""
         for impl in self._impls("autometa_trial_completed"):
             try:
-                impl.function(
-                    *[{"evaluation": evaluation, "task": task}[a] for a in impl.argnames]
-                )
+                impl.function(*[{"evaluation": evaluation, "task": task}[a] for a in impl.argnames])
             except Exception as exc:  # observers must never stop a fit
                 warnings.warn(
                     f"Plugin {impl.plugin_name!r} raised in autometa_trial_completed: "
@@ -203,10 +198,10 @@ class Plugins:
 
     def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
         for impl in self._impls(hook_name):
-            yield impl.plugin_name, _call_impl(impl, kwargs)
+            yield impl.plugin_name, _call_impl(impl, hook_name, kwargs)
 
 
-def _call_impl(impl: Any, kwargs: Mapping[str, Any]) -> Any:
+def _call_impl(impl: Any, hook_name: str, kwargs: Mapping[str, Any]) -> Any:
     """Call one hook implementation with the arguments it names; name it on failure."""
     try:
         return impl.function(*[kwargs[name] for name in impl.argnames])
@@ -214,14 +209,14 @@ def _call_impl(impl: Any, kwargs: Mapping[str, Any]) -> Any:
         raise
     except Exception as exc:
         raise PluginError(
-            f"Plugin {impl.plugin_name!r} raised in {impl.function.__name__}: "
+            f"Plugin {impl.plugin_name!r} raised in {hook_name}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
 
 
 def _checked_meta_features(impl: Any, task: Task) -> Callable[[], Mapping[str, float]]:
     def compute() -> Mapping[str, float]:
-        result = _call_impl(impl, {"task": task})
+        result = _call_impl(impl, "autometa_meta_features", {"task": task})
         if not isinstance(result, Mapping):
             raise PluginError(
                 f"Plugin {impl.plugin_name!r}: autometa_meta_features must return a mapping "

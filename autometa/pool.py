@@ -66,7 +66,8 @@ def space_filling_configs(
     default = algorithm.default_config
     for point in points:
         config = Config(
-            algorithm.name, {p: from_unit(float(u), space[p]) for p, u in zip(names, point, strict=True)}
+            algorithm.name,
+            {p: from_unit(float(u), space[p]) for p, u in zip(names, point, strict=True)},
         )
         if config != default:
             configs.setdefault(config)

@@ -17,6 +17,7 @@ import logging
 import math
 import multiprocessing
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,30 +108,30 @@ def config_in_space(config: Config, algorithms: Mapping[str, Algorithm], task: T
     return True
 
 
-def make_sampler(
-    spec: str | BaseSampler, random_state: int | None, n_jobs: int = 1
-) -> BaseSampler:
+def make_sampler(spec: str | BaseSampler, random_state: int | None, n_jobs: int = 1) -> BaseSampler:
     """An Optuna sampler from a name, seeded; instances are returned unchanged."""
     if isinstance(spec, BaseSampler):
         return spec
     if spec == "tpe":
-        return optuna.samplers.TPESampler(
-            seed=random_state,
-            multivariate=True,
-            group=True,  # the space is conditional on `algorithm`
-            constant_liar=n_jobs > 1,
-            warn_independent_sampling=False,
-        )
+        with warnings.catch_warnings():
+            # `group` is marked experimental; it is what a conditional space needs, and
+            # the warning would tell our users nothing they can act on.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(
+                seed=random_state,
+                multivariate=True,
+                group=True,  # the space is conditional on `algorithm`
+                constant_liar=n_jobs > 1,
+            )
     if spec == "random":
         return optuna.samplers.RandomSampler(seed=random_state)
     if spec == "cmaes":
         return optuna.samplers.CmaEsSampler(
             seed=random_state,
-            warn_independent_sampling=False,
-            independent_sampler=optuna.samplers.TPESampler(seed=random_state, group=True),
+            independent_sampler=make_sampler("tpe", random_state, n_jobs),
         )
     if spec == "qmc":
-        return optuna.samplers.QMCSampler(seed=random_state, warn_independent_sampling=False)
+        return optuna.samplers.QMCSampler(seed=random_state)
     raise ValueError(f"Unknown sampler {spec!r}; use one of {SAMPLERS} or a sampler instance.")
 
 
@@ -252,14 +253,20 @@ def _evaluate_round(
         jobs.append((index, estimator))
     if jobs:
         hard_timeout = None if time_limit_s is None else time_limit_s + HARD_TIMEOUT_GRACE_S
+        in_process = joblib.effective_n_jobs(n_jobs) == 1
         parallel = joblib.Parallel(
-            n_jobs=min(n_jobs, len(jobs)) if n_jobs > 0 else n_jobs,
-            timeout=hard_timeout,
+            n_jobs=n_jobs,
+            # joblib ignores (and warns about) timeouts when it runs in-process; there the
+            # worker-side time limit of cross_validate_config is the guard.
+            timeout=None if in_process else hard_timeout,
             return_as="generator_unordered",
         )
+        # Workers get an absolute wall-clock deadline, not a duration: time spent starting
+        # a worker process or shipping data to it then counts against the budget too.
+        deadline = None if time_limit_s is None else time.time() + time_limit_s
         calls = (
             joblib.delayed(_indexed)(
-                index, estimator, task.X, task.y, splits, task.scoring, time_limit_s
+                index, deadline, estimator, task.X, task.y, splits, task.scoring
             )
             for index, estimator in jobs
         )
@@ -273,8 +280,10 @@ def _evaluate_round(
     return [r for r in results if r is not None]
 
 
-def _indexed(index: int, *args: Any) -> tuple[int, CVOutcome]:
-    return index, cross_validate_config(*args)
+def _indexed(index: int, deadline: float | None, *args: Any) -> tuple[int, CVOutcome]:
+    """Worker: evaluate until the wall-clock ``deadline``; tag the result with its slot."""
+    limit = None if deadline is None else max(deadline - time.time(), 1e-3)
+    return index, cross_validate_config(*args, time_limit_s=limit)
 
 
 def _fill(results: list[CVOutcome | None], status: Any, error: str) -> None:

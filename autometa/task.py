@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ HOLDOUT_FRACTION = 0.25
 MAX_CLASSES_FROM_INTEGERS = 20
 """An integer-valued numeric target with at most this many values is taken as classes."""
 
-Splitter = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit
+Splitter: TypeAlias = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,16 @@ class FeatureSchema:
                 f"X lacks columns seen during fit: {missing[:10]}. Pass data with the same "
                 "columns as the training data."
             )
-        frame = frame.loc[:, list(self.columns)].copy()
         cats = set(self.categorical)
-        for column in self.columns:
-            if column in cats:
-                frame[column] = _as_category_strings(frame[column])
-            else:
-                frame[column] = _as_float(frame[column], column)
-        return frame
+        columns = {
+            column: (
+                _as_category_strings(frame[column])
+                if column in cats
+                else _as_float(frame[column], column)
+            )
+            for column in self.columns
+        }
+        return pd.DataFrame(columns, index=frame.index)
 
 
 @dataclass(frozen=True)
@@ -240,8 +242,7 @@ def make_cv(
         raise ValueError(f"cv must be at least 2 folds, got {n_splits}.")
     if n_splits > len(y):
         raise ValueError(
-            f"cv={n_splits} asks for more folds than there are rows ({len(y)}); "
-            f"use cv <= {len(y)}."
+            f"cv={n_splits} asks for more folds than there are rows ({len(y)}); use cv <= {len(y)}."
         )
     if kind == "regression":
         return KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
@@ -254,9 +255,7 @@ def make_cv(
 def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> Splitter:
     if kind == "regression":
         return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
-    return StratifiedShuffleSplit(
-        n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state
-    )
+    return StratifiedShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
 
 
 def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> None:
@@ -266,9 +265,7 @@ def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> N
             "Check the target column, or pass kind='regression' for a numeric target."
         )
     if kind == "binary" and len(classes) != 2:
-        raise ValueError(
-            f"kind='binary' but y has {len(classes)} classes; use kind='multiclass'."
-        )
+        raise ValueError(f"kind='binary' but y has {len(classes)} classes; use kind='multiclass'.")
     lonely = [c for c, n in zip(classes, counts, strict=True) if n < 2]
     if lonely:
         raise ValueError(
@@ -294,11 +291,11 @@ def _check_scoring(scoring: str) -> None:
 # -- conversion --------------------------------------------------------------------------
 def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
-        frame.columns = [str(c) for c in frame.columns]
-        if len(set(frame.columns)) != len(frame.columns):
+        names = [str(c) for c in X.columns]
+        if len(set(names)) != len(names):
             raise ValueError("X has duplicate column names; make them unique.")
-        return frame.reset_index(drop=True)
+        # set_axis and reset_index return new frames sharing data (copy-on-write).
+        return X.set_axis(names, axis=1).reset_index(drop=True)
     if isinstance(X, pd.Series):
         raise TypeError("X is a Series; pass a 2-D DataFrame (e.g. X.to_frame()).")
     if X is None or isinstance(X, (str, bytes, int, float)):
@@ -371,9 +368,7 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
     for column in frame.columns:
         series = frame[column]
         dtype = series.dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
-            dtype
-        ):
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
             raise TypeError(
                 f"Column {column!r} holds dates/times ({dtype}); convert it to numbers "
                 "(e.g. a timestamp or day of week) or drop it."
@@ -400,6 +395,9 @@ def _is_numeric_object(series: pd.Series) -> bool:
 def _check_scalar_cells(series: pd.Series, column: str) -> None:
     if series.dtype != object:
         return
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred in ("string", "empty", "boolean", "integer", "floating", "mixed-integer-float"):
+        return  # scalar cells only; nothing to look at one by one
     for value in series.dropna():
         if isinstance(value, (list, tuple, dict, set, np.ndarray)):
             raise TypeError(
@@ -414,8 +412,13 @@ def _check_scalar_cells(series: pd.Series, column: str) -> None:
 
 def _as_category_strings(series: pd.Series) -> pd.Series:
     missing = series.isna().to_numpy()
-    values = series.astype(object).to_numpy(copy=True)
-    out = np.array([str(v) for v in values], dtype=object)
+    if (
+        series.dtype == object
+        and not missing.any()
+        and pd.api.types.infer_dtype(series, skipna=False) == "string"
+    ):
+        return series  # already plain strings: the common case, kept cheap
+    out = series.astype(object).astype(str).astype(object).to_numpy(copy=True)
     out[missing] = np.nan
     return pd.Series(out, index=series.index, dtype=object)
 

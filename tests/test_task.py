@@ -65,7 +65,8 @@ def test_folds_shrink_for_tiny_classes() -> None:
     task = Task.from_data(X, y, random_state=0)
     assert task.n_splits == 3
     for train, valid in task.cv.split(task.X, task.y):
-        assert 1 in task.y[valid] and 1 in task.y[train]
+        assert 1 in task.y[valid]
+        assert 1 in task.y[train]
 
 
 def test_cv_is_seeded() -> None:
@@ -110,8 +111,7 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
         (np.empty((0, 3)), np.empty(0), ValueError, "X is empty"),
         (np.ones((5, 2)), np.ones(4), ValueError, "5 rows but y has 4"),
         (np.ones((4, 2)), np.array([1.0, np.nan, 2.0, 3.0]), ValueError, "missing values"),
-        (np.array([[1.0], [np.inf], [2.0], [3.0]]), np.array([0, 1, 0, 1]), ValueError,
-         "infinite"),
+        (np.array([[1.0], [np.inf], [2.0], [3.0]]), np.array([0, 1, 0, 1]), ValueError, "infinite"),
         (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
         (np.ones((5, 2)), np.array([0, 0, 1, 1, 2]), ValueError, "single row"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
@@ -126,9 +126,7 @@ def test_bad_input_is_named(X: object, y: object, error: type, match: str) -> No
 
 def test_more_folds_than_rows() -> None:
     with pytest.raises(ValueError, match="more folds than there are rows"):
-        Task.from_data(
-            np.arange(6.0).reshape(-1, 1), np.arange(6.0), kind="regression", cv=10
-        )
+        Task.from_data(np.arange(6.0).reshape(-1, 1), np.arange(6.0), kind="regression", cv=10)
 
 
 def test_datetime_and_nested_columns_are_refused() -> None:

@@ -47,10 +47,7 @@ class NearestTasks(MetaLearner):
         self.task_names_ = {r.task_id: r.name for r in records}
         self.task_kinds_ = {r.task_id: r.kind for r in records}
         matrix = np.array(
-            [
-                [r.meta_features.get(name, np.nan) for name in self.feature_names_]
-                for r in records
-            ],
+            [[r.meta_features.get(name, np.nan) for name in self.feature_names_] for r in records],
             dtype=float,
         ).reshape(len(records), len(self.feature_names_))
         self.task_ids_ = [r.task_id for r in records]
@@ -69,7 +66,9 @@ class NearestTasks(MetaLearner):
             scaled = (values - self.min_) / np.where(span > 0, span, np.nan)
         return scaled
 
-    def distances(self, meta_features: Mapping[str, float], kind: TaskKind) -> list[tuple[str, float]]:
+    def distances(
+        self, meta_features: Mapping[str, float], kind: TaskKind
+    ) -> list[tuple[str, float]]:
         """(task id, L1 distance) of the earlier tasks of ``kind``, nearest first.
 
         The distance is the mean absolute scaled difference over the meta-features both

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -221,6 +222,17 @@ def holdout_possible(y: Any, fraction: float, *, stratified: bool) -> bool:
     return bool(counts.min() >= 2 and n_val >= len(counts) and n_train >= len(counts))
 
 
+@contextmanager
+def _early_stopping_set_to(model: MLPClassifier | MLPRegressor, enabled: bool) -> Iterator[None]:
+    """Run a fit with ``early_stopping=enabled``, then restore the parameter as given."""
+    wanted = model.get_params(deep=False)["early_stopping"]
+    model.set_params(early_stopping=enabled)
+    try:
+        yield
+    finally:
+        model.set_params(early_stopping=wanted)
+
+
 class HoldoutSafeMLPClassifier(MLPClassifier):
     """``MLPClassifier`` whose early stopping is skipped when a stratified holdout is impossible.
 
@@ -228,15 +240,11 @@ class HoldoutSafeMLPClassifier(MLPClassifier):
     """
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> HoldoutSafeMLPClassifier:
-        wanted = self.early_stopping
-        self.early_stopping_used_ = bool(wanted) and holdout_possible(
-            y, self.validation_fraction, stratified=True
-        )
-        self.early_stopping = self.early_stopping_used_
-        try:
+        wanted = bool(self.get_params(deep=False)["early_stopping"])
+        used = wanted and holdout_possible(y, self.validation_fraction, stratified=True)
+        with _early_stopping_set_to(self, used):
             super().fit(X, y, **fit_params)
-        finally:
-            self.early_stopping = wanted
+        self.early_stopping_used_ = used
         return self
 
 
@@ -247,13 +255,9 @@ class HoldoutSafeMLPRegressor(MLPRegressor):
     """
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> HoldoutSafeMLPRegressor:
-        wanted = self.early_stopping
-        self.early_stopping_used_ = bool(wanted) and holdout_possible(
-            y, self.validation_fraction, stratified=False
-        )
-        self.early_stopping = self.early_stopping_used_
-        try:
+        wanted = bool(self.get_params(deep=False)["early_stopping"])
+        used = wanted and holdout_possible(y, self.validation_fraction, stratified=False)
+        with _early_stopping_set_to(self, used):
             super().fit(X, y, **fit_params)
-        finally:
-            self.early_stopping = wanted
+        self.early_stopping_used_ = used
         return self

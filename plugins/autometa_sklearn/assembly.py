@@ -53,9 +53,7 @@ def build_pipeline(
     """``preprocess -> [PCA(0.95)] -> model`` as an unfitted Pipeline."""
     steps: list[tuple[str, Any]] = [("preprocess", preprocess)]
     if pca:
-        steps.append(
-            ("pca", PCA(n_components=PCA_VARIANCE, svd_solver="full", random_state=seed))
-        )
+        steps.append(("pca", PCA(n_components=PCA_VARIANCE, svd_solver="full", random_state=seed)))
     steps.append(("model", model))
     return Pipeline(steps)
 

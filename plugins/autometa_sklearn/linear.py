@@ -1,4 +1,4 @@
-"""Linear models: ``linear`` (LogisticRegression / Ridge) and ``sgd`` (SGDClassifier / SGDRegressor).
+"""Linear models: ``linear`` (LogisticRegression / Ridge), ``sgd`` (SGDClassifier / SGDRegressor).
 
 Both see standardised features (optionally PCA-reduced): regularisation strengths and
 SGD step sizes only mean the same thing across tasks on a common feature scale.
@@ -45,9 +45,7 @@ def linear_regressor_space(task: Task) -> Space:
 def make_linear_classifier(params: Mapping[str, Any], task: Task) -> Pipeline:
     check_kind("linear", task, CLASSIFICATION)
     p = resolve_params("linear", params, LINEAR_CLASSIFIER_DEFAULTS)
-    model = LogisticRegression(
-        C=p["C"], max_iter=LOGISTIC_MAX_ITER, random_state=task.random_state
-    )
+    model = LogisticRegression(C=p["C"], max_iter=LOGISTIC_MAX_ITER, random_state=task.random_state)
     return build_pipeline(
         make_preprocessor(task, scale=True), model, pca=p["pca"], seed=task.random_state
     )

@@ -16,7 +16,7 @@ from autometa.task import Task
 from autometa.types import Algorithm
 
 from .adaptive import ClampedKNeighborsClassifier, ClampedKNeighborsRegressor
-from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, check_kind, resolve_params
+from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params
 from .preprocessing import make_preprocessor
 from .spaces import Space, choice, log_int, pca_flag
 
@@ -44,7 +44,6 @@ def make_knn(params: Mapping[str, Any], task: Task) -> Pipeline:
     if task.is_classification:
         model = ClampedKNeighborsClassifier(**knn_params, n_jobs=1)
     else:
-        check_kind("knn", task, REGRESSION)
         model = ClampedKNeighborsRegressor(**knn_params, n_jobs=1)
     return build_pipeline(
         make_preprocessor(task, scale=True), model, pca=p["pca"], seed=task.random_state

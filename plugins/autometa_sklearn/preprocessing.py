@@ -28,10 +28,10 @@ MAX_ONE_HOT_LEVELS = 20
 MISSING_LEVEL = "__missing__"
 """The level a missing categorical value becomes before one-hot encoding."""
 
-UNKNOWN_CODE = -1.0
+UNKNOWN_CODE = -1
 """Ordinal code of a level not seen during fit."""
 
-MISSING_CODE = -2.0
+MISSING_CODE = -2
 """Ordinal code of a missing value (kept apart from unknown levels: missingness informs)."""
 
 MAX_NATIVE_CATEGORIES = 255

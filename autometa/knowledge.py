@@ -1,0 +1,1120 @@
+"""KnowledgeBase: earlier tasks, the configurations tried on them, and how they scored.
+
+Meta-learners learn from a knowledge base; every fit can add to one. It holds
+
+- **tasks**: id, name, kind, scoring, meta-features (NaN where undefined), provenance;
+- **configurations**: an algorithm and JSON parameters, stored once per
+  :attr:`~autometa.types.Config.key`;
+- **evaluations**: one cell per (task, configuration) with a greater-is-better score,
+  fit time, status (``ok`` / ``failed`` / ``capped``) and error. Writing a cell again
+  replaces it.
+
+Storage is SQLAlchemy Core: a SQLite file by default (WAL journal and a 30 s busy timeout
+so processes appending to one file lose nothing), SQLite in memory, or any SQLAlchemy URL
+for a shared team database. Every write is one transaction.
+
+A knowledge base received from someone else is data, never code: there is no pickle and no
+``eval`` anywhere; stored values are only parsed with :func:`json.loads` and type-checked,
+so a crafted file raises :class:`KnowledgeBaseError` instead of running anything.
+
+Knowledge bases are shared as JSON Lines (:meth:`KnowledgeBase.export_jsonl`,
+:meth:`KnowledgeBase.import_jsonl`; format in :mod:`autometa.kb_format`). The default
+knowledge base shipped in the wheel is a folder of such files
+(``autometa/data/default_kb/``), loaded by :meth:`KnowledgeBase.default`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+
+import numpy as np
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError
+
+from autometa.kb_format import (
+    RESERVED_METADATA,
+    STATUSES,
+    Bundle,
+    EvaluationEntry,
+    KnowledgeBaseError,
+    TaskEntry,
+    check_kind,
+    check_meta_features,
+    check_object,
+    check_optional_number,
+    check_status,
+    check_text,
+    dumps,
+    encode_meta_features,
+    finite_or_none,
+    format_jsonl,
+    loads,
+    make_config,
+    parse_jsonl,
+)
+from autometa.kb_storage import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    chunks,
+    configs_table,
+    evaluations_table,
+    existing,
+    meta_table,
+    open_location,
+    open_memory,
+    tasks_table,
+    transaction,
+    upsert,
+)
+from autometa.types import TASK_KINDS, Config, Evaluation, TaskKind
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+    from optuna.study import Study
+    from sqlalchemy import Engine
+
+    from autometa.task import Task
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "ScoreTable",
+    "TaskRecord",
+]
+
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+PathLike = str | os.PathLike[str]
+_EVALUATION_COLUMNS = tuple(
+    evaluations_table.c[name]
+    for name in ("task_id", "config_id", "score", "fit_time", "status", "error")
+)
+_Status = Literal["ok", "failed", "capped"]
+
+
+# -- public value types --------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskRecord:
+    """An earlier task as the knowledge base knows it.
+
+    ``meta_features`` maps names to floats (NaN where a meta-feature is undefined;
+    infinities are rejected because they are always an upstream bug). ``provenance`` is
+    any JSON object saying where the task came from (dataset source, version, licence...).
+    Equality treats NaN meta-features as equal, so records compare equal after a round
+    trip through storage.
+    """
+
+    task_id: str
+    name: str
+    kind: TaskKind
+    scoring: str
+    meta_features: dict[str, float]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task_id, str) or not self.task_id:
+            raise ValueError(f"task_id must be a non-empty string, got {self.task_id!r}.")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {self.name!r}.")
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"kind must be one of {TASK_KINDS}, got {self.kind!r}.")
+        if not isinstance(self.scoring, str) or not self.scoring:
+            raise ValueError(f"scoring must be a scorer name, got {self.scoring!r}.")
+        if not isinstance(self.meta_features, Mapping):
+            raise TypeError(
+                f"meta_features must be a mapping name -> float, got "
+                f"{type(self.meta_features).__name__}."
+            )
+        features: dict[str, float] = {}
+        for name, value in self.meta_features.items():
+            features[str(name)] = _meta_feature(self.task_id, str(name), value)
+        if not isinstance(self.provenance, Mapping):
+            raise TypeError(f"provenance must be a mapping, got {type(self.provenance).__name__}.")
+        provenance = dict(self.provenance)
+        try:
+            dumps(provenance)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"provenance of task {self.task_id!r} must be JSON-serialisable "
+                f"(str, number, bool, None, list, dict; no NaN): {exc}"
+            ) from None
+        object.__setattr__(self, "meta_features", dict(sorted(features.items())))
+        object.__setattr__(self, "provenance", provenance)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskRecord):
+            return NotImplemented
+        return (
+            (self.task_id, self.name, self.kind, self.scoring, self.provenance)
+            == (other.task_id, other.name, other.kind, other.scoring, other.provenance)
+            and self.meta_features.keys() == other.meta_features.keys()
+            and all(_same_float(v, other.meta_features[k]) for k, v in self.meta_features.items())
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts
+
+    @classmethod
+    def from_task(
+        cls,
+        task: Task,
+        meta_features: Mapping[str, float],
+        *,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> TaskRecord:
+        """The record of a validated :class:`~autometa.task.Task` and its meta-features."""
+        return cls(
+            task_id=task.task_id,
+            name=task.name,
+            kind=task.kind,
+            scoring=task.scoring,
+            meta_features=dict(meta_features),
+            provenance=dict(provenance or {}),
+        )
+
+
+def _meta_feature(task_id: str, name: str, value: Any) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(
+            f"meta-feature {name!r} of task {task_id!r} must be a number, got {value!r}."
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"meta-feature {name!r} of task {task_id!r} must be a number, got {value!r}."
+        ) from None
+    if math.isinf(number):
+        raise ValueError(
+            f"meta-feature {name!r} of task {task_id!r} is infinite; use NaN for undefined "
+            "values (an infinite meta-feature is a bug in the code that computed it)."
+        )
+    return number
+
+
+def _same_float(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreTable:
+    """Scores of configurations (columns) on tasks (rows), as meta-learners consume them.
+
+    ``scores[i, j]`` is the greater-is-better score of ``configs[j]`` on ``task_ids[i]``;
+    NaN where the pair was not evaluated or the evaluation was not ``ok``. Rows are
+    sorted by task id, columns by :attr:`Config.key`. The array is read-only.
+    (``eq=False``: comparing tables is comparing arrays; do it with numpy.)
+    """
+
+    task_ids: list[str]
+    configs: list[Config]
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        scores = np.array(self.scores, dtype=float)
+        expected = (len(self.task_ids), len(self.configs))
+        if scores.shape != expected:
+            raise ValueError(f"scores has shape {scores.shape}, expected {expected}.")
+        scores.setflags(write=False)
+        object.__setattr__(self, "scores", scores)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.task_ids), len(self.configs))
+
+    def normalized(self) -> np.ndarray:
+        """Per-task min-max scaled copy in [0, 1]; 1 is the task's best score.
+
+        Scores on different tasks (and scorings) are not comparable; their rank within a
+        task is. A row with fewer than two distinct finite scores becomes 1.0 wherever it
+        is finite (every config tried there was as good as the best). NaN stays NaN.
+        """
+        out = np.full(self.scores.shape, np.nan)
+        for i, row in enumerate(self.scores):
+            finite = np.isfinite(row)
+            if not finite.any():
+                continue
+            low, high = row[finite].min(), row[finite].max()
+            if high > low:
+                out[i, finite] = (row[finite] - low) / (high - low)
+            else:
+                out[i, finite] = 1.0
+        return out
+
+
+# -- the knowledge base --------------------------------------------------------------------
+class KnowledgeBase:
+    """Tasks, configurations and evaluations, in a SQLite file or any SQLAlchemy database.
+
+    Create one with :meth:`open` (a file path or a URL), :meth:`in_memory` or
+    :meth:`default` (the read-only base shipped with autometa). Use it as a context
+    manager, or call :meth:`close`.
+    """
+
+    def __init__(self, engine: Engine, location: str, *, read_only: bool = False) -> None:
+        """Wrap an engine on an already validated database; use the class methods instead."""
+        self._engine: Engine | None = engine
+        self._location = location
+        self._read_only = read_only
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, location: PathLike, *, read_only: bool = False, create: bool = True
+    ) -> KnowledgeBase:
+        """Open the knowledge base at ``location``; create it if missing and ``create``.
+
+        ``location`` is a file path (str or :class:`os.PathLike`; a SQLite file), or a
+        string containing ``://``: a SQLAlchemy URL (``sqlite:///kb.db``,
+        ``postgresql+psycopg://user@host/db``...). ``read_only=True`` opens a SQLite file
+        with ``mode=ro`` and makes every write method raise :class:`KnowledgeBaseError`.
+
+        Raises :class:`KnowledgeBaseError` (a ValueError) before anything is written when
+        the location is not a knowledge base (not SQLite, truncated, another
+        application's database) or was written by a newer autometa; FileNotFoundError,
+        NotADirectoryError or PermissionError (naming the path) when it cannot be created.
+        """
+        opened = open_location(location, read_only=read_only, create=create)
+        return cls(opened.engine, opened.location, read_only=read_only)
+
+    @classmethod
+    def in_memory(cls) -> KnowledgeBase:
+        """A new, empty, writable knowledge base in memory (gone when closed)."""
+        opened = open_memory()
+        return cls(opened.engine, opened.location)
+
+    @classmethod
+    def default(cls) -> KnowledgeBase:
+        """The knowledge base shipped with autometa, read-only and in memory.
+
+        It is built by ``autometa kb build`` into ``autometa/data/default_kb/`` as JSON
+        Lines files; every ``*.jsonl`` (and ``*.jsonl.gz``) file there is imported in name
+        order. A missing or empty folder gives an empty knowledge base. Nothing is cached:
+        each call loads the files again (keep the result if you need it twice). To add to
+        it, copy it into your own: ``KnowledgeBase.default().copy_into(kb)``.
+        """
+        kb = cls.in_memory()
+        folder = _default_kb_dir()
+        if folder.is_dir():
+            sources = _sources([folder])
+            if sources:
+                kb._import_sources(sources)
+        kb._freeze("<autometa default knowledge base>")
+        return kb
+
+    def _freeze(self, location: str) -> None:
+        raw = self._live_engine().raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            assert dbapi is not None
+            dbapi.execute("PRAGMA query_only = ON")
+        finally:
+            raw.close()
+        self._read_only = True
+        self._location = location
+
+    # -- lifetime ------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """The file path or URL (password hidden) of this knowledge base."""
+        return self._location
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def closed(self) -> bool:
+        return self._engine is None
+
+    def close(self) -> None:
+        """Release the database connections (an in-memory base is discarded). Idempotent."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._engine is None:
+            return f"KnowledgeBase({self._location!r}, closed)"
+        try:
+            counts = self.counts()
+        except Exception as exc:  # repr must not raise, even on a damaged file
+            return f"KnowledgeBase({self._location!r}, unreadable: {exc})"
+        inner = ", ".join(f"{k}={v}" for k, v in counts.items())
+        mode = ", read-only" if self._read_only else ""
+        return f"KnowledgeBase({self._location!r}, {inner}{mode})"
+
+    def __len__(self) -> int:
+        """Number of tasks."""
+        return self.counts()["tasks"]
+
+    def _live_engine(self) -> Engine:
+        if self._engine is None:
+            raise KnowledgeBaseError(f"Knowledge base {self._location} is closed.")
+        return self._engine
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        engine = self._live_engine()
+        try:
+            with transaction(engine, write=False) as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise self._translate(exc) from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        engine = self._live_engine()
+        if self._read_only:
+            raise KnowledgeBaseError(
+                f"Knowledge base {self._location} is read-only; nothing was written. Open "
+                "it with read_only=False, or copy it into a writable one with copy_into()."
+            )
+        try:
+            with transaction(engine, write=True) as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: DBAPIError) -> Exception:
+        message = str(exc.orig)
+        if "readonly" in message or "read-only" in message:
+            return KnowledgeBaseError(
+                f"Knowledge base {self._location} cannot be written ({message})."
+            )
+        if "malformed" in message or "not a database" in message:
+            return KnowledgeBaseError(
+                f"Knowledge base {self._location} is damaged ({message}). Restore it from a "
+                "copy or rebuild it."
+            )
+        return exc
+
+    # -- writes --------------------------------------------------------------------------
+    def add_task(self, record: TaskRecord, *, replace_meta_features: bool = True) -> None:
+        """Insert or update one task.
+
+        An existing task gets the record's name, kind, scoring and provenance. Its
+        meta-features are replaced by the record's, or with ``replace_meta_features=False``
+        updated with them (names absent from the record keep their stored values; useful
+        when a new meta-feature group is computed later). Changing the kind or scoring of a
+        task that already has evaluations is refused: those scores would no longer mean
+        what the task says.
+        """
+        if not isinstance(record, TaskRecord):
+            raise TypeError(f"add_task expects a TaskRecord, got {type(record).__name__}.")
+        with self._writing() as conn:
+            self._upsert_tasks(conn, [_entry(record)], replace_meta_features=replace_meta_features)
+
+    def add_evaluations(self, evaluations: Iterable[Evaluation]) -> int:
+        """Add evaluations in one transaction; return how many were written.
+
+        Configurations are stored once per :attr:`Config.key`. A (task, config) cell that
+        already exists is replaced (within one call, the last one wins). Every task must
+        have been added with :meth:`add_task` first. Scores and fit times that are NaN or
+        infinite are stored as NULL and read back as NaN.
+        """
+        batch = list(evaluations)
+        bundle = Bundle()
+        keys: dict[int, str] = {}  # Config.key is computed, not stored: once per object
+        for evaluation in batch:
+            _check_evaluation(evaluation)
+            key = keys.get(id(evaluation.config))
+            if key is None:
+                key = keys[id(evaluation.config)] = evaluation.config.key
+            bundle.configs[key] = evaluation.config
+            bundle.evaluations.append(
+                EvaluationEntry(
+                    task_id=evaluation.task_id,
+                    config_key=key,
+                    score=float(evaluation.score),
+                    fit_time=float(evaluation.fit_time),
+                    status=evaluation.status,
+                    error=evaluation.error,
+                )
+            )
+        with self._writing() as conn:
+            self._write_evaluations(conn, bundle)
+        return len(batch)
+
+    def set_metadata(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` (e.g. the provenance of a build)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"metadata key must be a non-empty string, got {key!r}.")
+        if key in RESERVED_METADATA:
+            raise ValueError(f"metadata key {key!r} is maintained by the knowledge base itself.")
+        try:
+            text = dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"metadata {key!r} must be JSON-serialisable (no NaN): {exc}") from None
+        with self._writing() as conn:
+            upsert(conn, meta_table, [{"key": key, "value": text}], ["key"], ["value"])
+
+    # -- reads ---------------------------------------------------------------------------
+    def tasks(self, kind: TaskKind | None = None) -> list[TaskRecord]:
+        """All tasks (or those of one kind), sorted by task id."""
+        stmt = select(tasks_table).order_by(tasks_table.c.task_id)
+        if kind is not None:
+            stmt = stmt.where(tasks_table.c.kind == _kind(kind))
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [_record(self._task_entry(row)) for row in rows]
+
+    def task(self, task_id: str) -> TaskRecord:
+        """One task; KeyError if the knowledge base does not have it."""
+        with self._reading() as conn:
+            row = conn.execute(select(tasks_table).where(tasks_table.c.task_id == task_id)).first()
+        if row is None:
+            raise KeyError(
+                f"No task {task_id!r} in knowledge base {self._location}; add it with "
+                "add_task() (tasks() lists the known ones)."
+            )
+        return _record(self._task_entry(row))
+
+    def evaluations(
+        self, task_id: str | None = None, *, kind: TaskKind | None = None
+    ) -> list[Evaluation]:
+        """Evaluations (of one task, or of the tasks of one kind), sorted by task id, config key.
+
+        An unknown ``task_id`` gives an empty list.
+        """
+        ev, cf = evaluations_table, configs_table
+        stmt = (
+            select(*_EVALUATION_COLUMNS, cf.c.key, cf.c.algorithm, cf.c.params)
+            .join(cf, cf.c.config_id == ev.c.config_id)
+            .order_by(ev.c.task_id, cf.c.key)
+        )
+        if task_id is not None:
+            stmt = stmt.where(ev.c.task_id == task_id)
+        if kind is not None:
+            stmt = stmt.join(tasks_table, tasks_table.c.task_id == ev.c.task_id).where(
+                tasks_table.c.kind == _kind(kind)
+            )
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        configs: dict[int, Config] = {}
+        out = []
+        for row in rows:
+            config_id, key = row[1], row[6]
+            config = configs.get(config_id)
+            if config is None:
+                config = configs[config_id] = self._config(config_id, key, *row[7:9])
+            entry = self._evaluation_entry(row, key)  # key checked by _config
+            out.append(
+                Evaluation(
+                    task_id=entry.task_id,
+                    config=config,
+                    score=entry.score,
+                    fit_time=entry.fit_time,
+                    status=cast(_Status, entry.status),
+                    error=entry.error,
+                )
+            )
+        return out
+
+    def configs(self, algorithm: str | None = None) -> list[Config]:
+        """All stored configurations (or those of one algorithm), sorted by key."""
+        cf = configs_table
+        stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params).order_by(cf.c.key)
+        if algorithm is not None:
+            stmt = stmt.where(cf.c.algorithm == algorithm)
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [self._config(*row) for row in rows]
+
+    def evaluated(self, task_id: str) -> dict[str, str]:
+        """``{Config.key: status}`` of what was already tried on a task (to resume builds)."""
+        ev, cf = evaluations_table, configs_table
+        stmt = (
+            select(cf.c.key, ev.c.status)
+            .join(cf, cf.c.config_id == ev.c.config_id)
+            .where(ev.c.task_id == task_id)
+            .order_by(cf.c.key)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        where = f"{self._location}: evaluations of task {task_id!r}"
+        return {
+            check_text(key, where, "config key"): check_status(status, where)
+            for key, status in rows
+        }
+
+    def score_table(
+        self, kind: TaskKind | None = None, *, algorithms: Iterable[str] | None = None
+    ) -> ScoreTable:
+        """The task x config matrix of ``ok`` scores, for the tasks of ``kind`` (or all).
+
+        Rows are the tasks with at least one ok, finite score among the selected
+        configurations; columns are the configurations (of ``algorithms``, if given) with
+        at least one ok, finite score on the selected tasks. Everything else is NaN.
+        """
+        ev, cf, tk = evaluations_table, configs_table, tasks_table
+        stmt = (
+            select(ev.c.task_id, ev.c.config_id, ev.c.score)
+            .join(cf, cf.c.config_id == ev.c.config_id)
+            .where(ev.c.status == "ok", ev.c.score.is_not(None))
+        )
+        config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
+        if kind is not None:
+            stmt = stmt.join(tk, tk.c.task_id == ev.c.task_id).where(tk.c.kind == _kind(kind))
+        if algorithms is not None:
+            names = sorted(set(algorithms))
+            stmt = stmt.where(cf.c.algorithm.in_(names))
+            config_stmt = config_stmt.where(cf.c.algorithm.in_(names))
+        config_stmt = config_stmt.where(cf.c.config_id.in_(stmt.with_only_columns(ev.c.config_id)))
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+            config_rows = conn.execute(config_stmt).all()
+        where = f"{self._location}: evaluations"
+        cells = []
+        for task_id, config_id, score in rows:
+            value = check_optional_number(score, where, "score")
+            if math.isfinite(value):
+                cells.append((check_text(task_id, where, "task_id"), config_id, value))
+        used = {config_id for _, config_id, _ in cells}
+        configs = sorted(
+            ((self._config(*row), row[0]) for row in config_rows if row[0] in used),
+            key=lambda pair: pair[0].key,
+        )
+        task_ids = sorted({task_id for task_id, _, _ in cells})
+        row_of = {task_id: i for i, task_id in enumerate(task_ids)}
+        col_of = {config_id: j for j, (_, config_id) in enumerate(configs)}
+        scores = np.full((len(task_ids), len(configs)), np.nan)
+        if cells:
+            rows_idx = np.fromiter(
+                (row_of[t] for t, _, _ in cells), dtype=np.intp, count=len(cells)
+            )
+            cols_idx = np.fromiter(
+                (col_of[c] for _, c, _ in cells), dtype=np.intp, count=len(cells)
+            )
+            scores[rows_idx, cols_idx] = np.fromiter(
+                (s for _, _, s in cells), dtype=float, count=len(cells)
+            )
+        return ScoreTable(task_ids=task_ids, configs=[c for c, _ in configs], scores=scores)
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything in the ``meta`` table: schema_version, application, created_with, and
+        what builders stored with :meth:`set_metadata` (e.g. build provenance)."""
+        with self._reading() as conn:
+            rows = conn.execute(select(meta_table.c.key, meta_table.c.value)).all()
+        return {key: loads(value, f"{self._location}: meta {key!r}") for key, value in sorted(rows)}
+
+    def counts(self) -> dict[str, int]:
+        """``{"tasks": n, "configs": n, "evaluations": n}``."""
+        with self._reading() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for name, table in (
+                    ("tasks", tasks_table),
+                    ("configs", configs_table),
+                    ("evaluations", evaluations_table),
+                )
+            }
+
+    # -- sharing -------------------------------------------------------------------------
+    def export_jsonl(
+        self, path: PathLike, *, task_ids: Iterable[str] | None = None
+    ) -> dict[str, int]:
+        """Write the knowledge base (or some tasks and their evaluations) as JSON Lines.
+
+        The format is documented in :mod:`autometa.kb_format`. The output is
+        deterministic (same content, same bytes), so exports diff cleanly under version
+        control. A path ending in ``.gz`` is gzip-compressed (reproducibly). The file is
+        written to a temporary name and renamed, so readers never see half of it.
+        Returns the number of records of each type.
+        """
+        wanted = None if task_ids is None else sorted(set(task_ids))
+        with self._reading() as conn:
+            bundle = self._bundle(conn, wanted)
+        target = Path(path)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as raw:
+                stream: BinaryIO = raw
+                if target.name.endswith(".gz"):
+                    stream = cast(
+                        BinaryIO, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+                    )
+                try:
+                    for line in format_jsonl(bundle):
+                        stream.write(line.encode("utf-8"))
+                finally:
+                    if stream is not raw:
+                        stream.close()
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return {
+            "tasks": len(bundle.tasks),
+            "configs": len(bundle.configs),
+            "evaluations": len(bundle.evaluations),
+        }
+
+    def import_jsonl(self, path_or_paths: PathLike | Iterable[PathLike]) -> dict[str, int]:
+        """Import JSON Lines exports (files, or folders of ``*.jsonl``/``*.jsonl.gz`` files).
+
+        All files are parsed and checked before anything is written, then imported in one
+        transaction: a malformed line raises :class:`KnowledgeBaseError` naming the file
+        and line number and leaves the knowledge base unchanged. Imported tasks replace
+        stored ones with the same id (meta-features included); evaluation cells replace
+        stored cells; metadata keys of a file's meta record are set. Evaluations may refer
+        to tasks defined in any of the files or already stored. Returns the number of
+        records of each type read, and of files.
+        """
+        if isinstance(path_or_paths, (str, os.PathLike)):
+            items: list[PathLike] = [path_or_paths]
+        else:
+            items = list(path_or_paths)
+        return self._import_sources(_sources([Path(p) for p in items]))
+
+    def _import_sources(self, sources: Sequence[Traversable]) -> dict[str, int]:
+        combined = Bundle()
+        counts = {"files": len(sources), "tasks": 0, "configs": 0, "evaluations": 0}
+        for source in sources:
+            bundle = _parse_source(source)
+            counts["tasks"] += len(bundle.tasks)
+            counts["configs"] += len(bundle.configs)
+            counts["evaluations"] += len(bundle.evaluations)
+            combined.update(bundle)
+        with self._writing() as conn:
+            self._apply(conn, combined)
+        return counts
+
+    def copy_into(self, other: KnowledgeBase) -> dict[str, int]:
+        """Add all of this knowledge base's content to ``other`` in one transaction.
+
+        Use it to seed a new base (``KnowledgeBase.default().copy_into(mine)``) or to merge
+        two: tasks and evaluation cells already in ``other`` are replaced by this one's,
+        metadata keys other than the reserved ones are copied. Returns record counts.
+        """
+        if other is self:
+            raise ValueError("copy_into needs another knowledge base, not this one.")
+        with self._reading() as conn:
+            bundle = self._bundle(conn, None)
+        with other._writing() as conn:
+            other._apply(conn, bundle)
+        return {
+            "tasks": len(bundle.tasks),
+            "configs": len(bundle.configs),
+            "evaluations": len(bundle.evaluations),
+        }
+
+    def add_study(
+        self,
+        study: Study,
+        *,
+        meta_features: Mapping[str, float],
+        kind: TaskKind,
+        scoring: str,
+        task_id: str | None = None,
+        name: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Import an earlier Optuna study as a task with its evaluations; return how many.
+
+        The study's trials must use autometa's parameter convention (what
+        :meth:`Config.to_trial_params` writes): ``algorithm`` plus ``<algorithm>__<param>``.
+        Trials without an ``algorithm`` parameter are skipped with a warning. Complete
+        trials become ``ok`` evaluations, failed trials ``failed`` ones (error from the
+        trial's ``error`` user attribute when present; failed trials keep the parameters
+        sampled before the failure); pruned, running and waiting trials are ignored.
+
+        Scores are stored greater-is-better: a study that *minimizes* has its values
+        negated (a minimised log loss L is stored as -L, like scikit-learn's ``neg_*``
+        scorers), so pass the ``scoring`` name the stored values correspond to. The fit
+        time is the trial's ``fit_time`` user attribute when present, else its duration.
+        When two trials share a configuration, the last ok one is kept.
+
+        ``task_id`` defaults to ``optuna:<study name>``, ``name`` to the study name.
+        Multi-objective studies are refused.
+        """
+        from optuna.study import StudyDirection
+        from optuna.trial import TrialState
+
+        if len(study.directions) != 1:
+            raise ValueError(
+                f"Study {study.study_name!r} has {len(study.directions)} objectives; a "
+                "knowledge-base task has one score. Import single-objective studies."
+            )
+        sign = -1.0 if study.direction == StudyDirection.MINIMIZE else 1.0
+        record = TaskRecord(
+            task_id=task_id or f"optuna:{study.study_name}",
+            name=name or study.study_name,
+            kind=kind,
+            scoring=scoring,
+            meta_features=dict(meta_features),
+            provenance={
+                "source": "optuna",
+                "study_name": study.study_name,
+                "direction": "minimize" if sign < 0 else "maximize",
+                **dict(provenance or {}),
+            },
+        )
+        kept: dict[str, Evaluation] = {}
+        skipped: list[int] = []
+        for trial in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)
+        ):
+            if "algorithm" not in trial.params:
+                skipped.append(trial.number)
+                continue
+            config = Config.from_trial_params(trial.params)
+            ok = trial.state == TrialState.COMPLETE and trial.value is not None
+            error = trial.user_attrs.get("error")
+            fit_time = trial.user_attrs.get("fit_time")
+            if not isinstance(fit_time, (int, float)) or isinstance(fit_time, bool):
+                fit_time = trial.duration.total_seconds() if trial.duration else math.nan
+            evaluation = Evaluation(
+                task_id=record.task_id,
+                config=config,
+                score=sign * float(trial.value) if ok and trial.value is not None else math.nan,
+                fit_time=float(fit_time),
+                status="ok" if ok else "failed",
+                error=None
+                if ok
+                else (str(error) if error else "failed in Optuna (no reason recorded)"),
+            )
+            previous = kept.get(config.key)
+            if previous is None or evaluation.status == "ok" or previous.status != "ok":
+                kept[config.key] = evaluation
+        if skipped:
+            warnings.warn(
+                f"add_study skipped {len(skipped)} trial(s) of study {study.study_name!r} "
+                f"(numbers {skipped[:10]}{'...' if len(skipped) > 10 else ''}): they have no "
+                "'algorithm' parameter, so they are not autometa configurations. Trial "
+                "parameters must be named 'algorithm' and '<algorithm>__<param>', as "
+                "Config.to_trial_params() writes them.",
+                UserWarning,
+                stacklevel=2,
+            )
+        bundle = Bundle()
+        for evaluation in kept.values():
+            bundle.configs[evaluation.config.key] = evaluation.config
+            bundle.evaluations.append(
+                EvaluationEntry(
+                    task_id=evaluation.task_id,
+                    config_key=evaluation.config.key,
+                    score=evaluation.score,
+                    fit_time=evaluation.fit_time,
+                    status=evaluation.status,
+                    error=evaluation.error,
+                )
+            )
+        with self._writing() as conn:
+            self._upsert_tasks(conn, [_entry(record)], replace_meta_features=True)
+            self._write_evaluations(conn, bundle)
+        return len(bundle.evaluations)
+
+    # -- internals: decoding stored rows -------------------------------------------------
+    def _config(self, config_id: Any, key: Any, algorithm: Any, params: Any) -> Config:
+        where = f"{self._location}: configs row {config_id}"
+        config = make_config(algorithm, loads(params, f"{where}, column params"), where)
+        if config.key != key:
+            raise KnowledgeBaseError(
+                f"{where}: the key column does not match the algorithm and params columns; "
+                "the database was edited outside autometa."
+            )
+        return config
+
+    def _task_entry(self, row: Any) -> TaskEntry:
+        where = f"{self._location}: tasks row {row.task_id!r}"
+        return TaskEntry(
+            task_id=check_text(row.task_id, where, "task_id"),
+            name=check_text(row.name, where, "name", empty=True),
+            kind=check_kind(row.kind, where),
+            scoring=check_text(row.scoring, where, "scoring"),
+            meta_features=check_meta_features(
+                loads(row.meta_features, f"{where}, column meta_features"), where
+            ),
+            provenance=check_object(
+                loads(row.provenance, f"{where}, column provenance"), where, "provenance"
+            ),
+        )
+
+    def _evaluation_entry(self, values: Sequence[Any], config_key: str) -> EvaluationEntry:
+        """An evaluation from ``(task_id, config_id, score, fit_time, status, error, ...)``."""
+        task_id, config_id, score, fit_time, status, error = values[:6]
+        # Fast path for well-formed rows (the common case, 10^5 rows per read); anything
+        # else goes through the checks below, which also build the error message.
+        if (
+            type(task_id) is str
+            and task_id
+            and (score is None or (type(score) is float and math.isfinite(score)))
+            and (fit_time is None or (type(fit_time) is float and math.isfinite(fit_time)))
+            and status in STATUSES
+            and (error is None or type(error) is str)
+        ):
+            return EvaluationEntry(
+                task_id,
+                config_key,
+                math.nan if score is None else score,
+                math.nan if fit_time is None else fit_time,
+                status,
+                error,
+            )
+        where = f"{self._location}: evaluation of task {task_id!r}, config {config_id}"
+        if error is not None and not isinstance(error, str):
+            raise KnowledgeBaseError(f"{where}: error must be text, found {type(error).__name__}.")
+        return EvaluationEntry(
+            task_id=check_text(task_id, where, "task_id"),
+            config_key=config_key,
+            score=check_optional_number(score, where, "score"),
+            fit_time=check_optional_number(fit_time, where, "fit_time"),
+            status=check_status(status, where),
+            error=error,
+        )
+
+    def _bundle(self, conn: Connection, task_ids: Sequence[str] | None) -> Bundle:
+        """Everything (or the given tasks with their evaluations) as a :class:`Bundle`."""
+        bundle = Bundle()
+        for key, value in conn.execute(select(meta_table.c.key, meta_table.c.value)):
+            if key not in RESERVED_METADATA:
+                bundle.metadata[key] = loads(value, f"{self._location}: meta {key!r}")
+        task_stmt = select(tasks_table)
+        ev, cf = evaluations_table, configs_table
+        eval_stmt = select(*_EVALUATION_COLUMNS)
+        config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
+        if task_ids is not None:
+            known = existing(conn, tasks_table.c.task_id, task_ids)
+            if unknown := [t for t in task_ids if t not in known]:
+                raise KeyError(f"No tasks {unknown[:10]} in knowledge base {self._location}.")
+            task_stmt = task_stmt.where(tasks_table.c.task_id.in_(task_ids))
+            eval_stmt = eval_stmt.where(ev.c.task_id.in_(task_ids))
+            config_stmt = config_stmt.where(
+                cf.c.config_id.in_(eval_stmt.with_only_columns(ev.c.config_id))
+            )
+        for row in conn.execute(task_stmt):
+            entry = self._task_entry(row)
+            bundle.tasks[entry.task_id] = entry
+        keys: dict[int, str] = {}
+        for row in conn.execute(config_stmt):
+            config = self._config(*row)
+            keys[row.config_id] = config.key
+            bundle.configs[config.key] = config
+        for row in conn.execute(eval_stmt):
+            bundle.evaluations.append(self._evaluation_entry(row, keys[row[1]]))
+        return bundle
+
+    # -- internals: writing ----------------------------------------------------------------
+    def _apply(self, conn: Connection, bundle: Bundle) -> None:
+        """Write a bundle (metadata, tasks, configs, evaluations) inside ``conn``'s transaction."""
+        if bundle.metadata:
+            rows = [{"key": k, "value": dumps(v)} for k, v in bundle.metadata.items()]
+            upsert(conn, meta_table, rows, ["key"], ["value"])
+        self._upsert_tasks(conn, list(bundle.tasks.values()), replace_meta_features=True)
+        self._write_evaluations(conn, bundle)
+
+    def _upsert_tasks(
+        self, conn: Connection, entries: Sequence[TaskEntry], *, replace_meta_features: bool
+    ) -> None:
+        if not entries:
+            return
+        ids = sorted({e.task_id for e in entries})
+        stored: dict[str, Any] = {}
+        for chunk in chunks(ids):
+            for found in conn.execute(select(tasks_table).where(tasks_table.c.task_id.in_(chunk))):
+                stored[found.task_id] = found
+        final: dict[str, TaskEntry] = {}
+        for entry in entries:
+            row = stored.get(entry.task_id)
+            if row is not None and (row.kind, row.scoring) != (entry.kind, entry.scoring):
+                has_evaluations = conn.execute(
+                    select(evaluations_table.c.task_id)
+                    .where(evaluations_table.c.task_id == entry.task_id)
+                    .limit(1)
+                ).first()
+                if has_evaluations:
+                    raise ValueError(
+                        f"Task {entry.task_id!r} is stored as kind={row.kind!r}, "
+                        f"scoring={row.scoring!r} and has evaluations scored that way; "
+                        f"refusing to change it to kind={entry.kind!r}, "
+                        f"scoring={entry.scoring!r}. Use a new task_id."
+                    )
+            if not replace_meta_features:
+                previous = final.get(entry.task_id)
+                if previous is None and row is not None:
+                    previous = self._task_entry(row)
+                if previous is not None:
+                    entry = replace(
+                        entry, meta_features={**previous.meta_features, **entry.meta_features}
+                    )
+            final[entry.task_id] = entry
+        rows = [
+            {
+                "task_id": e.task_id,
+                "name": e.name,
+                "kind": e.kind,
+                "scoring": e.scoring,
+                "meta_features": dumps(encode_meta_features(e.meta_features)),
+                "provenance": dumps(e.provenance),
+            }
+            for e in final.values()
+        ]
+        upsert(
+            conn,
+            tasks_table,
+            rows,
+            ["task_id"],
+            ["name", "kind", "scoring", "meta_features", "provenance"],
+        )
+
+    def _write_evaluations(self, conn: Connection, bundle: Bundle) -> None:
+        if not bundle.evaluations:
+            return
+        first_use: dict[str, str] = {}
+        for entry in bundle.evaluations:
+            first_use.setdefault(entry.task_id, entry.origin)
+        known = existing(conn, tasks_table.c.task_id, sorted(first_use))
+        missing = [t for t in first_use if t not in known]
+        if missing:
+            origin = first_use[missing[0]]
+            more = f" (and {len(missing) - 1} more: {missing[1:6]})" if len(missing) > 1 else ""
+            raise ValueError(
+                f"Unknown task_id {missing[0]!r}{f' at {origin}' if origin else ''}{more}: "
+                f"knowledge base {self._location} has no such task. Add the task with "
+                "add_task() first (or include its task record in the import)."
+            )
+        used = {e.config_key for e in bundle.evaluations}
+        config_rows = [
+            {"key": key, "algorithm": c.algorithm, "params": dumps(dict(c.params))}
+            for key, c in bundle.configs.items()
+            if key in used
+        ]
+        upsert(conn, configs_table, config_rows, ["key"], [])
+        ids: dict[str, int] = {}
+        for chunk in chunks(sorted(used)):
+            stmt = select(configs_table.c.key, configs_table.c.config_id).where(
+                configs_table.c.key.in_(chunk)
+            )
+            ids.update({key: config_id for key, config_id in conn.execute(stmt)})
+        rows = [
+            {
+                "task_id": e.task_id,
+                "config_id": ids[e.config_key],
+                "score": finite_or_none(e.score),
+                "fit_time": finite_or_none(e.fit_time),
+                "status": e.status,
+                "error": e.error,
+            }
+            for e in bundle.evaluations
+        ]
+        upsert(
+            conn,
+            evaluations_table,
+            rows,
+            ["task_id", "config_id"],
+            ["score", "fit_time", "status", "error"],
+        )
+
+
+# -- module helpers (pure functions; no state) ---------------------------------------------
+def _default_kb_dir() -> Traversable:
+    """The folder of JSON Lines files that make up the shipped knowledge base."""
+    return resources.files("autometa").joinpath("data").joinpath("default_kb")
+
+
+def _sources(items: Sequence[Traversable]) -> list[Traversable]:
+    """Files to import: each item itself, or a folder's JSON Lines files in name order."""
+    out: list[Traversable] = []
+    for item in items:
+        if item.is_dir():
+            out.extend(
+                sorted(
+                    (c for c in item.iterdir() if c.is_file() and c.name.endswith(_JSONL_SUFFIXES)),
+                    key=lambda c: c.name,
+                )
+            )
+        elif isinstance(item, Path) and not item.exists():
+            raise FileNotFoundError(f"JSON Lines file {item} does not exist.")
+        else:
+            out.append(item)
+    return out
+
+
+def _parse_source(source: Traversable) -> Bundle:
+    label = str(source)
+    with source.open("rb") as raw:
+        if source.name.endswith(".gz"):
+            try:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                    return parse_jsonl(label, stream)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise KnowledgeBaseError(f"{label}: not a readable gzip file ({exc}).") from None
+        return parse_jsonl(label, raw)
+
+
+def _entry(record: TaskRecord) -> TaskEntry:
+    return TaskEntry(
+        task_id=record.task_id,
+        name=record.name,
+        kind=record.kind,
+        scoring=record.scoring,
+        meta_features=dict(record.meta_features),
+        provenance=dict(record.provenance),
+    )
+
+
+def _record(entry: TaskEntry) -> TaskRecord:
+    return TaskRecord(
+        task_id=entry.task_id,
+        name=entry.name,
+        kind=entry.kind,
+        scoring=entry.scoring,
+        meta_features=entry.meta_features,
+        provenance=entry.provenance,
+    )
+
+
+def _kind(kind: str) -> str:
+    if kind not in TASK_KINDS:
+        raise ValueError(f"kind must be one of {TASK_KINDS}, got {kind!r}.")
+    return kind
+
+
+def _check_evaluation(evaluation: Any) -> None:
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"Expected Evaluation objects, got {type(evaluation).__name__}.")
+    if not isinstance(evaluation.config, Config):
+        raise TypeError(f"Evaluation.config must be a Config, got {evaluation.config!r}.")
+    if not isinstance(evaluation.task_id, str) or not evaluation.task_id:
+        raise ValueError(
+            f"Evaluation.task_id must be a non-empty string, got {evaluation.task_id!r}."
+        )
+    if evaluation.status not in STATUSES:
+        raise ValueError(f"Evaluation.status must be one of {STATUSES}, got {evaluation.status!r}.")
+    if evaluation.error is not None and not isinstance(evaluation.error, str):
+        raise TypeError(f"Evaluation.error must be a string or None, got {evaluation.error!r}.")
+    for name in ("score", "fit_time"):
+        value = getattr(evaluation, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TypeError(f"Evaluation.{name} must be a number, got {value!r}.")
+    if float(evaluation.fit_time) < 0:
+        raise ValueError(f"Evaluation.fit_time must be >= 0, got {evaluation.fit_time!r}.")

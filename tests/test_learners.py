@@ -1,0 +1,108 @@
+"""Nearest-tasks meta-learner: sane recommendations from a small, hand-made knowledge base."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from autometa_learners import NearestTasks
+from optuna.distributions import FloatDistribution
+
+from autometa.knowledge import KnowledgeBase, TaskRecord
+from autometa.types import Algorithm, Config, Evaluation
+
+
+def algo(name: str, default: float = 1.0) -> Algorithm:
+    return Algorithm(
+        name,
+        ("binary", "multiclass"),
+        lambda p, t: None,  # type: ignore[arg-type,return-value]
+        lambda t: {"c": FloatDistribution(1e-3, 1e3, log=True)},
+        {"c": default},
+    )
+
+
+ALGORITHMS = [algo("alpha"), algo("beta"), algo("gamma")]
+A_DEFAULT, B_DEFAULT = Config("alpha", {"c": 1.0}), Config("beta", {"c": 1.0})
+A_TUNED, B_TUNED, G_TUNED = (
+    Config("alpha", {"c": 10.0}),
+    Config("beta", {"c": 0.1}),
+    Config("gamma", {"c": 5.0}),
+)
+
+
+def knowledge() -> KnowledgeBase:
+    """Small tasks love alpha, large ones beta; gamma is best on one far-away task."""
+    kb = KnowledgeBase.in_memory()
+    tasks = {
+        "small1": (100, {A_TUNED: 0.95, A_DEFAULT: 0.90, B_DEFAULT: 0.80, B_TUNED: 0.70}),
+        "small2": (120, {A_TUNED: 0.93, A_DEFAULT: 0.91, B_DEFAULT: 0.85, B_TUNED: 0.60}),
+        "large1": (10000, {B_TUNED: 0.99, B_DEFAULT: 0.97, A_DEFAULT: 0.60, A_TUNED: 0.50}),
+        "huge": (1e6, {G_TUNED: 0.99, B_DEFAULT: 0.90, A_DEFAULT: 0.40}),
+    }
+    for name, (rows, scores) in tasks.items():
+        kb.add_task(
+            TaskRecord(
+                name, name, "binary", "roc_auc", {"LogRows": math.log(rows), "Ratio": rows / 10}, {}
+            )
+        )
+        kb.add_evaluations(Evaluation(name, c, s, 0.1) for c, s in scores.items())
+    kb.add_task(TaskRecord("reg", "reg", "regression", "r2", {"LogRows": 4.6, "Ratio": 10}, {}))
+    kb.add_evaluations([Evaluation("reg", Config("alpha", {"c": 99.0}), 0.9, 0.1)])
+    return kb
+
+
+def recommend(
+    meta: dict[str, float], k: int = 4, algorithms: list[Algorithm] = ALGORITHMS
+) -> list[Config]:
+    learner = NearestTasks().fit(knowledge())
+    return [r.config for r in learner.recommend(meta, kind="binary", algorithms=algorithms, k=k)]
+
+
+def test_small_task_gets_the_small_tasks_best_after_the_single_best_default() -> None:
+    recs = recommend({"LogRows": math.log(110), "Ratio": 11})
+    # B_DEFAULT has the best mean normalised score over all four tasks.
+    assert recs[0] == B_DEFAULT
+    assert recs[1] == A_TUNED  # best of the nearest task (small1 or small2)
+    assert len(recs) == len(set(recs))
+    assert Config("alpha", {"c": 99.0}) not in recs  # a regression task's config
+
+
+def test_large_task_gets_the_large_tasks_best() -> None:
+    recs = recommend({"LogRows": math.log(9000), "Ratio": 900})
+    assert recs[:2] == [B_DEFAULT, B_TUNED]
+
+
+def test_unavailable_algorithms_are_never_recommended() -> None:
+    recs = recommend({"LogRows": math.log(1e6), "Ratio": 1e5}, algorithms=ALGORITHMS[:2])
+    assert all(c.algorithm in {"alpha", "beta"} for c in recs)
+    full = recommend({"LogRows": math.log(1e6), "Ratio": 1e5})
+    assert G_TUNED in full
+
+
+def test_evidence_names_source_tasks_distances_and_features() -> None:
+    learner = NearestTasks().fit(knowledge())
+    recs = learner.recommend(
+        {"LogRows": math.log(100), "Ratio": 10}, kind="binary", algorithms=ALGORITHMS, k=3
+    )
+    tuned = next(r for r in recs if r.config == A_TUNED)
+    ((source, distance),) = tuned.evidence.source_tasks
+    assert source == "small1"
+    assert distance == pytest.approx(0.0, abs=1e-12)
+    assert {name for name, _ in tuned.evidence.meta_features} == {"LogRows", "Ratio"}
+    assert tuned.predicted_score == pytest.approx(0.95)
+    assert "small1" in tuned.evidence.describe()
+
+
+def test_missing_meta_features_still_rank() -> None:
+    learner = NearestTasks().fit(knowledge())
+    ranked = learner.distances({"LogRows": math.log(10000), "Ratio": np.nan}, "binary")
+    assert ranked[0][0] == "large1"
+
+
+def test_empty_knowledge_base_recommends_a_default() -> None:
+    learner = NearestTasks().fit(KnowledgeBase.in_memory())
+    recs = learner.recommend({"LogRows": 3.0}, kind="binary", algorithms=ALGORITHMS, k=5)
+    assert [r.config for r in recs] == [A_DEFAULT]
+    assert "no earlier tasks" in recs[0].evidence.describe()

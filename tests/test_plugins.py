@@ -1,0 +1,198 @@
+"""The plugin manager: loading, blocking, validation, and errors that name the plugin."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.dummy import DummyClassifier
+
+from autometa.hookspecs import hookimpl
+from autometa.metalearner import MetaLearner
+from autometa.plugins import (
+    DISABLE_AUTOLOAD_ENV,
+    ObserverWarning,
+    PluginError,
+    PluginLoadWarning,
+    build_plugin_manager,
+)
+from autometa.task import Task
+from autometa.types import Algorithm, Config, Evaluation, Strategy
+
+FIRST_PARTY = {"sklearn", "learners", "selectors"}
+
+
+@pytest.fixture
+def iris_task() -> Task:
+    X, y = load_iris(return_X_y=True)
+    return Task.from_data(X, y, random_state=0)
+
+
+def dummy_algorithm(name: str = "dummy") -> Algorithm:
+    return Algorithm(
+        name=name,
+        kinds=("binary", "multiclass"),
+        make_estimator=lambda params, task: DummyClassifier(**params),
+        search_space=lambda task: {},
+    )
+
+
+def make_plugin(name: str, **hooks: object) -> types.SimpleNamespace:
+    plugin = types.SimpleNamespace(autometa_plugin_name=name)
+    for hook_name, function in hooks.items():
+        setattr(plugin, hook_name, hookimpl(function))
+    return plugin
+
+
+def test_first_party_plugins_load_through_entry_points() -> None:
+    plugins = build_plugin_manager()
+    infos = {info.name: info for info in plugins.info()}
+    assert set(infos) >= FIRST_PARTY
+    assert infos["sklearn"].distribution == "autometa"
+    assert infos["sklearn"].hooks == ("autometa_algorithms",)
+    assert "autometa_select_strategy" in infos["selectors"].hooks
+
+
+def test_blocking_and_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "sklearn" not in build_plugin_manager(blocked=["sklearn"]).names()
+    assert build_plugin_manager(allowed=["learners"]).names() == ["learners"]
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    mine = make_plugin("mine", autometa_meta_learners=lambda: [])
+    assert build_plugin_manager([mine]).names() == ["mine"]
+
+
+def test_unknown_hook_is_rejected() -> None:
+    typo = make_plugin("typo", autometa_algorithm=lambda task: [])
+    with pytest.raises(PluginError, match="'typo' is invalid"):
+        build_plugin_manager([typo], autoload=False)
+
+
+def test_duplicate_plugin_name_is_rejected() -> None:
+    first = make_plugin("same", autometa_meta_learners=lambda: [])
+    second = make_plugin("same", autometa_meta_learners=lambda: [])
+    with pytest.raises(PluginError, match="already registered"):
+        build_plugin_manager([first, second], autoload=False)
+
+
+def test_algorithms_are_collected_and_clashes_name_both(iris_task: Task) -> None:
+    one = make_plugin("one", autometa_algorithms=lambda task: [dummy_algorithm()])
+    assert list(build_plugin_manager([one], autoload=False).algorithms(iris_task)) == ["dummy"]
+    two = make_plugin("two", autometa_algorithms=lambda task: [dummy_algorithm()])
+    with pytest.raises(PluginError, match="'one' and plugin 'two'"):
+        build_plugin_manager([one, two], autoload=False).algorithms(iris_task)
+
+
+def test_raising_and_wrong_type_plugins_are_named(iris_task: Task) -> None:
+    def explode(task: Task) -> list[Algorithm]:
+        raise RuntimeError("boom")
+
+    raising = make_plugin("raising", autometa_algorithms=explode)
+    with pytest.raises(PluginError, match="'raising' raised in autometa_algorithms: RuntimeError"):
+        build_plugin_manager([raising], autoload=False).algorithms(iris_task)
+    wrong = make_plugin("wrong", autometa_algorithms=lambda task: ["not an algorithm"])
+    with pytest.raises(PluginError, match=r"'wrong'.*expected autometa\.types\.Algorithm"):
+        build_plugin_manager([wrong], autoload=False).algorithms(iris_task)
+    strategy = make_plugin("strat", autometa_select_strategy=lambda task: {"meta_learner": "x"})
+    with pytest.raises(PluginError, match=r"'strat'.*expected autometa\.types\.Strategy"):
+        build_plugin_manager([strategy], autoload=False).select_strategy(iris_task, {}, None, [])  # type: ignore[arg-type]
+    features = make_plugin("feat", autometa_meta_features=lambda task: {"f": "high"})
+    groups = build_plugin_manager([features], autoload=False).meta_feature_groups(iris_task)
+    with pytest.raises(PluginError, match="'feat': meta-feature 'f'"):
+        groups["feat"]()
+
+
+def test_meta_learner_registry_checks_classes() -> None:
+    class Nameless(MetaLearner):
+        def fit(self, knowledge):  # type: ignore[no-untyped-def]
+            return self
+
+        def recommend(self, meta_features, *, kind, algorithms, k=10):  # type: ignore[no-untyped-def]
+            return []
+
+    bad = make_plugin("bad", autometa_meta_learners=lambda: [Nameless])
+    with pytest.raises(PluginError, match="non-empty `name`"):
+        build_plugin_manager([bad], autoload=False).meta_learners()
+    registry = build_plugin_manager().meta_learners()
+    assert "nearest_tasks" in registry
+
+
+def test_user_selector_is_asked_before_the_shipped_one(iris_task: Task) -> None:
+    mine = Strategy(meta_learner=None, n_warm_starts=0, sampler="random", reason="mine")
+    picky = make_plugin("picky", autometa_select_strategy=lambda task: mine)
+    abstains = make_plugin("abstains", autometa_select_strategy=lambda task: None)
+    from autometa.knowledge import KnowledgeBase
+
+    knowledge = KnowledgeBase.in_memory()
+    chosen = build_plugin_manager([picky, abstains]).select_strategy(
+        iris_task, {}, knowledge, ["nearest_tasks"]
+    )
+    assert chosen == (mine, "picky")
+    shipped = build_plugin_manager().select_strategy(iris_task, {}, knowledge, [])
+    assert shipped is not None
+    assert shipped[1] == "selectors"
+
+
+def test_observer_errors_only_warn(iris_task: Task) -> None:
+    seen: list[Evaluation] = []
+
+    def explode(evaluation: Evaluation) -> None:
+        raise ValueError("observer bug")
+
+    loud = make_plugin("loud", autometa_trial_completed=explode)
+    quiet = make_plugin(
+        "quiet", autometa_trial_completed=lambda evaluation: seen.append(evaluation)
+    )
+    plugins = build_plugin_manager([loud, quiet], autoload=False)
+    evaluation = Evaluation("t", Config("dummy"), 0.5, 0.1)
+    with pytest.warns(ObserverWarning, match="'loud' raised"):
+        plugins.trial_completed(evaluation, iris_task)
+    assert seen == [evaluation]
+
+
+def test_broken_entry_point_warns_with_distribution_and_others_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist_info = tmp_path / "broken_autometa_plugin-1.2.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: broken-autometa-plugin\nVersion: 1.2\n"
+    )
+    (dist_info / "entry_points.txt").write_text("[autometa]\nbroken = module_that_does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(PluginLoadWarning, match="'broken'.*'broken-autometa-plugin'"):
+        plugins = build_plugin_manager()
+    assert set(plugins.names()) >= FIRST_PARTY
+    assert "broken" not in plugins.names()
+    assert build_plugin_manager(blocked=["broken"]).names()  # blocking silences it
+
+
+def test_core_never_imports_plugins() -> None:
+    core = Path(__file__).parent.parent / "autometa"
+    offenders = [
+        str(path)
+        for path in core.rglob("*.py")
+        if any(
+            line.lstrip().startswith(("import autometa_", "from autometa_"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert offenders == []
+    # and importing the core does not drag them in
+    for name in [m for m in sys.modules if m.startswith("autometa_")]:
+        del sys.modules[name]
+    import importlib
+
+    import autometa.api
+
+    importlib.reload(autometa.api)
+    assert not [m for m in sys.modules if m.startswith("autometa_")]
+
+
+def test_algorithm_names_are_validated() -> None:
+    with pytest.raises(ValueError, match="identifier without '__'"):
+        dummy_algorithm("bad__name")
+    with pytest.raises(ValueError, match="kinds"):
+        Algorithm("x", ("ranking",), lambda p, t: None, lambda t: {})  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""The search loop: conditional space, warm starts, failures, time limits, parallelism."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import optuna
+import pytest
+from estimators import FailingClassifier, SleepyClassifier
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from autometa.search import Budget, config_in_space, make_sampler, run_search
+from autometa.task import Task
+from autometa.types import Algorithm, Config
+
+
+def logistic(params: Any, task: Task) -> Any:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=500))
+
+
+ALGORITHMS = {
+    "logistic": Algorithm(
+        "logistic",
+        ("binary", "multiclass"),
+        logistic,
+        lambda task: {"C": FloatDistribution(1e-3, 1e3, log=True)},
+        {"C": 1.0},
+    ),
+    "failing": Algorithm(
+        "failing",
+        ("binary", "multiclass"),
+        lambda params, task: FailingClassifier(fail=params["fail"]),
+        lambda task: {"fail": CategoricalDistribution([True])},
+        {"fail": True},
+    ),
+    "sleepy": Algorithm(
+        "sleepy",
+        ("binary", "multiclass"),
+        lambda params, task: SleepyClassifier(seconds=params["seconds"]),
+        lambda task: {"seconds": IntDistribution(30, 60)},
+        {"seconds": 30},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def task() -> Task:
+    X, y = load_breast_cancer(return_X_y=True)
+    return Task.from_data(X[:300], y[:300], cv=3, random_state=0)
+
+
+def study(seed: int = 0) -> optuna.Study:
+    return optuna.create_study(direction="maximize", sampler=make_sampler("tpe", seed))
+
+
+def test_conditional_space_and_reproducible_with_a_seed(task: Task) -> None:
+    algorithms = {"logistic": ALGORITHMS["logistic"]}
+    runs = [
+        run_search(task, algorithms, study(7), Budget(n_trials=6, deadline=None)) for _ in range(2)
+    ]
+    assert [e.config for e in runs[0].evaluations] == [e.config for e in runs[1].evaluations]
+    assert all(e.ok and 0.9 < e.score <= 1.0 for e in runs[0].evaluations)
+    params = runs[0].evaluations[0].config.to_trial_params()
+    assert set(params) == {"algorithm", "logistic__C"}
+
+
+def test_failing_configs_become_failed_trials_and_search_goes_on(task: Task) -> None:
+    algorithms = {k: ALGORITHMS[k] for k in ("logistic", "failing")}
+    s = study(1)
+    s.enqueue_trial(Config("failing", {"fail": True}).to_trial_params())
+    outcome = run_search(task, algorithms, s, Budget(n_trials=8, deadline=None))
+    failed = [e for e in outcome.evaluations if e.status == "failed"]
+    assert failed
+    assert "ArithmeticError: this configuration always fails" in (failed[0].error or "")
+    assert outcome.best() is not None
+    assert outcome.best().config.algorithm == "logistic"
+    states = {t.state for t in s.trials}
+    assert optuna.trial.TrialState.FAIL in states
+    assert optuna.trial.TrialState.COMPLETE in states
+    assert s.trials[0].user_attrs["error"].startswith("ArithmeticError")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_deadline_caps_slow_trials(task: Task, n_jobs: int) -> None:
+    algorithms = {"sleepy": ALGORITHMS["sleepy"]}
+    started = time.monotonic()
+    outcome = run_search(
+        task, algorithms, study(), Budget(n_trials=None, deadline=started + 3.0), n_jobs=n_jobs
+    )
+    elapsed = time.monotonic() - started
+    assert outcome.evaluations, "at least one trial was started"
+    assert all(e.status == "capped" for e in outcome.evaluations)
+    assert elapsed < 3.0 + 2.5, f"search overran its deadline by {elapsed - 3.0:.1f}s"
+
+
+def test_parallel_rounds_evaluate_n_jobs_trials(task: Task) -> None:
+    algorithms = {"logistic": ALGORITHMS["logistic"]}
+    s = study()
+    outcome = run_search(task, algorithms, s, Budget(n_trials=5, deadline=None), n_jobs=2)
+    assert len(outcome.evaluations) == 5 == len(s.trials)
+    assert all(e.ok for e in outcome.evaluations)
+
+
+def test_config_in_space(task: Task) -> None:
+    assert config_in_space(Config("logistic", {"C": 1.0}), ALGORITHMS, task)
+    assert not config_in_space(Config("logistic", {"C": 1e6}), ALGORITHMS, task)
+    assert not config_in_space(Config("logistic", {"C": 1.0, "extra": 1}), ALGORITHMS, task)
+    assert not config_in_space(Config("missing", {}), ALGORITHMS, task)
+
+
+def test_unknown_sampler_is_named() -> None:
+    with pytest.raises(ValueError, match="Unknown sampler 'bayes'"):
+        make_sampler("bayes", 0)
