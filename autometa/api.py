@@ -41,7 +41,7 @@ class AllTrialsFailedError(RuntimeError):
     """Every configuration tried raised an error; the errors are in the message."""
 
 
-class _AutoMetaBase(BaseEstimator):  # type: ignore[misc]
+class _AutoMetaBase(BaseEstimator):
     """Shared implementation of the classifier and regressor (not public)."""
 
     _kinds: tuple[TaskKind, ...] = ()

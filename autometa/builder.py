@@ -122,10 +122,11 @@ def build_pools(
 ) -> dict[str, tuple[dict[str, Algorithm], list[Config]]]:
     """The algorithms and the pool of each family (classification, regression)."""
     pools = {}
-    for kind in ("binary", "regression"):
-        task = reference_task(kind, protocol)  # type: ignore[arg-type]
+    kinds: tuple[TaskKind, ...] = ("binary", "regression")
+    for kind in kinds:
+        task = reference_task(kind, protocol)
         algorithms = plugins.algorithms(task)
-        pools[family(kind)] = (  # type: ignore[arg-type]
+        pools[family(kind)] = (
             algorithms,
             make_pool(algorithms, task, protocol.pool_size, protocol.random_state),
         )

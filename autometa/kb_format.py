@@ -7,8 +7,8 @@ metadata) and every line of a JSON Lines export is therefore parsed with
 (binary cells, a pickle payload, ``NaN`` literals, nested objects where scalars belong)
 is rejected with :class:`KnowledgeBaseError` naming where it was found.
 
-This module also defines the JSON Lines exchange format (see :func:`parse_jsonl` and
-:func:`format_jsonl`)::
+This module also defines the JSON Lines exchange format (:func:`parse_jsonl`,
+:func:`format_jsonl`): UTF-8, one JSON object per line, each with a ``type``::
 
     {"type":"meta","format":"autometa-kb","schema_version":1,"metadata":{...}}
     {"type":"config","id":1,"algorithm":"rf","params":{"max_depth":3}}
@@ -17,8 +17,34 @@ This module also defines the JSON Lines exchange format (see :func:`parse_jsonl`
     {"type":"evaluation","task_id":"t1","config":1,"score":0.81,"fit_time":0.4,
      "status":"ok","error":null}
 
-(each record is one line in a file). It holds no database code; :mod:`autometa.knowledge`
-moves :class:`Bundle` objects between files and databases.
+(each record on one line). Fields, required unless marked optional:
+
+``meta`` (optional; only as the first line)
+    ``format`` = ``"autometa-kb"``, ``schema_version`` (integer; a file from a newer
+    version is refused), ``metadata`` (optional object; set on import, except the
+    reserved keys ``schema_version``, ``application`` and ``created_with``).
+``config``
+    ``id`` (integer, unique within the file; evaluations of the same file refer to it),
+    ``algorithm`` (string), ``params`` (optional object of strings, numbers, booleans,
+    null, or lists of those).
+``task``
+    ``task_id``, ``kind`` (``binary`` / ``multiclass`` / ``regression``), ``scoring``
+    (scikit-learn scorer name), ``meta_features`` (object of numbers or null for
+    undefined), ``name`` (optional, defaults to ``task_id``), ``provenance`` (optional
+    object).
+``evaluation``
+    ``task_id`` (a task in any imported file or already stored), ``config`` (a config
+    ``id`` of the same file), ``score`` (greater is better; null when failed),
+    ``status`` (``ok`` / ``failed`` / ``capped``), ``fit_time`` (optional, seconds or
+    null), ``error`` (optional string or null).
+
+Unknown types or fields, ``NaN``/``Infinity`` literals and wrong value types are errors
+naming the file and line. Exports are deterministic: the meta line, configs sorted by
+their canonical key and numbered 1..n, tasks sorted by id, evaluations sorted by task id
+then config key; floats as Python writes them (shortest round-trip form), NaN as null.
+
+The module holds no database code; :mod:`autometa.knowledge` moves :class:`Bundle`
+objects between files and databases.
 """
 
 from __future__ import annotations

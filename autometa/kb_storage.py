@@ -4,11 +4,13 @@ The schema is SQLAlchemy Core, so the same statements run on a SQLite file (the
 default), SQLite in memory, and any other SQLAlchemy URL such as PostgreSQL.
 
 Opening is careful because a knowledge base may come from someone else, or the path may
-name the wrong file. Before anything is written (no WAL switch, no table), the file's
-header is read as bytes and the database is checked: a file that is not SQLite, a
-truncated file, an SQLite database of another application, or a schema from a newer
-autometa raise :class:`~autometa.kb_format.KnowledgeBaseError` naming the file and the
-fix, and leave the file as it was.
+name the wrong file. An existing, non-empty file is checked before anything is written to
+it (no WAL switch, no table): its header bytes first, then, under SQLite's lock, its
+application id, tables and ``meta`` rows. A file that is not SQLite, a truncated file, an
+SQLite database of another application, or a schema from a newer autometa raise
+:class:`~autometa.kb_format.KnowledgeBaseError` naming the file and the fix, and leave
+the file's bytes as they were. Only a missing or empty file (or an SQLite database
+without tables) becomes a new knowledge base.
 
 SQLite connections use a 30 s busy timeout and foreign keys; files use WAL journaling;
 write transactions start with ``BEGIN IMMEDIATE`` so that two processes appending to one

@@ -388,14 +388,18 @@ class KnowledgeBase:
         except DBAPIError as exc:
             raise self._translate(exc) from exc
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _require_writable(self) -> Engine:
         engine = self._live_engine()
         if self._read_only:
             raise KnowledgeBaseError(
                 f"Knowledge base {self._location} is read-only; nothing was written. Open "
                 "it with read_only=False, or copy it into a writable one with copy_into()."
             )
+        return engine
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        engine = self._require_writable()
         try:
             with transaction(engine, write=True) as conn:
                 yield conn
@@ -696,6 +700,7 @@ class KnowledgeBase:
         return self._import_sources(_sources([Path(p) for p in items]))
 
     def _import_sources(self, sources: Sequence[Traversable]) -> dict[str, int]:
+        self._require_writable()  # fail before parsing, not after
         combined = Bundle()
         counts = {"files": len(sources), "tasks": 0, "configs": 0, "evaluations": 0}
         for source in sources:
@@ -717,6 +722,7 @@ class KnowledgeBase:
         """
         if other is self:
             raise ValueError("copy_into needs another knowledge base, not this one.")
+        other._require_writable()
         with self._reading() as conn:
             bundle = self._bundle(conn, None)
         with other._writing() as conn:

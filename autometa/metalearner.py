@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from autometa.types import Algorithm, Recommendation, TaskKind
 
 
-class MetaLearner(BaseEstimator, ABC):  # type: ignore[misc]
+class MetaLearner(BaseEstimator, ABC):
     """Base class of every meta-learner and multi-task model.
 
     Subclasses set the class attribute ``name`` (unique among registered learners) and

@@ -209,8 +209,7 @@ def _call_impl(impl: Any, hook_name: str, kwargs: Mapping[str, Any]) -> Any:
         raise
     except Exception as exc:
         raise PluginError(
-            f"Plugin {impl.plugin_name!r} raised in {hook_name}: "
-            f"{type(exc).__name__}: {exc}"
+            f"Plugin {impl.plugin_name!r} raised in {hook_name}: {type(exc).__name__}: {exc}"
         ) from exc
 
 

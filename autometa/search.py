@@ -280,10 +280,18 @@ def _evaluate_round(
     return [r for r in results if r is not None]
 
 
-def _indexed(index: int, deadline: float | None, *args: Any) -> tuple[int, CVOutcome]:
+def _indexed(
+    index: int,
+    deadline: float | None,
+    estimator: Any,
+    X: Any,
+    y: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    scoring: str,
+) -> tuple[int, CVOutcome]:
     """Worker: evaluate until the wall-clock ``deadline``; tag the result with its slot."""
     limit = None if deadline is None else max(deadline - time.time(), 1e-3)
-    return index, cross_validate_config(*args, time_limit_s=limit)
+    return index, cross_validate_config(estimator, X, y, splits, scoring, limit)
 
 
 def _fill(results: list[CVOutcome | None], status: Any, error: str) -> None:

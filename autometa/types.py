@@ -105,16 +105,18 @@ class Config:
     algorithm: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "params", {k: _json_safe(v) for k, v in sorted(dict(self.params).items())}
-        )
+    key: str = field(init=False, repr=False, compare=False)
+    """Canonical JSON text: equal configurations have equal keys (computed once)."""
 
-    @property
-    def key(self) -> str:
-        """Canonical JSON text: equal configurations have equal keys."""
-        return json.dumps(
-            {"algorithm": self.algorithm, "params": self.params}, sort_keys=True, allow_nan=False
+    def __post_init__(self) -> None:
+        params = {k: _json_safe(v) for k, v in sorted(dict(self.params).items())}
+        object.__setattr__(self, "params", params)
+        object.__setattr__(
+            self,
+            "key",
+            json.dumps(
+                {"algorithm": self.algorithm, "params": params}, sort_keys=True, allow_nan=False
+            ),
         )
 
     def __hash__(self) -> int:

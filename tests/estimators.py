@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 
-class SleepyClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class SleepyClassifier(ClassifierMixin, BaseEstimator):
     """Predicts the majority class after sleeping ``seconds`` in fit (in short naps)."""
 
     def __init__(self, seconds: float = 1.0) -> None:
@@ -31,7 +31,7 @@ class SleepyClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return np.tile(self.prior_, (len(X), 1))
 
 
-class FailingClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class FailingClassifier(ClassifierMixin, BaseEstimator):
     """Raises in fit when ``fail`` is true, else behaves like a majority classifier."""
 
     def __init__(self, fail: bool = True) -> None:

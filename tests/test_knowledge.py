@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +39,13 @@ KNN = Config("knn", {"n_neighbors": 5, "weights": "distance"})
 SVM = Config("svm", {"C": 1.5, "gamma": [0.1, "scale"]})
 
 
-def task(task_id: str, kind: str = "binary", **features: float | None) -> TaskRecord:
+def task(task_id: str, kind: str = "binary", **features: float) -> TaskRecord:
     return TaskRecord(
         task_id=task_id,
         name=f"name of {task_id}",
         kind=kind,  # type: ignore[arg-type]
         scoring="roc_auc" if kind != "regression" else "r2",
-        meta_features={"n_rows": 100.0, "skew": None, **features},
+        meta_features={"n_rows": 100.0, "skew": math.nan, **features},
         provenance={"source": "test", "nested": {"b": 1, "a": [1, 2]}},
     )
 
@@ -190,7 +191,11 @@ def test_task_record_validation() -> None:
     assert list(record.meta_features) == ["a", "b"]
     assert all(type(v) is float for v in record.meta_features.values())
     assert TaskRecord("a", "a", "binary", "roc_auc", {"x": float("nan")}) == TaskRecord(
-        "a", "a", "binary", "roc_auc", {"x": None}
+        "a",
+        "a",
+        "binary",
+        "roc_auc",
+        {"x": None},  # type: ignore[dict-item]
     )
 
 
@@ -452,6 +457,7 @@ def test_add_study_imports_trials_following_the_convention() -> None:
             assert evaluation.config.algorithm == trial.params["algorithm"]
             if trial.state == optuna.trial.TrialState.COMPLETE:
                 assert evaluation.status == "ok"
+                assert trial.value is not None
                 assert evaluation.score == -trial.value  # greater is better
                 assert evaluation.fit_time >= 0
             else:
@@ -714,7 +720,7 @@ def test_pickle_payloads_are_rejected_never_run(tmp_path: Path, protocol: int) -
     raw.close()
 
     with KnowledgeBase.open(path) as kb:
-        reads = [
+        reads: list[Callable[[], object]] = [
             kb.configs,
             kb.evaluations,
             kb.score_table,
