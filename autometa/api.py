@@ -242,10 +242,13 @@ class _AutoMetaBase(BaseEstimator):
             self.classes_ = plan.task.classes
 
     def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
-        """Add this task and its evaluations to a knowledge base the user named."""
-        if self.knowledge is None:
-            return
+        """Add this task and its evaluations to a knowledge base the user named.
+
+        The shipped base (``knowledge=None``) and bases opened read-only only teach.
+        """
         knowledge = plan.knowledge
+        if self.knowledge is None or knowledge.read_only:
+            return
         record = TaskRecord(
             task_id=plan.task.task_id,
             name=plan.task.name,

@@ -370,6 +370,11 @@ class KnowledgeBase:
         mode = ", read-only" if self._read_only else ""
         return f"KnowledgeBase({self._location!r}, {inner}{mode})"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> KnowledgeBase:
+        """A knowledge base is a handle on a store: copies share it (as sklearn's clone does
+        when an estimator parameter is a KnowledgeBase)."""
+        return self
+
     def __len__(self) -> int:
         """Number of tasks."""
         return self.counts()["tasks"]

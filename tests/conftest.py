@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 
 TESTS_DIR = str(Path(__file__).parent)
 
@@ -12,3 +18,58 @@ TESTS_DIR = str(Path(__file__).parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (TESTS_DIR, os.environ.get("PYTHONPATH", "")) if p
 )
+
+
+def _with_categorical(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Add a categorical column with missing cells, like most real tables have."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    frame["colour"] = rng.choice(["red", "green", "blue"], size=len(frame)).astype(object)
+    frame.loc[frame.index[::6], "colour"] = np.nan
+    frame.iloc[::9, 0] = np.nan
+    return frame
+
+
+def write_corpus(root: Path) -> Path:
+    """A corpus folder in the shape of ../shared/corpus, from scikit-learn's datasets."""
+    data = root / "data"
+    data.mkdir(parents=True)
+    tables = {
+        "iris": ("multiclass", load_iris(as_frame=True).frame),
+        "wine": ("multiclass", load_wine(as_frame=True).frame),
+        "cancer": ("binary", _with_categorical(load_breast_cancer(as_frame=True).frame, 0)),
+        "cancer_small": (
+            "binary",
+            load_breast_cancer(as_frame=True).frame.sample(150, random_state=1),
+        ),
+        "diabetes": ("regression", _with_categorical(load_diabetes(as_frame=True).frame, 1)),
+    }
+    manifest = []
+    for name, (kind, frame) in tables.items():
+        frame.to_csv(data / f"{name}.csv.gz", index=False)
+        manifest.append({"name": name, "task": kind, "n_rows": len(frame)})
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def tiny_knowledge(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real knowledge base built by the real builder with a small pool."""
+    from autometa.builder import BuildProtocol, build_knowledge_base
+
+    path = tmp_path_factory.mktemp("kb") / "tiny.db"
+    protocol = BuildProtocol(n_splits=3, max_rows=300, time_limit_s=20, pool_size=14)
+    build_knowledge_base(
+        tiny_corpus,
+        path,
+        protocol=protocol,
+        n_jobs=2,
+        progress=False,
+        datasets=["iris", "wine", "cancer", "diabetes"],
+    ).close()
+    return path

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from autometa_learners import NearestTasks
 from optuna.distributions import FloatDistribution
 
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.types import Algorithm, Config, Evaluation
+from autometa_learners import NearestTasks
 
 
 def algo(name: str, default: float = 1.0) -> Algorithm:

@@ -7,15 +7,11 @@ import pickle
 from collections.abc import Iterator
 from typing import Any
 
-import autometa_sklearn
 import numpy as np
 import optuna
 import pandas as pd
 import pluggy
 import pytest
-from autometa_sklearn.adaptive import CalibratedSVC, HoldoutSafeMLPClassifier, holdout_possible
-from autometa_sklearn.preprocessing import MAX_ONE_HOT_LEVELS, split_categorical
-from autometa_sklearn.svm import SVM_MAX_ROWS
 from optuna.samplers import RandomSampler
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
@@ -26,8 +22,12 @@ from sklearn.model_selection import cross_val_score
 from threadpoolctl import threadpool_limits
 
 import autometa.hookspecs
+import autometa_sklearn
 from autometa.task import Task
 from autometa.types import Algorithm, Config
+from autometa_sklearn.adaptive import CalibratedSVC, HoldoutSafeMLPClassifier, holdout_possible
+from autometa_sklearn.preprocessing import MAX_ONE_HOT_LEVELS, split_categorical
+from autometa_sklearn.svm import SVM_MAX_ROWS
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

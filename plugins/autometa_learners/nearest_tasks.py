@@ -9,6 +9,7 @@ kind (the single best default), a safe opening move when the nearest tasks misle
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -51,20 +52,25 @@ class NearestTasks(MetaLearner):
             dtype=float,
         ).reshape(len(records), len(self.feature_names_))
         self.task_ids_ = [r.task_id for r in records]
-        with np.errstate(all="ignore"):
-            self.min_ = np.nanmin(matrix, axis=0) if len(records) else np.array([])
-            self.max_ = np.nanmax(matrix, axis=0) if len(records) else np.array([])
-        self.scaled_ = self._scale(matrix)
+        self.matrix_ = matrix
         self.tables_: dict[str, ScoreTable] = {
             kind: knowledge.score_table(kind) for kind in sorted(set(self.task_kinds_.values()))
         }
         return self
 
-    def _scale(self, values: np.ndarray) -> np.ndarray:
-        span = self.max_ - self.min_
-        with np.errstate(all="ignore"):
-            scaled = (values - self.min_) / np.where(span > 0, span, np.nan)
-        return scaled
+    def _scaled(self, meta_features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Earlier tasks and the new one scaled to [0, 1] together, as auto-sklearn does.
+
+        Including the new task in the minimum and maximum keeps distances defined even
+        when every earlier task shares a value (or there is only one earlier task).
+        """
+        query = np.array([meta_features.get(n, np.nan) for n in self.feature_names_], dtype=float)
+        both = np.vstack([self.matrix_, query])
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            low, high = np.nanmin(both, axis=0), np.nanmax(both, axis=0)
+            span = np.where(high - low > 0, high - low, np.nan)
+            return (self.matrix_ - low) / span, (query - low) / span
 
     def distances(
         self, meta_features: Mapping[str, float], kind: TaskKind
@@ -74,14 +80,12 @@ class NearestTasks(MetaLearner):
         The distance is the mean absolute scaled difference over the meta-features both
         tasks define, so a task missing a few values is not unfairly near or far.
         """
-        query = self._scale(
-            np.array([meta_features.get(n, np.nan) for n in self.feature_names_], dtype=float)
-        )
+        tasks, query = self._scaled(meta_features)
         result = []
         for row, task_id in enumerate(self.task_ids_):
             if self.task_kinds_[task_id] != kind:
                 continue
-            diff = np.abs(self.scaled_[row] - query)
+            diff = np.abs(tasks[row] - query)
             if np.isfinite(diff).any():
                 result.append((task_id, float(np.nanmean(diff))))
         return sorted(result, key=lambda pair: (pair[1], pair[0]))
@@ -103,9 +107,7 @@ class NearestTasks(MetaLearner):
                 chosen[default.config] = default
         if table is not None:
             rows = {task_id: i for i, task_id in enumerate(table.task_ids)}
-            query = self._scale(
-                np.array([meta_features.get(n, np.nan) for n in self.feature_names_])
-            )
+            tasks, query = self._scaled(meta_features)
             for task_id, distance in self.distances(meta_features, kind):
                 if len(chosen) >= k or task_id not in rows:
                     break
@@ -123,16 +125,18 @@ class NearestTasks(MetaLearner):
                         Evidence(
                             model=self.name,
                             source_tasks=((self.task_names_[task_id], distance),),
-                            meta_features=self._explaining(task_id, query),
+                            meta_features=self._explaining(
+                                tasks[self.task_ids_.index(task_id)], query
+                            ),
                             note=f"score {scores[column]:.4g} on {self.task_names_[task_id]}",
                         ),
                     )
                     taken += 1
         return list(chosen.values())[:k]
 
-    def _explaining(self, task_id: str, query: np.ndarray) -> tuple[tuple[str, float], ...]:
+    def _explaining(self, task: np.ndarray, query: np.ndarray) -> tuple[tuple[str, float], ...]:
         """The meta-features in which the source task is closest to the new one."""
-        diff = np.abs(self.scaled_[self.task_ids_.index(task_id)] - query)
+        diff = np.abs(task - query)
         order = [i for i in np.argsort(np.nan_to_num(diff, nan=np.inf)) if np.isfinite(diff[i])]
         return tuple(
             (self.feature_names_[i], float(diff[i])) for i in order[:N_EXPLAINING_FEATURES]
