@@ -145,11 +145,13 @@ def subsample(
         index, train_size=max_rows, stratify=stratify, random_state=random_state
     )
     if kind != "regression":  # a rare class must keep two rows to stay cross-validatable
-        chosen_set = set(chosen.tolist())
-        for label, count in y.iloc[chosen].value_counts().items():
-            if count < 2:
-                extra = [i for i in np.flatnonzero(y.to_numpy() == label) if i not in chosen_set]
-                chosen = np.concatenate([chosen, extra[: 2 - count]])
+        labels = y.to_numpy()
+        for label in pd.unique(labels):
+            rows = np.flatnonzero(labels == label)
+            kept = np.intersect1d(rows, chosen)
+            if len(kept) < 2:
+                extra = np.setdiff1d(rows, kept)[: 2 - len(kept)]
+                chosen = np.concatenate([chosen, extra])
     chosen = np.sort(chosen)
     return X.iloc[chosen].reset_index(drop=True), y.iloc[chosen].reset_index(drop=True), True
 

@@ -60,7 +60,9 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     assert model.score(X, y) > 0.9
     assert model.best_score_ == max(e.score for e in model.evaluations_ if e.ok)
     text = model.explain()
-    assert "nearest_tasks" in text and "Winner:" in text and "observed:" in text
+    assert "nearest_tasks" in text
+    assert "Winner:" in text
+    assert "observed:" in text
 
 
 def test_regression_fit_and_sklearn_conventions(tiny_knowledge: Path) -> None:
@@ -70,7 +72,8 @@ def test_regression_fit_and_sklearn_conventions(tiny_knowledge: Path) -> None:
     assert model.scoring_ == "r2"
     assert model.score(X, y) > 0.3
     params = model.get_params()
-    assert params["n_trials"] == 4 and params["random_state"] == 0
+    assert params["n_trials"] == 4
+    assert params["random_state"] == 0
     assert clone(model).get_params()["n_trials"] == 4
 
 
@@ -78,7 +81,8 @@ def test_pickles_clones_and_composes(cancer: tuple[Any, Any], tmp_path: Path) ->
     X, y = cancer
     estimator = AutoMetaClassifier(n_trials=2, random_state=0, cv=3)
     scores = cross_val_score(estimator, X, y, cv=2, scoring="roc_auc")
-    assert scores.shape == (2,) and (scores > 0.8).all()
+    assert scores.shape == (2,)
+    assert (scores > 0.8).all()
     pipeline = make_pipeline(FunctionTransformer(), AutoMetaClassifier(n_trials=2, random_state=0))
     pipeline.fit(X, y)
     path = tmp_path / "model.joblib"
@@ -250,7 +254,8 @@ def test_hooks_meta_learners_and_select_strategy_steer_the_fit(cancer: tuple[Any
     model = autometa.fit(X, y, n_trials=2, plugins=[chooser])
     assert model.strategy_source_ == "chooser"
     assert model.strategy_.meta_learner == "fixed"
-    assert "fixed" in model.strategy_.reason and "nearest_tasks" in model.strategy_.reason
+    assert "fixed" in model.strategy_.reason
+    assert "nearest_tasks" in model.strategy_.reason
     assert model.evaluations_[0].config == Config("prior", {"strategy": "stratified"})
     assert len(model.study_.trials) == 2
 
