@@ -8,6 +8,7 @@ on to search. Keeping it in one place means both see exactly the same recommenda
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ RECOMMENDATION_SLACK = 3
 """Ask the learner for this many times more than needed: some may fall outside the space."""
 
 KnowledgeSpec = KnowledgeBase | str | Path | None
+KNOWLEDGE_ENV = "AUTOMETA_KNOWLEDGE"
 
 
 @dataclass
@@ -43,8 +45,16 @@ class Plan:
 
 
 def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
-    """The shipped knowledge base for None, a file or URL for a string, else as given."""
+    """The knowledge base a fit learns from.
+
+    None means the default: the file or URL in the environment variable
+    ``AUTOMETA_KNOWLEDGE`` (opened read-only) if set, else the shipped base. A string or
+    path is opened (and created if missing); a KnowledgeBase is used as given.
+    """
     if knowledge is None:
+        configured = os.environ.get(KNOWLEDGE_ENV)
+        if configured:
+            return KnowledgeBase.open(configured, read_only=True, create=False)
         return KnowledgeBase.default()
     if isinstance(knowledge, KnowledgeBase):
         return knowledge

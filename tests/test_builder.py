@@ -102,9 +102,12 @@ def test_subsample_is_stratified_seeded_and_keeps_rare_classes() -> None:
     X = pd.DataFrame({"x": np.arange(1000)})
     X1, y1, changed = subsample(X, y, "multiclass", 100, random_state=0)
     X2, _, _ = subsample(X, y, "multiclass", 100, random_state=0)
-    assert changed and X1.equals(X2)
+    assert changed
+    assert X1.equals(X2)
     counts = y1.value_counts()
-    assert counts[2] == 2 and 3 <= counts[1] <= 6 and len(y1) <= 102
+    assert counts[2] == 2
+    assert 3 <= counts[1] <= 6
+    assert len(y1) <= 102
 
 
 def test_a_build_killed_mid_write_opens_and_resumes(tiny_corpus: Path, tmp_path: Path) -> None:
