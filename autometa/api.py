@@ -24,7 +24,6 @@ from autometa.evaluation import TrialTimeLimitExceeded, fit_with_limit
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.planning import KnowledgeSpec, Plan, make_plan
 from autometa.search import Budget, estimated_refit_seconds, make_sampler, run_search
-from autometa.task import Task
 from autometa.types import Config, Evaluation, Recommendation, Strategy, TaskKind
 
 logger = logging.getLogger(__name__)
@@ -81,10 +80,20 @@ class _AutoMetaBase(BaseEstimator):
     def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
         """Search for the best configuration on ``X, y`` and refit it on all rows."""
         started = time.monotonic()
-        timeout, n_trials = self._check_budget()
+        self._check_budget()
         if kind is None and len(self._kinds) == 1:
             kind = self._kinds[0]
-        plan = make_plan(
+        plan = self._plan(X, y, kind)
+        if self._kinds and plan.task.kind not in self._kinds:
+            other = "AutoMetaRegressor" if plan.task.kind == "regression" else "AutoMetaClassifier"
+            raise ValueError(
+                f"{type(self).__name__} got a {plan.task.kind} target; use {other} or "
+                "autometa.fit, which chooses for you."
+            )
+        return self._fit_plan(plan, started)
+
+    def _plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
+        return make_plan(
             X,
             y,
             kind=kind,
@@ -97,12 +106,10 @@ class _AutoMetaBase(BaseEstimator):
             plugins=self.plugins,
             blocked=self.blocked,
         )
-        if self._kinds and plan.task.kind not in self._kinds:
-            raise ValueError(
-                f"{type(self).__name__} got a {plan.task.kind} target; use "
-                f"{'AutoMetaRegressor' if plan.task.kind == 'regression' else 'AutoMetaClassifier'}"
-                " or autometa.fit, which chooses for you."
-            )
+
+    def _fit_plan(self, plan: Plan, started: float) -> _AutoMetaBase:
+        """Steps 5-8 of a fit: warm start, search, refit, grow the knowledge base."""
+        timeout, n_trials = self._check_budget()
         budget = Budget(n_trials, None if timeout is None else started + timeout)
         with _quiet_optuna():
             study = self._create_study(plan)
@@ -115,7 +122,7 @@ class _AutoMetaBase(BaseEstimator):
                 on_evaluation=lambda e: plan.plugins.trial_completed(e, plan.task),
             )
         self._check_outcome(outcome.evaluations, timeout)
-        best, model = self._refit(plan.task, plan, outcome.evaluations, budget)
+        best, model = self._refit(plan, outcome.evaluations, budget)
         self._record(plan, study, outcome.evaluations, best, model)
         self._grow_knowledge(plan, outcome.evaluations)
         return self
@@ -187,9 +194,10 @@ class _AutoMetaBase(BaseEstimator):
         )
 
     def _refit(
-        self, task: Task, plan: Plan, evaluations: list[Evaluation], budget: Budget
+        self, plan: Plan, evaluations: list[Evaluation], budget: Budget
     ) -> tuple[Evaluation, BaseEstimator]:
         """Refit the best configuration that can still be fitted within the budget."""
+        task = plan.task
         ranked = sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)
         last_error = ""
         for position, evaluation in enumerate(ranked[:10]):
@@ -303,9 +311,13 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``.
     """
-    probe = Task.from_data(X, y, kind=kind, scoring=params.get("scoring"), cv=params.get("cv"))
-    estimator_cls = AutoMetaRegressor if probe.kind == "regression" else AutoMetaClassifier
-    return estimator_cls(**params).fit(X, y, kind=probe.kind)
+    started = time.monotonic()
+    estimator: _AutoMetaBase = AutoMetaClassifier(**params)
+    estimator._check_budget()
+    plan = estimator._plan(X, y, kind)  # validated once, inside the time budget
+    if plan.task.kind == "regression":
+        estimator = AutoMetaRegressor(**params)
+    return estimator._fit_plan(plan, started)
 
 
 def recommend(

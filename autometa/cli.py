@@ -198,5 +198,40 @@ def kb_info(location: str | None) -> None:
     )
 
 
+@kb.command("export")
+@click.argument("location")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines file to write (.jsonl, or .jsonl.gz for gzip).",
+)
+def kb_export(location: str, out: Path) -> None:
+    """Export a knowledge base to the plain-text JSON Lines format."""
+    from autometa.knowledge import KnowledgeBase
+
+    try:
+        with KnowledgeBase.open(location, read_only=True, create=False) as knowledge:
+            counts = knowledge.export_jsonl(out)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {out}: {counts}")
+
+
+@kb.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--into", required=True, help="Knowledge base file or URL (created if missing).")
+def kb_import(sources: tuple[Path, ...], into: str) -> None:
+    """Import JSON Lines files or folders of them; all or nothing."""
+    from autometa.knowledge import KnowledgeBase
+
+    try:
+        with KnowledgeBase.open(into) as knowledge:
+            counts = knowledge.import_jsonl(list(sources))
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"imported into {into}: {counts}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -73,3 +73,13 @@ def tiny_knowledge(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
         datasets=["iris", "wine", "cancer", "diabetes"],
     ).close()
     return path
+
+
+@pytest.fixture
+def knowledge_copy(tiny_knowledge: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny knowledge base, for tests whose fits grow it."""
+    import shutil
+
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(tiny_knowledge, copy)
+    return copy

@@ -65,9 +65,9 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     assert "observed:" in text
 
 
-def test_regression_fit_and_sklearn_conventions(tiny_knowledge: Path) -> None:
+def test_regression_fit_and_sklearn_conventions(knowledge_copy: Path) -> None:
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    model = autometa.fit(X, y, n_trials=4, random_state=0, knowledge=str(tiny_knowledge))
+    model = autometa.fit(X, y, n_trials=4, random_state=0, knowledge=str(knowledge_copy))
     assert isinstance(model, AutoMetaRegressor)
     assert model.scoring_ == "r2"
     assert model.score(X, y) > 0.3
@@ -99,9 +99,9 @@ def test_seeded_sequential_fits_are_reproducible(cancer: tuple[Any, Any]) -> Non
     )
 
 
-def test_cold_search_is_one_argument_away(cancer: tuple[Any, Any], tiny_knowledge: Path) -> None:
+def test_cold_search_is_one_argument_away(cancer: tuple[Any, Any], knowledge_copy: Path) -> None:
     X, y = cancer
-    model = autometa.fit(X, y, n_trials=3, warm_start=0, knowledge=str(tiny_knowledge))
+    model = autometa.fit(X, y, n_trials=3, warm_start=0, knowledge=str(knowledge_copy))
     assert model.recommendations_ == []
     assert all("warm_start_rank" not in t.user_attrs for t in model.study_.trials)
 
