@@ -61,6 +61,7 @@ class _AutoMetaBase(BaseEstimator):
         study_name: str | None = None,
         plugins: Sequence[object] = (),
         blocked: Sequence[str] = (),
+        algorithms: Sequence[str] | None = None,
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -75,6 +76,7 @@ class _AutoMetaBase(BaseEstimator):
         self.study_name = study_name
         self.plugins = plugins
         self.blocked = blocked
+        self.algorithms = algorithms
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
@@ -105,6 +107,7 @@ class _AutoMetaBase(BaseEstimator):
             warm_start=self.warm_start,
             plugins=self.plugins,
             blocked=self.blocked,
+            algorithms=self.algorithms,
         )
 
     def _fit_plan(self, plan: Plan, started: float) -> _AutoMetaBase:
@@ -170,12 +173,7 @@ class _AutoMetaBase(BaseEstimator):
                 for r in plan.recommendations
             ],
         )
-        for rank, recommendation in enumerate(plan.recommendations):
-            study.enqueue_trial(
-                recommendation.config.to_trial_params(),
-                user_attrs={"warm_start_rank": rank},
-                skip_if_exists=True,
-            )
+        enqueue(study, plan.recommendations)
         return study
 
     def _check_outcome(self, evaluations: list[Evaluation], timeout: float | None) -> None:
@@ -309,7 +307,8 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     the target (or ``kind``). Keyword arguments are those of the estimators: ``timeout``
     (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``random_state``,
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
-    ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``.
+    ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
+    ``algorithms`` (search only these algorithm names).
     """
     started = time.monotonic()
     estimator: _AutoMetaBase = AutoMetaClassifier(**params)
@@ -332,6 +331,7 @@ def recommend(
     kind: TaskKind | None = None,
     plugins: Iterable[object] = (),
     blocked: Iterable[str] = (),
+    algorithms: Iterable[str] | None = None,
 ) -> list[Recommendation]:
     """What to try on ``X, y``, best first, each with its evidence; nothing is fitted."""
     if k < 1:
@@ -347,6 +347,7 @@ def recommend(
         warm_start=k,
         plugins=plugins,
         blocked=blocked,
+        algorithms=algorithms,
     )
     return plan.recommendations
 
@@ -365,9 +366,9 @@ def warm_start(
 ) -> list[Recommendation]:
     """Enqueue autometa's top ``n`` recommendations into the user's own ``study``.
 
-    The enqueued parameters follow autometa's naming (``algorithm`` and
-    ``<algorithm>__<param>``); see :func:`autometa.suggest` to sample and build the same
-    space inside your objective. Returns what was enqueued.
+    The enqueued parameters follow autometa's naming: ``algorithm`` chooses the
+    algorithm and ``<algorithm>__<param>`` holds each hyperparameter, so an objective
+    that suggests those names receives them. Returns what was enqueued.
     """
     recommendations = recommend(
         X,
@@ -379,13 +380,18 @@ def warm_start(
         plugins=plugins,
         blocked=blocked,
     )
+    enqueue(study, recommendations)
+    return recommendations
+
+
+def enqueue(study: optuna.Study, recommendations: Sequence[Recommendation]) -> None:
+    """Enqueue recommendations in order; each trial records its rank as ``warm_start_rank``."""
     for rank, recommendation in enumerate(recommendations):
         study.enqueue_trial(
             recommendation.config.to_trial_params(),
-            user_attrs={"autometa_warm_start_rank": rank},
+            user_attrs={"warm_start_rank": rank},
             skip_if_exists=True,
         )
-    return recommendations
 
 
 @contextmanager

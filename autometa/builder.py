@@ -51,7 +51,7 @@ class BuildProtocol:
 
     n_splits: int = 3
     max_rows: int = 2000
-    time_limit_s: float = 10.0
+    time_limit_s: float = 20.0
     pool_size: int = 300
     random_state: int = 0
 

@@ -199,20 +199,30 @@ def kb_info(location: str | None) -> None:
 
 
 @kb.command("export")
-@click.argument("location")
+@click.argument("location", required=False)
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON Lines file to write (.jsonl, or .jsonl.gz for gzip).",
 )
-def kb_export(location: str, out: Path) -> None:
-    """Export a knowledge base to the plain-text JSON Lines format."""
+@click.option("--exclude", multiple=True, help="Leave out this task id (repeatable).")
+def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None:
+    """Export a knowledge base (default: the shipped one) to JSON Lines.
+
+    --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
+    """
     from autometa.knowledge import KnowledgeBase
 
     try:
-        with KnowledgeBase.open(location, read_only=True, create=False) as knowledge:
-            counts = knowledge.export_jsonl(out)
+        knowledge = (
+            KnowledgeBase.open(location, read_only=True, create=False)
+            if location
+            else KnowledgeBase.default()
+        )
+        with knowledge:
+            kept = [t.task_id for t in knowledge.tasks() if t.task_id not in set(exclude)]
+            counts = knowledge.export_jsonl(out, task_ids=kept)
     except ValueError as exc:
         _fail(str(exc))
     click.echo(f"wrote {out}: {counts}")

@@ -80,13 +80,18 @@ def make_plan(
     warm_start: int | None = None,
     plugins: Iterable[object] = (),
     blocked: Iterable[str] = (),
+    algorithms: Iterable[str] | None = None,
 ) -> Plan:
-    """Validate the data, ask the plugins, and compute the warm-start recommendations."""
+    """Validate the data, ask the plugins, and compute the warm-start recommendations.
+
+    ``algorithms`` restricts the search (and the recommendations) to those names.
+    """
     manager = build_plugin_manager(plugins, blocked=blocked)
     task = Task.from_data(
         X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
     )
-    algorithms = manager.algorithms(task)
+    offered = manager.algorithms(task)
+    algorithms = offered if algorithms is None else _restrict(offered, algorithms, task)
     if not algorithms:
         raise ValueError(
             f"No installed plugin offers an algorithm for a {task.kind} task. Install "
@@ -143,3 +148,18 @@ def recommend_for(
             len(candidates),
         )
     return usable[: strategy.n_warm_starts]
+
+
+def _restrict(
+    offered: Mapping[str, Algorithm], names: Iterable[str], task: Task
+) -> dict[str, Algorithm]:
+    wanted = list(names)
+    if isinstance(names, str):
+        raise TypeError(f"algorithms must be a list of names, got the string {names!r}.")
+    unknown = [name for name in wanted if name not in offered]
+    if unknown:
+        raise ValueError(
+            f"algorithms={unknown} are not offered for a {task.kind} task of "
+            f"{task.n_rows} rows; available: {sorted(offered)}."
+        )
+    return {name: offered[name] for name in wanted}

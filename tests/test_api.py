@@ -27,6 +27,9 @@ from autometa.metalearner import MetaLearner
 from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
 from autometa_sklearn import ALGORITHM_NAMES
 
+CHEAP = ["linear", "naive_bayes", "knn", "sgd"]
+"""Fast algorithms, for tests about the API rather than about what the search finds."""
+
 
 @pytest.fixture(scope="module")
 def cancer() -> tuple[Any, Any]:
@@ -79,11 +82,13 @@ def test_regression_fit_and_sklearn_conventions(knowledge_copy: Path) -> None:
 
 def test_pickles_clones_and_composes(cancer: tuple[Any, Any], tmp_path: Path) -> None:
     X, y = cancer
-    estimator = AutoMetaClassifier(n_trials=2, random_state=0, cv=3)
+    estimator = AutoMetaClassifier(n_trials=2, random_state=0, cv=3, algorithms=CHEAP)
     scores = cross_val_score(estimator, X, y, cv=2, scoring="roc_auc")
     assert scores.shape == (2,)
     assert (scores > 0.8).all()
-    pipeline = make_pipeline(FunctionTransformer(), AutoMetaClassifier(n_trials=2, random_state=0))
+    pipeline = make_pipeline(
+        FunctionTransformer(), AutoMetaClassifier(n_trials=2, random_state=0, algorithms=CHEAP)
+    )
     pipeline.fit(X, y)
     path = tmp_path / "model.joblib"
     joblib.dump(pipeline, path)
@@ -92,7 +97,10 @@ def test_pickles_clones_and_composes(cancer: tuple[Any, Any], tmp_path: Path) ->
 
 def test_seeded_sequential_fits_are_reproducible(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
-    runs = [autometa.fit(X, y, n_trials=5, random_state=3, warm_start=0) for _ in range(2)]
+    runs = [
+        autometa.fit(X, y, n_trials=5, random_state=3, warm_start=0, algorithms=CHEAP)
+        for _ in range(2)
+    ]
     assert [e.config for e in runs[0].evaluations_] == [e.config for e in runs[1].evaluations_]
     np.testing.assert_allclose(
         [e.score for e in runs[0].evaluations_], [e.score for e in runs[1].evaluations_]
@@ -164,6 +172,14 @@ def test_bad_budgets_are_named(cancer: tuple[Any, Any], params: dict[str, Any], 
         autometa.fit(X, y, **params)
 
 
+def test_algorithms_restrict_the_search(cancer: tuple[Any, Any]) -> None:
+    X, y = cancer
+    model = autometa.fit(X, y, n_trials=3, algorithms=["naive_bayes"])
+    assert {e.config.algorithm for e in model.evaluations_} == {"naive_bayes"}
+    with pytest.raises(ValueError, match=r"algorithms=\['xgboost'\] are not offered"):
+        autometa.fit(X, y, n_trials=1, algorithms=["xgboost"])
+
+
 def test_wrong_estimator_for_the_target_is_named() -> None:
     X, y = load_diabetes(return_X_y=True)
     with pytest.raises(ValueError, match="use AutoMetaRegressor"):
@@ -216,7 +232,7 @@ def test_hook_meta_features_adds_a_timed_group(cancer: tuple[Any, Any]) -> None:
     extra = plugin(
         "extra", autometa_meta_features=lambda task: {"extra_rows_squared": task.n_rows**2}
     )
-    model = autometa.fit(X, y, n_trials=1, plugins=[extra])
+    model = autometa.fit(X, y, n_trials=1, plugins=[extra], algorithms=CHEAP)
     assert model.meta_features_.values["extra_rows_squared"] == 240.0**2
     assert "extra" in model.meta_features_.times
     assert model.study_.user_attrs["autometa_meta_features"]["extra_rows_squared"] == 240.0**2
@@ -251,7 +267,7 @@ def test_hooks_meta_learners_and_select_strategy_steer_the_fit(cancer: tuple[Any
             "fixed", 1, "random", "cv", 3, reason=f"chooser saw {sorted(meta_learners)}"
         ),
     )
-    model = autometa.fit(X, y, n_trials=2, plugins=[chooser])
+    model = autometa.fit(X, y, n_trials=2, plugins=[chooser], blocked=["sklearn"])
     assert model.strategy_source_ == "chooser"
     assert model.strategy_.meta_learner == "fixed"
     assert "fixed" in model.strategy_.reason
@@ -266,5 +282,5 @@ def test_hook_trial_completed_observes_every_trial(cancer: tuple[Any, Any]) -> N
     observer = plugin(
         "observer", autometa_trial_completed=lambda evaluation: seen.append(evaluation)
     )
-    model = autometa.fit(X, y, n_trials=3, plugins=[observer])
+    model = autometa.fit(X, y, n_trials=3, plugins=[observer], algorithms=CHEAP)
     assert seen == model.evaluations_

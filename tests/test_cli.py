@@ -94,3 +94,16 @@ def test_kb_info_export_and_import(tiny_knowledge: Path, tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["kb", "import", str(broken), "--into", str(copy)])
     assert result.exit_code == 2
     assert "line" in result.output
+
+
+def test_kb_build_defaults_are_the_library_protocol() -> None:
+    """`autometa kb build` with no options reproduces BuildProtocol() (the shipped base)."""
+    from dataclasses import asdict
+
+    from autometa.builder import BuildProtocol
+
+    build = main.commands["kb"].commands["build"]  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in build.params}
+    expected = asdict(BuildProtocol())
+    expected["time_limit"] = expected.pop("time_limit_s")
+    assert {k: defaults[k] for k in expected} == expected
