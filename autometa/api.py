@@ -20,7 +20,7 @@ import optuna
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from autometa.evaluation import TrialTimeLimitExceeded, fit_with_limit
+from autometa.evaluation import fit_with_limit
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.planning import KnowledgeSpec, Plan, make_plan
 from autometa.search import Budget, estimated_refit_seconds, make_sampler, run_search
@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
 """Time budget when neither ``timeout`` nor ``n_trials`` is given (as FLAML's default)."""
+
+
+REFIT_MIN_LIMIT_S = 1.0
+"""A limited refit always gets at least this long, even when the budget is spent."""
 
 
 class BudgetTooSmallError(ValueError):
@@ -194,30 +198,33 @@ class _AutoMetaBase(BaseEstimator):
     def _refit(
         self, plan: Plan, evaluations: list[Evaluation], budget: Budget
     ) -> tuple[Evaluation, BaseEstimator]:
-        """Refit the best configuration that can still be fitted within the budget."""
+        """Refit on all rows the best configuration that the time left allows.
+
+        Candidates are the ten best whose estimated refit fits in the time left, each
+        limited to that time; the last resort is the fastest configuration that worked,
+        without a limit, because a model delivered slightly late beats a failed fit.
+        """
         task = plan.task
         ranked = sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)
-        last_error = ""
-        for position, evaluation in enumerate(ranked[:10]):
-            left = budget.seconds_left()
-            last_chance = position == min(len(ranked), 10) - 1
-            if not last_chance and estimated_refit_seconds(evaluation, task) > left:
-                continue
+        left = budget.seconds_left()
+        affordable = [e for e in ranked[:10] if estimated_refit_seconds(e, task) <= left]
+        fastest = min(ranked, key=lambda e: estimated_refit_seconds(e, task))
+        attempts: list[tuple[Evaluation, bool]] = [(e, True) for e in affordable]
+        attempts.append((fastest, False))
+        errors = []
+        for evaluation, limited in attempts:
             estimator = plan.algorithms[evaluation.config.algorithm].make_estimator(
                 evaluation.config.params, task
             )
-            limit = None if math.isinf(left) else max(left, 1.0)
+            left = budget.seconds_left()
+            limit = max(left, REFIT_MIN_LIMIT_S) if limited and math.isfinite(left) else None
             try:
                 return evaluation, fit_with_limit(estimator, task.X, task.y, limit)
-            except TrialTimeLimitExceeded as exc:
-                last_error = f"{evaluation.config}: {exc}"
-            except Exception as exc:
-                last_error = f"{evaluation.config}: {type(exc).__name__}: {exc}"
-            logger.warning(
-                "refit of %s failed (%s); trying the next best", evaluation.config, last_error
-            )
+            except Exception as exc:  # includes TrialTimeLimitExceeded: try the next one
+                errors.append(f"{evaluation.config}: {type(exc).__name__}: {exc}")
+                logger.warning("refit failed (%s); trying the next configuration", errors[-1])
         raise AllTrialsFailedError(
-            f"No configuration could be refitted on all rows; last error: {last_error}"
+            "No configuration could be refitted on all rows:\n  " + "\n  ".join(errors)
         )
 
     def _record(

@@ -49,3 +49,31 @@ class FailingClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.tile(self.prior_, (len(X), 1))
+
+
+class FailsOnManyRows(ClassifierMixin, BaseEstimator):
+    """A good logistic model that refuses to fit on more than ``max_rows`` rows.
+
+    Cross-validation (on folds) succeeds and scores well; the refit on all rows fails,
+    which is what the refit fallback has to survive.
+    """
+
+    def __init__(self, max_rows: int = 200) -> None:
+        self.max_rows = max_rows
+
+    def fit(self, X: Any, y: Any) -> FailsOnManyRows:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if len(X) > self.max_rows:
+            raise MemoryError(f"refusing {len(X)} rows")
+        self.model_ = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model_.predict(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba(X))

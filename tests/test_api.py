@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import optuna
 import pytest
-from estimators import FailingClassifier
+from estimators import FailingClassifier, FailsOnManyRows
 from optuna.distributions import CategoricalDistribution
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
@@ -225,6 +225,26 @@ def test_every_failing_trial_fails_the_fit_clearly(cancer: tuple[Any, Any]) -> N
     failing = plugin("failing", autometa_algorithms=lambda task: [ALWAYS_FAILS])
     with pytest.raises(autometa.AllTrialsFailedError, match="ArithmeticError"):
         autometa.fit(X, y, n_trials=2, plugins=[failing], blocked=["sklearn"])
+
+
+def test_refit_falls_back_when_the_best_cannot_be_refitted(cancer: tuple[Any, Any]) -> None:
+    X, y = cancer
+    fragile = Algorithm(
+        "fragile",
+        ("binary",),
+        lambda params, task: FailsOnManyRows(max_rows=params["max_rows"]),
+        lambda task: {"max_rows": CategoricalDistribution([200])},
+        {"max_rows": 200},
+    )
+    both = plugin("both", autometa_algorithms=lambda task: [fragile, PRIOR])
+    strategy = Strategy(None, 0, "random", "cv", 3)
+    model = autometa.fit(
+        X, y, n_trials=6, random_state=0, plugins=[both], blocked=["sklearn"], strategy=strategy
+    )
+    scores = {e.config.algorithm: e.score for e in model.evaluations_ if e.ok}
+    assert scores["fragile"] > 0.9 > scores.get("prior", 0.5)  # fragile won the search ...
+    assert model.best_config_.algorithm == "prior"  # ... but only prior could be refitted
+    assert isinstance(model.predict_proba(X), np.ndarray)
 
 
 def test_hook_meta_features_adds_a_timed_group(cancer: tuple[Any, Any]) -> None:
