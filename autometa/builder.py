@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from autometa.datasets import dataset_name, read_table
 from autometa.evaluation import cross_validate_config, describe_error
+from autometa.kb_storage import autometa_version
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.metafeatures import compute_meta_features
 from autometa.plugins import Plugins, build_plugin_manager
@@ -177,6 +178,7 @@ def build_knowledge_base(
     manager = build_plugin_manager(plugins)
     pools = build_pools(manager, protocol)
     provenance = {
+        "autometa_version": autometa_version(),
         "protocol": asdict(protocol),
         "corpus_manifest_sha256": manifest_hash(corpus_dir),
         "pools": {

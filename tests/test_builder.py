@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from autometa.builder import BuildProtocol, build_knowledge_base, subsample
+from autometa.kb_storage import autometa_version
 from autometa.knowledge import KnowledgeBase
 
 PROTOCOL = BuildProtocol(n_splits=3, max_rows=120, time_limit_s=20, pool_size=12)
@@ -43,6 +44,7 @@ def test_tiny_knowledge_base_is_dense_with_provenance(tiny_knowledge: Path) -> N
         assert build_info["protocol"]["pool_size"] == 14
         assert build_info["pools"]["classification"]["size"] == 14
         assert len(build_info["corpus_manifest_sha256"]) == 64
+        assert build_info["autometa_version"] == autometa_version()
         assert tasks["cancer"].provenance["subsampled"] is True
         assert tasks["cancer"].provenance["n_rows"] == 569
         assert tasks["cancer"].meta_features["NumberOfInstances"] == 569
