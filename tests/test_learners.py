@@ -10,7 +10,8 @@ from optuna.distributions import FloatDistribution
 
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.types import Algorithm, Config, Evaluation
-from autometa_learners import NearestTasks
+from autometa_learners import GreedyPortfolio, NearestTasks
+from autometa_learners.portfolio import greedy_portfolio
 
 
 def algo(name: str, default: float = 1.0) -> Algorithm:
@@ -106,3 +107,32 @@ def test_empty_knowledge_base_recommends_a_default() -> None:
     recs = learner.recommend({"LogRows": 3.0}, kind="binary", algorithms=ALGORITHMS, k=5)
     assert [r.config for r in recs] == [A_DEFAULT]
     assert "no earlier tasks" in recs[0].evidence.describe()
+
+
+def test_greedy_portfolio_covers_both_task_groups_first() -> None:
+    learner = GreedyPortfolio().fit(knowledge())
+    recs = learner.recommend({}, kind="binary", algorithms=ALGORITHMS, k=3)
+    configs = [r.config for r in recs]
+    # B_DEFAULT is best on average; then the config that fixes the tasks it serves worst
+    # (the small ones, where A_TUNED is best); then huge's G_TUNED.
+    assert configs == [B_DEFAULT, A_TUNED, G_TUNED]
+    regrets = [1 - r.predicted_score for r in recs]
+    assert regrets == sorted(regrets, reverse=True)  # each step lowers the mean regret
+    assert "portfolio step 1" in recs[0].evidence.describe()
+
+
+def test_greedy_portfolio_is_a_pure_function_of_the_table() -> None:
+    configs = [Config("a", {"i": i}) for i in range(3)]
+    normalized = np.array([[1.0, 0.0, 0.9], [0.0, 1.0, 0.9], [np.nan, 0.5, 1.0]])
+    order = greedy_portfolio(configs, normalized, size=3)
+    assert [c for c, _, _ in order][:2] == [configs[2], configs[0]]
+    assert order[0][1] == pytest.approx((0.1 + 0.1 + 0.0) / 3)
+    assert order[1][1] == pytest.approx((0.0 + 0.1 + 0.0) / 3)
+
+
+def test_portfolio_skips_unavailable_algorithms_and_handles_empty_knowledge() -> None:
+    learner = GreedyPortfolio().fit(knowledge())
+    recs = learner.recommend({}, kind="binary", algorithms=ALGORITHMS[1:], k=5)
+    assert all(r.config.algorithm != "alpha" for r in recs)
+    empty = GreedyPortfolio().fit(KnowledgeBase.in_memory())
+    assert empty.recommend({}, kind="binary", algorithms=ALGORITHMS, k=5) == []

@@ -5,10 +5,11 @@ from __future__ import annotations
 from autometa.hookspecs import hookimpl
 from autometa.metalearner import MetaLearner
 from autometa_learners.nearest_tasks import NearestTasks
+from autometa_learners.portfolio import GreedyPortfolio
 
-__all__ = ["NearestTasks"]
+__all__ = ["GreedyPortfolio", "NearestTasks"]
 
 
 @hookimpl
 def autometa_meta_learners() -> list[type[MetaLearner]]:
-    return [NearestTasks]
+    return [NearestTasks, GreedyPortfolio]

@@ -1,0 +1,101 @@
+"""Greedy portfolio: auto-sklearn 2's static warm start (Feurer et al., 2022; TabRepo).
+
+From the score table of the earlier tasks of one kind, configurations are added one at
+a time, each time the one that most lowers the mean (over tasks) of the best-so-far
+normalized regret. The result does not depend on the new task's meta-features: it is
+the sequence that would have served the earlier tasks best on average, which makes it
+robust where meta-features mislead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from autometa.metalearner import MetaLearner
+from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+
+if TYPE_CHECKING:
+    from autometa.knowledge import KnowledgeBase
+
+DEFAULT_SIZE = 32
+
+
+class GreedyPortfolio(MetaLearner):
+    """Recommend a portfolio built greedily to minimise mean best-so-far regret.
+
+    Parameters
+    ----------
+    size:
+        Most configurations kept per kind (recommendations come from its prefix).
+    """
+
+    name = "greedy_portfolio"
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+
+    def fit(self, knowledge: KnowledgeBase) -> GreedyPortfolio:
+        self.portfolios_: dict[str, list[tuple[Config, float, int]]] = {}
+        kinds = sorted({record.kind for record in knowledge.tasks()})
+        for kind in kinds:
+            table = knowledge.score_table(kind)
+            if table.task_ids:
+                self.portfolios_[kind] = greedy_portfolio(
+                    table.configs, table.normalized(), self.size
+                )
+        return self
+
+    def recommend(
+        self,
+        meta_features: Mapping[str, float],
+        *,
+        kind: TaskKind,
+        algorithms: Sequence[Algorithm],
+        k: int = 10,
+    ) -> list[Recommendation]:
+        available = {a.name for a in algorithms}
+        result = []
+        for step, (config, regret, n_tasks) in enumerate(self.portfolios_.get(kind, [])):
+            if config.algorithm not in available:
+                continue
+            result.append(
+                Recommendation(
+                    config,
+                    1.0 - regret,
+                    Evidence(
+                        self.name,
+                        note=f"portfolio step {step + 1}: mean best-so-far regret {regret:.4f} "
+                        f"over {n_tasks} earlier {kind} tasks",
+                    ),
+                )
+            )
+            if len(result) == k:
+                break
+        return result
+
+
+def greedy_portfolio(
+    configs: Sequence[Config], normalized: np.ndarray, size: int
+) -> list[tuple[Config, float, int]]:
+    """(configuration, mean best-so-far regret after adding it, tasks) in greedy order.
+
+    ``normalized`` is tasks x configurations in [0, 1] (1 = the task's best), NaN where
+    not evaluated; a missing cell counts as the worst score, so a configuration is not
+    favoured for having been evaluated on fewer tasks.
+    """
+    regret = 1.0 - np.nan_to_num(normalized, nan=0.0)
+    n_tasks, n_configs = regret.shape
+    best_so_far = np.ones(n_tasks)
+    chosen: list[tuple[Config, float, int]] = []
+    remaining = np.ones(n_configs, dtype=bool)
+    for _ in range(min(size, n_configs)):
+        candidate = np.minimum(best_so_far[:, None], regret).mean(axis=0)
+        candidate[~remaining] = np.inf
+        column = int(np.argmin(candidate))  # ties: the earliest column, deterministic
+        best_so_far = np.minimum(best_so_far, regret[:, column])
+        remaining[column] = False
+        chosen.append((configs[column], float(candidate[column]), n_tasks))
+    return chosen
