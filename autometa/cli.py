@@ -176,6 +176,50 @@ def kb_build(
     click.echo(f"{knowledge!r}")
 
 
+@kb.command("evaluate")
+@click.argument("location", required=False)
+@click.option("--learners", default=None, help="Comma-separated learner names (default: all).")
+@click.option("--k", "ks", default="1,3,5,10,25", show_default=True, help="Comma-separated k.")
+@click.option("--n-jobs", type=int, default=1, show_default=True)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the full report (per task) as JSON.",
+)
+def kb_evaluate(
+    location: str | None, learners: str | None, ks: str, n_jobs: int, json_out: Path | None
+) -> None:
+    """Leave-one-task-out evaluation of meta-learners on a knowledge base (default: shipped)."""
+    from autometa.knowledge import KnowledgeBase
+    from autometa.loto import leave_one_task_out
+    from autometa.plugins import build_plugin_manager
+
+    registry = build_plugin_manager().meta_learners()
+    names = [n.strip() for n in learners.split(",")] if learners else sorted(registry)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        _fail(f"unknown learners {unknown}; registered: {sorted(registry)}")
+    try:
+        knowledge = (
+            KnowledgeBase.open(location, read_only=True, create=False)
+            if location
+            else KnowledgeBase.default()
+        )
+        report = leave_one_task_out(
+            knowledge,
+            {n: registry[n] for n in names},
+            ks=[int(k) for k in ks.split(",")],
+            n_jobs=n_jobs,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(report.table())
+    if json_out is not None:
+        json_out.write_text(report.to_json())
+
+
 @kb.command("info")
 @click.argument("location", required=False)
 def kb_info(location: str | None) -> None:

@@ -718,18 +718,21 @@ class KnowledgeBase:
             self._apply(conn, combined)
         return counts
 
-    def copy_into(self, other: KnowledgeBase) -> dict[str, int]:
-        """Add all of this knowledge base's content to ``other`` in one transaction.
+    def copy_into(
+        self, other: KnowledgeBase, *, task_ids: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """Add this knowledge base's content (or only ``task_ids``) to ``other``, atomically.
 
-        Use it to seed a new base (``KnowledgeBase.default().copy_into(mine)``) or to merge
-        two: tasks and evaluation cells already in ``other`` are replaced by this one's,
-        metadata keys other than the reserved ones are copied. Returns record counts.
+        Use it to seed a new base (``KnowledgeBase.default().copy_into(mine)``), to merge
+        two, or to hold tasks out (leave-one-task-out evaluation): tasks and evaluation
+        cells already in ``other`` are replaced by this one's, metadata keys other than
+        the reserved ones are copied. Returns record counts.
         """
         if other is self:
             raise ValueError("copy_into needs another knowledge base, not this one.")
         other._require_writable()
         with self._reading() as conn:
-            bundle = self._bundle(conn, None)
+            bundle = self._bundle(conn, None if task_ids is None else list(task_ids))
         with other._writing() as conn:
             other._apply(conn, bundle)
         return {

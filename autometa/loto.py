@@ -1,0 +1,247 @@
+"""Leave-one-task-out evaluation of meta-learners: ``autometa kb evaluate``.
+
+For every task of a knowledge base, each learner is fitted on a copy that lacks the task
+(and any duplicate of it), asked for recommendations, and judged on the held-out task's
+own row of the dense score table. The measures are the field's:
+
+- normalized regret of the best of the first k recommendations (HPO-B), where a task's
+  scores are scaled between its worst and best pool configuration;
+- mean rank of the learners at each k (ties share their rank);
+- the fraction of the single-best-to-virtual-best gap closed by the first
+  recommendation (ASlib): 1 - regret@1 / regret(SBS), over mean regrets; the single
+  best solver is the configuration with the best mean normalized score on the training
+  tasks, the virtual best is each task's own best (regret 0).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from scipy.stats import rankdata
+
+from autometa.knowledge import KnowledgeBase, ScoreTable, TaskRecord
+from autometa.metalearner import MetaLearner
+from autometa.plugins import build_plugin_manager
+from autometa.types import Algorithm, Config, TaskKind
+
+DEFAULT_KS = (1, 3, 5, 10, 25)
+SBS = "single_best"
+"""Name under which the single best configuration is reported next to the learners."""
+
+
+@dataclass
+class LearnerResult:
+    """One learner's leave-one-task-out measures (means over the held-out tasks)."""
+
+    learner: str
+    n_tasks: int
+    regret_at: dict[int, float]
+    rank_at: dict[int, float] = field(default_factory=dict)
+    gap_closed: float = math.nan
+
+
+@dataclass
+class LotoReport:
+    """Per learner results plus every held-out task's regrets, for plots and checks."""
+
+    results: dict[str, LearnerResult]
+    per_task: dict[str, dict[str, list[float]]]
+    ks: tuple[int, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "ks": list(self.ks),
+                "results": {name: asdict(r) for name, r in self.results.items()},
+                "per_task": self.per_task,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+    def table(self) -> str:
+        """A plain-text table: regret at each k, mean rank at k=5 (or the largest k), gap."""
+        k_rank = 5 if 5 in self.ks else self.ks[-1]
+        header = (
+            f"{'learner':<20} {'tasks':>5} "
+            + " ".join(f"{'regret@' + str(k):>10}" for k in self.ks)
+            + f" {'rank@' + str(k_rank):>8} {'gap closed':>10}"
+        )
+        rows = [header, "-" * len(header)]
+        for name, result in sorted(self.results.items(), key=lambda item: item[1].regret_at[1]):
+            rows.append(
+                f"{name:<20} {result.n_tasks:>5} "
+                + " ".join(f"{result.regret_at[k]:>10.4f}" for k in self.ks)
+                + f" {result.rank_at.get(k_rank, math.nan):>8.2f} {result.gap_closed:>10.1%}"
+            )
+        return "\n".join(rows)
+
+
+def leave_one_task_out(
+    knowledge: KnowledgeBase,
+    learners: Mapping[str, type[MetaLearner]] | None = None,
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    kinds: Iterable[TaskKind] | None = None,
+    n_jobs: int = 1,
+) -> LotoReport:
+    """Evaluate ``learners`` (default: every registered one) by leave-one-task-out."""
+    if learners is None:
+        learners = build_plugin_manager().meta_learners()
+    ks = tuple(sorted(set(ks)))
+    if not ks or ks[0] < 1:
+        raise ValueError(f"ks must be positive integers, got {ks}.")
+    wanted = set(kinds) if kinds is not None else None
+    records = [r for r in knowledge.tasks() if wanted is None or r.kind in wanted]
+    tables = {kind: knowledge.score_table(kind) for kind in sorted({r.kind for r in records})}
+    held_out = [r for r in records if _row(tables[r.kind], r.task_id) is not None]
+    if not held_out:
+        raise ValueError(f"{knowledge!r} has no task with evaluations to hold out.")
+    workers = max(1, joblib.effective_n_jobs(n_jobs))
+    chunks = [held_out[i::workers] for i in range(workers)]
+    with tempfile.TemporaryDirectory() as folder:
+        # Workers rebuild the base from its plain-text export: a KnowledgeBase holds
+        # database connections and does not travel between processes.
+        export = Path(folder) / "knowledge.jsonl"
+        knowledge.export_jsonl(export)
+        outcomes = joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(_evaluate_chunk)(export, chunk, dict(learners), ks)
+            for chunk in chunks
+            if chunk
+        )
+    per_task: dict[str, dict[str, list[float]]] = {}
+    for outcome in outcomes:
+        per_task.update(outcome)
+    return _summarise(per_task, [*learners, SBS], ks)
+
+
+def _evaluate_chunk(
+    export: Path,
+    chunk: Sequence[TaskRecord],
+    learners: Mapping[str, type[MetaLearner]],
+    ks: tuple[int, ...],
+) -> dict[str, dict[str, list[float]]]:
+    """Worker: rebuild the knowledge base, then hold out each task of ``chunk`` in turn."""
+    full = KnowledgeBase.in_memory()
+    full.import_jsonl(export)
+    all_tasks = full.tasks()
+    algorithms = _algorithms_by_kind(full)
+    results = {}
+    for record in chunk:
+        training = KnowledgeBase.in_memory()
+        keep = [t.task_id for t in all_tasks if not _same_task(t, record)]
+        full.copy_into(training, task_ids=keep)
+        truth = _regrets(full.score_table(record.kind), record.task_id)
+        results[record.task_id] = _score_learners(
+            training, record, learners, algorithms[record.kind], truth, ks
+        )
+        training.close()
+    return results
+
+
+def _score_learners(
+    training: KnowledgeBase,
+    record: TaskRecord,
+    learners: Mapping[str, type[MetaLearner]],
+    algorithms: Sequence[Algorithm],
+    truth: dict[Config, float],
+    ks: tuple[int, ...],
+) -> dict[str, list[float]]:
+    k_max = ks[-1]
+    scores = {}
+    for name, cls in learners.items():
+        recommendations = (
+            cls()
+            .fit(training)
+            .recommend(record.meta_features, kind=record.kind, algorithms=algorithms, k=k_max)
+        )
+        scores[name] = _regret_curve([r.config for r in recommendations], truth, ks)
+    table = training.score_table(record.kind)
+    if table.task_ids:
+        best_mean = int(np.nanargmax(np.nanmean(table.normalized(), axis=0)))
+        scores[SBS] = _regret_curve([table.configs[best_mean]], truth, ks)
+    else:
+        scores[SBS] = [1.0] * len(ks)
+    return scores
+
+
+def _regret_curve(
+    configs: Sequence[Config], truth: Mapping[Config, float], ks: tuple[int, ...]
+) -> list[float]:
+    """Regret of the best of the first k configurations, for each k (1.0 if none known)."""
+    regrets = [truth.get(config, 1.0) for config in configs]
+    return [min(regrets[:k], default=1.0) for k in ks]
+
+
+def _regrets(table: ScoreTable, task_id: str) -> dict[Config, float]:
+    """1 - normalized score of every configuration evaluated on ``task_id``."""
+    row = _row(table, task_id)
+    assert row is not None
+    normalized = table.normalized()[row]
+    return {
+        config: 1.0 - float(value)
+        for config, value in zip(table.configs, normalized, strict=True)
+        if np.isfinite(value)
+    }
+
+
+def _row(table: ScoreTable, task_id: str) -> int | None:
+    try:
+        row = table.task_ids.index(task_id)
+    except ValueError:
+        return None
+    return row if np.isfinite(table.scores[row]).sum() >= 2 else None
+
+
+def _same_task(candidate: TaskRecord, held_out: TaskRecord) -> bool:
+    """The held-out task itself, or a duplicate: the same kind and meta-features."""
+    if candidate.task_id == held_out.task_id:
+        return True
+    if candidate.kind != held_out.kind or set(candidate.meta_features) != set(
+        held_out.meta_features
+    ):
+        return False
+    a = np.array([candidate.meta_features[n] for n in sorted(candidate.meta_features)])
+    b = np.array([held_out.meta_features[n] for n in sorted(held_out.meta_features)])
+    return bool(np.allclose(a, b, equal_nan=True))
+
+
+def _algorithms_by_kind(knowledge: KnowledgeBase) -> dict[str, list[Algorithm]]:
+    """The algorithms each kind's tasks were evaluated with (the build's reference spaces)."""
+    from autometa.builder import BuildProtocol, reference_task
+
+    protocol_fields = knowledge.metadata().get("build", {}).get("protocol", {})
+    protocol = BuildProtocol(**protocol_fields) if protocol_fields else BuildProtocol()
+    manager = build_plugin_manager()
+    kinds: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
+    return {
+        kind: list(manager.algorithms(reference_task(kind, protocol)).values()) for kind in kinds
+    }
+
+
+def _summarise(
+    per_task: dict[str, dict[str, list[float]]], names: Sequence[str], ks: tuple[int, ...]
+) -> LotoReport:
+    task_ids = sorted(per_task)
+    regrets = {n: np.array([per_task[t][n] for t in task_ids]) for n in names}
+    results = {}
+    stacked = np.stack([regrets[n] for n in names])  # learners x tasks x ks
+    ranks = rankdata(stacked, axis=0)  # ties share their rank
+    sbs_mean = float(regrets[SBS][:, 0].mean())
+    for index, name in enumerate(names):
+        mean_at_1 = float(regrets[name][:, 0].mean())
+        results[name] = LearnerResult(
+            learner=name,
+            n_tasks=len(task_ids),
+            regret_at={k: float(regrets[name][:, i].mean()) for i, k in enumerate(ks)},
+            rank_at={k: float(ranks[index, :, i].mean()) for i, k in enumerate(ks)},
+            gap_closed=1.0 - mean_at_1 / sbs_mean if sbs_mean > 0 else math.nan,
+        )
+    return LotoReport(results, per_task, ks)
