@@ -237,7 +237,11 @@ class _TaskData:
             parts.append(encoder.fit_transform(levels.to_numpy(dtype=object)))
         Z = np.hstack(parts) if parts else np.empty((len(rows), 0))
         if Z.shape[1]:
-            Z = StandardScaler().fit_transform(Z)
+            with np.errstate(all="ignore"):
+                Z = StandardScaler().fit_transform(Z)
+            # Values near the float limit (e.g. 1e300) overflow the variance; such a column
+            # cannot be standardised and is treated as carrying no usable signal.
+            Z = np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0)
         return Z, task.y[rows]
 
 

@@ -137,14 +137,7 @@ class Task:
         target = _as_target(y, n_rows=frame.shape[0])
         schema = _infer_schema(frame)
         frame = schema.transform(frame)
-        if schema.numeric:
-            values = frame.loc[:, list(schema.numeric)].to_numpy()
-            if np.isinf(values).any():
-                bad = [c for c in schema.numeric if np.isinf(frame[c].to_numpy()).any()]
-                raise ValueError(
-                    f"X has infinite values in columns {bad[:10]}. Replace them with NaN "
-                    "(treated as missing) or a finite value."
-                )
+        _check_numeric_range(frame, schema.numeric)
         task_kind = kind or infer_kind(target)
         if task_kind not in TASK_KINDS:
             raise ValueError(f"kind must be one of {TASK_KINDS}, got {task_kind!r}.")
@@ -256,6 +249,30 @@ def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> Splitte
     if kind == "regression":
         return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
     return StratifiedShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""scikit-learn's tree models work in float32: larger magnitudes cannot be used."""
+
+
+def _check_numeric_range(frame: pd.DataFrame, numeric: Sequence[str]) -> None:
+    if not numeric:
+        return
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(frame.loc[:, list(numeric)].to_numpy(dtype=float))
+    infinite = [c for c, bad in zip(numeric, np.isinf(magnitude).any(axis=0), strict=True) if bad]
+    if infinite:
+        raise ValueError(
+            f"X has infinite values in columns {infinite[:10]}. Replace them with NaN "
+            "(treated as missing) or a finite value."
+        )
+    huge = [c for c, bad in zip(numeric, (magnitude > FLOAT32_MAX).any(axis=0), strict=True) if bad]
+    if huge:
+        raise ValueError(
+            f"X has values beyond ±{FLOAT32_MAX:.1e} in columns {huge[:10]}, outside the "
+            "float32 range scikit-learn's tree models compute in. Rescale those columns "
+            "(e.g. a log transform) or clip them."
+        )
 
 
 def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> None:

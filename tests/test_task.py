@@ -112,6 +112,12 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
         (np.ones((5, 2)), np.ones(4), ValueError, "5 rows but y has 4"),
         (np.ones((4, 2)), np.array([1.0, np.nan, 2.0, 3.0]), ValueError, "missing values"),
         (np.array([[1.0], [np.inf], [2.0], [3.0]]), np.array([0, 1, 0, 1]), ValueError, "infinite"),
+        (
+            np.array([[1.0], [1e300], [2.0], [3.0]]),
+            np.array([0, 1, 0, 1]),
+            ValueError,
+            "float32 range",
+        ),
         (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
         (np.ones((5, 2)), np.array([0, 0, 1, 1, 2]), ValueError, "single row"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
