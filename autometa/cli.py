@@ -60,10 +60,10 @@ def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
     try:
         X, y = read_table(data, target)
         model = autometa.fit(X, y, **options)
+    except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
+        _fail(str(exc), EXIT_FAILED)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
-    except autometa.AllTrialsFailedError as exc:
-        _fail(str(exc), EXIT_FAILED)
     click.echo(model.explain())
     if out is not None:
         joblib.dump(model, out)

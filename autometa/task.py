@@ -149,9 +149,10 @@ class Task:
             _check_classes(task_kind, classes, counts)
         chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
         _check_scoring(chosen_scoring)
-        splitter = make_cv(
-            task_kind, target, cv if cv is not None else DEFAULT_N_SPLITS, random_state
-        )
+        # The default number of folds shrinks with tiny data; a number the user gave is
+        # checked as given.
+        default_folds = min(DEFAULT_N_SPLITS, max(2, len(target)))
+        splitter = make_cv(task_kind, target, cv if cv is not None else default_folds, random_state)
         fingerprint = _fingerprint(frame, target)
         return cls(
             X=frame,
@@ -233,12 +234,19 @@ def make_cv(
     n_splits = int(cv)
     if n_splits < 2:
         raise ValueError(f"cv must be at least 2 folds, got {n_splits}.")
+    if kind == "regression" and len(y) < 4:
+        raise ValueError(
+            f"A regression task needs at least 4 rows to cross-validate; got {len(y)}."
+        )
     if n_splits > len(y):
         raise ValueError(
             f"cv={n_splits} asks for more folds than there are rows ({len(y)}); use cv <= {len(y)}."
         )
     if kind == "regression":
-        return KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+        # Every validation fold keeps two rows at least: R² and most regression scores
+        # are undefined on a single row.
+        folds = max(2, min(n_splits, len(y) // 2))
+        return KFold(n_splits=folds, shuffle=True, random_state=random_state)
     smallest = int(np.unique(y, return_counts=True)[1].min())
     return StratifiedKFold(
         n_splits=max(2, min(n_splits, smallest)), shuffle=True, random_state=random_state

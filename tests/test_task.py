@@ -69,6 +69,14 @@ def test_folds_shrink_for_tiny_classes() -> None:
         assert 1 in task.y[train]
 
 
+def test_regression_folds_keep_two_validation_rows() -> None:
+    task = Task.from_data(np.arange(5.0).reshape(-1, 1), [0.0, 0.0, 0.0, 1.0, 1.5])
+    assert task.n_splits == 2
+    assert all(len(valid) >= 2 for _, valid in task.cv.split(task.X, task.y))
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        Task.from_data(np.arange(3.0).reshape(-1, 1), [0.1, 0.5, 0.9])
+
+
 def test_cv_is_seeded() -> None:
     X, y = load_iris(return_X_y=True)
     a = list(Task.from_data(X, y, random_state=3).cv.split(X, y))
