@@ -6,6 +6,7 @@ a new dataset, and warm-starts an Optuna search from them::
     model = autometa.fit(X, y, timeout=60)       # tuned scikit-learn-style estimator
     recs = autometa.recommend(X, y, k=10)        # what to try, with the evidence
     autometa.warm_start(study, X, y, n=10)       # seed your own Optuna study
+    space = autometa.SearchSpace(X, y)           # ... and sample autometa's space in it
 
 Public names are imported on first use, so ``import autometa`` (and the command line)
 stays fast and a plugin importing ``autometa.hookspecs`` pulls in nothing else.
@@ -21,6 +22,7 @@ _EXPORTS = {
     "AutoMetaClassifier": "autometa.api",
     "AutoMetaRegressor": "autometa.api",
     "BudgetTooSmallError": "autometa.api",
+    "SearchSpace": "autometa.api",
     "fit": "autometa.api",
     "recommend": "autometa.api",
     "warm_start": "autometa.api",
@@ -50,6 +52,7 @@ __all__ = [
     "MetaLearner",
     "PluginError",
     "Recommendation",
+    "SearchSpace",
     "Strategy",
     "Task",
     "fit",
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
         AutoMetaClassifier,
         AutoMetaRegressor,
         BudgetTooSmallError,
+        SearchSpace,
         fit,
         recommend,
         warm_start,

@@ -11,20 +11,42 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import optuna
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from optuna.storages import BaseStorage
+from optuna.trial import BaseTrial
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from autometa.evaluation import fit_with_limit
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.planning import KnowledgeSpec, Plan, make_plan
-from autometa.search import Budget, estimated_refit_seconds, make_sampler, run_search
-from autometa.types import Config, Evaluation, Recommendation, Strategy, TaskKind
+from autometa.planning import KnowledgeSpec, Plan, make_plan, restrict_algorithms
+from autometa.plugins import build_plugin_manager
+from autometa.search import (
+    Budget,
+    SearchOutcome,
+    estimated_refit_seconds,
+    make_sampler,
+    run_search,
+    suggest_config,
+)
+from autometa.studies import (
+    SCORING_ATTR,
+    TASK_ATTR,
+    TrialLease,
+    check_study,
+    in_memory_copy,
+    open_storage,
+    reclaim_abandoned,
+    study_evaluations,
+)
+from autometa.task import FeatureSchema, Task
+from autometa.types import Algorithm, Config, Evaluation, Recommendation, Strategy, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +62,27 @@ class BudgetTooSmallError(ValueError):
     """The time budget ran out before a single configuration could be evaluated."""
 
 
-class AllTrialsFailedError(RuntimeError):
-    """Every configuration tried raised an error; the errors are in the message."""
+class AllTrialsFailedError(ValueError):
+    """Every configuration tried failed; the distinct errors are in the message.
+
+    A ValueError, as scikit-learn's when all fits of a cross-validation fail: the cause
+    is nearly always in the data or the settings (scoring, cv) rather than in autometa.
+    """
 
 
 class _AutoMetaBase(BaseEstimator):
-    """Shared implementation of the classifier and regressor (not public)."""
+    """Shared implementation of the classifier and regressor (not public).
+
+    With ``storage`` (an SQLAlchemy URL such as ``"sqlite:///study.db"`` or an Optuna
+    storage object, e.g. a ``JournalStorage``) and ``study_name``, the study is durable:
+    a fit that was killed and is started again with the same ``study_name`` resumes it.
+    ``n_trials`` is then the total for the study, so a resumed fit runs only the trials
+    still missing (none when the study has them all: it only refits), while ``timeout``
+    limits each call. Trials the dead process left running are failed and enqueued again;
+    warm starts already in the study are not enqueued twice. ``evaluations_``,
+    ``best_config_`` and the refit cover the whole study, earlier processes' trials
+    included; the ``autometa_trial_completed`` hook sees only this call's trials.
+    """
 
     _kinds: tuple[TaskKind, ...] = ()
 
@@ -87,6 +124,7 @@ class _AutoMetaBase(BaseEstimator):
         """Search for the best configuration on ``X, y`` and refit it on all rows."""
         started = time.monotonic()
         self._check_budget()
+        storage = open_storage(self.storage)  # an unreachable database fails before planning
         if kind is None and len(self._kinds) == 1:
             kind = self._kinds[0]
         plan = self._plan(X, y, kind)
@@ -96,7 +134,7 @@ class _AutoMetaBase(BaseEstimator):
                 f"{type(self).__name__} got a {plan.task.kind} target; use {other} or "
                 "autometa.fit, which chooses for you."
             )
-        return self._fit_plan(plan, started)
+        return self._fit_plan(plan, started, storage)
 
     def _plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
         return make_plan(
@@ -114,24 +152,34 @@ class _AutoMetaBase(BaseEstimator):
             algorithms=self.algorithms,
         )
 
-    def _fit_plan(self, plan: Plan, started: float) -> _AutoMetaBase:
+    def _fit_plan(self, plan: Plan, started: float, storage: BaseStorage | None) -> _AutoMetaBase:
         """Steps 5-8 of a fit: warm start, search, refit, grow the knowledge base."""
         timeout, n_trials = self._check_budget()
-        budget = Budget(n_trials, None if timeout is None else started + timeout)
+        deadline = None if timeout is None else started + timeout
         with _quiet_optuna():
-            study = self._create_study(plan)
-            outcome = run_search(
-                plan.task,
-                plan.algorithms,
-                study,
-                budget,
-                n_jobs=self.n_jobs,
-                on_evaluation=lambda e: plan.plugins.trial_completed(e, plan.task),
-            )
-        self._check_outcome(outcome.evaluations, timeout)
-        best, model = self._refit(plan, outcome.evaluations, budget)
-        self._record(plan, study, outcome.evaluations, best, model)
-        self._grow_knowledge(plan, outcome.evaluations)
+            study, previous = self._open_study(plan, storage)
+            remaining = None if n_trials is None else max(n_trials - len(previous), 0)
+            budget = Budget(remaining, deadline)
+            outcome = SearchOutcome([], [])
+            if remaining != 0:
+                enqueue(study, plan.recommendations)
+                outcome = run_search(
+                    plan.task,
+                    plan.algorithms,
+                    study,
+                    budget,
+                    n_jobs=self.n_jobs,
+                    on_evaluation=lambda e: plan.plugins.trial_completed(e, plan.task),
+                    previous=previous,
+                    lease=None if storage is None else TrialLease(),
+                )
+            else:
+                logger.info("study already has %d trials; refitting its best", len(previous))
+        evaluations = [*previous, *outcome.evaluations]
+        self._check_outcome(evaluations, timeout)
+        best, model = self._refit(plan, evaluations, budget)
+        self._record(plan, study, evaluations, best, model)
+        self._grow_knowledge(plan, evaluations)
         return self
 
     def _check_budget(self) -> tuple[float | None, int | None]:
@@ -150,35 +198,33 @@ class _AutoMetaBase(BaseEstimator):
             )
         return timeout, n_trials
 
-    def _create_study(self, plan: Plan) -> optuna.Study:
+    def _open_study(
+        self, plan: Plan, storage: BaseStorage | None
+    ) -> tuple[optuna.Study, list[Evaluation]]:
+        """Create the study, or resume a durable one; return it with its earlier evaluations.
+
+        An existing study is checked before anything is written to it (direction, task,
+        scoring, search space); then trials a dead process left running are reclaimed.
+        """
+        n_earlier = check_study(
+            storage, self.study_name, task=plan.task, algorithms=plan.algorithms
+        )
+        seed = self.random_state
+        if seed is not None and n_earlier:
+            # A resumed seeded sampler must not replay the random points it drew before.
+            seed = int(np.random.SeedSequence([seed, n_earlier]).generate_state(1)[0])
         study = optuna.create_study(
-            storage=self.storage,
+            storage=storage,
             study_name=self.study_name,
             direction="maximize",
-            sampler=make_sampler(plan.strategy.sampler, self.random_state, self.n_jobs),
+            sampler=make_sampler(plan.strategy.sampler, seed, self.n_jobs),
             load_if_exists=True,
         )
-        study.set_user_attr("autometa_task", plan.task.task_id)
-        study.set_user_attr("autometa_scoring", plan.task.scoring)
-        study.set_user_attr(
-            "autometa_meta_features",
-            {k: (v if math.isfinite(v) else None) for k, v in plan.meta_features.values.items()},
-        )
-        study.set_user_attr(
-            "autometa_recommendations",
-            [
-                {
-                    "config": str(r.config),
-                    "predicted_score": r.predicted_score
-                    if math.isfinite(r.predicted_score)
-                    else None,
-                    "evidence": r.evidence.describe(),
-                }
-                for r in plan.recommendations
-            ],
-        )
-        enqueue(study, plan.recommendations)
-        return study
+        _describe(study, plan)
+        if storage is None:
+            return study, []
+        reclaim_abandoned(study)
+        return study, study_evaluations(study, plan.task)
 
     def _check_outcome(self, evaluations: list[Evaluation], timeout: float | None) -> None:
         if any(e.ok for e in evaluations):
@@ -278,6 +324,14 @@ class _AutoMetaBase(BaseEstimator):
         knowledge.add_task(record)
         knowledge.add_evaluations(evaluations)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle a durable study as an in-memory copy: a loaded model needs no database."""
+        state = dict(super().__getstate__())
+        if self.storage is not None and "study_" in state:
+            with _quiet_optuna():
+                state["study_"] = in_memory_copy(state["study_"])
+        return state
+
     # -- using the model ------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -316,14 +370,19 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
     ``algorithms`` (search only these algorithm names).
+
+    With ``storage`` and ``study_name`` the study is durable and a killed fit, started
+    again with the same arguments, resumes it: ``n_trials`` is the total for the study
+    and ``timeout`` applies to each call (see :class:`AutoMetaClassifier`).
     """
     started = time.monotonic()
     estimator: _AutoMetaBase = AutoMetaClassifier(**params)
     estimator._check_budget()
+    storage = open_storage(estimator.storage)
     plan = estimator._plan(X, y, kind)  # validated once, inside the time budget
     if plan.task.kind == "regression":
         estimator = AutoMetaRegressor(**params)
-    return estimator._fit_plan(plan, started)
+    return estimator._fit_plan(plan, started, storage)
 
 
 def recommend(
@@ -368,14 +427,18 @@ def warm_start(
     knowledge: KnowledgeSpec = None,
     random_state: int | None = None,
     scoring: str | None = None,
+    kind: TaskKind | None = None,
     plugins: Iterable[object] = (),
     blocked: Iterable[str] = (),
+    algorithms: Iterable[str] | None = None,
 ) -> list[Recommendation]:
     """Enqueue autometa's top ``n`` recommendations into the user's own ``study``.
 
     The enqueued parameters follow autometa's naming: ``algorithm`` chooses the
     algorithm and ``<algorithm>__<param>`` holds each hyperparameter, so an objective
-    that suggests those names receives them. Returns what was enqueued.
+    that samples :class:`SearchSpace` (given the same ``algorithms``, ``plugins`` and
+    ``blocked``) receives them. Recommendations already in the study are not enqueued
+    again. Returns what was recommended.
     """
     recommendations = recommend(
         X,
@@ -384,21 +447,173 @@ def warm_start(
         knowledge=knowledge,
         random_state=random_state,
         scoring=scoring,
+        kind=kind,
         plugins=plugins,
         blocked=blocked,
+        algorithms=algorithms,
     )
     enqueue(study, recommendations)
     return recommendations
 
 
 def enqueue(study: optuna.Study, recommendations: Sequence[Recommendation]) -> None:
-    """Enqueue recommendations in order; each trial records its rank as ``warm_start_rank``."""
+    """Enqueue recommendations in order; each trial records its rank as ``warm_start_rank``.
+
+    Optuna's ``skip_if_exists`` compares with every trial of the study, whatever its state
+    (waiting, running, finished), so a resumed study does not get its warm starts twice.
+    """
     for rank, recommendation in enumerate(recommendations):
         study.enqueue_trial(
             recommendation.config.to_trial_params(),
             user_attrs={"warm_start_rank": rank},
             skip_if_exists=True,
         )
+
+
+class SearchSpace:
+    """autometa's search space for one dataset, to sample in your own Optuna objective.
+
+    It holds the validated task and the algorithms the plugins offer for it, built once;
+    :meth:`suggest` samples a configuration from the conditional space (parameter
+    ``algorithm``, then ``<algorithm>__<param>``: the names :func:`warm_start` enqueues)
+    and returns it with its unfitted estimator, so the optimisation loop stays yours::
+
+        space = autometa.SearchSpace(X, y)
+        autometa.warm_start(study, X, y, n=10)
+
+        def objective(trial):
+            config, estimator = space.suggest(trial)
+            return cross_val_score(estimator, X, y, cv=5, scoring=space.scoring).mean()
+
+        study.optimize(objective, n_trials=50)
+        model = space.estimator(study.best_params).fit(X, y)
+
+    The estimator is a scikit-learn ``Pipeline``: a ``schema`` step (:class:`ApplySchema`)
+    that brings raw data (a DataFrame with the training columns, or an array of the same
+    width) into the types the task was validated with, then the algorithm's own
+    pipeline. It clones and pickles like any estimator.
+
+    Parameters
+    ----------
+    X, y:
+        The training data, as for :func:`fit`.
+    kind, scoring, random_state:
+        As for :func:`fit`; ``scoring`` only sets :attr:`scoring` (the default for the
+        kind when None), ``random_state`` seeds the estimators.
+    algorithms, plugins, blocked:
+        Restrict or extend the algorithms, as for :func:`fit`.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        kind: TaskKind | None = None,
+        scoring: str | None = None,
+        random_state: int | None = None,
+        algorithms: Iterable[str] | None = None,
+        plugins: Iterable[object] = (),
+        blocked: Iterable[str] = (),
+    ) -> None:
+        manager = build_plugin_manager(plugins, blocked=blocked)
+        self.task = Task.from_data(X, y, kind=kind, scoring=scoring, random_state=random_state)
+        offered = manager.algorithms(self.task)
+        self.algorithms: dict[str, Algorithm] = (
+            offered if algorithms is None else restrict_algorithms(offered, algorithms, self.task)
+        )
+        if not self.algorithms:
+            raise ValueError(
+                f"No installed plugin offers an algorithm for a {self.task.kind} task. "
+                "Install autometa with its first-party plugins, or unblock 'sklearn'."
+            )
+
+    @property
+    def scoring(self) -> str:
+        """The scikit-learn scorer name autometa uses for this task."""
+        return self.task.scoring
+
+    def suggest(self, trial: BaseTrial) -> tuple[Config, Pipeline]:
+        """Sample a configuration with ``trial``; return it and its unfitted estimator."""
+        config = suggest_config(trial, self.algorithms, self.task)
+        return config, self.estimator(config)
+
+    def estimator(self, config: Config | Mapping[str, Any]) -> Pipeline:
+        """The unfitted estimator of a :class:`Config` or of trial parameters.
+
+        Trial parameters are e.g. ``study.best_params`` or ``trial.params``.
+        """
+        if not isinstance(config, Config):
+            config = Config.from_trial_params(config)
+        algorithm = self.algorithms.get(config.algorithm)
+        if algorithm is None:
+            raise ValueError(
+                f"Algorithm {config.algorithm!r} is not in this space; it has "
+                f"{sorted(self.algorithms)}."
+            )
+        model = algorithm.make_estimator(config.params, self.task)
+        return Pipeline([("schema", ApplySchema(self.task.schema)), ("model", model)])
+
+    def __repr__(self) -> str:
+        return (
+            f"SearchSpace({self.task.kind}, {self.task.n_rows} rows, "
+            f"algorithms={sorted(self.algorithms)})"
+        )
+
+
+class ApplySchema(TransformerMixin, BaseEstimator):
+    """Bring raw ``X`` into the columns and dtypes a task was validated with.
+
+    The first step of a :class:`SearchSpace` estimator: catalogue pipelines select
+    columns by name and expect numeric columns as floats and categorical ones as strings
+    (what :meth:`FeatureSchema.transform` makes of a DataFrame, or of an array of the same
+    width). Stateless: nothing is learned in ``fit``.
+    """
+
+    def __init__(self, schema: FeatureSchema) -> None:
+        self.schema = schema
+
+    def fit(self, X: Any, y: Any = None) -> ApplySchema:
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return self.schema.transform(X)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(self.schema.columns, dtype=object)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+
+def _describe(study: optuna.Study, plan: Plan) -> None:
+    """Store the task, meta-features and recommendations (with evidence) on the study.
+
+    Values are plain JSON (non-finite numbers become null), as RDB and journal storages
+    need.
+    """
+    study.set_user_attr(TASK_ATTR, plan.task.task_id)
+    study.set_user_attr(SCORING_ATTR, plan.task.scoring)
+    study.set_user_attr(
+        "autometa_meta_features",
+        {k: _finite_or_none(v) for k, v in plan.meta_features.values.items()},
+    )
+    study.set_user_attr(
+        "autometa_recommendations",
+        [
+            {
+                "config": {"algorithm": r.config.algorithm, "params": dict(r.config.params)},
+                "predicted_score": _finite_or_none(r.predicted_score),
+                "evidence": r.evidence.describe(),
+            }
+            for r in plan.recommendations
+        ],
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 @contextmanager
@@ -418,6 +633,7 @@ __all__ = [
     "AutoMetaRegressor",
     "BudgetTooSmallError",
     "KnowledgeBase",
+    "SearchSpace",
     "fit",
     "recommend",
     "warm_start",

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 BUILD_METADATA_KEY = "build"
 SKIPPED_METADATA_KEY = "build_skipped"
+DEFAULT_BUILD_PLUGINS = ("sklearn",)
+"""Installed plugins whose algorithms make up the pool of the shipped knowledge base."""
 WRITE_EVERY = 20
 """Evaluations are committed in transactions of this many, so a kill loses at most these."""
 
@@ -167,18 +169,23 @@ def build_knowledge_base(
     n_jobs: int = -1,
     progress: bool = True,
     plugins: Sequence[object] = (),
+    allowed: Sequence[str] = DEFAULT_BUILD_PLUGINS,
 ) -> KnowledgeBase:
     """Evaluate the shared pool on every dataset of ``corpus_dir`` into ``out``.
 
-    Rerunning with the same arguments resumes; rerunning with a different protocol or
-    pool into the same ``out`` is refused (cells would not be comparable).
+    The pool comes from the installed plugins named in ``allowed`` (by default only the
+    first-party catalogue) plus ``plugins`` passed in, so whatever else is installed
+    cannot change it. Rerunning with the same arguments resumes; rerunning with a
+    different protocol or pool into the same ``out`` is refused (cells would not be
+    comparable).
     """
     protocol = protocol or BuildProtocol()
     entries = read_corpus(corpus_dir, datasets)
-    manager = build_plugin_manager(plugins)
+    manager = build_plugin_manager(plugins, allowed=allowed)
     pools = build_pools(manager, protocol)
     provenance = {
         "autometa_version": autometa_version(),
+        "plugins": {i.name: i.version for i in manager.info()},
         "protocol": asdict(protocol),
         "corpus_manifest_sha256": manifest_hash(corpus_dir),
         "pools": {

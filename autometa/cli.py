@@ -146,6 +146,14 @@ def kb() -> None:
 )
 @click.option("--pool-size", type=int, default=300, show_default=True)
 @click.option("--random-state", type=int, default=0, show_default=True)
+@click.option(
+    "--plugin",
+    "allowed",
+    multiple=True,
+    default=("sklearn",),
+    show_default=True,
+    help="Installed algorithm plugins the pool is drawn from (repeatable).",
+)
 def kb_build(
     corpus_dir: Path,
     out: str,
@@ -157,6 +165,7 @@ def kb_build(
     time_limit: float,
     pool_size: int,
     random_state: int,
+    allowed: tuple[str, ...],
 ) -> None:
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
     from autometa.builder import BuildProtocol, build_knowledge_base
@@ -170,6 +179,7 @@ def kb_build(
             datasets=datasets or None,
             shards_dir=shards,
             n_jobs=n_jobs,
+            allowed=allowed,
         )
     except ValueError as exc:
         _fail(str(exc))

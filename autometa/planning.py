@@ -91,7 +91,7 @@ def make_plan(
         X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
     )
     offered = manager.algorithms(task)
-    algorithms = offered if algorithms is None else _restrict(offered, algorithms, task)
+    algorithms = offered if algorithms is None else restrict_algorithms(offered, algorithms, task)
     if not algorithms:
         raise ValueError(
             f"No installed plugin offers an algorithm for a {task.kind} task. Install "
@@ -105,7 +105,7 @@ def make_plan(
     source = "user"
     if strategy is None:
         selected = manager.select_strategy(task, meta_features.values, base, sorted(learners))
-        strategy, source = selected if selected is not None else (Strategy(), "autometa default")
+        strategy, source = selected if selected is not None else _fallback(learners)
     if warm_start is not None:
         if warm_start < 0:
             raise ValueError(f"warm_start must be >= 0 (0 = cold search), got {warm_start}.")
@@ -150,9 +150,10 @@ def recommend_for(
     return usable[: strategy.n_warm_starts]
 
 
-def _restrict(
+def restrict_algorithms(
     offered: Mapping[str, Algorithm], names: Iterable[str], task: Task
 ) -> dict[str, Algorithm]:
+    """The ``names`` among ``offered``, in that order; an unknown name is a ValueError."""
     wanted = list(names)
     if isinstance(names, str):
         raise TypeError(f"algorithms must be a list of names, got the string {names!r}.")
@@ -163,3 +164,12 @@ def _restrict(
             f"{task.n_rows} rows; available: {sorted(offered)}."
         )
     return {name: offered[name] for name in wanted}
+
+
+def _fallback(learners: Mapping[str, type]) -> tuple[Strategy, str]:
+    """No selector answered: nearest tasks if registered, else a cold search."""
+    if Strategy().meta_learner in learners:
+        return Strategy(reason="no selector plugin answered: defaults"), "autometa default"
+    return Strategy(meta_learner=None, n_warm_starts=0, reason="no meta-learner registered"), (
+        "autometa default"
+    )

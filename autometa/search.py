@@ -19,6 +19,7 @@ import multiprocessing
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler
-from optuna.trial import Trial, TrialState
+from optuna.trial import BaseTrial, Trial, TrialState
 
 from autometa.evaluation import CVOutcome, cross_validate_config, describe_error
+from autometa.studies import TrialLease, reclaim_abandoned
 from autometa.task import Task
 from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
 
@@ -50,7 +52,7 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc")
 
 
 # -- the space ---------------------------------------------------------------------------
-def suggest(trial: Trial, name: str, distribution: BaseDistribution) -> Any:
+def suggest(trial: BaseTrial, name: str, distribution: BaseDistribution) -> Any:
     """Suggest one parameter from an Optuna distribution object."""
     if isinstance(distribution, FloatDistribution):
         return trial.suggest_float(
@@ -73,8 +75,12 @@ def suggest(trial: Trial, name: str, distribution: BaseDistribution) -> Any:
     raise TypeError(f"Unsupported distribution for {name!r}: {distribution!r}")
 
 
-def suggest_config(trial: Trial, algorithms: Mapping[str, Algorithm], task: Task) -> Config:
-    """Sample a configuration from the joint conditional space of ``algorithms``."""
+def suggest_config(trial: BaseTrial, algorithms: Mapping[str, Algorithm], task: Task) -> Config:
+    """Sample a configuration from the joint conditional space of ``algorithms``.
+
+    Any Optuna trial works, a ``FixedTrial`` included; parameter names are those of
+    :meth:`Config.to_trial_params`, so enqueued warm starts are received as they are.
+    """
     name = trial.suggest_categorical(ALGORITHM_PARAM, sorted(algorithms))
     assert isinstance(name, str)
     params = {
@@ -138,7 +144,11 @@ def make_sampler(spec: str | BaseSampler, random_state: int | None, n_jobs: int 
 # -- running -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Budget:
-    """When the search must stop: after ``n_trials`` new trials or at ``deadline``."""
+    """When the search must stop: after ``n_trials`` new trials or at ``deadline``.
+
+    ``n_trials`` counts the trials of this search only; ``autometa.fit`` subtracts those
+    an earlier process already finished in a resumed study.
+    """
 
     n_trials: int | None
     deadline: float | None
@@ -174,12 +184,17 @@ def run_search(
     *,
     n_jobs: int = 1,
     on_evaluation: Callable[[Evaluation], None] | None = None,
+    previous: Sequence[Evaluation] = (),
+    lease: TrialLease | None = None,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
     Time is kept for the final refit: a round starts only if the time left, minus the
-    estimated refit of the best configuration so far, is at least
-    :data:`MIN_TRIAL_TIME_S`, and each trial is limited to that time.
+    estimated refit of the best configuration so far (``previous`` evaluations of a
+    resumed study included), is at least :data:`MIN_TRIAL_TIME_S`, and each trial is
+    limited to that time. With a ``lease`` (durable studies), each round first reclaims
+    trials dead processes left running, then marks its own trials as this process's
+    while they run, and releases them if the round raises.
     """
     if not algorithms:
         raise ValueError(
@@ -190,8 +205,10 @@ def run_search(
     workers = joblib.effective_n_jobs(n_jobs)
     splits = list(task.cv.split(task.X, task.y))
     outcome = SearchOutcome([], [])
+    earlier_best = SearchOutcome(list(previous), []).best()
     while budget.n_trials is None or len(outcome.evaluations) < budget.n_trials:
-        best = outcome.best()
+        known = [b for b in (outcome.best(), earlier_best) if b is not None]
+        best = max(known, key=lambda e: e.score) if known else None
         reserve = 1.5 * estimated_refit_seconds(best, task) + 0.5 if best else 0.0
         trial_limit = budget.seconds_left() - reserve
         if trial_limit < MIN_TRIAL_TIME_S:
@@ -199,36 +216,49 @@ def run_search(
         size = workers
         if budget.n_trials is not None:
             size = min(size, budget.n_trials - len(outcome.evaluations))
-        trials = [study.ask() for _ in range(size)]
-        configs = [suggest_config(trial, algorithms, task) for trial in trials]
-        limit = None if math.isinf(trial_limit) else trial_limit
-        results = _evaluate_round(task, algorithms, configs, splits, limit, n_jobs)
-        for trial, config, result in zip(trials, configs, results, strict=True):
-            evaluation = Evaluation(
-                task.task_id,
-                config,
-                result.score,
-                result.fit_time,
-                result.status,
-                result.error,
-            )
-            _tell(study, trial, evaluation, result)
-            outcome.evaluations.append(evaluation)
-            outcome.trial_numbers.append(trial.number)
-            if on_evaluation is not None:
-                on_evaluation(evaluation)
+        if lease is not None:
+            reclaim_abandoned(study)
+        holding: AbstractContextManager[Callable[[Trial], Trial]] = (
+            nullcontext(_unclaimed) if lease is None else lease.hold(study)
+        )
+        with holding as claim:
+            trials = [claim(study.ask()) for _ in range(size)]
+            configs = [suggest_config(trial, algorithms, task) for trial in trials]
+            limit = None if math.isinf(trial_limit) else trial_limit
+            results = _evaluate_round(task, algorithms, configs, splits, limit, n_jobs)
+            for trial, config, result in zip(trials, configs, results, strict=True):
+                evaluation = Evaluation(
+                    task.task_id,
+                    config,
+                    result.score,
+                    result.fit_time,
+                    result.status,
+                    result.error,
+                )
+                _tell(study, trial, evaluation, result)
+                outcome.evaluations.append(evaluation)
+                outcome.trial_numbers.append(trial.number)
+                if on_evaluation is not None:
+                    on_evaluation(evaluation)
     return outcome
 
 
+def _unclaimed(trial: Trial) -> Trial:
+    return trial
+
+
 def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome) -> None:
+    # ``status`` is written last: a failed trial carrying it was evaluated (it counts as
+    # done when a durable study is resumed), see autometa.studies.
     trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
-    trial.set_user_attr("status", evaluation.status)
     if result.fold_scores:
         trial.set_user_attr("fold_scores", [round(s, 6) for s in result.fold_scores])
+    if not evaluation.ok:
+        trial.set_user_attr("error", evaluation.error)
+    trial.set_user_attr("status", evaluation.status)
     if evaluation.ok:
         study.tell(trial, evaluation.score)
     else:
-        trial.set_user_attr("error", evaluation.error)
         study.tell(trial, state=TrialState.FAIL)
         logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
 

@@ -125,11 +125,14 @@ def test_timeout_is_kept_with_the_refit(cancer: tuple[Any, Any]) -> None:
 
 def test_recommend_and_warm_start_a_users_study(tiny_knowledge: Path) -> None:
     X, y = load_iris(return_X_y=True)
-    recs = autometa.recommend(X, y, k=3, knowledge=str(tiny_knowledge))
+    catalogue = list(ALGORITHM_NAMES)  # whatever else is installed, search the catalogue
+    recs = autometa.recommend(X, y, k=3, knowledge=str(tiny_knowledge), algorithms=catalogue)
     assert 1 <= len(recs) <= 3
     assert all(isinstance(r, Recommendation) and r.evidence.describe() for r in recs)
     study = optuna.create_study(direction="maximize")
-    enqueued = autometa.warm_start(study, X, y, n=3, knowledge=str(tiny_knowledge))
+    enqueued = autometa.warm_start(
+        study, X, y, n=3, knowledge=str(tiny_knowledge), algorithms=catalogue
+    )
     assert [r.config for r in enqueued] == [r.config for r in recs]
     seen: list[object] = []
 
@@ -213,7 +216,7 @@ def plugin(name: str, **hooks: Any) -> types.SimpleNamespace:
 def test_hook_algorithms_adds_an_algorithm(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
     only_prior = plugin("prior", autometa_algorithms=lambda task: [PRIOR])
-    model = autometa.fit(X, y, n_trials=3, plugins=[only_prior], blocked=["sklearn"])
+    model = autometa.fit(X, y, n_trials=3, plugins=[only_prior], algorithms=["prior"])
     assert {e.config.algorithm for e in model.evaluations_} == {"prior"}
     assert isinstance(
         model.model_[-1] if hasattr(model.model_, "steps") else model.model_, DummyClassifier
@@ -224,7 +227,7 @@ def test_every_failing_trial_fails_the_fit_clearly(cancer: tuple[Any, Any]) -> N
     X, y = cancer
     failing = plugin("failing", autometa_algorithms=lambda task: [ALWAYS_FAILS])
     with pytest.raises(autometa.AllTrialsFailedError, match="ArithmeticError"):
-        autometa.fit(X, y, n_trials=2, plugins=[failing], blocked=["sklearn"])
+        autometa.fit(X, y, n_trials=2, plugins=[failing], algorithms=["always_fails"])
 
 
 def test_refit_falls_back_when_the_best_cannot_be_refitted(cancer: tuple[Any, Any]) -> None:
@@ -239,7 +242,13 @@ def test_refit_falls_back_when_the_best_cannot_be_refitted(cancer: tuple[Any, An
     both = plugin("both", autometa_algorithms=lambda task: [fragile, PRIOR])
     strategy = Strategy(None, 0, "random", "cv", 3)
     model = autometa.fit(
-        X, y, n_trials=6, random_state=0, plugins=[both], blocked=["sklearn"], strategy=strategy
+        X,
+        y,
+        n_trials=6,
+        random_state=0,
+        plugins=[both],
+        algorithms=["fragile", "prior"],
+        strategy=strategy,
     )
     scores = {e.config.algorithm: e.score for e in model.evaluations_ if e.ok}
     assert scores["fragile"] > 0.9 > scores.get("prior", 0.5)  # fragile won the search ...
@@ -287,7 +296,7 @@ def test_hooks_meta_learners_and_select_strategy_steer_the_fit(cancer: tuple[Any
             "fixed", 1, "random", "cv", 3, reason=f"chooser saw {sorted(meta_learners)}"
         ),
     )
-    model = autometa.fit(X, y, n_trials=2, plugins=[chooser], blocked=["sklearn"])
+    model = autometa.fit(X, y, n_trials=2, plugins=[chooser], algorithms=["prior"])
     assert model.strategy_source_ == "chooser"
     assert model.strategy_.meta_learner == "fixed"
     assert "fixed" in model.strategy_.reason

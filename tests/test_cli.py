@@ -107,3 +107,6 @@ def test_kb_build_defaults_are_the_library_protocol() -> None:
     expected = asdict(BuildProtocol())
     expected["time_limit"] = expected.pop("time_limit_s")
     assert {k: defaults[k] for k in expected} == expected
+    from autometa.builder import DEFAULT_BUILD_PLUGINS
+
+    assert tuple(defaults["allowed"]) == DEFAULT_BUILD_PLUGINS
