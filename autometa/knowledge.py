@@ -26,6 +26,8 @@ knowledge base shipped in the wheel is a folder of such files
 from __future__ import annotations
 
 import gzip
+import hashlib
+import logging
 import math
 import os
 import warnings
@@ -79,6 +81,8 @@ from autometa.kb_storage import (
 )
 from autometa.types import TASK_KINDS, Config, Evaluation, TaskKind
 
+logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
@@ -97,6 +101,9 @@ __all__ = [
 ]
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+DEFAULT_LOCATION = "<autometa default knowledge base>"
+DEFAULT_CACHE_PREFIX = "default-kb-"
+CACHE_DIR_ENV = "AUTOMETA_CACHE_DIR"
 
 PathLike = str | os.PathLike[str]
 _EVALUATION_COLUMNS = tuple(
@@ -300,22 +307,51 @@ class KnowledgeBase:
 
     @classmethod
     def default(cls) -> KnowledgeBase:
-        """The knowledge base shipped with autometa, read-only and in memory.
+        """The knowledge base shipped with autometa, read-only.
 
         It is built by ``autometa kb build`` into ``autometa/data/default_kb/`` as JSON
         Lines files; every ``*.jsonl`` (and ``*.jsonl.gz``) file there is imported in name
-        order. A missing or empty folder gives an empty knowledge base. Nothing is cached:
-        each call loads the files again (keep the result if you need it twice). To add to
-        it, copy it into your own: ``KnowledgeBase.default().copy_into(kb)``.
+        order. Parsing them takes seconds, so the result is cached as an SQLite file named
+        after a hash of the files' contents in autometa's cache folder
+        (``AUTOMETA_CACHE_DIR``, else ``$XDG_CACHE_HOME/autometa`` or
+        ``~/.cache/autometa``); later calls open that file read-only in milliseconds. A
+        damaged cache is rebuilt; an unwritable cache folder only costs the parse. A
+        missing or empty data folder gives an empty knowledge base. To add to it, copy it
+        into your own: ``KnowledgeBase.default().copy_into(kb)``.
         """
-        kb = cls.in_memory()
         folder = _default_kb_dir()
-        if folder.is_dir():
-            sources = _sources([folder])
-            if sources:
-                kb._import_sources(sources)
-        kb._freeze("<autometa default knowledge base>")
+        sources = _sources([folder]) if folder.is_dir() else []
+        if not sources:
+            empty = cls.in_memory()
+            empty._freeze(DEFAULT_LOCATION)
+            return empty
+        cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{_digest(sources)[:20]}.db"
+        if cache.is_file():
+            try:
+                return cls.open(cache, read_only=True, create=False)
+            except KnowledgeBaseError:
+                logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+        kb = cls.in_memory()
+        kb._import_sources(sources)
+        kb._store_cache(cache)
+        kb._freeze(DEFAULT_LOCATION)
         return kb
+
+    def _store_cache(self, cache: Path) -> None:
+        """Best effort: write this base to ``cache`` atomically; drop older cache files."""
+        temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with KnowledgeBase.open(temporary) as copy:
+                self.copy_into(copy)
+            os.replace(temporary, cache)
+            for stale in cache.parent.glob(f"{DEFAULT_CACHE_PREFIX}*.db"):
+                if stale != cache:
+                    stale.unlink(missing_ok=True)
+        except (OSError, KnowledgeBaseError) as exc:
+            logger.info("not caching the default knowledge base at %s: %s", cache, exc)
+            for leftover in cache.parent.glob(f"{temporary.name}*"):
+                leftover.unlink(missing_ok=True)
 
     def _freeze(self, location: str) -> None:
         raw = self._live_engine().raw_connection()
@@ -1050,6 +1086,24 @@ class KnowledgeBase:
 
 
 # -- module helpers (pure functions; no state) ---------------------------------------------
+def default_cache_dir() -> Path:
+    """Where autometa caches derived files (``AUTOMETA_CACHE_DIR`` overrides)."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "autometa"
+
+
+def _digest(sources: Sequence[Traversable]) -> str:
+    """A hash of the files' names and contents: the cache key of the shipped base."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def _default_kb_dir() -> Traversable:
     """The folder of JSON Lines files that make up the shipped knowledge base."""
     return resources.files("autometa").joinpath("data").joinpath("default_kb")

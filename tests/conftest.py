@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,12 @@ def knowledge_copy(tiny_knowledge: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "copy.db"
     shutil.copyfile(tiny_knowledge, copy)
     return copy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the default knowledge base's cache out of the user's home during tests."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOMETA_CACHE_DIR", str(folder))
+        yield folder
