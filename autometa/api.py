@@ -27,6 +27,7 @@ from autometa.evaluation import fit_with_limit
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.planning import KnowledgeSpec, Plan, make_plan, restrict_algorithms
 from autometa.plugins import build_plugin_manager
+from autometa.progress import search_progress
 from autometa.search import (
     Budget,
     SearchOutcome,
@@ -103,6 +104,7 @@ class _AutoMetaBase(BaseEstimator):
         plugins: Sequence[object] = (),
         blocked: Sequence[str] = (),
         algorithms: Sequence[str] | None = None,
+        progress: bool = False,
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -118,6 +120,7 @@ class _AutoMetaBase(BaseEstimator):
         self.plugins = plugins
         self.blocked = blocked
         self.algorithms = algorithms
+        self.progress = progress
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
@@ -163,16 +166,22 @@ class _AutoMetaBase(BaseEstimator):
             outcome = SearchOutcome([], [])
             if remaining != 0:
                 enqueue(study, plan.recommendations)
-                outcome = run_search(
-                    plan.task,
-                    plan.algorithms,
-                    study,
-                    budget,
-                    n_jobs=self.n_jobs,
-                    on_evaluation=lambda e: plan.plugins.trial_completed(e, plan.task),
-                    previous=previous,
-                    lease=None if storage is None else TrialLease(),
-                )
+                with search_progress(self.progress, remaining, deadline, plan.task.scoring) as show:
+
+                    def observe(evaluation: Evaluation) -> None:
+                        show(evaluation)
+                        plan.plugins.trial_completed(evaluation, plan.task)
+
+                    outcome = run_search(
+                        plan.task,
+                        plan.algorithms,
+                        study,
+                        budget,
+                        n_jobs=self.n_jobs,
+                        on_evaluation=observe,
+                        previous=previous,
+                        lease=None if storage is None else TrialLease(),
+                    )
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
         evaluations = [*previous, *outcome.evaluations]
@@ -369,7 +378,8 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``random_state``,
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
-    ``algorithms`` (search only these algorithm names).
+    ``algorithms`` (search only these algorithm names), ``progress`` (a progress bar with
+    the best score so far and the time left on standard error).
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study

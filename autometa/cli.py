@@ -59,7 +59,7 @@ def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
 
     try:
         X, y = read_table(data, target)
-        model = autometa.fit(X, y, **options)
+        model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
     except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
         _fail(str(exc), EXIT_FAILED)
     except (ValueError, TypeError) as exc:

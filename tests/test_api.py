@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import types
 from pathlib import Path
@@ -93,6 +94,22 @@ def test_pickles_clones_and_composes(cancer: tuple[Any, Any], tmp_path: Path) ->
     path = tmp_path / "model.joblib"
     joblib.dump(pipeline, path)
     np.testing.assert_array_equal(joblib.load(path).predict(X), pipeline.predict(X))
+
+
+def test_progress_bar_is_opt_in_and_shows_the_best_score(
+    cancer: tuple[Any, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = cancer
+    autometa.fit(X, y, n_trials=2, algorithms=CHEAP)
+    assert capsys.readouterr().err == ""  # quiet in library use
+    model = autometa.fit(X, y, n_trials=3, algorithms=CHEAP, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err
+    assert f"best roc_auc={max(e.score for e in model.evaluations_ if e.ok):.4g}" in err
+    autometa.fit(X, y, timeout=4, algorithms=CHEAP, progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"\d/[34]s ", err), err  # seconds of the budget, not trials
+    assert "best roc_auc=" in err
 
 
 def test_seeded_sequential_fits_are_reproducible(cancer: tuple[Any, Any]) -> None:
