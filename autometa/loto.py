@@ -165,7 +165,10 @@ def _score_learners(
         scores[name] = _regret_curve([r.config for r in recommendations], truth, ks)
     table = training.score_table(record.kind)
     if table.task_ids:
-        best_mean = int(np.nanargmax(np.nanmean(table.normalized(), axis=0)))
+        # A cell that failed or was capped counts as the task's worst (as failures do in
+        # ASlib's PAR scores): otherwise a configuration that failed on many tasks would
+        # look best on the few where it ran.
+        best_mean = int(np.argmax(np.nan_to_num(table.normalized(), nan=0.0).mean(axis=0)))
         scores[SBS] = _regret_curve([table.configs[best_mean]], truth, ks)
     else:
         scores[SBS] = [1.0] * len(ks)

@@ -91,6 +91,15 @@ def test_regret_at_k_rank_and_gap() -> None:
     assert not math.isnan(sbs.regret_at[3])
 
 
+def test_single_best_counts_missing_cells_as_worst() -> None:
+    kb = knowledge()
+    # a configuration that is best where it ran, but ran on one task only
+    kb.add_evaluations([Evaluation("t2", Config("knn", {"n_neighbors": 1}), 0.95, 0.1)])
+    report = leave_one_task_out(kb, {"worst_first": WorstFirst}, ks=[1])
+    # held out t3: the single best over t1, t2, t1_copy is GOOD (not the one-task knn)
+    assert report.per_task["t3"][SBS] == [pytest.approx(1 - 0.1 / 0.4)]
+
+
 def test_cli_evaluate_prints_a_table_and_writes_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "kb.db"
     with KnowledgeBase.open(path) as kb:
