@@ -61,6 +61,7 @@ from autometa.kb_format import (
     encode_meta_features,
     finite_or_none,
     format_jsonl,
+    is_well_formed_evaluation,
     loads,
     make_config,
     parse_jsonl,
@@ -914,14 +915,7 @@ class KnowledgeBase:
         task_id, config_id, score, fit_time, status, error = values[:6]
         # Fast path for well-formed rows (the common case, 10^5 rows per read); anything
         # else goes through the checks below, which also build the error message.
-        if (
-            type(task_id) is str
-            and task_id
-            and (score is None or (type(score) is float and math.isfinite(score)))
-            and (fit_time is None or (type(fit_time) is float and math.isfinite(fit_time)))
-            and status in STATUSES
-            and (error is None or type(error) is str)
-        ):
+        if is_well_formed_evaluation(task_id, score, fit_time, status, error):
             return EvaluationEntry(
                 task_id,
                 config_key,
