@@ -37,6 +37,12 @@ _EXPORTS = {
     "Evidence": "autometa.types",
     "Recommendation": "autometa.types",
     "Strategy": "autometa.types",
+    "TransferWarning": "autometa.study_transfer",
+    "TransferredTrial": "autometa.study_transfer",
+    "cma_source_trials": "autometa.study_transfer",
+    "describe_study": "autometa.study_transfer",
+    "rank_studies": "autometa.study_transfer",
+    "transfer": "autometa.study_transfer",
 }
 
 __all__ = [
@@ -55,9 +61,15 @@ __all__ = [
     "SearchSpace",
     "Strategy",
     "Task",
+    "TransferWarning",
+    "TransferredTrial",
+    "cma_source_trials",
+    "describe_study",
     "fit",
     "hookimpl",
+    "rank_studies",
     "recommend",
+    "transfer",
     "warm_start",
 ]
 
@@ -76,6 +88,14 @@ if TYPE_CHECKING:
     from autometa.knowledge import KnowledgeBase
     from autometa.metalearner import MetaLearner
     from autometa.plugins import PluginError
+    from autometa.study_transfer import (
+        TransferredTrial,
+        TransferWarning,
+        cma_source_trials,
+        describe_study,
+        rank_studies,
+        transfer,
+    )
     from autometa.task import Task
     from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
 

@@ -17,19 +17,21 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
 from optuna.trial import BaseTrial
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from autometa.evaluation import fit_with_limit
+from autometa.evaluation import MemoryLimit, fit_with_limit, resolve_memory_limit
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.planning import KnowledgeSpec, Plan, make_plan, restrict_algorithms
 from autometa.plugins import build_plugin_manager
 from autometa.progress import search_progress
 from autometa.search import (
     Budget,
+    SamplerContext,
     SearchOutcome,
     estimated_refit_seconds,
     make_sampler,
@@ -42,9 +44,11 @@ from autometa.studies import (
     TrialLease,
     check_study,
     in_memory_copy,
+    join_study,
     open_storage,
     reclaim_abandoned,
     study_evaluations,
+    study_lock,
 )
 from autometa.task import FeatureSchema, Task
 from autometa.types import Algorithm, Config, Evaluation, Recommendation, Strategy, TaskKind
@@ -83,6 +87,18 @@ class _AutoMetaBase(BaseEstimator):
     warm starts already in the study are not enqueued twice. ``evaluations_``,
     ``best_config_`` and the refit cover the whole study, earlier processes' trials
     included; the ``autometa_trial_completed`` hook sees only this call's trials.
+
+    Faults of a configuration stay with its trial. With ``n_jobs`` of 2 or more, trials
+    run in joblib worker processes: one that raises is failed with its error, one that
+    runs past its time or past ``memory_limit`` megabytes (``"auto"``: 80% of the
+    machine's memory shared between the workers; None: no limit; enforced on Linux only)
+    is capped, one that hangs in native code has its worker killed two seconds after its
+    time limit (capped), and one that kills its worker (``os._exit``, a segfault, the
+    out-of-memory killer) is failed with the exit code, the other trials of that round
+    being evaluated again. With ``n_jobs=1`` trials run in this process: raising, time
+    and memory limits are handled the same way (the memory limit is lifted after each
+    trial), but a configuration that ends its process ends yours, and one that hangs in
+    native code hangs the fit.
     """
 
     _kinds: tuple[TaskKind, ...] = ()
@@ -93,6 +109,7 @@ class _AutoMetaBase(BaseEstimator):
         timeout: float | None = None,
         n_trials: int | None = None,
         n_jobs: int = 1,
+        memory_limit: MemoryLimit = "auto",
         random_state: int | None = None,
         scoring: str | None = None,
         cv: Any = None,
@@ -109,6 +126,7 @@ class _AutoMetaBase(BaseEstimator):
         self.timeout = timeout
         self.n_trials = n_trials
         self.n_jobs = n_jobs
+        self.memory_limit = memory_limit
         self.random_state = random_state
         self.scoring = scoring
         self.cv = cv
@@ -165,7 +183,8 @@ class _AutoMetaBase(BaseEstimator):
             budget = Budget(remaining, deadline)
             outcome = SearchOutcome([], [])
             if remaining != 0:
-                enqueue(study, plan.recommendations)
+                with study_lock(study, storage):  # processes sharing the study enqueue once
+                    enqueue(study, plan.recommendations)
                 with search_progress(self.progress, remaining, deadline, plan.task.scoring) as show:
 
                     def observe(evaluation: Evaluation) -> None:
@@ -180,11 +199,16 @@ class _AutoMetaBase(BaseEstimator):
                         n_jobs=self.n_jobs,
                         on_evaluation=observe,
                         previous=previous,
-                        lease=None if storage is None else TrialLease(),
+                        lease=None
+                        if storage is None
+                        else TrialLease(storage=storage, n_trials=n_trials),
+                        memory_limit_mb=resolve_memory_limit(self.memory_limit, self.n_jobs),
                     )
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
         evaluations = [*previous, *outcome.evaluations]
+        if storage is not None:  # with the trials other processes sharing the study finished
+            evaluations = study_evaluations(study, plan.task)
         self._check_outcome(evaluations, timeout)
         best, model = self._refit(plan, evaluations, budget)
         self._record(plan, study, evaluations, best, model)
@@ -205,6 +229,7 @@ class _AutoMetaBase(BaseEstimator):
             raise ValueError(
                 f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}."
             )
+        resolve_memory_limit(self.memory_limit, self.n_jobs)  # bad values fail here
         return timeout, n_trials
 
     def _open_study(
@@ -218,20 +243,23 @@ class _AutoMetaBase(BaseEstimator):
         n_earlier = check_study(
             storage, self.study_name, task=plan.task, algorithms=plan.algorithms
         )
-        seed = self.random_state
-        if seed is not None and n_earlier:
-            # A resumed seeded sampler must not replay the random points it drew before.
-            seed = int(np.random.SeedSequence([seed, n_earlier]).generate_state(1)[0])
         study = optuna.create_study(
             storage=storage,
             study_name=self.study_name,
             direction="maximize",
-            sampler=make_sampler(plan.strategy.sampler, seed, self.n_jobs),
+            sampler=_make_sampler(plan, self.random_state, self.n_jobs),
             load_if_exists=True,
         )
         _describe(study, plan)
         if storage is None:
             return study, []
+        joined = join_study(study, storage)
+        if self.random_state is not None and (joined or n_earlier):
+            # A resumed seeded sampler must not replay the random points it drew before,
+            # nor propose what other processes sharing the study (same seed) propose.
+            mixed = np.random.SeedSequence([self.random_state, joined, n_earlier])
+            seed = int(mixed.generate_state(1)[0])
+            study.sampler = _make_sampler(plan, seed, self.n_jobs)
         reclaim_abandoned(study)
         return study, study_evaluations(study, plan.task)
 
@@ -375,7 +403,9 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
 
     Returns an :class:`AutoMetaClassifier` or :class:`AutoMetaRegressor` depending on
     the target (or ``kind``). Keyword arguments are those of the estimators: ``timeout``
-    (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``random_state``,
+    (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``memory_limit``
+    (megabytes per trial, ``"auto"`` or None; see :class:`AutoMetaClassifier` for what
+    each ``n_jobs`` protects against), ``random_state``,
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
     ``algorithms`` (search only these algorithm names), ``progress`` (a progress bar with
@@ -449,7 +479,21 @@ def warm_start(
     that samples :class:`SearchSpace` (given the same ``algorithms``, ``plugins`` and
     ``blocked``) receives them. Recommendations already in the study are not enqueued
     again. Returns what was recommended.
+
+    The study must maximise one objective: recommendations are ranked by a scikit-learn
+    score, greater is better (``neg_log_loss``, not log loss). A study that minimises,
+    or has several objectives, is refused before anything is computed or enqueued.
     """
+    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+        shown = ", ".join(d.name.lower() for d in study.directions)
+        scorer = "the task's default scoring" if scoring is None else f"scoring={scoring!r}"
+        raise ValueError(
+            f"Study {study.study_name!r} has direction {shown}, but autometa's recommendations "
+            "are ranked by a score to maximise (scikit-learn's greater-is-better convention, "
+            f"{scorer}). Create the study with "
+            "optuna.create_study(direction='maximize') and return the scorer's value, e.g. "
+            "cross_val_score(estimator, X, y, scoring=space.scoring).mean()."
+        )
     recommendations = recommend(
         X,
         y,
@@ -594,6 +638,15 @@ class ApplySchema(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+
+def _make_sampler(plan: Plan, random_state: int | None, n_jobs: int) -> BaseSampler:
+    """The strategy's sampler: a built-in name, an instance, or a name a plugin offers
+    (built from the fit's task, space, knowledge base and meta-features)."""
+    context = SamplerContext(plan.task, plan.algorithms, plan.knowledge, plan.meta_features.values)
+    return make_sampler(
+        plan.strategy.sampler, random_state, n_jobs, plugins=plan.plugins, context=context
+    )
 
 
 def _describe(study: optuna.Study, plan: Plan) -> None:

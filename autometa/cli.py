@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import joblib
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+logger = logging.getLogger(__name__)
+
+PLOTS_HELP = 'Write PNG plots into this folder (needs pip install "autometa[plots]").'
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -50,13 +53,34 @@ def main(verbose: int) -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Save the fitted model here (joblib; load only files you trust).",
+    help="Save the fitted model here: .skops (data only, safe to share; needs "
+    "autometa[safe]) or .joblib (a pickle: it runs code when loaded, so load only files "
+    "you trust).",
 )
-def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
-    """Fit a model on DATA (CSV, CSV.gz or Parquet) and print how the search went."""
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=PLOTS_HELP,
+)
+def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options: Any) -> None:
+    """Fit a model on DATA (CSV, CSV.gz or Parquet) and print how the search went.
+
+    The explanation says where each warm start came from, what the meta-learner
+    predicted, how it scored and which configuration won; --plots draws the same.
+    """
     import autometa
     from autometa.datasets import read_table
 
+    if plots is not None:
+        _check_plots_available()
+    if out is not None:
+        from autometa.persistence import check_model_path
+
+        try:
+            check_model_path(out)  # a bad --out fails now, not after the fit
+        except (ValueError, ImportError) as exc:
+            _fail(str(exc))
     try:
         X, y = read_table(data, target)
         model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
@@ -66,8 +90,20 @@ def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
         _fail(str(exc))
     click.echo(model.explain())
     if out is not None:
-        joblib.dump(model, out)
+        from autometa.persistence import save_model
+
+        try:
+            save_model(model, out)
+        except ValueError as exc:
+            _fail(str(exc), EXIT_FAILED)
         click.echo(f"Model saved to {out}")
+    if plots is not None:  # after the save: a plot that fails must not cost the model
+        from autometa.plots import write_plots
+
+        try:
+            _echo_plots(write_plots(model, plots))
+        except (OSError, ValueError) as exc:
+            _fail(f"the fit worked but the plots could not be written: {exc}", EXIT_FAILED)
 
 
 @main.command()
@@ -75,11 +111,28 @@ def fit(data: Path, target: str, out: Path | None, **options: Any) -> None:
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", default=None, help="Drop this column before predicting, if present.")
 @click.option("--proba", is_flag=True, help="Print class probabilities instead of labels.")
-def predict(model_path: Path, data: Path, target: str | None, proba: bool) -> None:
-    """Predict DATA with a model saved by `autometa fit --out` (a file you trust)."""
+@click.option(
+    "--trust",
+    "trusted",
+    multiple=True,
+    help="A type a .skops model may hold although it is not known to be safe (repeatable).",
+)
+def predict(
+    model_path: Path, data: Path, target: str | None, proba: bool, trusted: tuple[str, ...]
+) -> None:
+    """Predict DATA with a model saved by `autometa fit --out`.
+
+    A .skops model is data: types not known to be safe are refused unless named with
+    --trust. A .joblib model is a pickle that runs code when loaded: only files you trust.
+    """
     import pandas as pd
 
-    model = joblib.load(model_path)
+    from autometa.persistence import load_model
+
+    try:
+        model = load_model(model_path, trusted=trusted)
+    except (ValueError, ImportError) as exc:  # UntrustedTypesError is a ValueError
+        _fail(str(exc))
     frame = pd.read_csv(data, keep_default_na=False, na_values=[""])
     if target and target in frame.columns:
         frame = frame.drop(columns=[target])
@@ -95,18 +148,56 @@ def predict(model_path: Path, data: Path, target: str | None, proba: bool) -> No
 @click.option("--target", required=True)
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True)
 @click.option("--knowledge", default=None, help="Knowledge base file or URL (default: shipped).")
-def recommend(data: Path, target: str, k: int, knowledge: str | None) -> None:
-    """Recommend configurations for DATA, with the evidence for each."""
-    import autometa
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=PLOTS_HELP + " Draws the task among the earlier ones.",
+)
+def recommend(data: Path, target: str, k: int, knowledge: str | None, plots: Path | None) -> None:
+    """Recommend configurations for DATA, with the evidence for each; fits nothing."""
     from autometa.datasets import read_table
     from autometa.explain import format_recommendations
+    from autometa.knowledge import KnowledgeBase
+    from autometa.planning import make_plan
 
+    if plots is not None:
+        _check_plots_available()
+    if k < 1:
+        _fail(f"-k must be at least 1, got {k}.")
     try:
         X, y = read_table(data, target)
-        recs = autometa.recommend(X, y, k, knowledge=knowledge)
-    except (ValueError, TypeError) as exc:
+        # A named knowledge base is only read: recommending must not create or change it.
+        base = (
+            None
+            if knowledge is None
+            else KnowledgeBase.open(knowledge, read_only=True, create=False)
+        )
+        plan = make_plan(X, y, knowledge=base, warm_start=k)  # what autometa.recommend does
+    except (ValueError, TypeError, OSError) as exc:
         _fail(str(exc))
-    click.echo(format_recommendations(recs))
+    click.echo(
+        format_recommendations(plan.recommendations, meta_features=plan.meta_features.values)
+    )
+    if plots is not None:
+        from autometa.plots import save, task_space_figure
+
+        figure = task_space_figure(
+            plan.meta_features.values, plan.task.kind, plan.recommendations, plan.knowledge
+        )
+        _echo_plots([save(figure, plots / "task_space.png")])
+
+
+def _check_plots_available() -> None:
+    """Fail before any work when --plots is given but matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        _fail('--plots needs matplotlib: pip install "autometa[plots]"')
+
+
+def _echo_plots(paths: list[Path]) -> None:
+    click.echo("Plots: " + ", ".join(str(p) for p in paths))
 
 
 @main.command()
@@ -170,6 +261,7 @@ def kb_build(
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
     from autometa.builder import BuildProtocol, build_knowledge_base
 
+    logger.info("kb build started: %s -> %s", corpus_dir, out)
     try:
         protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
         knowledge = build_knowledge_base(
@@ -183,6 +275,7 @@ def kb_build(
         )
     except ValueError as exc:
         _fail(str(exc))
+    logger.info("kb build finished: %s", knowledge.counts())
     click.echo(f"{knowledge!r}")
 
 
@@ -198,10 +291,33 @@ def kb_build(
     default=None,
     help="Also write the full report (per task) as JSON.",
 )
+@click.option(
+    "--selector",
+    is_flag=True,
+    help="Also evaluate the learned strategy selector (and the oracle) by leave-one-task-out.",
+)
+@click.option(
+    "--save-selector-data",
+    "selector_data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the per-task regrets as the selector's training data (JSON) here.",
+)
 def kb_evaluate(
-    location: str | None, learners: str | None, ks: str, n_jobs: int, json_out: Path | None
+    location: str | None,
+    learners: str | None,
+    ks: str,
+    n_jobs: int,
+    json_out: Path | None,
+    selector: bool = False,
+    selector_data: Path | None = None,
 ) -> None:
-    """Leave-one-task-out evaluation of meta-learners on a knowledge base (default: shipped)."""
+    """Leave-one-task-out evaluation of meta-learners on a knowledge base (default: shipped).
+
+    --selector adds two rows: learned_selector, the meta-learner a pairwise-forest
+    selector trained on the other tasks picks for each held-out task, and
+    oracle_selector, each task's best learner (an upper bound).
+    """
     from autometa.knowledge import KnowledgeBase
     from autometa.loto import leave_one_task_out
     from autometa.plugins import build_plugin_manager
@@ -222,10 +338,20 @@ def kb_evaluate(
             {n: registry[n] for n in names},
             ks=[int(k) for k in ks.split(",")],
             n_jobs=n_jobs,
+            progress=sys.stderr.isatty(),
         )
+        summary = None
+        if selector or selector_data is not None:
+            from autometa.selection import selector_report
+
+            report, summary = selector_report(
+                report, knowledge, evaluate=selector, save_to=selector_data, n_jobs=n_jobs
+            )
     except ValueError as exc:
         _fail(str(exc))
     click.echo(report.table())
+    if summary:
+        click.echo(summary)
     if json_out is not None:
         json_out.write_text(report.to_json())
 

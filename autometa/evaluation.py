@@ -1,14 +1,23 @@
-"""Evaluate one configuration on one task with cross-validation, within a time limit.
+"""Evaluate one configuration on one task with cross-validation, within limits.
 
 This is the code that runs inside joblib workers, both for a search and for the
 knowledge-base builder, so every score in autometa comes from the same protocol. It
 never raises for a failing estimator: the outcome says ``ok``, ``failed`` (with the
-error) or ``capped`` (the time limit stopped it).
+error) or ``capped`` (a time or memory limit stopped it).
+
+Two limits guard a trial from the inside: a wall-clock limit (an interval timer whose
+signal handler raises) and a memory limit (the address-space rlimit, under which a
+too-large allocation raises ``MemoryError``). Both only work where Python code runs:
+a trial that ends its own process or hangs in native code has to be handled by the
+caller that owns the worker (see :mod:`autometa.search`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -16,9 +25,11 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
-from typing import Literal
+from typing import Literal, TypeAlias
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -26,6 +37,15 @@ from sklearn.metrics import get_scorer
 
 Status = Literal["ok", "failed", "capped"]
 Splits = Sequence[tuple[np.ndarray, np.ndarray]]
+
+MemoryLimit: TypeAlias = "float | Literal['auto'] | None"
+"""A per-trial memory limit as users give it: megabytes, ``"auto"`` or None (no limit)."""
+
+AUTO_MEMORY_FRACTION = 0.8
+"""With ``memory_limit="auto"``, the workers together may use this share of the RAM."""
+
+MIN_MEMORY_LIMIT_MB = 16.0
+"""Smaller limits cannot even hold the copies of a cross-validation fold."""
 
 
 class TrialTimeLimitExceeded(Exception):
@@ -74,6 +94,132 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+# -- memory --------------------------------------------------------------------------------
+def memory_limit_supported() -> bool:
+    """Whether :func:`memory_cap` is enforced here: Linux only.
+
+    The limit is ``RLIMIT_AS`` (address space), which Linux enforces; macOS accepts the
+    call but does not enforce it, and Windows has no ``resource`` module.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - every Linux CPython has it
+        return False
+    return hasattr(resource, "RLIMIT_AS")
+
+
+def total_memory_mb() -> float | None:
+    """Memory this process may use, in MB: the RAM, or a smaller cgroup (container) limit."""
+    sizes: list[float] = []
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sizes.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            sizes.append(int(text) / 2**20)
+    return min(sizes) if sizes else None
+
+
+def resolve_memory_limit(memory_limit: MemoryLimit, n_jobs: int = 1) -> float | None:
+    """The per-trial memory limit in MB when ``n_jobs`` trials run at once, or None.
+
+    ``"auto"`` shares :data:`AUTO_MEMORY_FRACTION` of the machine's memory (see
+    :func:`total_memory_mb`) between the workers; a number is taken as it is; None means
+    no limit. Where limits are not enforced (see :func:`memory_limit_supported`) the
+    result is None, with a warning when a number was asked for. Bad values raise a
+    ValueError that says what to pass instead.
+    """
+    if memory_limit is None:
+        return None
+    if isinstance(memory_limit, str):
+        if memory_limit != "auto":
+            raise ValueError(
+                f"memory_limit must be a number of megabytes, 'auto' or None, got "
+                f"{memory_limit!r}."
+            )
+        total = total_memory_mb()
+        if total is None or not memory_limit_supported():
+            return None
+        workers = max(joblib.effective_n_jobs(n_jobs), 1)
+        return max(AUTO_MEMORY_FRACTION * total / workers, MIN_MEMORY_LIMIT_MB)
+    if (
+        isinstance(memory_limit, bool)
+        or not isinstance(memory_limit, (int, float, np.integer, np.floating))
+        or not np.isfinite(memory_limit)
+        or memory_limit < MIN_MEMORY_LIMIT_MB
+    ):
+        raise ValueError(
+            f"memory_limit must be a number of megabytes of at least {MIN_MEMORY_LIMIT_MB:.0f} "
+            f"(or 'auto', or None for no limit), got {memory_limit!r}."
+        )
+    if not memory_limit_supported():
+        warnings.warn(
+            f"memory_limit={memory_limit} is not enforced on {sys.platform}: trials are "
+            "limited in memory on Linux only. Pass memory_limit=None to silence this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return float(memory_limit)
+
+
+def _address_space_mb() -> float | None:
+    """This process's current virtual memory size (Linux), in MB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@contextmanager
+def memory_cap(megabytes: float | None) -> Iterator[None]:
+    """Let the block grow this process's memory by at most ``megabytes``, then restore.
+
+    The address-space soft limit is set to the current size plus ``megabytes``, so an
+    allocation past it fails with ``MemoryError`` instead of swapping the machine or
+    waking the out-of-memory killer. The previous limit is restored on the way out,
+    whatever happens, so a sequential search never leaves its caller limited.
+
+    The limit is process-wide: it is applied only in the main thread (as loky workers
+    and sequential runs are), where no other trial can be setting its own at the same
+    time; elsewhere (e.g. dask's threaded workers) and on platforms without it (see
+    :func:`memory_limit_supported`) this is a no-op. While it is set, other threads of
+    the same process are limited too.
+    """
+    current = _address_space_mb() if megabytes is not None else None
+    usable = (
+        current is not None
+        and memory_limit_supported()
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+    assert megabytes is not None
+    assert current is not None
+    import resource
+
+    previous = resource.getrlimit(resource.RLIMIT_AS)
+    soft, hard = previous
+    wanted = int((current + megabytes) * 2**20)
+    if soft != resource.RLIM_INFINITY:
+        wanted = min(wanted, soft)  # never loosen a limit the caller set
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, previous)
+
+
+# -- one configuration ---------------------------------------------------------------------
 def cross_validate_config(
     estimator: BaseEstimator,
     X: pd.DataFrame,
@@ -81,18 +227,24 @@ def cross_validate_config(
     splits: Splits,
     scoring: str,
     time_limit_s: float | None = None,
+    memory_limit_mb: float | None = None,
 ) -> CVOutcome:
     """Fit and score ``estimator`` on every split; stop early when time runs out.
 
     After each fold the time the remaining folds will take is projected from the
     folds so far; when it would pass ``time_limit_s`` the configuration is reported as
     ``capped`` without spending that time, so a doomed trial costs one fold, not all.
+    With ``memory_limit_mb`` (see :func:`memory_cap`), a ``MemoryError`` makes the
+    trial ``capped`` with the limit in its reason; without one it is ``failed``. An
+    estimator calling ``sys.exit`` fails its trial rather than ending the process.
     """
     scorer = get_scorer(scoring)
     started = time.perf_counter()
     fold_scores: list[float] = []
     try:
-        with warnings.catch_warnings(), time_limit(time_limit_s):
+        # The memory cap is outermost so that it is restored after the timer is disarmed:
+        # a late alarm can then never interrupt the restore.
+        with memory_cap(memory_limit_mb), warnings.catch_warnings(), time_limit(time_limit_s):
             # Convergence and numerical warnings of individual trials are expected
             # while searching; the trial's score already says how it went.
             warnings.simplefilter("ignore")
@@ -100,6 +252,7 @@ def cross_validate_config(
                 model = clone(estimator)
                 model.fit(X.iloc[train], y[train])
                 fold_scores.append(float(scorer(model, X.iloc[valid], y[valid])))
+                del model  # a fold's model is not kept while the next one fits
                 elapsed = time.perf_counter() - started
                 remaining_folds = len(splits) - len(fold_scores)
                 projected = elapsed + remaining_folds * elapsed / len(fold_scores)
@@ -114,8 +267,18 @@ def cross_validate_config(
                     )
     except TrialTimeLimitExceeded as exc:
         return _outcome_from_error("capped", started, str(exc), fold_scores)
-    except MemoryError:
-        return _outcome_from_error("failed", started, "MemoryError: out of memory", fold_scores)
+    except MemoryError as exc:
+        if memory_limit_mb is None:
+            return _outcome_from_error("failed", started, "MemoryError: out of memory", fold_scores)
+        return _outcome_from_error(
+            "capped",
+            started,
+            f"exceeded the memory limit of {memory_limit_mb:.0f} MB ({describe_error(exc)})",
+            fold_scores,
+        )
+    except SystemExit as exc:  # an estimator must not end the process that evaluates it
+        reason = f"SystemExit: the estimator called sys.exit({exc.code!r})"
+        return _outcome_from_error("failed", started, reason, fold_scores)
     except Exception as exc:  # any estimator error becomes a failed trial, not a crash
         return _outcome_from_error("failed", started, describe_error(exc), fold_scores)
     score = float(np.mean(fold_scores))
@@ -128,6 +291,51 @@ def cross_validate_config(
             tuple(fold_scores),
         )
     return CVOutcome(score, time.perf_counter() - started, "ok", None, tuple(fold_scores))
+
+
+def run_trial(
+    index: int,
+    deadline: float | None,
+    estimator: BaseEstimator,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: Splits,
+    scoring: str,
+    memory_limit_mb: float | None = None,
+    marker_dir: str | None = None,
+) -> tuple[int, CVOutcome]:
+    """Worker entry point of a search: evaluate until the wall-clock ``deadline``.
+
+    Returns the result tagged with its slot ``index``. A deadline rather than a
+    duration makes the time spent starting a worker or shipping data count too. With
+    ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
+    marker naming its process while the trial runs, so the caller can stop this process
+    if the trial hangs where no signal reaches it (see ``autometa.search``). This module
+    is imported by every new worker, so it stays free of Optuna and the rest of autometa.
+    """
+    marker = _leave_marker(marker_dir, index)
+    try:
+        limit = None if deadline is None else max(deadline - time.time(), 1e-3)
+        outcome = cross_validate_config(estimator, X, y, splits, scoring, limit, memory_limit_mb)
+        return index, outcome
+    finally:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+
+
+def _leave_marker(marker_dir: str | None, index: int) -> Path | None:
+    """Write ``<marker_dir>/<index>`` holding ``"<pid> <parent pid>"``; None if no folder."""
+    if marker_dir is None or not os.path.isdir(marker_dir):
+        return None  # e.g. a worker on another machine of a cluster
+    marker = Path(marker_dir) / str(index)
+    partial = marker.with_name(f".{index}.partial")
+    try:
+        partial.write_text(f"{os.getpid()} {os.getppid()}")
+        partial.replace(marker)  # atomic: the caller never reads half a marker
+    except OSError:
+        return None
+    return marker
 
 
 def fit_with_limit(

@@ -1,44 +1,65 @@
-"""Readable explanations: why each recommendation was made and how it turned out."""
+"""Readable explanations: why each recommendation was made and how it turned out.
+
+For every recommendation the text says where it comes from (earlier tasks and their
+distance to the new one), which meta-features made those tasks near (with the new task's
+value when known), what the meta-learner predicted, and, after a fit, how it scored here
+and whether it won. ``autometa recommend`` and ``autometa fit`` print it.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autometa.types import Config, Evaluation, Recommendation
+from autometa.types import Config, Evaluation, Evidence, Recommendation
+
+LEGEND = (
+    "distance: the meta-learner's distance between an earlier task's meta-features and "
+    "this task's, 0 = identical; Δ: their scaled difference in one meta-feature"
+)
 
 
 def format_recommendations(
-    recommendations: Sequence[Recommendation], evaluations: Sequence[Evaluation] = ()
+    recommendations: Sequence[Recommendation],
+    evaluations: Sequence[Evaluation] = (),
+    *,
+    meta_features: Mapping[str, float] | None = None,
+    winner: Config | None = None,
 ) -> str:
-    """One numbered line per recommendation with its evidence and, after a fit, its score."""
+    """A numbered block per recommendation: its evidence, prediction and, after a fit, score.
+
+    ``meta_features`` (the new task's) adds its value to each meta-feature named as a
+    reason; ``evaluations`` adds what each recommendation scored here, with its rank
+    among the successful trials; ``winner`` marks the configuration that won.
+    """
     if not recommendations:
         return "No recommendations (cold search: no knowledge base peers or warm_start=0)."
-    observed = _best_by_config(evaluations)
-    lines = []
+    observed = best_by_config(evaluations)
+    ranking = sorted((e.score for e in evaluations if e.ok), reverse=True)
+    blocks = []
     for rank, rec in enumerate(recommendations, start=1):
-        predicted = (
-            f"predicted {rec.predicted_score:.4g}"
-            if math.isfinite(rec.predicted_score)
-            else "no prediction"
-        )
-        line = f"{rank:>2}. {rec.config}\n    {predicted}; {rec.evidence.describe()}"
-        if rec.config in observed:
-            line += f"\n    observed: {_describe_evaluation(observed[rec.config])}"
-        lines.append(line)
-    return "\n".join(lines)
+        lines = [f"{rank:>2}. {rec.config}"]
+        lines += [f"      {reason}" for reason in _reasons(rec.evidence, meta_features)]
+        lines.append(f"      predicted: {_prediction(rec)}")
+        if evaluations:
+            lines.append(f"      observed: {_observation(observed.get(rec.config), ranking)}")
+            if winner is not None and rec.config == winner:
+                lines[-1] += "   <- winner"
+        blocks.append("\n".join(lines))
+    if any(r.evidence.source_tasks for r in recommendations):
+        blocks.append(f"    ({LEGEND})")
+    return "\n".join(blocks)
 
 
 def explain_fit(model: Any) -> str:
     """Strategy, recommendations (predicted vs observed) and the winner of a fitted model."""
     evaluations: list[Evaluation] = model.evaluations_
     ok = [e for e in evaluations if e.ok]
-    warm = {r.config for r in model.recommendations_}
+    recommendations: list[Recommendation] = model.recommendations_
     best = model.best_config_
     failed = sum(1 for e in evaluations if e.status == "failed")
     capped = sum(1 for e in evaluations if e.status == "capped")
-    origin = "a warm start" if best in warm else "the sampler"
     strategy = model.strategy_
     parts = [
         f"Task: {model.task_kind_}, scoring={model.scoring_}, {model.n_features_in_} features.",
@@ -49,13 +70,98 @@ def explain_fit(model: Any) -> str:
         + (f". {strategy.reason}" if strategy.reason else ""),
         f"Trials: {len(evaluations)} ({len(ok)} ok, {failed} failed, {capped} capped).",
         "Recommendations:",
-        format_recommendations(model.recommendations_, evaluations),
-        f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, found by {origin}.",
+        format_recommendations(
+            recommendations,
+            evaluations,
+            meta_features=getattr(model.meta_features_, "values", None),
+            winner=best,
+        ),
+        *_summary(recommendations, evaluations, model.scoring_),
+        f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, "
+        f"found by {_origin(best, recommendations)}.",
     ]
     return "\n".join(parts)
 
 
-def _best_by_config(evaluations: Sequence[Evaluation]) -> dict[Config, Evaluation]:
+def _reasons(evidence: Evidence, meta_features: Mapping[str, float] | None) -> list[str]:
+    """Where the recommendation comes from and what made its source near, one per line."""
+    reasons = []
+    if evidence.source_tasks:
+        reasons.append(
+            "from: "
+            + ", ".join(f"{name} (distance {dist:.3f})" for name, dist in evidence.source_tasks)
+        )
+    if evidence.meta_features:
+        reasons.append(
+            "near in: "
+            + ", ".join(
+                f"{name}{_value(meta_features, name)} (Δ {diff:.3g})"
+                for name, diff in evidence.meta_features
+            )
+        )
+    reasons.append(f"why: {evidence.note or 'recommended by ' + evidence.model}")
+    return reasons
+
+
+def _value(meta_features: Mapping[str, float] | None, name: str) -> str:
+    if meta_features is None or name not in meta_features:
+        return ""
+    value = float(meta_features[name])
+    return f"={value:.4g}" if math.isfinite(value) else "=undefined"
+
+
+def _prediction(rec: Recommendation) -> str:
+    if math.isfinite(rec.predicted_score):
+        return f"{rec.predicted_score:.4g} by {rec.evidence.model}"
+    return f"none ({rec.evidence.model} had nothing to go on)"
+
+
+def _observation(evaluation: Evaluation | None, ranking: Sequence[float]) -> str:
+    if evaluation is None:
+        return "not evaluated (the search stopped before reaching it)"
+    if not evaluation.ok:
+        return f"{evaluation.status}: {evaluation.error}"
+    place = 1 + sum(1 for score in ranking if score > evaluation.score)
+    return (
+        f"{evaluation.score:.4g} in {evaluation.fit_time:.2f}s, "
+        f"rank {place} of {len(ranking)} successful trials"
+    )
+
+
+def _summary(
+    recommendations: Sequence[Recommendation], evaluations: Sequence[Evaluation], scoring: str
+) -> list[str]:
+    """How the warm starts did as a group, and what the sampler added after them."""
+    if not recommendations:
+        return []
+    warm = {r.config for r in recommendations}
+    observed = best_by_config(evaluations)
+    tried = [
+        (i, observed[r.config]) for i, r in enumerate(recommendations, 1) if r.config in observed
+    ]
+    good = [(i, e) for i, e in tried if e.ok]
+    line = f"Warm starts: {len(tried)} of {len(recommendations)} evaluated"
+    if good:
+        number, top = max(good, key=lambda pair: pair[1].score)
+        line += f"; the best was #{number} with {scoring}={top.score:.4g}"
+    lines = [line + "."]
+    sampled = [e for e in evaluations if e.config not in warm]
+    if sampled:
+        sampled_ok = [e.score for e in sampled if e.ok]
+        best = f"; the best scored {max(sampled_ok):.4g}" if sampled_ok else ""
+        lines.append(f"Sampler: {len(sampled)} further trials{best}.")
+    return lines
+
+
+def _origin(best: Config, recommendations: Sequence[Recommendation]) -> str:
+    for number, rec in enumerate(recommendations, start=1):
+        if rec.config == best:
+            return f"warm start #{number}"
+    return "the sampler"
+
+
+def best_by_config(evaluations: Sequence[Evaluation]) -> dict[Config, Evaluation]:
+    """Each configuration's best evaluation (a success beats a failure)."""
     best: dict[Config, Evaluation] = {}
     for evaluation in evaluations:
         current = best.get(evaluation.config)
@@ -64,9 +170,3 @@ def _best_by_config(evaluations: Sequence[Evaluation]) -> dict[Config, Evaluatio
         ):
             best[evaluation.config] = evaluation
     return best
-
-
-def _describe_evaluation(evaluation: Evaluation) -> str:
-    if evaluation.ok:
-        return f"{evaluation.score:.4g} in {evaluation.fit_time:.2f}s"
-    return f"{evaluation.status}: {evaluation.error}"

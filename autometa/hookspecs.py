@@ -26,6 +26,7 @@ import pluggy
 if TYPE_CHECKING:
     from autometa.knowledge import KnowledgeBase
     from autometa.metalearner import MetaLearner
+    from autometa.search import SamplerFactory
     from autometa.task import Task
     from autometa.types import Algorithm, Evaluation, Strategy
 
@@ -96,6 +97,25 @@ def autometa_select_strategy(
     :param knowledge: the knowledge base the fit learns from.
     :param meta_learners: names of the registered meta-learners (choose among these).
     :return: a Strategy, or None to abstain.
+    """
+
+
+@hookspec
+def autometa_samplers() -> Mapping[str, SamplerFactory]:  # type: ignore[empty-body]
+    """Return the Optuna samplers this plugin offers, by the name a Strategy uses.
+
+    Each value is a factory ``factory(context, random_state, n_jobs)`` returning a new
+    ``optuna.samplers.BaseSampler``; ``context`` (:class:`autometa.search.SamplerContext`)
+    holds the fit's task, its algorithms (the search space), the knowledge base and the
+    task's meta-features, for samplers that learn from earlier tasks. A strategy naming
+    the sampler (``Strategy(sampler="name")``) makes the fit call the factory once, when
+    the study is created. Seed all randomness from ``random_state``; ``n_jobs`` trials
+    are asked before any is told when it is above 1.
+
+    Results are merged by name: a name that is built in (``"tpe"``, ``"random"``,
+    ``"cmaes"``, ``"qmc"``) or offered by two plugins fails the fit naming them.
+
+    :return: a mapping of sampler name to factory.
     """
 
 

@@ -15,6 +15,14 @@ without tables) becomes a new knowledge base.
 SQLite connections use a 30 s busy timeout and foreign keys; files use WAL journaling;
 write transactions start with ``BEGIN IMMEDIATE`` so that two processes appending to one
 file queue for the write lock instead of failing on a lock upgrade.
+
+A database URL (``postgresql+psycopg://user:password@host/db``) gets the same checks
+before anything is written: a database with other tables, or a schema from a newer
+autometa, is refused. Processes creating the schema of one new PostgreSQL database at
+once take turns on an advisory lock; concurrent appends rely on ``ON CONFLICT`` under
+PostgreSQL's default READ COMMITTED isolation, with rows written in key order so that
+writers never deadlock. A server that cannot be reached fails the open within
+:data:`CONNECT_TIMEOUT_S` seconds, naming the URL without its password.
 """
 
 from __future__ import annotations
@@ -46,13 +54,14 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    func,
     inspect,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from autometa.kb_format import STATUSES, KnowledgeBaseError, dumps, loads
@@ -69,6 +78,9 @@ APPLICATION = "autometa"
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for another process's write lock before failing."""
+
+CONNECT_TIMEOUT_S = 10
+"""Seconds a PostgreSQL or MySQL server gets to answer before opening a base fails."""
 
 WRITE_OPTION = "autometa_write"
 """Connection execution option: the next transaction writes (SQLite: BEGIN IMMEDIATE)."""
@@ -228,17 +240,43 @@ def open_location(location: str | os.PathLike[str], *, read_only: bool, create: 
 
 
 def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
-    shown = make_url(url).render_as_string(hide_password=True)
-    engine = create_engine(url)
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    options: dict[str, Any] = {}
+    server = parsed.get_backend_name() in ("postgresql", "mysql")
+    if server and "connect_timeout" not in parsed.query:
+        # Without it, a server that accepts the connection but never answers hangs the open.
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(url, **options)
+    except ImportError as exc:
+        raise KnowledgeBaseError(
+            f"Cannot open knowledge base {shown}: its database driver is not installed "
+            f"({exc}). For PostgreSQL, pip install 'autometa[postgres]' and use a "
+            "postgresql+psycopg:// URL."
+        ) from exc
     if engine.dialect.name == "postgresql" and read_only:
         event.listen(engine, "connect", _postgres_read_only)
     try:
         with transaction(engine, write=not read_only) as conn:
+            if engine.dialect.name == "postgresql" and not read_only:
+                # Processes opening one new database at once: one creates, the others wait
+                # for its commit and then find the schema (DDL is transactional there).
+                conn.execute(select(func.pg_advisory_xact_lock(APPLICATION_ID)))
             names = set(inspect(conn).get_table_names())
             if not names and create and not read_only:
                 _create_schema(conn)
             else:
                 _check_schema(conn, shown, names)
+    except OperationalError as exc:
+        engine.dispose()
+        message = str(exc.orig or exc).strip()
+        reason = message.splitlines()[0] if message else type(exc.orig).__name__
+        raise KnowledgeBaseError(
+            f"Cannot open knowledge base {shown}: {reason}. Check that the database server "
+            "is running and reachable and that the URL (host, port, database, user, "
+            "password) is right."
+        ) from exc
     except BaseException:
         engine.dispose()
         raise
@@ -309,7 +347,13 @@ def _check_truncation(path: Path, header: _Header) -> None:
         )
 
 
-def _foreign(path: Path | str, detail: str) -> KnowledgeBaseError:
+def _foreign(path: Path | str, detail: str, *, sqlite: bool = True) -> KnowledgeBaseError:
+    if not sqlite:
+        return KnowledgeBaseError(
+            f"{path} is a database but not an autometa knowledge base ({detail}). Pass the "
+            "URL of a knowledge base, or of an empty database to create one in (autometa "
+            "does not add its tables to a database that holds others)."
+        )
     return KnowledgeBaseError(
         f"{path} is an SQLite database but not an autometa knowledge base ({detail}). "
         "Pass the path of a knowledge base, or a path that does not exist yet to create one."
@@ -454,11 +498,13 @@ def _create_schema(conn: Connection) -> None:
 
 def _check_schema(conn: Connection, location: str, names: set[str]) -> None:
     if missing := set(_TABLES) - names:
-        raise _foreign(location, f"tables {sorted(names)}; missing {sorted(missing)}")
+        detail = f"tables {sorted(names)}; missing {sorted(missing)}"
+        raise _foreign(location, detail, sqlite=conn.dialect.name == "sqlite")
     values = {k: v for k, v in conn.execute(select(meta_table.c.key, meta_table.c.value))}
     application = loads(values.get("application"), f"{location}: meta 'application'")
     if application != APPLICATION:
-        raise _foreign(location, f"meta application is {application!r}")
+        detail = f"meta application is {application!r}"
+        raise _foreign(location, detail, sqlite=conn.dialect.name == "sqlite")
     version = loads(values.get("schema_version"), f"{location}: meta 'schema_version'")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise KnowledgeBaseError(f"{location}: meta schema_version is invalid ({version!r}).")
@@ -500,10 +546,13 @@ def upsert(
     """Insert rows; on a key clash update the ``update`` columns (none: keep the stored row).
 
     Rows with the same key are collapsed first (the last wins), which is also what
-    PostgreSQL's batched ``ON CONFLICT`` needs. SQLite and PostgreSQL use ``ON CONFLICT``;
-    other backends a delete-then-insert (or select-then-insert) in the same transaction.
+    PostgreSQL's batched ``ON CONFLICT`` needs, and written in key order: two transactions
+    writing overlapping rows then lock them in the same order and wait for each other
+    instead of deadlocking. SQLite and PostgreSQL use ``ON CONFLICT``; other backends a
+    delete-then-insert (or select-then-insert) in the same transaction.
     """
-    unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    by_key = {tuple(row[k] for k in keys): row for row in rows}
+    unique = [by_key[key] for key in sorted(by_key)]
     if not unique:
         return
     dialect = conn.dialect.name

@@ -16,9 +16,11 @@ own row of the dense score table. The measures are the field's:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,9 +31,14 @@ from scipy.stats import rankdata
 from autometa.knowledge import KnowledgeBase, ScoreTable, TaskRecord
 from autometa.metalearner import MetaLearner
 from autometa.plugins import build_plugin_manager
+from autometa.progress import count_progress
 from autometa.types import Algorithm, Config, TaskKind
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_KS = (1, 3, 5, 10, 25)
+TASKS_PER_CHUNK = 10
+"""Most held-out tasks a worker evaluates per knowledge-base rebuild (with n_jobs > 1)."""
 SBS = "single_best"
 """Name under which the single best configuration is reported next to the learners."""
 
@@ -91,35 +98,77 @@ def leave_one_task_out(
     ks: Sequence[int] = DEFAULT_KS,
     kinds: Iterable[TaskKind] | None = None,
     n_jobs: int = 1,
+    progress: bool = False,
+    task_ids: Iterable[str] | None = None,
 ) -> LotoReport:
-    """Evaluate ``learners`` (default: every registered one) by leave-one-task-out."""
+    """Evaluate ``learners`` (default: every registered one) by leave-one-task-out.
+
+    ``task_ids`` holds out only those tasks (every other task still trains the learners),
+    e.g. to update stored per-task regrets for the tasks that changed.
+
+    ``progress=True`` shows a bar over the held-out tasks with the time left on standard
+    error (the command line turns it on at a terminal); start and end are logged at INFO.
+    """
     if learners is None:
         learners = build_plugin_manager().meta_learners()
     ks = tuple(sorted(set(ks)))
     if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive integers, got {ks}.")
     wanted = set(kinds) if kinds is not None else None
-    records = [r for r in knowledge.tasks() if wanted is None or r.kind in wanted]
+    only = set(task_ids) if task_ids is not None else None
+    records = [
+        r
+        for r in knowledge.tasks()
+        if (wanted is None or r.kind in wanted) and (only is None or r.task_id in only)
+    ]
     tables = {kind: knowledge.score_table(kind) for kind in sorted({r.kind for r in records})}
     held_out = [r for r in records if _row(tables[r.kind], r.task_id) is not None]
     if not held_out:
         raise ValueError(f"{knowledge!r} has no task with evaluations to hold out.")
     workers = max(1, joblib.effective_n_jobs(n_jobs))
-    chunks = [held_out[i::workers] for i in range(workers)]
-    with tempfile.TemporaryDirectory() as folder:
+    started = time.monotonic()
+    logger.info(
+        "leave-one-task-out started: %d tasks, learners %s, n_jobs=%d",
+        len(held_out),
+        sorted(learners),
+        workers,
+    )
+    per_task: dict[str, dict[str, list[float]]] = {}
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        count_progress(progress, len(held_out), desc="kb evaluate", unit="task") as advance,
+    ):
         # Workers rebuild the base from its plain-text export: a KnowledgeBase holds
         # database connections and does not travel between processes.
         export = Path(folder) / "knowledge.jsonl"
         knowledge.export_jsonl(export)
-        outcomes = joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_evaluate_chunk)(export, chunk, dict(learners), ks)
-            for chunk in chunks
-            if chunk
-        )
-    per_task: dict[str, dict[str, list[float]]] = {}
-    for outcome in outcomes:
-        per_task.update(outcome)
+        if workers == 1:  # in-process: the bar moves after every task
+            for task_id, scores in _held_out_scores(export, held_out, dict(learners), ks):
+                per_task[task_id] = scores
+                advance(1)
+        else:
+            outcomes = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                joblib.delayed(_evaluate_chunk)(export, chunk, dict(learners), ks)
+                for chunk in _chunks(held_out, workers)
+            )
+            for outcome in outcomes:
+                per_task.update(outcome)
+                advance(len(outcome))
+    logger.info(
+        "leave-one-task-out finished: %d tasks in %.1fs", len(per_task), time.monotonic() - started
+    )
     return _summarise(per_task, [*learners, SBS], ks)
+
+
+def _chunks(records: Sequence[TaskRecord], workers: int) -> list[list[TaskRecord]]:
+    """Interleaved chunks of at most :data:`TASKS_PER_CHUNK` tasks, at least one per worker.
+
+    Each chunk costs one rebuild of the knowledge base in its worker, so chunks are not
+    single tasks; small enough chunks still let a progress bar move and the workers
+    share out the slow tasks.
+    """
+    count = min(len(records), max(workers, math.ceil(len(records) / TASKS_PER_CHUNK)))
+    return [list(records[i::count]) for i in range(count)]
 
 
 def _evaluate_chunk(
@@ -128,22 +177,30 @@ def _evaluate_chunk(
     learners: Mapping[str, type[MetaLearner]],
     ks: tuple[int, ...],
 ) -> dict[str, dict[str, list[float]]]:
-    """Worker: rebuild the knowledge base, then hold out each task of ``chunk`` in turn."""
+    """Worker: the regrets of every learner on each task of ``chunk``, by task id."""
+    return dict(_held_out_scores(export, chunk, learners, ks))
+
+
+def _held_out_scores(
+    export: Path,
+    chunk: Sequence[TaskRecord],
+    learners: Mapping[str, type[MetaLearner]],
+    ks: tuple[int, ...],
+) -> Iterator[tuple[str, dict[str, list[float]]]]:
+    """Rebuild the knowledge base, then hold out each task of ``chunk`` in turn."""
     full = KnowledgeBase.in_memory()
     full.import_jsonl(export)
     all_tasks = full.tasks()
     algorithms = _algorithms_by_kind(full)
-    results = {}
     for record in chunk:
         training = KnowledgeBase.in_memory()
         keep = [t.task_id for t in all_tasks if not _same_task(t, record)]
         full.copy_into(training, task_ids=keep)
         truth = _regrets(full.score_table(record.kind), record.task_id)
-        results[record.task_id] = _score_learners(
-            training, record, learners, algorithms[record.kind], truth, ks
-        )
+        scores = _score_learners(training, record, learners, algorithms[record.kind], truth, ks)
         training.close()
-    return results
+        yield record.task_id, scores
+    full.close()
 
 
 def _score_learners(

@@ -30,7 +30,10 @@ from autometa.metalearner import MetaLearner
 from autometa.types import Algorithm, Evaluation, Strategy
 
 if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
+
     from autometa.knowledge import KnowledgeBase
+    from autometa.search import SamplerContext, SamplerFactory
     from autometa.task import Task
 
 ENTRY_POINT_GROUP = "autometa"
@@ -177,6 +180,69 @@ class Plugins:
                 )
             return result, impl.plugin_name
         return None
+
+    def samplers(self) -> dict[str, SamplerFactory]:
+        """Sampler factories the plugins offer, by the name a Strategy uses.
+
+        A name that is built in (``"tpe"``, ...) or offered by two plugins fails naming
+        the plugins; so does a factory that is not callable.
+        """
+        return {name: factory for name, (factory, _) in self._sampler_registry().items()}
+
+    def make_sampler(
+        self, name: str, context: SamplerContext, random_state: int | None, n_jobs: int
+    ) -> BaseSampler:
+        """Build the sampler a plugin offers as ``name``; errors name the plugin."""
+        from optuna.samplers import BaseSampler  # optuna loads only when a fit needs it
+
+        factory, plugin_name = self._sampler_registry()[name]
+        try:
+            sampler = factory(context, random_state, n_jobs)
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin {plugin_name!r} raised building sampler {name!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(sampler, BaseSampler):
+            raise PluginError(
+                f"Plugin {plugin_name!r}: sampler {name!r} was built as "
+                f"{type(sampler).__name__}, expected an optuna.samplers.BaseSampler."
+            )
+        return sampler
+
+    def _sampler_registry(self) -> dict[str, tuple[SamplerFactory, str]]:
+        from autometa.search import SAMPLERS
+
+        registry: dict[str, tuple[SamplerFactory, str]] = {}
+        for plugin_name, result in self._call_each("autometa_samplers"):
+            if not isinstance(result, Mapping):
+                raise PluginError(
+                    f"Plugin {plugin_name!r}: autometa_samplers must return a mapping of name "
+                    f"to sampler factory, got {type(result).__name__}."
+                )
+            for name, factory in result.items():
+                if not isinstance(name, str) or not name:
+                    raise PluginError(
+                        f"Plugin {plugin_name!r}: sampler names must be non-empty strings, got "
+                        f"{name!r}."
+                    )
+                if name in SAMPLERS:
+                    raise PluginError(
+                        f"Plugin {plugin_name!r} offers a sampler named {name!r}, which is "
+                        f"built in ({list(SAMPLERS)}); give it another name."
+                    )
+                if not callable(factory):
+                    raise PluginError(
+                        f"Plugin {plugin_name!r}: sampler {name!r} must be a callable "
+                        f"factory(context, random_state, n_jobs), got {factory!r}."
+                    )
+                if name in registry and registry[name][0] is not factory:
+                    raise PluginError(
+                        f"Sampler name {name!r} is offered by both plugin "
+                        f"{registry[name][1]!r} and plugin {plugin_name!r}; block one of them."
+                    )
+                registry[name] = (factory, plugin_name)
+        return registry
 
     def trial_completed(self, evaluation: Evaluation, task: Task) -> None:
         """Notify observers; one that raises is reported as a warning and skipped."""

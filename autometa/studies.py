@@ -69,6 +69,9 @@ LEASE_ATTR = "autometa_lease"
 RETRY_ATTR = "retry_of"
 """User attribute of a trial enqueued again after its process died: the abandoned trial."""
 
+LOCK_CLASS = 0x414D5354  # "AMST"
+"""First key of autometa's PostgreSQL advisory locks; the second is a study id (0: tables)."""
+
 TASK_ATTR = "autometa_task"
 SCORING_ATTR = "autometa_scoring"
 EVALUATED = ("failed", "capped")
@@ -103,7 +106,8 @@ def open_storage(storage: str | BaseStorage | None) -> BaseStorage | None:
     if url.get_backend_name() in ("postgresql", "mysql") and "connect_timeout" not in url.query:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
+        with _tables_lock(url, engine_kwargs):
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
     except ImportError as exc:
         cause = exc.__cause__ or exc
         raise ValueError(
@@ -117,6 +121,25 @@ def open_storage(storage: str | BaseStorage | None) -> BaseStorage | None:
             f"Cannot open storage {shown!r}: {reason}. Check that the database server is "
             "running and reachable and that the URL (host, port, database, user) is right."
         ) from exc
+
+
+@contextmanager
+def _tables_lock(url: sqlalchemy.engine.URL, engine_kwargs: Mapping[str, Any]) -> Iterator[None]:
+    """On PostgreSQL, one process at a time creates Optuna's tables in a database.
+
+    Processes opening one new database at once would otherwise all try to create them,
+    and all but one fail on PostgreSQL's unique catalogue names.
+    """
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool, **engine_kwargs)
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sqlalchemy.select(sqlalchemy.func.pg_advisory_xact_lock(LOCK_CLASS, 0)))
+            yield
+    finally:
+        engine.dispose()
 
 
 def _check_sqlite_directory(url: sqlalchemy.engine.URL, shown: str) -> None:
@@ -318,10 +341,33 @@ class TrialLease:
     once it is :data:`STALE_AFTER_S` old.
     """
 
-    def __init__(self, interval_s: float = HEARTBEAT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        interval_s: float = HEARTBEAT_INTERVAL_S,
+        *,
+        storage: BaseStorage | None = None,
+        n_trials: int | None = None,
+    ) -> None:
         self.interval_s = interval_s
         self.host = _host()
         self.pid = os.getpid()
+        self.storage = storage
+        """The study's storage; on PostgreSQL, :meth:`ask` takes the study lock there."""
+        self.n_trials = n_trials
+        """The study's total: :meth:`ask` never lets it hold more trials (None: no cap)."""
+
+    def ask(self, study: optuna.Study, n: int, claim: Callable[[Trial], Trial]) -> list[Trial]:
+        """Ask and ``claim`` up to ``n`` trials, fewer when the study is nearly full.
+
+        Under :func:`study_lock`, the trials already in the study (done, or running in
+        any process) are counted and only as many are asked as :attr:`n_trials` still
+        allows, so processes sharing a study stop at its total together instead of each
+        running its own (see :func:`study_lock` for the exact guarantee per storage).
+        """
+        with study_lock(study, self.storage):
+            if self.n_trials is not None:
+                n = min(n, self.n_trials - trials_taken(study))
+            return [claim(study.ask()) for _ in range(max(n, 0))]
 
     def _renew(self, trials: Sequence[Trial]) -> None:
         lease = {"host": self.host, "pid": self.pid, "beat": round(time.time(), 3)}
@@ -363,6 +409,70 @@ class TrialLease:
         finally:
             stop.set()
             thread.join()
+
+
+# -- several processes on one study -----------------------------------------------------
+WORKERS_ATTR = "autometa_workers"
+"""Study user attribute: how many fits have joined the study so far (see :func:`join_study`)."""
+
+
+@contextmanager
+def study_lock(study: optuna.Study, storage: BaseStorage | None) -> Iterator[None]:
+    """Hold, across processes, a lock on ``study`` while a short read-then-write runs.
+
+    Optuna has no such lock: its ``enqueue_trial(skip_if_exists=True)`` and a count of
+    the trials followed by ``ask()`` are each two steps another process can slip
+    between. On an :class:`~optuna.storages.RDBStorage` over PostgreSQL this takes a
+    transaction-level advisory lock (keys :data:`LOCK_CLASS` and the study's id) on a
+    connection of its own, released at the end of the block or when the process dies.
+    With it, fits sharing a study never enqueue a warm start twice and together run
+    exactly the study's ``n_trials``.
+
+    Other storages (SQLite, journal files, MySQL) get no lock: a warm start may then be
+    enqueued twice, and processes starting a round at the same moment may together run
+    up to ``(processes - 1) * n_jobs`` trials more than ``n_trials``.
+    """
+    engine = getattr(storage, "engine", None)
+    if not isinstance(storage, optuna.storages.RDBStorage) or engine is None:
+        yield
+        return
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    study_id = storage.get_study_id_from_name(study.study_name)
+    with engine.connect() as conn, conn.begin():
+        lock = sqlalchemy.func.pg_advisory_xact_lock(LOCK_CLASS, study_id)
+        conn.execute(sqlalchemy.select(lock))
+        yield
+
+
+def trials_taken(study: optuna.Study) -> int:
+    """Trials that count as done or are running (in any process): the study's fill level.
+
+    Waiting trials (enqueued, not yet asked) and trials failed because their process
+    died (enqueued again) do not count.
+    """
+    states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False, states=states)
+        if t.state == TrialState.RUNNING or counts_as_done(t)
+    )
+
+
+def join_study(study: optuna.Study, storage: BaseStorage | None) -> int:
+    """Register one more fit on a durable study; return how many joined before it.
+
+    The first fit on a study gets 0, every later one (a resumed fit, or another process
+    sharing the search) a new number, under :func:`study_lock`. Seeded samplers mix it
+    into their seed, so processes given the same ``random_state`` do not all propose the
+    same configurations, and a resumed fit does not replay the points it drew before.
+    """
+    with study_lock(study, storage):
+        joined = study.user_attrs.get(WORKERS_ATTR, 0)
+        joined = joined if isinstance(joined, int) and joined >= 0 else 0
+        study.set_user_attr(WORKERS_ATTR, joined + 1)
+    return joined
 
 
 def _abandoned(trial: FrozenTrial, host: str, now: float) -> bool:

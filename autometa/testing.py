@@ -27,6 +27,7 @@ samplers, and knowledge bases filled by real cross-validation. They raise explic
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -44,7 +45,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.samplers import RandomSampler
+from optuna.samplers import BaseSampler, RandomSampler
 from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
@@ -57,12 +58,19 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
 from autometa import hookspecs
+from autometa.encoding import ConfigEncoder, spaces_of
 from autometa.evaluation import cross_validate_config
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.metafeatures import compute_meta_features
 from autometa.metalearner import MetaLearner
 from autometa.plugins import PluginError, Plugins, build_plugin_manager
-from autometa.search import make_sampler
+from autometa.search import (
+    SAMPLERS,
+    SamplerContext,
+    config_in_space,
+    make_sampler,
+    suggest_config,
+)
 from autometa.task import Task
 from autometa.types import (
     TASK_KINDS,
@@ -80,6 +88,7 @@ __all__ = [
     "check_meta_features",
     "check_meta_learner",
     "check_plugin",
+    "check_samplers",
     "check_strategy_selector",
     "small_knowledge_base",
     "small_tasks",
@@ -371,6 +380,8 @@ def check_plugin(plugin: object) -> None:
             knowledge = KnowledgeBase.in_memory()
             choices = sorted({*learner_names, "nearest_tasks"})
             _check_strategy(plugins, name, task, knowledge, choices)
+        if "autometa_samplers" in hooks:
+            _sampler_factories(plugins, name)
         if "autometa_trial_completed" in hooks:
             for evaluation in _evaluations_of(task):
                 result = _call_hook(
@@ -466,11 +477,29 @@ def _check_strategy(
             f"{result.meta_learner!r} for a {task.kind} task, which is not among the "
             f"registered ones it was given ({learners}); choose from `meta_learners`."
         )
+    sampler = result.sampler
+    if isinstance(sampler, str) and sampler not in SAMPLERS:
+        offered = _offered_samplers(plugins)
+        if sampler not in offered:
+            _fail(
+                f"Plugin {name!r}: autometa_select_strategy returned an unusable sampler: "
+                f"Unknown sampler {sampler!r}; neither built in ({list(SAMPLERS)}) nor offered "
+                f"by the plugin or an installed one ({sorted(offered)})."
+            )
+        return result
     try:
-        make_sampler(result.sampler, _SEED)
+        make_sampler(sampler, _SEED)
     except (ValueError, TypeError) as exc:
         _fail(f"Plugin {name!r}: autometa_select_strategy returned an unusable sampler: {exc}")
     return result
+
+
+def _offered_samplers(plugins: Plugins) -> set[str]:
+    """Sampler names the plugin under check and the installed plugins offer."""
+    names = set(plugins.samplers())
+    with contextlib.suppress(PluginError):  # a broken installed plugin is not this one's fault
+        names |= set(build_plugin_manager().samplers())
+    return names
 
 
 # -- algorithms -------------------------------------------------------------------------------
@@ -931,3 +960,108 @@ def check_strategy_selector(
         for knowledge in knowledges:
             for learners in (sorted(meta_learners), []):
                 _check_strategy(plugins, name, task, knowledge, learners)
+
+
+# -- samplers -----------------------------------------------------------------------------------
+def _sampler_factories(plugins: Plugins, name: str) -> dict[str, Any]:
+    try:
+        factories = plugins.samplers()
+    except PluginError as exc:
+        _fail(str(exc))
+    if not factories:
+        _fail(f"Plugin {name!r}: autometa_samplers offers no sampler; return a non-empty mapping.")
+    return factories
+
+
+def _synthetic_score(encoder: ConfigEncoder, config: Config) -> float:
+    """A fixed, cheap function of the configuration: samplers are checked without fitting."""
+    row, _ = encoder.encode(config)
+    return -float(np.mean((row - 0.3) ** 2))
+
+
+def _search(
+    sampler: BaseSampler, task: Task, algorithms: Mapping[str, Algorithm], n_trials: int
+) -> tuple[optuna.Study, list[Config]]:
+    """Trials as a fit runs them: a warm start first, then rounds of two asks and two tells."""
+    encoder = ConfigEncoder(spaces_of(algorithms, task))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    first = next(iter(algorithms.values())).default_config
+    study.enqueue_trial(first.to_trial_params())
+    configs: list[Config] = []
+    while len(configs) < n_trials:
+        trials = [study.ask() for _ in range(min(2, n_trials - len(configs)))]
+        batch = [suggest_config(trial, algorithms, task) for trial in trials]
+        for trial, config in zip(trials, batch, strict=True):
+            study.tell(trial, _synthetic_score(encoder, config))
+        configs.extend(batch)
+    return study, configs
+
+
+def check_samplers(
+    plugin: object, *, knowledge: KnowledgeBase | None = None, n_trials: int = 8
+) -> None:
+    """Build every sampler ``plugin`` offers (``autometa_samplers``) and search with it.
+
+    For each sampler, on a task of each kind with the two reference algorithms, with an
+    empty and with a small real knowledge base: the factory returns an
+    ``optuna.samplers.BaseSampler``; a study driven as a fit drives it (one enqueued warm
+    start, then rounds of two trials asked before either is told, as ``n_jobs=2``) runs
+    ``n_trials`` trials on a synthetic objective (a fixed function of the configuration:
+    nothing is fitted); the enqueued trial keeps its parameters; every trial is a point
+    of the space; the same ``random_state`` gives the same configurations again; and the
+    study, sampler included, still samples after a pickle round trip (a fitted model
+    carries its study).
+
+    :param knowledge: the non-empty knowledge base to build samplers with; None builds
+        :func:`small_knowledge_base`.
+    """
+    plugins, name = _registered(plugin)
+    if "autometa_samplers" not in plugins.info()[0].hooks:
+        _fail(f"Plugin {name!r} does not implement autometa_samplers.")
+    factories = _sampler_factories(plugins, name)
+    if knowledge is None:
+        knowledge = small_knowledge_base()
+    algorithms = {a.name: a for a in _reference_algorithms()}
+    tasks = [(task, compute_meta_features(task).values) for task in small_tasks().values()]
+    for sampler_name in sorted(factories):
+        for task, features in tasks:
+            for base in (KnowledgeBase.in_memory(), knowledge):
+                context = SamplerContext(task, algorithms, base, features)
+                where = (
+                    f"Plugin {name!r}, sampler {sampler_name!r}, {task.kind} task, "
+                    f"{'a small' if len(base) else 'an empty'} knowledge base"
+                )
+                _check_one_sampler(plugins, sampler_name, context, n_trials, where)
+
+
+def _check_one_sampler(
+    plugins: Plugins, sampler_name: str, context: SamplerContext, n_trials: int, where: str
+) -> None:
+    runs = []
+    for _ in range(2):
+        try:
+            sampler = plugins.make_sampler(sampler_name, context, _SEED, 2)
+            study, configs = _search(sampler, context.task, context.algorithms, n_trials)
+        except PluginError as exc:
+            _fail(f"{where}: {exc}")
+        except Exception as exc:
+            _fail(f"{where}: searching raised {type(exc).__name__}: {exc}")
+        runs.append((study, configs))
+    study, configs = runs[0]
+    first = next(iter(context.algorithms.values())).default_config
+    if configs[0] != first:
+        _fail(f"{where}: the enqueued warm start {first} became {configs[0]}; keep fixed params.")
+    outside = [c for c in configs if not config_in_space(c, context.algorithms, context.task)]
+    if outside:
+        _fail(f"{where}: proposed configurations outside the search space: {outside[:3]}.")
+    if [c.key for c in configs] != [c.key for c in runs[1][1]]:
+        _fail(
+            f"{where}: not deterministic; two samplers built with random_state={_SEED} "
+            "proposed different configurations. Seed every random choice from random_state."
+        )
+    try:
+        again = pickle.loads(pickle.dumps(study))
+        trial = again.ask()
+        suggest_config(trial, context.algorithms, context.task)
+    except Exception as exc:
+        _fail(f"{where}: the study does not survive pickling: {type(exc).__name__}: {exc}")

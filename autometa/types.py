@@ -223,7 +223,15 @@ class Strategy:
     n_warm_starts:
         How many recommendations are enqueued before the sampler takes over.
     sampler:
-        ``"tpe"``, ``"random"``, ``"cmaes"``, ``"qmc"`` or an Optuna sampler instance.
+        A built-in name (``"tpe"``, ``"random"``, ``"cmaes"``, ``"qmc"``), an Optuna
+        sampler instance, or a name a plugin offers (hook ``autometa_samplers``). The
+        shipped ``multitask`` plugin offers ``"rgpe"``: a ranking-weighted ensemble of
+        one surrogate per earlier task plus one of this task's trials, reweighted after
+        every trial by how well each ranks this task's results, that proposes each
+        configuration once a few trials are done (TPE before); and ``"cmaes_warm"``:
+        CMA-ES over the numeric hyperparameters of one algorithm (the one that did best
+        on the nearest earlier tasks), warm-started from those tasks' evaluations of it
+        (Optuna's ``CmaEsSampler(source_trials=...)``); the warm starts still run first.
     validation:
         ``"cv"`` (k-fold, stratified for classification) or ``"holdout"`` (one split).
     n_splits:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +93,58 @@ def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTOMETA_CACHE_DIR", str(folder))
         yield folder
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+POSTGRES_ENV = "AUTOMETA_TEST_POSTGRES_URL"
+"""URL of a PostgreSQL server whose role may create databases (`.ci/run` sets it)."""
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[], str]]:
+    """Makes new, empty PostgreSQL databases (returns each one's URL); drops them after.
+
+    Their collation is ICU's en-US, as on most real servers (not the code-point order of
+    a C locale), so results that depend on the server's sort order show up. Skipped when
+    AUTOMETA_TEST_POSTGRES_URL is unset, except under CI=true, where that is a failure.
+    """
+    import uuid
+
+    import sqlalchemy
+
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        reason = (
+            f"{POSTGRES_ENV} is not set; start the test server and point the tests at it "
+            'with: eval "$(bash .ci/run postgres)"'
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
+        pytest.skip(reason)
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"autometa_test_{uuid.uuid4().hex[:16]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
+        made.append(name)
+        url = sqlalchemy.engine.make_url(server).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        with admin.connect() as conn:
+            for name in made:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: Callable[[], str]) -> str:
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    return postgres_database()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import time
 from typing import Any
 
@@ -77,3 +80,75 @@ class FailsOnManyRows(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.asarray(self.model_.predict_proba(X))
+
+
+class _MajorityMixin:
+    """Majority-class ``predict`` / prior ``predict_proba`` once fitted."""
+
+    classes_: np.ndarray
+    prior_: np.ndarray
+
+    def _fit_majority(self, y: Any) -> None:
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.prior_ = counts / counts.sum()
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.full(len(X), self.classes_[np.argmax(self.prior_)])
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.tile(self.prior_, (len(X), 1))
+
+
+class ExitingClassifier(_MajorityMixin, ClassifierMixin, BaseEstimator):
+    """Ends its process in fit.
+
+    ``hard=True``: ``os._exit(exit_code)``, as a crashing C extension would: no
+    exception, no cleanup, no ``finally`` block runs. ``hard=False``: ``sys.exit``, which
+    raises SystemExit (not an Exception) through every caller.
+    """
+
+    def __init__(self, exit_code: int = 3, hard: bool = True) -> None:
+        self.exit_code = exit_code
+        self.hard = hard
+
+    def fit(self, X: Any, y: Any) -> ExitingClassifier:
+        if self.hard:
+            os._exit(self.exit_code)
+        sys.exit(self.exit_code)
+
+
+class DeadlockedClassifier(_MajorityMixin, ClassifierMixin, BaseEstimator):
+    """Hangs forever in native code: locks one pthread mutex twice through ctypes.
+
+    This is what a C library stuck on a lock looks like (e.g. OpenMP after a fork): the
+    thread waits in the kernel, signals are taken by the C-level handler but the call
+    never returns to Python, so a Python SIGALRM handler (and ``time.sleep``-style
+    interruption) never gets to run. Only killing the process ends it. POSIX only.
+    """
+
+    def fit(self, X: Any, y: Any) -> DeadlockedClassifier:
+        libc = ctypes.CDLL(None)
+        mutex = ctypes.create_string_buffer(128)  # larger than any pthread_mutex_t
+        libc.pthread_mutex_init(mutex, None)
+        libc.pthread_mutex_lock(mutex)
+        libc.pthread_mutex_lock(mutex)  # a default mutex locked again: never returns
+        raise AssertionError("unreachable: the second lock returned")
+
+
+class MemoryHogClassifier(_MajorityMixin, ClassifierMixin, BaseEstimator):
+    """Allocates and touches ``megabytes`` of memory in 32 MB chunks during fit.
+
+    Pages are written, so without a memory limit the memory is really used (not only
+    reserved); under a limit the chunk that crosses it raises MemoryError.
+    """
+
+    def __init__(self, megabytes: int = 4096) -> None:
+        self.megabytes = megabytes
+
+    def fit(self, X: Any, y: Any) -> MemoryHogClassifier:
+        chunk = 32
+        held = [np.ones(chunk * 2**20, dtype=np.uint8) for _ in range(self.megabytes // chunk)]
+        self.held_mb_ = chunk * len(held)
+        del held
+        self._fit_majority(y)
+        return self

@@ -134,10 +134,12 @@ def test_cold_search_is_one_argument_away(cancer: tuple[Any, Any], knowledge_cop
 def test_timeout_is_kept_with_the_refit(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
     started = time.monotonic()
-    model = autometa.fit(X, y, timeout=6, random_state=0, n_jobs=2)
+    # Planning (meta-features, loading the shipped base, fitting the learner) counts
+    # against the timeout too; 10 s leaves room for trials on a loaded machine.
+    model = autometa.fit(X, y, timeout=10, random_state=0, n_jobs=2)
     elapsed = time.monotonic() - started
     assert model.n_configs_ >= 1
-    assert elapsed < 6 + 4, f"fit took {elapsed:.1f}s for timeout=6"
+    assert elapsed < 10 + 4, f"fit took {elapsed:.1f}s for timeout=10"
 
 
 def test_recommend_and_warm_start_a_users_study(tiny_knowledge: Path) -> None:

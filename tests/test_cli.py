@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from autometa.cli import main
+from autometa.knowledge import KnowledgeBase
+from autometa.plots import PLOT_FILES
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -25,6 +35,7 @@ def test_fit_predict_recommend_round_trip(
     data = tiny_corpus / "data" / "cancer.csv.gz"
     model = tmp_path / "model.joblib"
     fitted = run(
+        "-v",
         "fit",
         str(data),
         "--target",
@@ -37,9 +48,22 @@ def test_fit_predict_recommend_round_trip(
         str(knowledge_copy),
         "--out",
         str(model),
+        "--plots",
+        str(tmp_path / "plots"),
     )
     assert fitted.returncode == 0, fitted.stderr
+    # the explanation: source task and distance, near meta-features with this task's
+    # values, the prediction, the score here, the winner
+    assert re.search(r"from: cancer \(distance \d\.\d{3}\)", fitted.stdout), fitted.stdout
+    assert re.search(r"near in: \w+=[-\d.e]+ \(Δ ", fitted.stdout), fitted.stdout
+    assert re.search(r"predicted: [-\d.]+ by nearest_tasks", fitted.stdout), fitted.stdout
+    assert re.search(r"observed: [-\d.]+ in [\d.]+s, rank \d of \d", fitted.stdout)
     assert "Winner:" in fitted.stdout
+    assert "search started" in fitted.stderr
+    assert "search finished: 3 trials" in fitted.stderr
+    for name in PLOT_FILES:
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == PNG_MAGIC
+    assert f"Plots: {tmp_path / 'plots' / PLOT_FILES[0]}" in fitted.stdout
     assert model.is_file()
     predicted = run("predict", str(model), str(data), "--target", "target")
     assert predicted.returncode == 0, predicted.stderr
@@ -47,11 +71,105 @@ def test_fit_predict_recommend_round_trip(
     assert lines[0] == "prediction"
     assert len(lines) == 1 + len(pd.read_csv(data))
     recommended = run(
-        "recommend", str(data), "--target", "target", "-k", "2", "--knowledge", str(knowledge_copy)
+        "recommend",
+        str(data),
+        "--target",
+        "target",
+        "-k",
+        "2",
+        "--knowledge",
+        str(knowledge_copy),
+        "--plots",
+        str(tmp_path / "recommend"),
     )
     assert recommended.returncode == 0, recommended.stderr
     assert " 1. " in recommended.stdout
     assert "cancer" in recommended.stdout
+    assert "predicted:" in recommended.stdout
+    assert (tmp_path / "recommend" / "task_space.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_recommend_reads_a_named_knowledge_base_without_creating_it(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo.db"
+    data = tiny_corpus / "data" / "iris.csv.gz"
+    result = CliRunner().invoke(
+        main, ["recommend", str(data), "--target", "target", "--knowledge", str(missing)]
+    )
+    assert result.exit_code == 2, result.output
+    assert str(missing) in result.output
+    assert not missing.exists()
+
+
+def test_plots_without_matplotlib_fail_before_any_work(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    data = tiny_corpus / "data" / "iris.csv.gz"
+    for command in ("fit", "recommend"):
+        result = CliRunner().invoke(
+            main, [command, str(data), "--target", "target", "--plots", str(tmp_path / "p")]
+        )
+        assert result.exit_code == 2, result.output
+        assert 'pip install "autometa[plots]"' in result.output
+    assert not (tmp_path / "p").exists()
+
+
+def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run the CLI with standard error on a pseudo-terminal: (exit code, stdout, terminal)."""
+    leader, follower = os.openpty()
+    # a real terminal has a size; tqdm draws nothing on one of 0 columns
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autometa.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert process.stdout is not None
+    out = process.stdout.read().decode()
+    return process.wait(timeout=300), out, seen.decode(errors="replace")
+
+
+def test_kb_evaluate_shows_progress_on_a_terminal_and_logs(tiny_knowledge: Path) -> None:
+    args = ["kb", "evaluate", str(tiny_knowledge), "--learners", "nearest_tasks", "--k", "1"]
+    code, out, terminal = run_on_a_terminal(*args)
+    assert code == 0, terminal
+    assert "nearest_tasks" in out
+    # a tqdm bar over the 4 held-out tasks, with elapsed<remaining time
+    assert re.search(r"kb evaluate: 100%.*4/4 \[\d\d:\d\d<\d\d:\d\d", terminal), terminal
+    piped = run("-v", *args)  # not a terminal: no bar, but the log says what ran
+    assert piped.returncode == 0, piped.stderr
+    assert "kb evaluate:" not in piped.stderr
+    assert "leave-one-task-out started: 4 tasks" in piped.stderr
+    assert "leave-one-task-out finished: 4 tasks" in piped.stderr
+
+
+def test_library_evaluation_is_quiet_unless_asked(
+    tiny_knowledge: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from autometa.loto import leave_one_task_out
+    from autometa.plugins import build_plugin_manager
+
+    learners = {"nearest_tasks": build_plugin_manager().meta_learners()["nearest_tasks"]}
+    with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
+        quiet = leave_one_task_out(kb, learners, ks=[1])
+        assert capfd.readouterr().err == ""
+        shown = leave_one_task_out(kb, learners, ks=[1], progress=True, n_jobs=2)
+        assert "kb evaluate" in capfd.readouterr().err
+    assert shown.per_task == quiet.per_task  # chunked workers give the same answers
 
 
 def test_bad_input_exits_2_with_the_reason(tiny_corpus: Path) -> None:

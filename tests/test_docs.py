@@ -135,6 +135,7 @@ DEEP_CHECKS: dict[str, Callable[[types.ModuleType], None]] = {
     "autometa_meta_features": autometa.testing.check_meta_features,
     "autometa_meta_learners": check_meta_learners_of,
     "autometa_select_strategy": autometa.testing.check_strategy_selector,
+    "autometa_samplers": autometa.testing.check_samplers,
     "autometa_trial_completed": observers_are_called_by_check_plugin,
 }
 

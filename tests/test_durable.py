@@ -237,7 +237,9 @@ def test_only_trials_of_dead_processes_are_reclaimed(tmp_path: Path) -> None:
     )
     alive.set_user_attr(LEASE_ATTR, {"host": "elsewhere/", "pid": 1, "beat": time.time()})
 
-    second = autometa.fit(X, y, **fit_params(url, "leases", 3, str(tmp_path / "kb.db")))
+    # n_trials=4: the 2 done, the live process's running trial (it counts towards the
+    # study's total) and the retry of the abandoned one.
+    second = autometa.fit(X, y, **fit_params(url, "leases", 4, str(tmp_path / "kb.db")))
 
     trials = {t.number: t for t in second.study_.trials}
     assert trials[abandoned.number].state == TrialState.FAIL

@@ -10,7 +10,7 @@ from optuna.distributions import FloatDistribution
 
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.types import Algorithm, Config, Evaluation
-from autometa_learners import GreedyPortfolio, NearestTasks
+from autometa_learners import GreedyPortfolio, NearestTasks, ZeroShot
 from autometa_learners.portfolio import greedy_portfolio
 
 
@@ -136,3 +136,35 @@ def test_portfolio_skips_unavailable_algorithms_and_handles_empty_knowledge() ->
     assert all(r.config.algorithm != "alpha" for r in recs)
     empty = GreedyPortfolio().fit(KnowledgeBase.in_memory())
     assert empty.recommend({}, kind="binary", algorithms=ALGORITHMS, k=5) == []
+
+
+def test_zero_shot_returns_the_nearest_tasks_ranking_of_the_portfolio() -> None:
+    learner = ZeroShot().fit(knowledge())
+    small = learner.recommend(
+        {"LogRows": math.log(100), "Ratio": 10}, kind="binary", algorithms=ALGORITHMS, k=5
+    )
+    # small1's own order, then the portfolio member it never evaluated.
+    assert [r.config for r in small] == [A_TUNED, A_DEFAULT, B_DEFAULT, B_TUNED, G_TUNED]
+    assert small[0].evidence.source_tasks[0][0] == "small1"
+    assert small[0].predicted_score == pytest.approx(1.0)
+    assert "not evaluated on small1" in small[-1].evidence.note
+    large = learner.recommend(
+        {"LogRows": math.log(10000), "Ratio": 1000}, kind="binary", algorithms=ALGORITHMS, k=2
+    )
+    assert [r.config for r in large] == [B_TUNED, B_DEFAULT]
+
+
+def test_zero_shot_portfolio_is_pruned_and_respects_available_algorithms() -> None:
+    learner = ZeroShot(portfolio_size=2).fit(knowledge())
+    # The two-config portfolio: B_DEFAULT (best on average), then A_TUNED (fixes small).
+    assert set(learner.portfolios_["binary"]) == {B_DEFAULT, A_TUNED}
+    recs = learner.recommend(
+        {"LogRows": math.log(100), "Ratio": 10}, kind="binary", algorithms=ALGORITHMS, k=5
+    )
+    assert [r.config for r in recs] == [A_TUNED, B_DEFAULT]
+    only_beta = learner.recommend(
+        {"LogRows": math.log(100), "Ratio": 10}, kind="binary", algorithms=ALGORITHMS[1:2], k=5
+    )
+    assert [r.config for r in only_beta] == [B_DEFAULT]
+    empty = ZeroShot().fit(KnowledgeBase.in_memory())
+    assert empty.recommend({"LogRows": 3.0}, kind="binary", algorithms=ALGORITHMS, k=5) == []

@@ -113,8 +113,13 @@ def catalogue_id(algorithm: Algorithm) -> str:
     return f"{algorithm.name}-{'-'.join(algorithm.kinds)}"
 
 
-def test_nearest_tasks_passes_check_meta_learner(knowledge: KnowledgeBase) -> None:
-    check_meta_learner(NearestTasks, knowledge=knowledge)
+@pytest.mark.parametrize(
+    "learner", autometa_learners.autometa_meta_learners(), ids=lambda cls: cls.name
+)
+def test_first_party_learners_pass_check_meta_learner(
+    learner: type[MetaLearner], knowledge: KnowledgeBase
+) -> None:
+    check_meta_learner(learner, knowledge=knowledge)
 
 
 def test_shipped_selector_passes_check_strategy_selector(knowledge: KnowledgeBase) -> None:

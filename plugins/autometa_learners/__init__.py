@@ -6,10 +6,11 @@ from autometa.hookspecs import hookimpl
 from autometa.metalearner import MetaLearner
 from autometa_learners.nearest_tasks import NearestTasks
 from autometa_learners.portfolio import GreedyPortfolio
+from autometa_learners.zero_shot import ZeroShot
 
-__all__ = ["GreedyPortfolio", "NearestTasks"]
+__all__ = ["GreedyPortfolio", "NearestTasks", "ZeroShot"]
 
 
 @hookimpl
 def autometa_meta_learners() -> list[type[MetaLearner]]:
-    return [NearestTasks, GreedyPortfolio]
+    return [NearestTasks, GreedyPortfolio, ZeroShot]

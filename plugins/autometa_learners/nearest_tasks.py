@@ -58,7 +58,7 @@ class NearestTasks(MetaLearner):
         }
         return self
 
-    def _scaled(self, meta_features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    def scaled(self, meta_features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Earlier tasks and the new one scaled to [0, 1] together, as auto-sklearn does.
 
         Including the new task in the minimum and maximum keeps distances defined even
@@ -80,7 +80,7 @@ class NearestTasks(MetaLearner):
         The distance is the mean absolute scaled difference over the meta-features both
         tasks define, so a task missing a few values is not unfairly near or far.
         """
-        tasks, query = self._scaled(meta_features)
+        tasks, query = self.scaled(meta_features)
         result = []
         for row, task_id in enumerate(self.task_ids_):
             if self.task_kinds_[task_id] != kind:
@@ -107,7 +107,7 @@ class NearestTasks(MetaLearner):
                 chosen[default.config] = default
         if table is not None:
             rows = {task_id: i for i, task_id in enumerate(table.task_ids)}
-            tasks, query = self._scaled(meta_features)
+            tasks, query = self.scaled(meta_features)
             for task_id, distance in self.distances(meta_features, kind):
                 if len(chosen) >= k or task_id not in rows:
                     break
@@ -133,6 +133,13 @@ class NearestTasks(MetaLearner):
                     )
                     taken += 1
         return list(chosen.values())[:k]
+
+    def explaining(
+        self, meta_features: Mapping[str, float], task_id: str
+    ) -> tuple[tuple[str, float], ...]:
+        """The meta-features in which earlier task ``task_id`` is closest to the new one."""
+        tasks, query = self.scaled(meta_features)
+        return self._explaining(tasks[self.task_ids_.index(task_id)], query)
 
     def _explaining(self, task: np.ndarray, query: np.ndarray) -> tuple[tuple[str, float], ...]:
         """The meta-features in which the source task is closest to the new one."""

@@ -1,12 +1,37 @@
-"""First-party strategy selectors, registered through the ``autometa`` entry-point group."""
+"""First-party strategy selectors, registered through the ``autometa`` entry-point group.
+
+One hook answers for both, last of all selectors (``trylast``: a user's selector plugin
+is asked first):
+
+- the **learned** selector (:mod:`autometa_selectors.learned`) chooses the meta-learner
+  with auto-sklearn 2's pairwise random forests, trained on the knowledge base's
+  leave-one-task-out results; it abstains on a small base, a kind the base has no task
+  of, or fewer than two learners;
+- the **rule-based** selector answers otherwise: the multi-task score forest when the
+  base has at least :data:`MIN_FOREST_TASKS` tasks of the new task's kind, nearest tasks
+  when it has fewer, a cold search when it has none.
+
+Both share the rules for the rest of the strategy:
+
+- validation by size (:func:`validation_for`);
+- :data:`N_WARM_STARTS` warm starts. Leave-one-task-out cannot learn this number: a
+  learner's regret after k warm starts only falls with k, and what the extra trials
+  cost is the search's budget, which a selector is not told;
+- the sampler :data:`SAMPLER`, TPE in its multivariate, grouped form, for every task:
+  the search space is conditional (``algorithm`` decides which parameters exist), which
+  grouped TPE models and which the other built-in samplers do not (CMA-ES samples only
+  the continuous parameters jointly and needs many more trials than a budgeted fit
+  runs; random and QMC learn nothing from the warm starts' scores).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from autometa.hookspecs import hookimpl
 from autometa.types import Strategy
+from autometa_selectors.learned import choose_learner
 
 if TYPE_CHECKING:
     from autometa.knowledge import KnowledgeBase
@@ -17,36 +42,68 @@ CV_ROWS = 2_000
 THREE_FOLD_ROWS = 10_000
 """Up to this many rows, 3-fold CV; above, one stratified 75/25 holdout split."""
 N_WARM_STARTS = 10
-PREFERRED_LEARNER = "nearest_tasks"
+FOREST_LEARNER, NEAREST_LEARNER = "score_forest", "nearest_tasks"
+MIN_FOREST_TASKS = 20
+"""The multi-task score forest had the lowest leave-one-task-out regret at every k on the
+shipped base (README); below this many earlier tasks of a kind there is too little for a
+forest to learn splits from, and nearest tasks (which needs no training) answers."""
+SAMPLER = "tpe"
+
+
+def validation_for(task: Task) -> tuple[Literal["cv", "holdout"], int, str]:
+    """(validation, n_splits, why) by the task's size."""
+    if task.n_rows <= CV_ROWS:
+        return "cv", 5, f"{task.n_rows} rows <= {CV_ROWS}: 5-fold CV"
+    if task.n_rows <= THREE_FOLD_ROWS:
+        return "cv", 3, f"{task.n_rows} rows: 3-fold CV"
+    return "holdout", 3, f"{task.n_rows} rows: 25% holdout"
 
 
 def rule_based_strategy(
     task: Task, knowledge: KnowledgeBase, meta_learners: Sequence[str]
 ) -> Strategy:
-    """Validation by size, nearest-tasks warm starts when the knowledge base has peers."""
-    if task.n_rows <= CV_ROWS:
-        validation, n_splits, why = "cv", 5, f"{task.n_rows} rows <= {CV_ROWS}: 5-fold CV"
-    elif task.n_rows <= THREE_FOLD_ROWS:
-        validation, n_splits, why = "cv", 3, f"{task.n_rows} rows: 3-fold CV"
-    else:
-        validation, n_splits, why = "holdout", 3, f"{task.n_rows} rows: 25% holdout"
+    """Validation by size, a preferred learner's warm starts when the base has peers."""
+    validation, n_splits, why = validation_for(task)
     peers = len(knowledge.tasks(kind=task.kind))
-    if PREFERRED_LEARNER in meta_learners and peers:
+    preferred = (FOREST_LEARNER, NEAREST_LEARNER) if peers >= MIN_FOREST_TASKS else ()
+    learner = next((name for name in (*preferred, NEAREST_LEARNER) if name in meta_learners), None)
+    if learner is not None and peers:
         return Strategy(
-            PREFERRED_LEARNER,
+            learner,
             N_WARM_STARTS,
-            "tpe",
-            validation,  # type: ignore[arg-type]
+            SAMPLER,
+            validation,
             n_splits,
-            reason=f"rule-based: {peers} earlier {task.kind} tasks -> {PREFERRED_LEARNER}; {why}",
+            reason=f"rule-based: {peers} earlier {task.kind} tasks -> {learner}; {why}",
         )
     return Strategy(
         None,
         0,
-        "tpe",
-        validation,  # type: ignore[arg-type]
+        SAMPLER,
+        validation,
         n_splits,
         reason=f"rule-based: no earlier {task.kind} tasks or no learner -> cold TPE; {why}",
+    )
+
+
+def learned_strategy(
+    task: Task,
+    meta_features: Mapping[str, float],
+    knowledge: KnowledgeBase,
+    meta_learners: Sequence[str],
+) -> Strategy | None:
+    """The learned selector's meta-learner with the shared rules, or None to abstain."""
+    choice = choose_learner(task.kind, meta_features, knowledge, meta_learners)
+    if choice is None:
+        return None
+    validation, n_splits, why = validation_for(task)
+    return Strategy(
+        choice.learner,
+        N_WARM_STARTS,
+        SAMPLER,
+        validation,
+        n_splits,
+        reason=f"learned selector: {choice.learner}: {choice.reason}; {why}",
     )
 
 
@@ -57,4 +114,5 @@ def autometa_select_strategy(
     knowledge: KnowledgeBase,
     meta_learners: Sequence[str],
 ) -> Strategy:
-    return rule_based_strategy(task, knowledge, meta_learners)
+    learned = learned_strategy(task, meta_features, knowledge, meta_learners)
+    return learned or rule_based_strategy(task, knowledge, meta_learners)

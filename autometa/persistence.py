@@ -1,0 +1,238 @@
+"""Save and load fitted models; the file's suffix chooses the format.
+
+``.joblib`` (also ``.pkl``, ``.pickle``) is a pickle: loading it runs whatever code the
+file names, so load only files you made or trust. ``.skops`` is skops' format (made by
+scikit-learn maintainers): the file is data, and loading refuses every type that is not
+known to be safe unless you name it in ``trusted``. It needs the optional dependency
+(``pip install "autometa[safe]"``).
+
+Known to be safe without asking: what skops itself trusts (scikit-learn, NumPy, SciPy
+types), autometa's own result types, and classes defined by installed autometa plugins
+(code you chose to install, loaded through the same entry points as for a fit). Never
+functions: a function named by a file could be called later by the model.
+
+A ``.skops`` file holds the fitted model without its Optuna study (``study_`` is None
+after loading: a study holds a sampler and a storage, which are code and connections,
+not data; ``evaluations_`` keep every trial's configuration, score and status), and
+with constructor parameters that are live objects (``plugins``, a ``KnowledgeBase``, a
+storage object, a sampler instance inside ``strategy``) reduced to plain values: the
+loaded model predicts exactly as the saved one; refitting it needs them passed again.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+SKOPS_SUFFIX = ".skops"
+
+SAFE_AUTOMETA_TYPES = frozenset(
+    {
+        "autometa.api.AutoMetaClassifier",
+        "autometa.api.AutoMetaRegressor",
+        "autometa.api.ApplySchema",
+        "autometa.metafeatures.MetaFeatures",
+        "autometa.task.FeatureSchema",
+        "autometa.types.Config",
+        "autometa.types.Evaluation",
+        "autometa.types.Evidence",
+        "autometa.types.Recommendation",
+        "autometa.types.Strategy",
+        # A data type described by its name, e.g. numpy.dtype('float64'); skops lists it.
+        "numpy.dtype",
+        # scikit-learn classes the shipped catalogue's models hold (a calibrated SVC) that
+        # skops does not list itself: estimators and a splitter whose state is data.
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.model_selection._split.StratifiedKFold",
+    }
+)
+"""Exact names of the types a .skops file may hold without being listed in ``trusted``.
+
+Each is a plain-data class (autometa's frozen dataclasses, the estimators that hold them,
+and a few scikit-learn classes) whose loading only sets attributes."""
+
+TrustedTypes = Iterable[str | type]
+
+
+class UntrustedTypesError(ValueError):
+    """A .skops file holds types nobody said are safe; nothing was loaded."""
+
+    def __init__(self, path: Path, types: list[str]) -> None:
+        self.path = path
+        self.types = types
+        listed = ", ".join(repr(t) for t in types)
+        super().__init__(
+            f"{path} holds types that are not known to be safe, so it was not loaded: "
+            f"{listed}. Loading runs these types' code. If you trust where the file comes "
+            f"from, name them: load_model({str(path)!r}, trusted=[{listed}]) (or "
+            "`autometa predict --trust TYPE` for each)."
+        )
+
+
+def check_model_path(path: str | os.PathLike[str]) -> str:
+    """The format ``path``'s suffix names (``"skops"`` or ``"pickle"``), checked usable.
+
+    Raises a ValueError for an unknown suffix and an ImportError when ``.skops`` is asked
+    for without skops installed: call it before a long fit, so a bad ``--out`` is
+    reported before, not after, the work.
+    """
+    kind = _format_of(Path(path))
+    if kind == "skops":
+        _skops_io()
+    return kind
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` in the format its suffix names; return the path.
+
+    ``.skops`` writes the data-only copy described in this module's docstring; the
+    pickle suffixes write the model as it is (``joblib.dump``). Another suffix raises a
+    ValueError naming the choices, before anything is written.
+    """
+    target = Path(path)
+    kind = _format_of(target)
+    if kind == "pickle":
+        joblib.dump(model, target)
+        return target
+    sio = _skops_io()
+    data = _data_only(model)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        sio.dump(data, partial)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        raise ValueError(
+            f"{type(model).__name__} cannot be saved as {SKOPS_SUFFIX}: "
+            f"{type(exc).__name__}: {exc}. Save it with a .joblib suffix instead (a pickle: "
+            "load it only where you trust the file)."
+        ) from exc
+    partial.replace(target)  # a crash while writing never leaves half a model at `path`
+    return target
+
+
+def load_model(path: str | os.PathLike[str], *, trusted: TrustedTypes = ()) -> Any:
+    """Read a model written by :func:`save_model`; the suffix says how.
+
+    ``.skops``: the types in the file are checked first (skops'
+    ``get_untrusted_types``); any that is not known to be safe (see the module
+    docstring) and not named in ``trusted`` (full names such as
+    ``"my_plugin.MyEstimator"``, or the types themselves) stops the load with an
+    :class:`UntrustedTypesError` listing them, before any of them is imported. Pickle
+    suffixes: ``joblib.load``, which runs code from the file: only for files you trust.
+    """
+    source = Path(path)
+    kind = _format_of(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"No model file at {source}.")
+    if kind == "pickle":
+        return joblib.load(source)
+    sio = _skops_io()
+    try:
+        found = sio.get_untrusted_types(file=source)
+    except Exception as exc:  # not a zip, no schema, a schema skops cannot read
+        raise ValueError(
+            f"{source} is not a model saved in the {SKOPS_SUFFIX} format "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    named = {_type_name(t) for t in trusted}
+    refused = [t for t in found if t not in named and not _known_safe(t)]
+    if refused:
+        raise UntrustedTypesError(source, refused)
+    try:
+        return sio.load(source, trusted=found)
+    except Exception as exc:  # a damaged or hand-made file: skops fails in many ways
+        raise ValueError(
+            f"{source} could not be loaded as a {SKOPS_SUFFIX} model "
+            f"({type(exc).__name__}: {exc}); it is damaged or was not written by "
+            "save_model."
+        ) from exc
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        return "pickle"
+    if suffix == SKOPS_SUFFIX:
+        return "skops"
+    raise ValueError(
+        f"Cannot tell the model format of {path}: use the suffix {SKOPS_SUFFIX} (data only, "
+        f"safe to load from others) or one of {', '.join(PICKLE_SUFFIXES)} (a pickle: runs "
+        "code when loaded)."
+    )
+
+
+def _skops_io() -> Any:
+    try:
+        return importlib.import_module("skops.io")
+    except ImportError:
+        raise ImportError(
+            f"Saving or loading {SKOPS_SUFFIX} files needs skops: "
+            'pip install "autometa[safe]" (or pip install skops).'
+        ) from None
+
+
+def _type_name(item: str | type) -> str:
+    if isinstance(item, str):
+        return item
+    return f"{item.__module__}.{item.__qualname__}"
+
+
+def _known_safe(name: str) -> bool:
+    """An autometa result type, or a class (never a function) of an installed plugin."""
+    if name in SAFE_AUTOMETA_TYPES:
+        return True
+    module, _, attribute = name.rpartition(".")
+    if not module or module.split(".")[0] not in _installed_plugin_packages():
+        return False
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type) and f"{found.__module__}.{found.__qualname__}" == name
+
+
+def _installed_plugin_packages() -> set[str]:
+    """Top-level packages of the plugins installed under the ``autometa`` entry points."""
+    from autometa.plugins import ENTRY_POINT_GROUP
+
+    return {
+        entry.value.split(":")[0].split(".")[0]
+        for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    }
+
+
+def _data_only(model: Any) -> Any:
+    """A shallow copy of an autometa estimator without the parts that are not data."""
+    from autometa.api import _AutoMetaBase
+
+    if not isinstance(model, _AutoMetaBase):
+        return model
+    data = copy.copy(model)
+    if hasattr(data, "study_"):
+        data.study_ = None  # type: ignore[assignment]  # documented: no study in a .skops
+    data.plugins = ()
+    if not isinstance(data.knowledge, (str, os.PathLike, type(None))):
+        data.knowledge = getattr(data.knowledge, "location", None)
+    if not isinstance(data.storage, (str, type(None))):
+        data.storage = None
+    data.strategy = _plain_strategy(data.strategy)
+    if hasattr(data, "strategy_"):
+        data.strategy_ = _plain_strategy(data.strategy_)
+    return data
+
+
+def _plain_strategy(strategy: Any) -> Any:
+    """A Strategy whose sampler is named, not a sampler instance (which is code)."""
+    if strategy is None or isinstance(strategy.sampler, str):
+        return strategy
+    return dataclasses.replace(strategy, sampler=type(strategy.sampler).__name__)
