@@ -139,8 +139,7 @@ def resolve_memory_limit(memory_limit: MemoryLimit, n_jobs: int = 1) -> float | 
     if isinstance(memory_limit, str):
         if memory_limit != "auto":
             raise ValueError(
-                f"memory_limit must be a number of megabytes, 'auto' or None, got "
-                f"{memory_limit!r}."
+                f"memory_limit must be a number of megabytes, 'auto' or None, got {memory_limit!r}."
             )
         total = total_memory_mb()
         if total is None or not memory_limit_supported():

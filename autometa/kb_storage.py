@@ -31,6 +31,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
@@ -399,7 +400,29 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
     return False
 
 
+CREATE_ATTEMPTS = 5
+"""Tries at opening a database that several processes are creating at the same moment."""
+
+
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
+    """Open (or create) a SQLite knowledge base; retry transient errors of a creation race.
+
+    Processes that create one new file at the same moment can see SQLite's "disk I/O
+    error" while another one turns the empty file into WAL mode: nothing was written by
+    them, so trying again (after the other process has finished) is safe.
+    """
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return _open_sqlite_file_once(path, read_only=read_only, create=create)
+        except DBAPIError as exc:
+            racing = create and not read_only and "disk I/O error" in str(exc.orig)
+            if not racing or attempt == CREATE_ATTEMPTS - 1:
+                raise _translate(exc, path) from exc
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _open_sqlite_file_once(path: Path, *, read_only: bool, create: bool) -> Opened:
     path = path.expanduser().absolute()
     exists = _check_path(path, read_only=read_only, create=create)
     header: _Header | None = None
@@ -419,9 +442,6 @@ def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
         _validate_or_create(engine, path, read_only=read_only, create=create)
         if not read_only:
             _ensure_wal(engine)
-    except DBAPIError as exc:
-        engine.dispose()
-        raise _translate(exc, path) from exc
     except BaseException:
         engine.dispose()
         raise

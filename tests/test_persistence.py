@@ -241,11 +241,10 @@ def _live_nodes(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _tripwire_node(marker: Path) -> dict[str, Any]:
-    """The schema node of a Tripwire, as skops itself writes it."""
+    """The schema node of a Tripwire, as skops itself writes it (with the protocol keys a
+    file's root node needs; other nodes ignore them)."""
     saved = skops_io.dumps(Tripwire(str(marker)))
     node = _schema(saved)
-    for key in ("protocol", "_skops_version"):
-        node.pop(key, None)
     for offset, inner in enumerate(_nodes(node)):
         inner["__id__"] = -1 - offset  # never the id of a node of the model
     return node

@@ -33,7 +33,12 @@ from autometa.selection import (
 from autometa.testing import check_plugin, check_strategy_selector, small_tasks
 from autometa.types import Config, Evaluation
 from autometa_learners import GreedyPortfolio, NearestTasks
-from autometa_selectors.learned import MIN_TRAINING_TASKS, cache_files, choose_learner
+from autometa_selectors.learned import (
+    MAX_MEASURED_IN_FIT,
+    MIN_TRAINING_TASKS,
+    cache_files,
+    choose_learner,
+)
 
 KS = (1, 3, 5, 10, 25)
 PAIR = ("greedy_portfolio", "nearest_tasks")
@@ -474,3 +479,19 @@ def test_rule_based_prefers_the_forest_only_with_enough_tasks(n_tasks: int, expe
         small_tasks()["binary"], synthetic_kb(n_tasks), ["nearest_tasks"]
     )
     assert blocked.meta_learner == "nearest_tasks"
+
+
+def test_a_fit_never_measures_a_large_unmeasured_base(tmp_path: Path) -> None:
+    # More unmeasured tasks than MAX_MEASURED_IN_FIT: no leave-one-task-out inside the fit.
+    kb = synthetic_kb(MAX_MEASURED_IN_FIT + 1)
+    choice = choose_learner(
+        "binary",
+        binary_features(),
+        kb,
+        PAIR,
+        shipped=tmp_path / "absent.json",
+        cache_dir=tmp_path / "cache",
+        learners=LEARNERS,
+    )
+    assert choice is None
+    assert cache_files(tmp_path / "cache") == []

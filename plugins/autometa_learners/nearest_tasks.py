@@ -126,7 +126,7 @@ class NearestTasks(MetaLearner):
                             model=self.name,
                             source_tasks=((self.task_names_[task_id], distance),),
                             meta_features=self._explaining(
-                                tasks[self.task_ids_.index(task_id)], query
+                                tasks, self.task_ids_.index(task_id), query
                             ),
                             note=f"score {scores[column]:.4g} on {self.task_names_[task_id]}",
                         ),
@@ -139,12 +139,29 @@ class NearestTasks(MetaLearner):
     ) -> tuple[tuple[str, float], ...]:
         """The meta-features in which earlier task ``task_id`` is closest to the new one."""
         tasks, query = self.scaled(meta_features)
-        return self._explaining(tasks[self.task_ids_.index(task_id)], query)
+        return self._explaining(tasks, self.task_ids_.index(task_id), query)
 
-    def _explaining(self, task: np.ndarray, query: np.ndarray) -> tuple[tuple[str, float], ...]:
-        """The meta-features in which the source task is closest to the new one."""
-        diff = np.abs(task - query)
-        order = [i for i in np.argsort(np.nan_to_num(diff, nan=np.inf)) if np.isfinite(diff[i])]
+    def _explaining(
+        self, tasks: np.ndarray, row: int, query: np.ndarray
+    ) -> tuple[tuple[str, float], ...]:
+        """The meta-features in which earlier task ``row`` is closest to the new one.
+
+        Closeness is relative to how much a meta-feature varies among the earlier tasks of
+        the same kind: one that is equal for all of them (ClassProbabilityMean of binary
+        tasks) tells nothing about why this task is near, so it is never named.
+        """
+        kind = self.task_kinds_[self.task_ids_[row]]
+        same_kind = [i for i, t in enumerate(self.task_ids_) if self.task_kinds_[t] == kind]
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            spread = np.nanstd(tasks[same_kind], axis=0)
+        diff = np.abs(tasks[row] - query)
+        relative = np.where(spread > 0, diff / spread, np.nan)
+        if not np.isfinite(relative).any():  # a single earlier task of this kind
+            relative = diff
+        order = [
+            i for i in np.argsort(np.nan_to_num(relative, nan=np.inf)) if np.isfinite(relative[i])
+        ]
         return tuple(
             (self.feature_names_[i], float(diff[i])) for i in order[:N_EXPLAINING_FEATURES]
         )

@@ -57,6 +57,9 @@ MIN_TRAINING_TASKS = 20
 """Fewer held-out tasks than this and the selector does not learn: each pairwise forest
 would see a handful of informative tasks, and its out-of-bag check would be noise."""
 SHIPPED_DATA = "selector_training.json"
+MAX_MEASURED_IN_FIT = 25
+"""Most tasks a fit measures by leave-one-task-out for the selector (a few seconds each);
+a base with more unmeasured tasks uses the rows it has, so no fit stalls for minutes."""
 CACHE_PREFIX = "selector-"
 MAX_CACHE_FILES = 8
 """Newest cached training-data files kept (one per knowledge-base content and learners)."""
@@ -156,6 +159,18 @@ def training_data(
     cache = cache_dir / _cache_name(knowledge.fingerprint(fingerprints), wanted)
     data, missing = _reuse(fingerprints, wanted, [d for d, _ in stored])
     missing = _evaluable(knowledge, missing)
+    if len(missing) > MAX_MEASURED_IN_FIT:
+        logger.info(
+            "strategy selector: %d tasks of %s have no training data; measuring them would "
+            "cost a leave-one-task-out run inside this fit, so only the %d reused rows are "
+            "used (run `autometa kb evaluate %s --selector --save-selector-data FILE` to "
+            "measure them once)",
+            len(missing),
+            knowledge.location,
+            len(data.regrets),
+            knowledge.location,
+        )
+        return _enough(data, "reused rows only")
     if missing:
         data = _measure(knowledge, data, {name: learners[name] for name in wanted}, missing)
     if missing or not cache.is_file():
