@@ -1,4 +1,6 @@
-"""Load: eight processes, each running real fits that grow one SQLite knowledge base.
+"""Load: eight processes, each running real fits that grow one knowledge base.
+
+Once on a SQLite file, once on a real PostgreSQL database (see tests/conftest.py).
 
 Each process fits two tasks of its own (subsamples of a bundled dataset) with
 ``knowledge=<the shared file>``: every fit reads the base to warm-start while the others
@@ -54,16 +56,26 @@ FITTER = textwrap.dedent(
 )
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the eight processes' knowledge base lives: a SQLite file or a database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "shared.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.mark.slow
-def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(tmp_path: Path) -> None:
-    path, go = tmp_path / "shared.db", tmp_path / "go"
+def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(
+    tmp_path: Path, shared_location: str
+) -> None:
+    path, go = shared_location, tmp_path / "go"
     procs = [
         subprocess.Popen(
             [
                 sys.executable,
                 "-c",
                 FITTER,
-                str(path),
+                path,
                 str(go),
                 str(me),
                 str(FITS_PER_PROCESS),
@@ -97,12 +109,13 @@ def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(tmp_path: 
             task_id: {e.config.key: (e.status, e.score) for e in kb.evaluations(task_id)}
             for task_id in reported
         }
-    raw = sqlite3.connect(path)
-    try:
-        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        (rows,) = raw.execute("SELECT COUNT(*) FROM evaluations").fetchone()
-    finally:
-        raw.close()
+        rows = kb.counts()["evaluations"]
+    if "://" not in path:
+        raw = sqlite3.connect(path)
+        try:
+            assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            raw.close()
     assert rows == sum(len(cells) for cells in reported.values()), "rows lost or extra"
     for task_id, cells in reported.items():
         assert set(stored[task_id]) == set(cells), f"{task_id}: evaluations lost or extra"
