@@ -129,7 +129,8 @@ def resolve_memory_limit(memory_limit: MemoryLimit, n_jobs: int = 1) -> float | 
     """The per-trial memory limit in MB when ``n_jobs`` trials run at once, or None.
 
     ``"auto"`` shares :data:`AUTO_MEMORY_FRACTION` of the machine's memory (see
-    :func:`total_memory_mb`) between the workers; a number is taken as it is; None means
+    :func:`total_memory_mb`) between the worker processes, and is no limit with one job
+    (trials then run in the caller's process); a number is taken as it is; None means
     no limit. Where limits are not enforced (see :func:`memory_limit_supported`) the
     result is None, with a warning when a number was asked for. Bad values raise a
     ValueError that says what to pass instead.
@@ -142,9 +143,13 @@ def resolve_memory_limit(memory_limit: MemoryLimit, n_jobs: int = 1) -> float | 
                 f"memory_limit must be a number of megabytes, 'auto' or None, got {memory_limit!r}."
             )
         total = total_memory_mb()
-        if total is None or not memory_limit_supported():
-            return None
         workers = max(joblib.effective_n_jobs(n_jobs), 1)
+        if total is None or not memory_limit_supported() or workers == 1:
+            # With one job, trials run in the caller's own process, where an address-space
+            # limit also binds everything else the process does meanwhile (SQLite maps
+            # its WAL index with mmap and failed with "disk I/O error" under it in the
+            # 8-process load test); "auto" limits worker processes only.
+            return None
         return max(AUTO_MEMORY_FRACTION * total / workers, MIN_MEMORY_LIMIT_MB)
     if (
         isinstance(memory_limit, bool)

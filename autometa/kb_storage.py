@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import struct
-import time
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
@@ -300,11 +301,29 @@ class _Header:
     wal: bool
 
 
+def _first_bytes(path: Path, count: int) -> bytes:
+    """The first ``count`` bytes of ``path``, read without closing a descriptor here.
+
+    SQLite's locks are POSIX record locks, which belong to the process: closing *any*
+    descriptor of the database file drops all of them, even those SQLite connections of
+    this process hold. Another process may then checkpoint and delete the WAL in use
+    (seen as "disk I/O error", with commits at risk). So the bytes are read by a
+    short-lived child process (``head``) wherever there is one; without it (Windows,
+    where locks are not POSIX locks) the file is read directly.
+    """
+    head = shutil.which("head")
+    if head is None or os.name != "posix":
+        with path.open("rb") as handle:
+            return handle.read(count)
+    return subprocess.run(
+        [head, "-c", str(count), str(path)], capture_output=True, check=True
+    ).stdout
+
+
 def _read_header(path: Path) -> _Header | None:
     """The SQLite header as bytes (no SQLite involved); None for an empty file."""
-    with path.open("rb") as handle:
-        head = handle.read(100)
-        size = os.fstat(handle.fileno()).st_size
+    size = path.stat().st_size
+    head = _first_bytes(path, 100)
     if size == 0:
         return None
     if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
@@ -400,26 +419,42 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
     return False
 
 
-CREATE_ATTEMPTS = 5
-"""Tries at opening a database that several processes are creating at the same moment."""
-
-
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
-    """Open (or create) a SQLite knowledge base; retry transient errors of a creation race.
+    """Open (or create) a SQLite knowledge base, one writer process at a time.
 
-    Processes that create one new file at the same moment can see SQLite's "disk I/O
-    error" while another one turns the empty file into WAL mode: nothing was written by
-    them, so trying again (after the other process has finished) is safe.
+    Processes that open one file at the same moment while it is being created (or turned
+    into WAL mode) can break each other: a connection opened on the file before the
+    switch to WAL fails later with SQLite's "disk I/O error", and one that reads the
+    first pages while another process writes them sees a "malformed" image. Writable
+    opens therefore hold an exclusive advisory lock on a hidden sidecar file
+    (``.<name>.lock``) until the file is validated and in WAL mode; it is held for
+    milliseconds, never while the knowledge base is used.
     """
-    for attempt in range(CREATE_ATTEMPTS):
+    if read_only:
+        return _open_sqlite_file_once(path, read_only=read_only, create=create)
+    with _creation_lock(path.expanduser().absolute()):
+        return _open_sqlite_file_once(path, read_only=read_only, create=create)
+
+
+@contextlib.contextmanager
+def _creation_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``.<name>.lock`` next to ``path`` (POSIX; else no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; concurrent creation is not protected there
+        yield
+        return
+    try:
+        handle = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115
+    except OSError:  # a directory we cannot write to: nothing will be created there
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            return _open_sqlite_file_once(path, read_only=read_only, create=create)
-        except DBAPIError as exc:
-            racing = create and not read_only and "disk I/O error" in str(exc.orig)
-            if not racing or attempt == CREATE_ATTEMPTS - 1:
-                raise _translate(exc, path) from exc
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _open_sqlite_file_once(path: Path, *, read_only: bool, create: bool) -> Opened:
@@ -442,6 +477,9 @@ def _open_sqlite_file_once(path: Path, *, read_only: bool, create: bool) -> Open
         _validate_or_create(engine, path, read_only=read_only, create=create)
         if not read_only:
             _ensure_wal(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise _translate(exc, path) from exc
     except BaseException:
         engine.dispose()
         raise
