@@ -420,44 +420,6 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
 
 
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
-    """Open (or create) a SQLite knowledge base, one writer process at a time.
-
-    Processes that open one file at the same moment while it is being created (or turned
-    into WAL mode) can break each other: a connection opened on the file before the
-    switch to WAL fails later with SQLite's "disk I/O error", and one that reads the
-    first pages while another process writes them sees a "malformed" image. Writable
-    opens therefore hold an exclusive advisory lock on a hidden sidecar file
-    (``.<name>.lock``) until the file is validated and in WAL mode; it is held for
-    milliseconds, never while the knowledge base is used.
-    """
-    if read_only:
-        return _open_sqlite_file_once(path, read_only=read_only, create=create)
-    with _creation_lock(path.expanduser().absolute()):
-        return _open_sqlite_file_once(path, read_only=read_only, create=create)
-
-
-@contextlib.contextmanager
-def _creation_lock(path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``.<name>.lock`` next to ``path`` (POSIX; else no lock)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; concurrent creation is not protected there
-        yield
-        return
-    try:
-        handle = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115
-    except OSError:  # a directory we cannot write to: nothing will be created there
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _open_sqlite_file_once(path: Path, *, read_only: bool, create: bool) -> Opened:
     path = path.expanduser().absolute()
     exists = _check_path(path, read_only=read_only, create=create)
     header: _Header | None = None
