@@ -272,6 +272,8 @@ def test_fit_with_a_hung_trial_ends_within_its_timeout_plus_grace(
     assert elapsed < timeout + OVERRUN_S, f"{elapsed:.1f}s for timeout={timeout:.0f}s"
     hung = [e for e in model.evaluations_ if e.config == bad("deadlocked")]
     assert [e.status for e in hung] == ["capped"]
-    assert "was stopped" in (hung[0].error or "")
+    # Stopped by the watchdog, or abandoned when joblib's own timeout fires first: either
+    # way a capped trial naming the hard limit, and the fit ended on time (above).
+    assert "hard limit" in (hung[0].error or "")
     assert model.best_config_ == good(1.0)
     assert model.predict(load_breast_cancer(return_X_y=True)[0][:5]).shape == (5,)
