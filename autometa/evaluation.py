@@ -146,9 +146,9 @@ def resolve_memory_limit(memory_limit: MemoryLimit, n_jobs: int = 1) -> float | 
         workers = max(joblib.effective_n_jobs(n_jobs), 1)
         if total is None or not memory_limit_supported() or workers == 1:
             # With one job, trials run in the caller's own process, where an address-space
-            # limit also binds everything else the process does meanwhile (SQLite maps
-            # its WAL index with mmap and failed with "disk I/O error" under it in the
-            # 8-process load test); "auto" limits worker processes only.
+            # limit also binds whatever its other threads do meanwhile; a default should
+            # not reach into the user's process, so "auto" limits worker processes only
+            # (an explicit number still applies in-process).
             return None
         return max(AUTO_MEMORY_FRACTION * total / workers, MIN_MEMORY_LIMIT_MB)
     if (
