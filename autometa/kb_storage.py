@@ -312,12 +312,14 @@ def _first_bytes(path: Path, count: int) -> bytes:
     where locks are not POSIX locks) the file is read directly.
     """
     head = shutil.which("head")
-    if head is None or os.name != "posix":
-        with path.open("rb") as handle:
-            return handle.read(count)
-    return subprocess.run(
-        [head, "-c", str(count), str(path)], capture_output=True, check=True
-    ).stdout
+    if head is not None and os.name == "posix":
+        done = subprocess.run([head, "-c", str(count), str(path)], capture_output=True)
+        if done.returncode == 0:
+            return done.stdout
+    # No `head`, or it could not read the file (then no SQLite connection of ours has it
+    # open either): read it here, which also raises the right OSError naming the path.
+    with path.open("rb") as handle:
+        return handle.read(count)
 
 
 def _read_header(path: Path) -> _Header | None:
