@@ -142,7 +142,8 @@ def _choice_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite int or float (numpy's too), not a bool: a value a numeric column can hold."""
     return (
         isinstance(value, (int, float, np.integer, np.floating))
         and not isinstance(value, (bool, np.bool_))
@@ -164,7 +165,7 @@ def _parameter(distribution: BaseDistribution, where: str) -> _Parameter:
 def _widened(parameter: _Parameter, values: Sequence[Any]) -> _Parameter:
     """``parameter`` with its range (or choices) extended to cover ``values``."""
     if isinstance(parameter, _Numeric):
-        numbers = [float(v) for v in values if _is_number(v) and (not parameter.log or v > 0)]
+        numbers = [float(v) for v in values if is_number(v) and (not parameter.log or v > 0)]
         if not numbers:
             return parameter
         return _Numeric(min(parameter.low, *numbers), max(parameter.high, *numbers), parameter.log)
@@ -325,7 +326,7 @@ class ConfigEncoder:
             value = config.params[param]
             where = slices[param]
             if isinstance(parameter, _Numeric):
-                if not _is_number(value):
+                if not is_number(value):
                     issues.append(EncodingIssue(name, value, "invalid"))
                     continue
                 scaled = parameter.scale(float(value))

@@ -24,7 +24,7 @@ import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from autometa.encoding import ConfigEncoder
+from autometa.encoding import ConfigEncoder, is_number
 from autometa.metalearner import MetaLearner
 from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
 from autometa_learners.nearest_tasks import NearestTasks
@@ -178,7 +178,7 @@ def inferred_spaces(configs: Sequence[Config]) -> dict[str, dict[str, BaseDistri
     spaces: dict[str, dict[str, BaseDistribution]] = {a: {} for a in {c.algorithm for c in configs}}
     for algorithm, params in seen.items():
         for param, values in params.items():
-            numbers = [float(v) for v in values if _is_number(v)]
+            numbers = [float(v) for v in values if is_number(v)]
             if len(numbers) == len(values):
                 low, high = min(numbers), max(numbers)
                 log = low > 0 and high / low > LOG_SCALE_RATIO
@@ -187,7 +187,3 @@ def inferred_spaces(configs: Sequence[Config]) -> dict[str, dict[str, BaseDistri
                 choices = sorted({repr(v): v for v in values}.items())
                 spaces[algorithm][param] = CategoricalDistribution([v for _, v in choices])
     return spaces
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
