@@ -94,8 +94,11 @@ class _AutoMetaBase(BaseEstimator):
     machine's memory shared between the workers; None: no limit; enforced on Linux only)
     is capped, one that hangs in native code has its worker killed two seconds after its
     time limit (capped), and one that kills its worker (``os._exit``, a segfault, the
-    out-of-memory killer) is failed with the exit code, the other trials of that round
-    being evaluated again. With ``n_jobs=1`` trials run in this process: raising, time
+    out-of-memory killer) is failed with the exit code, the trials it took down with it
+    being evaluated again. With ``n_jobs`` of 2 or more a trial is asked whenever a worker
+    is free, so which configurations are tried depends on timing (as with Optuna's
+    ``optimize(n_jobs=...)``); with ``n_jobs=1`` a fit is reproducible for a given
+    ``random_state``. With ``n_jobs=1`` trials run in this process: raising, time
     and memory limits are handled the same way (the memory limit is lifted after each
     trial), but a configuration that ends its process ends yours, and one that hangs in
     native code hangs the fit.

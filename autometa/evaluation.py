@@ -310,14 +310,14 @@ def run_trial(
 ) -> tuple[int, CVOutcome]:
     """Worker entry point of a search: evaluate until the wall-clock ``deadline``.
 
-    Returns the result tagged with its slot ``index``. A deadline rather than a
+    Returns the result tagged with ``index`` (the trial's number). A deadline rather than a
     duration makes the time spent starting a worker or shipping data count too. With
     ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
     marker naming its process while the trial runs, so the caller can stop this process
     if the trial hangs where no signal reaches it (see ``autometa.search``). This module
     is imported by every new worker, so it stays free of Optuna and the rest of autometa.
     """
-    marker = _leave_marker(marker_dir, index)
+    marker = _leave_marker(marker_dir, index, deadline)
     try:
         limit = None if deadline is None else max(deadline - time.time(), 1e-3)
         outcome = cross_validate_config(estimator, X, y, splits, scoring, limit, memory_limit_mb)
@@ -328,14 +328,18 @@ def run_trial(
                 marker.unlink()
 
 
-def _leave_marker(marker_dir: str | None, index: int) -> Path | None:
-    """Write ``<marker_dir>/<index>`` holding ``"<pid> <parent pid>"``; None if no folder."""
+def _leave_marker(marker_dir: str | None, index: int, deadline: float | None) -> Path | None:
+    """Write ``<marker_dir>/<index>`` holding ``"<pid> <parent pid> <deadline>"``.
+
+    The deadline is ``none`` when the trial has none. Returns None if there is no folder.
+    """
     if marker_dir is None or not os.path.isdir(marker_dir):
         return None  # e.g. a worker on another machine of a cluster
     marker = Path(marker_dir) / str(index)
     partial = marker.with_name(f".{index}.partial")
+    ends = "none" if deadline is None else repr(deadline)
     try:
-        partial.write_text(f"{os.getpid()} {os.getppid()}")
+        partial.write_text(f"{os.getpid()} {os.getppid()} {ends}")
         partial.replace(marker)  # atomic: the caller never reads half a marker
     except OSError:
         return None

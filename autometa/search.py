@@ -5,14 +5,15 @@ algorithm's ``<algorithm>__<param>`` parameters are suggested (a conditional,
 define-by-run space). Warm starts are enqueued trials, so samplers, storages and
 dashboards see them as ordinary trials.
 
-Each round asks ``n_jobs`` trials, evaluates them in joblib workers (processes with the
-default loky backend, a cluster under ``joblib.parallel_config(backend="dask")``),
-and tells the results. A configuration that raises or runs out of time becomes a
+A trial is asked whenever one of ``n_jobs`` joblib workers is free (processes with the
+default loky backend, a cluster under ``joblib.parallel_config(backend="dask")``), and
+told as soon as it ends. A configuration that raises or runs out of time becomes a
 failed trial carrying its reason; the search goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -60,7 +62,10 @@ A worker whose trial hit the limit returns within milliseconds; one that has not
 is stuck where no signal reaches Python (see ``_watchdog``)."""
 
 MIN_TRIAL_TIME_S = 0.5
-"""A round is not started with less time than this left."""
+"""A trial is not started with less time than this left."""
+
+WATCHDOG_INTERVAL_S = 0.25
+"""How often the watchdog looks for trials past their deadline and grace."""
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc")
 
@@ -260,13 +265,18 @@ def run_search(
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
-    Time is kept for the final refit: a round starts only if the time left, minus the
+    The search is asynchronous: a trial is asked as soon as a worker is free, so a slow
+    configuration holds up only its own worker (with ``n_jobs > 1`` the trials tried
+    therefore depend on timing, as with ``optuna.Study.optimize(n_jobs=...)``; with
+    ``n_jobs=1`` the search is reproducible for a given sampler seed).
+
+    Time is kept for the final refit: a trial is asked only if the time left, minus the
     estimated refit of the best configuration so far (``previous`` evaluations of a
-    resumed study included), is at least :data:`MIN_TRIAL_TIME_S`, and each trial is
-    limited to that time. With a ``lease`` (durable studies), each round first reclaims
-    trials dead processes left running, then marks its own trials as this process's
-    while they run, and releases them if the round raises. ``memory_limit_mb`` limits
-    each trial's memory (see :func:`autometa.evaluation.memory_cap`).
+    resumed study included), is at least :data:`MIN_TRIAL_TIME_S`, and it must end by
+    then. With a ``lease`` (durable studies), trials dead processes left running are
+    reclaimed before each ask, and this process's own trials are marked as its while
+    they run and released if the search raises. ``memory_limit_mb`` limits each trial's
+    memory (see :func:`autometa.evaluation.memory_cap`).
     """
     if not algorithms:
         raise ValueError(
@@ -274,51 +284,28 @@ def run_search(
             "autometa_sklearn plugin (or another algorithm plugin) is installed and not "
             "blocked."
         )
-    workers = joblib.effective_n_jobs(n_jobs)
-    splits = list(task.cv.split(task.X, task.y))
+    in_process = joblib.effective_n_jobs(n_jobs) == 1
+    holding: AbstractContextManager[Callable[[Trial], Trial]] = (
+        nullcontext(_unclaimed) if lease is None else lease.hold(study)
+    )
     outcome = SearchOutcome([], [])
-    earlier_best = SearchOutcome(list(previous), []).best()
-    while budget.n_trials is None or len(outcome.evaluations) < budget.n_trials:
-        known = [b for b in (outcome.best(), earlier_best) if b is not None]
-        best = max(known, key=lambda e: e.score) if known else None
-        reserve = 1.5 * estimated_refit_seconds(best, task) + 0.5 if best else 0.0
-        trial_limit = budget.seconds_left() - reserve
-        if trial_limit < MIN_TRIAL_TIME_S:
-            break
-        size = workers
-        if budget.n_trials is not None:
-            size = min(size, budget.n_trials - len(outcome.evaluations))
-        if lease is not None:
-            reclaim_abandoned(study)
-        holding: AbstractContextManager[Callable[[Trial], Trial]] = (
-            nullcontext(_unclaimed) if lease is None else lease.hold(study)
+    with holding as claim, _watchdog(enabled=not in_process) as watch:
+        search = _AsyncSearch(
+            task=task,
+            algorithms=algorithms,
+            study=study,
+            budget=budget,
+            n_jobs=n_jobs,
+            splits=list(task.cv.split(task.X, task.y)),
+            memory_limit_mb=memory_limit_mb,
+            lease=lease,
+            claim=claim,
+            watch=watch,
+            outcome=outcome,
+            earlier_best=SearchOutcome(list(previous), []).best(),
+            on_evaluation=on_evaluation,
         )
-        with holding as claim:
-            if lease is None:
-                trials = [claim(study.ask()) for _ in range(size)]
-            else:  # a shared study: fewer when other processes are filling it too
-                trials = lease.ask(study, size, claim)
-                if not trials:
-                    break
-            configs = [suggest_config(trial, algorithms, task) for trial in trials]
-            limit = None if math.isinf(trial_limit) else trial_limit
-            results = _evaluate_round(
-                task, algorithms, configs, splits, limit, n_jobs, memory_limit_mb
-            )
-            for trial, config, result in zip(trials, configs, results, strict=True):
-                evaluation = Evaluation(
-                    task.task_id,
-                    config,
-                    result.score,
-                    result.fit_time,
-                    result.status,
-                    result.error,
-                )
-                _tell(study, trial, evaluation, result)
-                outcome.evaluations.append(evaluation)
-                outcome.trial_numbers.append(trial.number)
-                if on_evaluation is not None:
-                    on_evaluation(evaluation)
+        search.run()
     return outcome
 
 
@@ -342,124 +329,241 @@ def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVO
         logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
 
 
-def _evaluate_round(
-    task: Task,
-    algorithms: Mapping[str, Algorithm],
-    configs: Sequence[Config],
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    time_limit_s: float | None,
-    n_jobs: int,
-    memory_limit_mb: float | None = None,
-) -> list[CVOutcome]:
-    """Evaluate configurations in parallel; every one gets an outcome, whatever happens.
+@dataclass
+class _Pending:
+    """A trial that was asked and has no result yet."""
 
-    A fault stays with the configuration that caused it:
+    trial: Trial
+    config: Config
+    estimator: Any
+    known: CVOutcome | None = None
+    """The outcome of a trial that cannot run (its estimator could not be made)."""
 
-    - raising, running past the time limit or past ``memory_limit_mb``: handled inside
+
+@dataclass
+class _AsyncSearch:
+    """One search's ask/evaluate/tell loop over a stream of joblib calls.
+
+    joblib pulls calls from :meth:`_feed` lazily (``pre_dispatch="n_jobs"``): ``n_jobs``
+    of them when a stream starts, then one more each time a trial finishes, so a worker
+    never waits for the others. With worker processes the pull happens in joblib's
+    callback thread while this thread tells results, hence :attr:`lock` around every use
+    of the study. joblib looks ahead: a stream may ask up to ``n_jobs - 1`` trials
+    before a worker is free for them; each still ends by its own deadline.
+
+    A fault stays with the trial that caused it:
+
+    - raising, running past its time limit or past ``memory_limit_mb``: handled inside
       the worker (:func:`autometa.evaluation.cross_validate_config`): failed or capped;
-    - hanging where no signal reaches Python (native code stuck on a lock): a watchdog
-      kills the worker :data:`HARD_TIMEOUT_GRACE_S` after the time limit: capped;
+    - hanging where no signal reaches Python (native code stuck on a lock): the
+      watchdog kills its worker :data:`HARD_TIMEOUT_GRACE_S` after its deadline: capped;
     - ending its worker process (``os._exit``, a crash in native code, the out-of-memory
-      killer): the process pool breaks and takes the round's other trials with it, so
-      each configuration left without a result is evaluated once more, alone; the
-      innocent ones then get their result and the culprit, dying again, is failed with
-      the exit code or signal.
+      killer): the process pool breaks and takes the other running trials with it, so
+      each of them is evaluated once more, alone; the innocent ones then get their
+      result and the culprit, dying again, is failed with the exit code or signal.
 
-    joblib starts fresh workers on the next call, so later rounds run as usual. With
+    joblib starts fresh workers for the next stream, and the search goes on. With
     ``n_jobs=1`` trials run in this process (joblib's sequential backend): the time and
     memory limits still apply (the memory limit is lifted again after each trial), but a
     configuration that ends its process ends the caller, and one that hangs in native
     code hangs it.
     """
-    results: list[CVOutcome | None] = [None] * len(configs)
-    jobs: dict[int, Any] = {}
-    for index, config in enumerate(configs):
-        try:
-            jobs[index] = algorithms[config.algorithm].make_estimator(config.params, task)
-        except Exception as exc:  # a factory bug is one failed trial, not a crashed fit
-            results[index] = CVOutcome(math.nan, 0.0, "failed", describe_error(exc))
-    if jobs:
-        # Workers get an absolute wall-clock deadline, not a duration: time spent starting
-        # a worker process or shipping data to it then counts against the budget too.
-        deadline = None if time_limit_s is None else time.time() + time_limit_s
-        round_ = _Round(task, splits, n_jobs, deadline, memory_limit_mb)
-        loss = round_.run(jobs, results)
-        lost = [index for index in jobs if results[index] is None]
-        if loss is not None and loss.status == "failed" and len(lost) > 1:
-            for index in lost:  # alone, so that only a culprit can break its pool
-                if not round_.time_left():
-                    results[index] = CVOutcome(
-                        math.nan,
-                        0.0,
-                        "capped",
-                        f"lost with a worker process ({loss.error}); no time left to retry",
-                    )
-                    continue
-                again = round_.run({index: jobs[index]}, results)
-                if again is not None:
-                    results[index] = again
-        for index in lost:
-            if results[index] is None:
-                results[index] = loss
-    return [r for r in results if r is not None]
-
-
-@dataclass(frozen=True)
-class _Round:
-    """Runs trials of one round in joblib workers, all under one wall-clock deadline."""
 
     task: Task
-    splits: Sequence[tuple[np.ndarray, np.ndarray]]
+    algorithms: Mapping[str, Algorithm]
+    study: optuna.Study
+    budget: Budget
     n_jobs: int
-    deadline: float | None
+    splits: Sequence[tuple[np.ndarray, np.ndarray]]
     memory_limit_mb: float | None
+    lease: TrialLease | None
+    claim: Callable[[Trial], Trial]
+    watch: _Watch
+    outcome: SearchOutcome
+    earlier_best: Evaluation | None
+    on_evaluation: Callable[[Evaluation], None] | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    """Asked trials without a result, by trial number."""
+    retry: deque[int] = field(default_factory=deque)
+    """Pending trials to hand to a worker again (their worker was lost, not by their fault)."""
+    asked: int = 0
+    feed_error: BaseException | None = None
 
-    def time_left(self) -> bool:
-        """Whether a trial started now would have time to run (see MIN_TRIAL_TIME_S)."""
-        return self.deadline is None or self.deadline - time.time() >= MIN_TRIAL_TIME_S
+    def run(self) -> None:
+        """Stream until the budget is spent, settling lost workers between streams."""
+        while True:
+            loss = self._stream(self._feed())
+            if self.feed_error is not None:
+                raise self.feed_error
+            if loss is None:
+                return
+            self._settle(loss)
 
-    def run(self, jobs: Mapping[int, Any], results: list[CVOutcome | None]) -> CVOutcome | None:
-        """Evaluate ``jobs`` (slot -> estimator) into ``results`` as they come back.
+    # -- feeding workers (joblib's callback thread) ------------------------------------
+    def _feed(self) -> Iterator[Any]:
+        while True:
+            try:
+                with self.lock:
+                    call = self._next_call()
+            except Exception as exc:  # raised here it would pass for a trial's fault
+                self.feed_error = exc
+                return
+            if call is None:
+                return
+            yield call
 
-        Returns None when every job came back, else the outcome its lost jobs get: capped
-        when the deadline (plus grace) passed, failed when a worker process died.
+    def _next_call(self) -> Any | None:
+        """The next trial to run as a joblib call; None once the budget is spent."""
+        if self.retry:
+            return self._call(self.retry.popleft())
+        if self.budget.n_trials is not None and self.asked >= self.budget.n_trials:
+            return None
+        if self._trial_seconds() < MIN_TRIAL_TIME_S:
+            return None
+        if self.lease is not None:
+            reclaim_abandoned(self.study)
+            trials = self.lease.ask(self.study, 1, self.claim)
+            if not trials:  # a shared study other processes are filling has its total
+                return None
+            trial = trials[0]
+        else:
+            trial = self.claim(self.study.ask())
+        self.asked += 1
+        config = suggest_config(trial, self.algorithms, self.task)
+        try:
+            estimator = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
+        except Exception as exc:  # a factory bug is one failed trial, not a crashed search
+            failed = CVOutcome(math.nan, 0.0, "failed", describe_error(exc))
+            self.pending[trial.number] = _Pending(trial, config, None, failed)
+        else:
+            self.pending[trial.number] = _Pending(trial, config, estimator)
+        return self._call(trial.number)
+
+    def _trial_seconds(self) -> float:
+        """Seconds a trial started now may run, leaving time for the refit of the best."""
+        known = [b for b in (self.outcome.best(), self.earlier_best) if b is not None]
+        best = max(known, key=lambda e: e.score) if known else None
+        reserve = 1.5 * estimated_refit_seconds(best, self.task) + 0.5 if best else 0.0
+        return self.budget.seconds_left() - reserve
+
+    def _call(self, number: int) -> Any:
+        pending = self.pending[number]
+        if pending.known is not None:
+            return joblib.delayed(_given)(number, pending.known)
+        seconds = self._trial_seconds()
+        if seconds < MIN_TRIAL_TIME_S:  # only a retry gets here
+            lost = CVOutcome(
+                math.nan, 0.0, "capped", "lost with a worker process; no time left to retry"
+            )
+            return joblib.delayed(_given)(number, lost)
+        # Workers get an absolute wall-clock deadline, not a duration: time spent waiting
+        # for a worker, starting it or shipping data to it then counts against it too.
+        deadline = None if math.isinf(seconds) else time.time() + seconds
+        return joblib.delayed(run_trial)(
+            number,
+            deadline,
+            pending.estimator,
+            self.task.X,
+            self.task.y,
+            self.splits,
+            self.task.scoring,
+            self.memory_limit_mb,
+            self.watch.marker_dir,
+        )
+
+    # -- collecting results (this thread) ------------------------------------------------
+    def _stream(self, calls: Iterator[Any]) -> CVOutcome | None:
+        """Run ``calls`` in joblib workers, telling each result as it comes back.
+
+        Returns None when every call came back, else the outcome the trials still
+        pending get: capped when joblib's timeout passed, failed when a worker died.
         """
         in_process = joblib.effective_n_jobs(self.n_jobs) == 1
-        hard_timeout = None
-        if self.deadline is not None:
-            hard_timeout = max(self.deadline - time.time(), 0.0) + HARD_TIMEOUT_GRACE_S
+        seconds = self.budget.seconds_left()
+        # The watchdog stops a hung worker first; joblib's timeout is the last resort where
+        # it cannot (a cluster's worker). joblib ignores (and warns about) timeouts
+        # in-process, where cross_validate_config's limit is the guard.
+        last_resort = None if math.isinf(seconds) else seconds + 2 * HARD_TIMEOUT_GRACE_S
         parallel = joblib.Parallel(
             n_jobs=self.n_jobs,
-            # joblib ignores (and warns about) timeouts when it runs in-process; there the
-            # worker-side time limit of cross_validate_config is the guard.
-            timeout=None if in_process else hard_timeout,
+            timeout=None if in_process else last_resort,
             return_as="generator_unordered",
+            pre_dispatch="n_jobs",
+            batch_size=1,
         )
-        with _watchdog(None if in_process else hard_timeout) as watch:
-            calls = (
-                joblib.delayed(run_trial)(
-                    index,
-                    self.deadline,
-                    estimator,
-                    self.task.X,
-                    self.task.y,
-                    self.splits,
-                    self.task.scoring,
-                    self.memory_limit_mb,
-                    watch.marker_dir,
-                )
-                for index, estimator in jobs.items()
-            )
+        results = parallel(calls)
+        while True:
             try:
-                for index, result in parallel(calls):
-                    results[index] = result
+                number, result = next(results)
+            except StopIteration:
+                return None
             except (TimeoutError, multiprocessing.TimeoutError):
-                return _hard_limit_outcome(hard_timeout, stopped=False)
-            except Exception as exc:  # a worker process died, or was stopped by the watchdog
-                if watch.stopped:
-                    return _hard_limit_outcome(hard_timeout, stopped=True)
+                return CVOutcome(
+                    math.nan, 0.0, "capped", "no result within the hard limit: worker abandoned"
+                )
+            except Exception as exc:  # a worker process died, or the watchdog stopped one
                 return CVOutcome(math.nan, 0.0, "failed", describe_worker_loss(exc))
-        return None
+            self._tell(number, result)  # outside the try: its errors are not a worker's
+
+    def _tell(self, number: int, result: CVOutcome) -> None:
+        with self.lock:
+            pending = self.pending.pop(number)
+            evaluation = Evaluation(
+                self.task.task_id,
+                pending.config,
+                result.score,
+                result.fit_time,
+                result.status,
+                result.error,
+            )
+            _tell(self.study, pending.trial, evaluation, result)
+            self.outcome.evaluations.append(evaluation)
+            self.outcome.trial_numbers.append(number)
+        if self.on_evaluation is not None:
+            self.on_evaluation(evaluation)
+
+    def _settle(self, loss: CVOutcome) -> None:
+        """Give the trials a lost stream left pending their result, or another worker."""
+        lost = sorted(self.pending)
+        stopped = [number for number in self.watch.take_stopped() if number in self.pending]
+        for number in stopped:
+            self._tell(number, _stopped_outcome())
+        if stopped or loss.status == "capped":
+            # The culprit is known (stopped), or nothing came back in time: the others
+            # are innocent, or were abandoned with the rest.
+            for number in lost:
+                if number in stopped:
+                    continue
+                if loss.status == "capped":
+                    self._tell(number, loss)
+                else:
+                    self.retry.append(number)
+            return
+        if len(lost) == 1:
+            self._tell(lost[0], loss)
+            return
+        for number in lost:  # alone, so that only a culprit can break its pool
+            again = self._stream(iter([self._call(number)]))
+            if again is not None:
+                stopped = self.watch.take_stopped()
+                self._tell(number, _stopped_outcome() if stopped else again)
+
+
+def _given(number: int, outcome: CVOutcome) -> tuple[int, CVOutcome]:
+    """A joblib call whose outcome is known already (a trial that cannot run)."""
+    return number, outcome
+
+
+def _stopped_outcome() -> CVOutcome:
+    return CVOutcome(
+        math.nan,
+        0.0,
+        "capped",
+        f"no result within the hard limit ({HARD_TIMEOUT_GRACE_S:.0f}s past its time "
+        "limit): its worker process ignored the limit (stuck in native code?) and was "
+        "stopped",
+    )
 
 
 @dataclass
@@ -468,67 +572,79 @@ class _Watch:
 
     marker_dir: str | None
     stopped: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_stopped(self) -> list[int]:
+        """The trials stopped since the last call."""
+        with self.lock:
+            stopped, self.stopped = self.stopped, []
+        return stopped
 
 
 @contextmanager
-def _watchdog(seconds: float | None) -> Iterator[_Watch]:
-    """After ``seconds``, kill the worker processes of trials still running.
+def _watchdog(*, enabled: bool) -> Iterator[_Watch]:
+    """Kill the worker processes of trials running :data:`HARD_TIMEOUT_GRACE_S` past
+    their deadline.
 
-    Workers mark the trial they run in a private folder (``autometa.evaluation``'s
-    ``run_trial``); a timer thread here reads the markers and sends SIGKILL. This is the
-    guard for code that no signal handler can interrupt (native code stuck on a lock, or
-    looping without returning to Python), which a worker-side time limit cannot stop.
-    Only processes that are this process's own children are killed (loky's workers are),
-    never this process: a trial running in-process or on a cluster's worker (another
-    parent, another machine) is left alone, and joblib's own timeout remains its guard.
+    Workers mark the trial they run, with its deadline, in a private folder
+    (``autometa.evaluation``'s ``run_trial``); a thread here reads the markers every
+    :data:`WATCHDOG_INTERVAL_S` and sends SIGKILL. This is the guard for code that no
+    signal handler can interrupt (native code stuck on a lock, or looping without
+    returning to Python), which a worker-side time limit cannot stop. Only processes
+    that are this process's own children are killed (loky's workers are), never this
+    process: a trial running in-process or on a cluster's worker (another parent,
+    another machine) is left alone, and joblib's own timeout remains its guard.
     """
-    if seconds is None:
+    if not enabled:
         yield _Watch(None)
         return
     watch = _Watch(tempfile.mkdtemp(prefix="autometa-trials-"))
-    assert watch.marker_dir is not None
-    timer = threading.Timer(seconds, _stop_stragglers, args=(watch.marker_dir, watch.stopped))
-    timer.daemon = True
-    timer.start()
+    done = threading.Event()
+
+    def patrol() -> None:
+        while not done.wait(WATCHDOG_INTERVAL_S):
+            _stop_stragglers(watch)
+
+    thread = threading.Thread(target=patrol, name="autometa-watchdog", daemon=True)
+    thread.start()
     try:
         yield watch
     finally:
-        timer.cancel()
+        done.set()
+        thread.join()
+        assert watch.marker_dir is not None
         shutil.rmtree(watch.marker_dir, ignore_errors=True)
 
 
-def _stop_stragglers(marker_dir: str, stopped: list[int]) -> None:
-    """Kill each child worker process whose marker says it is still running a trial."""
+def _stop_stragglers(watch: _Watch) -> None:
+    """Kill each child worker process whose marker says its trial is past the grace."""
+    assert watch.marker_dir is not None
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
     try:
-        markers = sorted(Path(marker_dir).iterdir())
-    except OSError:  # the round ended and removed the folder meanwhile
+        markers = sorted(Path(watch.marker_dir).iterdir())
+    except OSError:
         return
+    now = time.time()
     for marker in markers:
         if not marker.name.isdigit():
             continue  # a marker being written
         try:
-            pid, parent = (int(part) for part in marker.read_text().split())
+            pid, parent, deadline = marker.read_text().split()
         except (OSError, ValueError):
             continue  # the trial just ended and removed it
-        if parent != os.getpid() or pid == os.getpid():
+        if deadline == "none" or now < float(deadline) + HARD_TIMEOUT_GRACE_S:
+            continue
+        if int(parent) != os.getpid() or int(pid) == os.getpid():
             continue
         try:
-            os.kill(pid, kill)
+            os.kill(int(pid), kill)
         except OSError:
             continue
-        stopped.append(int(marker.name))
-        logger.warning("stopped worker process %d: its trial ignored the time limit", pid)
-
-
-def _hard_limit_outcome(hard_timeout: float | None, *, stopped: bool) -> CVOutcome:
-    limit = "" if hard_timeout is None else f" of {hard_timeout:.0f}s"
-    what = (
-        "its worker process ignored the time limit (stuck in native code?) and was stopped"
-        if stopped
-        else "the worker was abandoned"
-    )
-    return CVOutcome(math.nan, 0.0, "capped", f"no result within the hard limit{limit}: {what}")
+        with watch.lock:
+            watch.stopped.append(int(marker.name))
+        with contextlib.suppress(OSError):
+            marker.unlink()
+        logger.warning("stopped worker process %s: its trial ignored the time limit", pid)
 
 
 _EXIT_CODES = re.compile(r"exit codes of the workers are \{([^}]*)\}")

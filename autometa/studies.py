@@ -369,13 +369,19 @@ class TrialLease:
                 n = min(n, self.n_trials - trials_taken(study))
             return [claim(study.ask()) for _ in range(max(n, 0))]
 
-    def _renew(self, trials: Sequence[Trial]) -> None:
+    def _renew(self, trials: Sequence[Trial]) -> list[Trial]:
+        """Refresh the lease of ``trials``; return those still running."""
         lease = {"host": self.host, "pid": self.pid, "beat": round(time.time(), 3)}
+        running = []
         for trial in trials:
             try:
                 trial.set_user_attr(LEASE_ATTR, lease)
-            except Exception as exc:  # finished meanwhile, or the storage hiccuped
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # told meanwhile: no lease to keep
+            except Exception as exc:  # the storage hiccuped: try again at the next beat
                 logger.debug("lease of trial %d not renewed: %s", trial.number, exc)
+            running.append(trial)
+        return running
 
     @contextmanager
     def hold(self, study: optuna.Study) -> Iterator[Callable[[Trial], Trial]]:
@@ -385,16 +391,23 @@ class TrialLease:
         again.
         """
         held: list[Trial] = []
+        guard = threading.Lock()  # claim runs in joblib's callback thread, beat in its own
         stop = threading.Event()
 
         def claim(trial: Trial) -> Trial:
             self._renew([trial])
-            held.append(trial)
+            with guard:
+                held.append(trial)
             return trial
 
         def beat() -> None:
             while not stop.wait(self.interval_s):
-                self._renew(list(held))
+                with guard:
+                    beating = list(held)
+                running = {t.number for t in self._renew(beating)}
+                told = {t.number for t in beating} - running
+                with guard:  # a long search tells thousands of trials: forget those
+                    held[:] = [t for t in held if t.number not in told]
 
         thread = threading.Thread(target=beat, name="autometa-heartbeat", daemon=True)
         thread.start()
@@ -429,8 +442,8 @@ def study_lock(study: optuna.Study, storage: BaseStorage | None) -> Iterator[Non
     exactly the study's ``n_trials``.
 
     Other storages (SQLite, journal files, MySQL) get no lock: a warm start may then be
-    enqueued twice, and processes starting a round at the same moment may together run
-    up to ``(processes - 1) * n_jobs`` trials more than ``n_trials``.
+    enqueued twice, and processes asking a trial at the same moment may together run
+    up to ``processes - 1`` trials more than ``n_trials``.
     """
     engine = getattr(storage, "engine", None)
     if not isinstance(storage, optuna.storages.RDBStorage) or engine is None:

@@ -46,6 +46,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
+from optuna.trial import Trial
 from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
@@ -982,18 +983,21 @@ def _synthetic_score(encoder: ConfigEncoder, config: Config) -> float:
 def _search(
     sampler: BaseSampler, task: Task, algorithms: Mapping[str, Algorithm], n_trials: int
 ) -> tuple[optuna.Study, list[Config]]:
-    """Trials as a fit runs them: a warm start first, then rounds of two asks and two tells."""
+    """Trials as a fit with ``n_jobs=2`` runs them: a warm start first, and two trials
+    always running, a new one asked as soon as the older one is told."""
     encoder = ConfigEncoder(spaces_of(algorithms, task))
     study = optuna.create_study(direction="maximize", sampler=sampler)
     first = next(iter(algorithms.values())).default_config
     study.enqueue_trial(first.to_trial_params())
     configs: list[Config] = []
+    running: list[tuple[Trial, Config]] = []
     while len(configs) < n_trials:
-        trials = [study.ask() for _ in range(min(2, n_trials - len(configs)))]
-        batch = [suggest_config(trial, algorithms, task) for trial in trials]
-        for trial, config in zip(trials, batch, strict=True):
-            study.tell(trial, _synthetic_score(encoder, config))
-        configs.extend(batch)
+        while len(running) < 2 and len(configs) + len(running) < n_trials:
+            trial = study.ask()
+            running.append((trial, suggest_config(trial, algorithms, task)))
+        trial, config = running.pop(0)
+        study.tell(trial, _synthetic_score(encoder, config))
+        configs.append(config)
     return study, configs
 
 
@@ -1005,7 +1009,7 @@ def check_samplers(
     For each sampler, on a task of each kind with the two reference algorithms, with an
     empty and with a small real knowledge base: the factory returns an
     ``optuna.samplers.BaseSampler``; a study driven as a fit drives it (one enqueued warm
-    start, then rounds of two trials asked before either is told, as ``n_jobs=2``) runs
+    start, then two trials always running, as ``n_jobs=2``) runs
     ``n_trials`` trials on a synthetic objective (a fixed function of the configuration:
     nothing is fitted); the enqueued trial keeps its parameters; every trial is a point
     of the space; the same ``random_state`` gives the same configurations again; and the

@@ -183,7 +183,9 @@ def evaluated(backend: str, client: Any) -> list[tuple[str, float, str]]:
 
 @pytest.mark.slow  # two fits, and loky's workers to start
 def test_dask_finds_what_loky_finds_for_a_fixed_random_state(client: Any) -> None:
+    # Trials finish in an order that depends on timing; with fewer trials than TPE's
+    # random start-up, which configurations are asked does not.
     on_dask, on_loky = evaluated("dask", client), evaluated("loky", client)
-    assert on_dask == on_loky
+    assert sorted(on_dask) == sorted(on_loky)
     assert len({key for key, _, _ in on_dask}) > 1
     assert all(np.isfinite(score) for _, score, _ in on_dask)

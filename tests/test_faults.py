@@ -100,7 +100,7 @@ def search(
     seconds: float | None = None,
     memory_limit_mb: float | None = None,
 ) -> tuple[list[Evaluation], optuna.Study]:
-    """Run the search on exactly ``configs``, in this order (``n_jobs`` per round)."""
+    """Run the search on exactly ``configs``, asked in this order."""
     study = optuna.create_study(direction="maximize")
     for config in configs:
         study.enqueue_trial(config.to_trial_params())
@@ -197,7 +197,7 @@ def test_auto_memory_limit_shares_the_machine_between_workers() -> None:
 
 # -- the whole fit, trials in worker processes (n_jobs=2) ---------------------------------
 class InOrder(MetaLearner):
-    """Recommends :data:`ORDER`, whatever the task: the faults arrive in known rounds."""
+    """Recommends :data:`ORDER`, whatever the task: the faults are asked in a known order."""
 
     name = "in_order"
 
@@ -242,7 +242,8 @@ def fit_in_order(
 def test_fit_survives_a_dying_worker_a_raising_trial_and_a_memory_hog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # rounds of two: [exit, good] [hog, raising] [good, good]
+    # two workers: the exiting trial takes the good one beside it down (both are retried
+    # alone), then the hog and the raising one, then two good ones
     order = [bad("exiting"), good(1.0), bad("hog"), bad("failing"), good(0.1), good(3.0)]
     model, _ = fit_in_order(
         order, tmp_path, monkeypatch, n_trials=len(order), memory_limit=LIMIT_MB
@@ -270,10 +271,11 @@ def test_fit_with_a_hung_trial_ends_within_its_timeout_plus_grace(
         [good(1.0), bad("deadlocked")], tmp_path, monkeypatch, timeout=timeout
     )
     assert elapsed < timeout + OVERRUN_S, f"{elapsed:.1f}s for timeout={timeout:.0f}s"
+    # The other worker goes on meanwhile, and may draw the deadlock again.
     hung = [e for e in model.evaluations_ if e.config == bad("deadlocked")]
-    assert [e.status for e in hung] == ["capped"]
-    # Stopped by the watchdog, or abandoned when joblib's own timeout fires first: either
-    # way a capped trial naming the hard limit, and the fit ended on time (above).
-    assert "hard limit" in (hung[0].error or "")
-    assert model.best_config_ == good(1.0)
+    assert hung
+    assert all(e.status == "capped" for e in hung)
+    # The watchdog stops it (joblib's own timeout, the cluster's guard, comes later).
+    assert all("was stopped" in (e.error or "") for e in hung)
+    assert model.best_config_.algorithm == "logistic"
     assert model.predict(load_breast_cancer(return_X_y=True)[0][:5]).shape == (5,)

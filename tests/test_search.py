@@ -45,6 +45,13 @@ ALGORITHMS = {
         lambda task: {"seconds": IntDistribution(30, 60)},
         {"seconds": 30},
     ),
+    "nap": Algorithm(
+        "nap",
+        ("binary", "multiclass"),
+        lambda params, task: SleepyClassifier(seconds=params["seconds"]),
+        lambda task: {"seconds": FloatDistribution(0.0, 5.0)},
+        {"seconds": 0.0},
+    ),
 }
 
 
@@ -98,12 +105,26 @@ def test_deadline_caps_slow_trials(task: Task, n_jobs: int) -> None:
     assert elapsed < 3.0 + 2.5, f"search overran its deadline by {elapsed - 3.0:.1f}s"
 
 
-def test_parallel_rounds_evaluate_n_jobs_trials(task: Task) -> None:
+def test_parallel_search_runs_exactly_n_trials(task: Task) -> None:
     algorithms = {"logistic": ALGORITHMS["logistic"]}
     s = study()
     outcome = run_search(task, algorithms, s, Budget(n_trials=5, deadline=None), n_jobs=2)
     assert len(outcome.evaluations) == 5 == len(s.trials)
     assert all(e.ok for e in outcome.evaluations)
+    assert sorted(outcome.trial_numbers) == [0, 1, 2, 3, 4]
+
+
+def test_a_slow_trial_holds_up_only_its_own_worker(task: Task) -> None:
+    s = study()
+    for seconds in (2.0, 0.0, 0.0, 0.0, 0.0):  # 3 folds: the first trial naps 6 s
+        s.enqueue_trial(Config("nap", {"seconds": seconds}).to_trial_params())
+    outcome = run_search(
+        task, {"nap": ALGORITHMS["nap"]}, s, Budget(n_trials=5, deadline=None), n_jobs=2
+    )
+    assert all(e.ok for e in outcome.evaluations)
+    # In rounds of two, trial 1 would wait for trial 0. Asked as workers free up, the
+    # four quick trials run one after another beside the slow one, which ends last.
+    assert outcome.trial_numbers[-1] == 0, outcome.trial_numbers
 
 
 def test_config_in_space(task: Task) -> None:

@@ -156,7 +156,7 @@ class NearestTasks(MetaLearner):
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
             spread = np.nanstd(tasks[same_kind], axis=0)
         diff = np.abs(tasks[row] - query)
-        relative = np.where(spread > 0, diff / spread, np.nan)
+        relative = np.divide(diff, spread, out=np.full_like(diff, np.nan), where=spread > 0)
         if not np.isfinite(relative).any():  # a single earlier task of this kind
             relative = diff
         order = [
