@@ -2,7 +2,8 @@
 
 Meta-learners follow scikit-learn's estimator conventions: hyperparameters are the
 ``__init__`` arguments (so ``get_params``/``clone`` work), and everything learned in
-:meth:`MetaLearner.fit` is stored in attributes ending with ``_``.
+:meth:`MetaLearner.fit` is stored in attributes ending with ``_``. :func:`greedy_cover`
+is the portfolio step several learners share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 if TYPE_CHECKING:
@@ -51,3 +53,37 @@ class MetaLearner(BaseEstimator, ABC):
         :param algorithms: the algorithms available in this fit; recommend only these.
         :param k: the most recommendations to return.
         """
+
+
+def greedy_cover(
+    regret: np.ndarray,
+    size: int,
+    *,
+    weights: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    after: Sequence[int] = (),
+) -> list[tuple[int, float]]:
+    """Columns of ``regret`` picked greedily to minimise the weighted best-so-far regret.
+
+    ``regret`` is earlier tasks x configurations. Each step adds the column that most
+    lowers ``sum_t weights[t] * min(regret[t, picked])`` (auto-sklearn 2's portfolio
+    building; uniform ``weights`` by default), so the picks cover different tasks
+    rather than repeat near-copies. Returns ``(column, weighted best-so-far regret after
+    it)`` pairs, at most ``size`` of them and only columns where ``allowed`` is true;
+    ties go to the earliest column, so the result is deterministic. ``after`` continues
+    an earlier cover: those columns count as picked already.
+    """
+    n_tasks, n_configs = regret.shape
+    weights = np.full(n_tasks, 1.0 / max(n_tasks, 1)) if weights is None else weights
+    remaining = np.ones(n_configs, dtype=bool) if allowed is None else allowed.copy()
+    remaining[list(after)] = False
+    best_so_far = regret[:, list(after)].min(axis=1, initial=1.0)
+    picked: list[tuple[int, float]] = []
+    while len(picked) < size and remaining.any():
+        expected = weights @ np.minimum(best_so_far[:, None], regret)
+        expected[~remaining] = np.inf
+        column = int(np.argmin(expected))
+        remaining[column] = False
+        best_so_far = np.minimum(best_so_far, regret[:, column])
+        picked.append((column, float(expected[column])))
+    return picked

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.metalearner import MetaLearner
+from autometa.metalearner import MetaLearner, greedy_cover
 from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
 
 if TYPE_CHECKING:
@@ -87,15 +87,6 @@ def greedy_portfolio(
     favoured for having been evaluated on fewer tasks.
     """
     regret = 1.0 - np.nan_to_num(normalized, nan=0.0)
-    n_tasks, n_configs = regret.shape
-    best_so_far = np.ones(n_tasks)
-    chosen: list[tuple[Config, float, int]] = []
-    remaining = np.ones(n_configs, dtype=bool)
-    for _ in range(min(size, n_configs)):
-        candidate = np.minimum(best_so_far[:, None], regret).mean(axis=0)
-        candidate[~remaining] = np.inf
-        column = int(np.argmin(candidate))  # ties: the earliest column, deterministic
-        best_so_far = np.minimum(best_so_far, regret[:, column])
-        remaining[column] = False
-        chosen.append((configs[column], float(candidate[column]), n_tasks))
-    return chosen
+    return [
+        (configs[column], expected, len(regret)) for column, expected in greedy_cover(regret, size)
+    ]
