@@ -14,11 +14,18 @@ and the same seed:
 - ``cold``: the same call with ``warm_start=0`` and ``sampler="tpe"``: Optuna's TPE
   from scratch.
 
-The best-so-far validation score after each trial is turned into a normalized regret
-per task: 0 is the best score any run found on the task, 1 the worst ok score any run
-saw (HPO-B's convention, with the runs themselves as the reference). The table gives the
-mean over tasks and seeds after 1, 5, 10, 25 and 50 trials, and the script says whether
-warm after 10 trials is at least as good as cold after 50.
+Each task's rows are split 75/25: the searches see only the first part. After each
+trial the incumbent (the best configuration so far by validation score) is judged twice,
+each turned into a normalized regret per task (0 the best value any run's incumbent
+reached, 1 the worst; HPO-B's convention with the runs themselves as the reference):
+
+- validation regret: the incumbent's cross-validation score, what the search maximises;
+- test regret: the incumbent refitted on the training part and scored on the test part.
+  The maximum of many noisy validation scores is biased upwards (more trials, more
+  lucky draws), so only this one says whether more trials found a better model.
+
+The tables give the mean over tasks and seeds after 1, 5, 10, 25 and 50 trials, and the
+script says whether warm after 10 trials is at least as good as cold after 50.
 
 Datasets larger than ``--max-rows`` are subsampled (stratified for classification,
 seeded) so the benchmark fits in an hour on two cores; the shipped knowledge base was
@@ -37,11 +44,13 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 import autometa
@@ -51,6 +60,12 @@ from autometa.types import Evaluation, Strategy
 
 CHECKPOINTS = (1, 5, 10, 25, 50)
 ARMS = ("warm", "cold")
+MEASURES = {
+    "curve": "validation regret after",
+    "test_curve": "test regret after",
+}
+"""The incumbent's cross-validation score (what the search maximised) and its test score."""
+TEST_SHARE = 0.25
 
 
 def held_out_knowledge(task_name: str, folder: Path) -> KnowledgeBase:
@@ -76,50 +91,77 @@ def held_out_knowledge(task_name: str, folder: Path) -> KnowledgeBase:
     return KnowledgeBase.open(path, read_only=True, create=False)
 
 
-def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> tuple[Any, Any]:
+@dataclass(frozen=True)
+class Split:
+    """A task's rows: searched on ``train``, incumbents judged on ``test``."""
+
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
+
+
+def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> Split:
+    """At most ``max_rows`` rows (seeded, stratified for classification), split 75/25."""
     X, y = read_table(corpus / "data" / f"{entry['name']}.csv.gz", "target")
+    stratify = y if entry["task"] != "regression" else None
     if len(X) > max_rows:
-        stratify = y if entry["task"] != "regression" else None
         X, _, y, _ = train_test_split(
             X, y, train_size=max_rows, random_state=seed, stratify=stratify
         )
-    return X.reset_index(drop=True), y.reset_index(drop=True)
+        stratify = y if entry["task"] != "regression" else None
+    parts = train_test_split(X, y, test_size=TEST_SHARE, random_state=seed, stratify=stratify)
+    X_train, X_test, y_train, y_test = (part.reset_index(drop=True) for part in parts)
+    return Split(X_train, X_test, y_train, y_test)
 
 
-def best_so_far(evaluations: Sequence[Evaluation]) -> list[float]:
-    """Best ok score after each trial (NaN until the first ok one)."""
-    curve, best = [], -math.inf
-    for evaluation in evaluations:
-        if evaluation.ok:
-            best = max(best, evaluation.score)
+def best_so_far(evaluations: Sequence[Evaluation]) -> tuple[list[float], list[int | None]]:
+    """Best ok validation score after each trial (NaN until the first ok one), and the
+    index of the trial that holds it (the incumbent)."""
+    curve, incumbents, best, holder = [], [], -math.inf, None
+    for index, evaluation in enumerate(evaluations):
+        if evaluation.ok and evaluation.score > best:
+            best, holder = evaluation.score, index
         curve.append(best if math.isfinite(best) else math.nan)
-    return curve
+        incumbents.append(holder)
+    return curve, incumbents
 
 
 def run_arm(
-    X: Any,
-    y: Any,
+    data: Split,
     kind: str,
     knowledge: KnowledgeBase,
     seed: int,
     n_trials: int,
     strategy: Strategy | None = None,
 ) -> dict[str, Any]:
-    """One search; ``strategy=None`` lets autometa choose, as a user's fit does."""
+    """One search on the training part; ``strategy=None`` lets autometa choose, as a
+    user's fit does. Each incumbent is then refitted on the training part and scored on
+    the test part, which no trial saw."""
     started = time.perf_counter()
     model = autometa.fit(
-        X,
-        y,
+        data.X_train,
+        data.y_train,
         kind=kind,  # type: ignore[arg-type]
         n_trials=n_trials,
         random_state=seed,
         knowledge=knowledge,
         strategy=strategy,
     )
+    seconds = time.perf_counter() - started
+    curve, incumbents = best_so_far(model.evaluations_)
+    space = autometa.SearchSpace(data.X_train, data.y_train, kind=kind, random_state=seed)  # type: ignore[arg-type]
+    scorer = get_scorer(space.scoring)
+    tested: dict[int, float] = {}
+    for index in {i for i in incumbents if i is not None}:
+        estimator = space.estimator(model.evaluations_[index].config)
+        estimator.fit(data.X_train, data.y_train)
+        tested[index] = float(scorer(estimator, data.X_test, data.y_test))
     return {
-        "curve": best_so_far(model.evaluations_),
+        "curve": curve,
+        "test_curve": [math.nan if i is None else tested[i] for i in incumbents],
         "scores": [e.score if e.ok else None for e in model.evaluations_],
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "strategy": model.strategy_,
     }
 
@@ -131,16 +173,26 @@ def cold_twin(strategy: Strategy) -> Strategy:
     )
 
 
-def normalized_regrets(runs: dict[str, list[dict[str, Any]]], n_trials: int) -> dict[str, Any]:
-    """Per arm, trials x seeds normalized regret on one task."""
-    ok = [s for arm in runs.values() for run in arm for s in run["scores"] if s is not None]
-    best, worst = max(ok), min(ok)
+def normalized_regrets(
+    runs: dict[str, list[dict[str, Any]]], n_trials: int, key: str
+) -> dict[str, np.ndarray]:
+    """Per arm, seeds x trials normalized regret of the incumbents' ``key`` curve.
+
+    0 is the best value any run's incumbent reached, 1 the worst ok value (any trial's
+    for validation scores, any incumbent's for test scores); NaN (no ok trial yet) is 1.
+    """
+    values = [v for arm in runs.values() for run in arm for v in run[key] if not math.isnan(v)]
+    if key == "curve":
+        values += [
+            s for arm in runs.values() for run in arm for s in run["scores"] if s is not None
+        ]
+    best, worst = max(values), min(values)
     span = best - worst if best > worst else 1.0
     out = {}
     for arm, arm_runs in runs.items():
         curves = []
         for run in arm_runs:
-            curve = np.array(run["curve"] + [run["curve"][-1]] * (n_trials - len(run["curve"])))
+            curve = np.array(run[key] + [run[key][-1]] * (n_trials - len(run[key])))
             curves.append(np.where(np.isnan(curve), 1.0, (best - curve) / span))
         out[arm] = np.array(curves)
     return out
@@ -154,10 +206,10 @@ def run_task(
     knowledge = held_out_knowledge(entry["name"], folder)
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for seed in args.seeds:
-        X, y = load(corpus, entry, args.max_rows, seed)
-        warm = run_arm(X, y, entry["task"], knowledge, seed, args.n_trials)
+        data = load(corpus, entry, args.max_rows, seed)
+        warm = run_arm(data, entry["task"], knowledge, seed, args.n_trials)
         cold = run_arm(
-            X, y, entry["task"], knowledge, seed, args.n_trials, cold_twin(warm["strategy"])
+            data, entry["task"], knowledge, seed, args.n_trials, cold_twin(warm["strategy"])
         )
         for arm, run in (("warm", warm), ("cold", cold)):
             run["strategy"] = run["strategy"].reason
@@ -190,7 +242,7 @@ def main() -> None:
     else:
         chosen = names[:: max(1, len(names) // args.n_tasks)][: args.n_tasks]
     checkpoints = [c for c in CHECKPOINTS if c <= args.n_trials]
-    per_task: dict[str, dict[str, np.ndarray]] = {}
+    per_task: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     raw: dict[str, Any] = {}
     folder = Path(tempfile.mkdtemp(prefix="autometa-benchmark-"))
     # Tasks run in parallel, each in a joblib worker; inside it both arms run n_jobs=1
@@ -199,26 +251,29 @@ def main() -> None:
         joblib.delayed(run_task)(args.corpus, manifest[name], folder, args) for name in chosen
     )
     for name, runs in zip(chosen, results, strict=True):
-        per_task[name] = normalized_regrets(runs, args.n_trials)
+        per_task[name] = {key: normalized_regrets(runs, args.n_trials, key) for key in MEASURES}
         raw[name] = runs
         row = "  ".join(
-            f"{arm} " + "/".join(f"{per_task[name][arm][:, c - 1].mean():.3f}" for c in checkpoints)
+            f"{arm} "
+            + "/".join(f"{per_task[name][key][arm][:, c - 1].mean():.3f}" for c in checkpoints)
+            for key in MEASURES
             for arm in ARMS
         )
-        print(f"{name:<28} {manifest[name]['task']:<10} {row}", flush=True)
-    print()
-    print(f"{'mean regret after':<18}" + "".join(f"{c:>8}" for c in checkpoints))
-    means = {}
-    for arm in ARMS:
-        stacked = np.concatenate([per_task[n][arm] for n in chosen])  # (tasks*seeds) x trials
-        means[arm] = {c: float(stacked[:, c - 1].mean()) for c in checkpoints}
-        print(f"{arm:<18}" + "".join(f"{means[arm][c]:>8.4f}" for c in checkpoints))
-    if 10 in means["warm"] and args.n_trials in means["cold"]:
-        verdict = means["warm"][10] <= means["cold"][args.n_trials]
-        print(
-            f"\nwarm after 10 trials {means['warm'][10]:.4f} vs cold after {args.n_trials} "
-            f"{means['cold'][args.n_trials]:.4f}: {'reached' if verdict else 'NOT reached'}"
-        )
+        print(f"{name:<24} {manifest[name]['task']:<10} {row}", flush=True)
+    means: dict[str, dict[str, dict[int, float]]] = {}
+    for key, label in MEASURES.items():
+        print(f"\n{label:<24}" + "".join(f"{c:>8}" for c in checkpoints))
+        means[key] = {}
+        for arm in ARMS:
+            stacked = np.concatenate([per_task[n][key][arm] for n in chosen])  # runs x trials
+            means[key][arm] = {c: float(stacked[:, c - 1].mean()) for c in checkpoints}
+            print(f"{arm:<24}" + "".join(f"{means[key][arm][c]:>8.4f}" for c in checkpoints))
+        if 10 in means[key]["warm"] and args.n_trials in means[key]["cold"]:
+            warm, cold = means[key]["warm"][10], means[key]["cold"][args.n_trials]
+            print(
+                f"warm after 10 trials {warm:.4f} vs cold after {args.n_trials} {cold:.4f}: "
+                f"{'reached' if warm <= cold else 'NOT reached'}"
+            )
     if args.out:
         args.out.write_text(
             json.dumps(
