@@ -9,6 +9,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 
 from autometa.knowledge import KnowledgeBase, TaskRecord
+from autometa.metalearner import greedy_cover
 from autometa.types import Algorithm, Config, Evaluation
 from autometa_learners import GreedyPortfolio, NearestTasks, ZeroShot
 from autometa_learners.portfolio import greedy_portfolio
@@ -128,6 +129,18 @@ def test_greedy_portfolio_is_a_pure_function_of_the_table() -> None:
     assert [c for c, _, _ in order][:2] == [configs[2], configs[0]]
     assert order[0][1] == pytest.approx((0.1 + 0.1 + 0.0) / 3)
     assert order[1][1] == pytest.approx((0.0 + 0.1 + 0.0) / 3)
+
+
+def test_greedy_cover_weighs_tasks_respects_allowed_and_continues() -> None:
+    regret = np.array([[0.0, 1.0, 0.2, 0.7], [1.0, 0.0, 0.2, 0.7], [1.0, 1.0, 0.9, 0.0]])
+    assert [c for c, _ in greedy_cover(regret, 2)] == [2, 3]  # best mean, then task 3
+    heavy_first = np.array([0.8, 0.1, 0.1])
+    assert greedy_cover(regret, 1, weights=heavy_first)[0][0] == 0
+    allowed = np.array([True, True, False, False])
+    assert [c for c, _ in greedy_cover(regret, 4, allowed=allowed)] == [0, 1]
+    whole = greedy_cover(regret, 4)
+    begun = greedy_cover(regret, 2)
+    assert begun + greedy_cover(regret, 2, after=[c for c, _ in begun]) == whole
 
 
 def test_portfolio_skips_unavailable_algorithms_and_handles_empty_knowledge() -> None:
