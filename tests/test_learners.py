@@ -93,8 +93,9 @@ def test_evidence_names_source_tasks_distances_and_features() -> None:
     assert source == "small1"
     assert distance == pytest.approx(0.0, abs=1e-12)
     assert {name for name, _ in tuned.evidence.meta_features} == {"LogRows", "Ratio"}
-    assert tuned.predicted_score == pytest.approx(0.95)
-    assert "small1" in tuned.evidence.describe()
+    # Normalized like the default's prediction: small1's best is 1, its raw score noted.
+    assert tuned.predicted_score == pytest.approx(1.0)
+    assert "score 0.95 on small1" in tuned.evidence.describe()
 
 
 def test_missing_meta_features_still_rank() -> None:

@@ -107,6 +107,7 @@ class NearestTasks(MetaLearner):
                 chosen[default.config] = default
         if table is not None:
             rows = {task_id: i for i, task_id in enumerate(table.task_ids)}
+            normalized = table.normalized()  # every prediction on the default's scale
             tasks, query = self.scaled(meta_features)
             for task_id, distance in self.distances(meta_features, kind):
                 if len(chosen) >= k or task_id not in rows:
@@ -121,14 +122,15 @@ class NearestTasks(MetaLearner):
                         continue
                     chosen[config] = Recommendation(
                         config,
-                        float(scores[column]),
+                        float(normalized[rows[task_id], column]),
                         Evidence(
                             model=self.name,
                             source_tasks=((self.task_names_[task_id], distance),),
                             meta_features=self._explaining(
                                 tasks, self.task_ids_.index(task_id), query
                             ),
-                            note=f"score {scores[column]:.4g} on {self.task_names_[task_id]}",
+                            note=f"score {scores[column]:.4g} on {self.task_names_[task_id]} "
+                            f"(normalized {normalized[rows[task_id], column]:.3f})",
                         ),
                     )
                     taken += 1
