@@ -526,28 +526,25 @@ class _AsyncSearch:
     def _settle(self, loss: CVOutcome) -> None:
         """Give the trials a lost stream left pending their result, or another worker."""
         lost = sorted(self.pending)
-        stopped = [number for number in self.watch.take_stopped() if number in self.pending]
-        for number in stopped:
-            self._tell(number, _stopped_outcome())
-        if stopped or loss.status == "capped":
-            # The culprit is known (stopped), or nothing came back in time: the others
-            # are innocent, or were abandoned with the rest.
+        stopped = set(self.watch.take_stopped()) & set(lost)
+        if loss.status == "capped" or stopped:
+            # Nothing came back in time (all are capped), or the watchdog names the
+            # culprit (the others died with its pool: they get a worker again).
             for number in lost:
                 if number in stopped:
-                    continue
-                if loss.status == "capped":
+                    self._tell(number, _stopped_outcome())
+                elif loss.status == "capped":
                     self._tell(number, loss)
                 else:
                     self.retry.append(number)
-            return
-        if len(lost) == 1:
+        elif len(lost) == 1:
             self._tell(lost[0], loss)
-            return
-        for number in lost:  # alone, so that only a culprit can break its pool
-            again = self._stream(iter([self._call(number)]))
-            if again is not None:
-                stopped = self.watch.take_stopped()
-                self._tell(number, _stopped_outcome() if stopped else again)
+        else:
+            for number in lost:  # alone, so that only a culprit can break its pool
+                again = self._stream(iter([self._call(number)]))
+                if again is not None:
+                    stopped_now = self.watch.take_stopped()
+                    self._tell(number, _stopped_outcome() if stopped_now else again)
 
 
 def _given(number: int, outcome: CVOutcome) -> tuple[int, CVOutcome]:
