@@ -251,10 +251,12 @@ class PairwiseSelector:
     Ties in wins go to the lower mean training target, then to the name.
 
     ``guard=True`` (the default) compares the forests' out-of-bag choices on the
-    training tasks with always choosing the learner of lowest mean target; unless the
-    forests lower the mean target there by more than one standard error of the per-task
-    difference, :meth:`choose` always returns that learner. (Without the margin, forests
-    that win out of bag by chance send a few tasks to a worse learner.)
+    training tasks with always choosing the single best learner (the lowest mean target;
+    of learners within ``guard_margin`` standard errors of it, the first by name); unless
+    the forests lower the mean target there by more than ``guard_margin`` standard
+    errors of the per-task difference, :meth:`choose` always returns that learner.
+    (Without the margin, forests that win out of bag by chance send a few tasks to a
+    worse learner.)
 
     Parameters
     ----------
@@ -262,13 +264,24 @@ class PairwiseSelector:
         Trees per forest.
     guard:
         Fall back to the single best learner when the forests do not beat it out of bag.
+    guard_margin:
+        Standard errors a difference of mean targets must exceed to count (for the
+        guard, and for which learner is the single best).
     random_state:
         Seeds every forest: equal inputs give equal choices.
     """
 
-    def __init__(self, n_estimators: int = 100, *, guard: bool = True, random_state: int = 0):
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        *,
+        guard: bool = True,
+        guard_margin: float = 1.0,
+        random_state: int = 0,
+    ):
         self.n_estimators = n_estimators
         self.guard = guard
+        self.guard_margin = guard_margin
         self.random_state = random_state
 
     def fit(self, training: TrainingSet) -> PairwiseSelector:
@@ -283,6 +296,7 @@ class PairwiseSelector:
         self.n_tasks_ = len(training.task_ids)
         self.mean_target_ = dict(zip(self.learners_, targets.mean(axis=0).tolist(), strict=True))
         self.order_ = sorted(self.learners_, key=lambda n: (self.mean_target_[n], n))
+        self.single_best_ = self._single_best(targets)
         self.feature_names_ = _feature_names(training.meta_features)
         X = _design(training.meta_features, training.kinds, self.feature_names_)
         self.pairs_: dict[tuple[str, str], RandomForestClassifier | str | None] = {}
@@ -297,15 +311,32 @@ class PairwiseSelector:
         if self.guard and len(self.learners_) > 1:
             index = {n: c for c, n in enumerate(self.learners_)}
             picked = np.array([targets[r, index[self._winner(w)]] for r, w in enumerate(oob_wins)])
-            gain = targets[:, index[self.order_[0]]] - picked  # > 0 where the forests helped
-            error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else math.inf
+            gain = targets[:, index[self.single_best_]] - picked  # > 0 where the forests helped
             self.guard_scores_ = {
                 "pairwise_oob": float(picked.mean()),
-                "single_best": self.mean_target_[self.order_[0]],
+                "single_best": self.mean_target_[self.single_best_],
             }
-            if not gain.mean() > error:
-                self.fallback_ = self.order_[0]
+            if not _clearly_positive(gain, self.guard_margin):
+                self.fallback_ = self.single_best_
         return self
+
+    def _single_best(self, targets: np.ndarray) -> str:
+        """The learner of lowest mean target, unless that lead is within the margin.
+
+        Learners whose mean target is not clearly worse than the lowest (by
+        ``guard_margin`` standard errors of the per-task difference) are tied with it,
+        and the first of them in name order is taken. A near tie decided by the means
+        flips when one task is added or removed, always against that task, which is what
+        a leave-one-task-out evaluation of the selector then measures.
+        """
+        index = {n: c for c, n in enumerate(self.learners_)}
+        lowest = targets[:, index[self.order_[0]]]
+        tied = [
+            name
+            for name in self.learners_
+            if not _clearly_positive(targets[:, index[name]] - lowest, self.guard_margin)
+        ]
+        return min(tied)
 
     def _fit_pair(
         self, X: np.ndarray, difference: np.ndarray
@@ -372,8 +403,9 @@ class PairwiseSelector:
             return Choice(
                 self.fallback_,
                 wins,
-                f"{self.fallback_} has the lowest mean regret over {self.n_tasks_} tasks "
-                f"({self.mean_target_[self.fallback_]:.4f}); the pairwise forests did not "
+                f"{self.fallback_} is the single best learner over {self.n_tasks_} tasks "
+                f"(mean regret {self.mean_target_[self.fallback_]:.4f}); the pairwise forests "
+                "did not "
                 f"beat it out of bag ({scores['pairwise_oob']:.4f})",
             )
         learner = self._winner(np.array([wins[n] for n in self.learners_]))
@@ -384,6 +416,14 @@ class PairwiseSelector:
             f"pairwise forests over {self.n_tasks_} tasks' meta-features: {learner} wins "
             f"{wins[learner]:g} of {others} comparisons",
         )
+
+
+def _clearly_positive(values: np.ndarray, margin: float) -> bool:
+    """Whether the mean of ``values`` exceeds ``margin`` standard errors of it."""
+    if len(values) < 2:
+        return False
+    error = float(values.std(ddof=1) / np.sqrt(len(values)))
+    return bool(values.mean() > margin * error)
 
 
 def learn_pairwise(training: TrainingSet) -> Selector:

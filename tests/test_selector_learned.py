@@ -164,6 +164,23 @@ def test_forests_that_do_not_beat_the_single_best_learner_give_way_to_it() -> No
     assert "did not beat it out of bag" in choices[0].reason
 
 
+def test_a_near_tie_names_the_same_single_best_whichever_task_is_held_out() -> None:
+    """An exact tie on the mean: removing one task must not flip the single best (by
+    the means alone it flips against the removed task, every time)."""
+    tasks = records(40, seed=6)
+    regrets = {}
+    for i, task_id in enumerate(tasks):
+        b = 0.4 if i < 5 else 0.0 if i < 10 else 0.2  # "b" loses 5 tasks, wins 5
+        regrets[task_id] = {"a": [0.2] * 5, "b": [b] * 5}
+    data = SelectorData(KS, ("a", "b"), regrets)
+    chosen = set()
+    for held_out in data.task_ids:
+        others = [t for t in data.task_ids if t != held_out]
+        selector = small_forests(TrainingSet.build(data, tasks, task_ids=others))
+        chosen.add(selector.choose(dict(tasks[held_out].meta_features), "binary").learner)
+    assert chosen == {"a"}  # tied, so the first by name, every time
+
+
 def test_nan_unknown_features_and_an_unseen_kind_still_get_a_learner() -> None:
     tasks = records(40)
     for task_id in list(tasks)[:10]:  # an all-NaN column and infinite-free NaNs
