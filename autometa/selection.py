@@ -296,7 +296,8 @@ class PairwiseSelector:
         self.n_tasks_ = len(training.task_ids)
         self.mean_target_ = dict(zip(self.learners_, targets.mean(axis=0).tolist(), strict=True))
         self.order_ = sorted(self.learners_, key=lambda n: (self.mean_target_[n], n))
-        self.single_best_ = self._single_best(targets)
+        index = {n: c for c, n in enumerate(self.learners_)}
+        self.single_best_ = self._single_best(targets, index)
         self.feature_names_ = _feature_names(training.meta_features)
         X = _design(training.meta_features, training.kinds, self.feature_names_)
         self.pairs_: dict[tuple[str, str], RandomForestClassifier | str | None] = {}
@@ -309,7 +310,6 @@ class PairwiseSelector:
         self.fallback_: str | None = None
         self.guard_scores_: dict[str, float] = {}
         if self.guard and len(self.learners_) > 1:
-            index = {n: c for c, n in enumerate(self.learners_)}
             picked = np.array([targets[r, index[self._winner(w)]] for r, w in enumerate(oob_wins)])
             gain = targets[:, index[self.single_best_]] - picked  # > 0 where the forests helped
             self.guard_scores_ = {
@@ -320,7 +320,7 @@ class PairwiseSelector:
                 self.fallback_ = self.single_best_
         return self
 
-    def _single_best(self, targets: np.ndarray) -> str:
+    def _single_best(self, targets: np.ndarray, index: Mapping[str, int]) -> str:
         """The learner of lowest mean target, unless that lead is within the margin.
 
         Learners whose mean target is not clearly worse than the lowest (by
@@ -329,7 +329,6 @@ class PairwiseSelector:
         flips when one task is added or removed, always against that task, which is what
         a leave-one-task-out evaluation of the selector then measures.
         """
-        index = {n: c for c, n in enumerate(self.learners_)}
         lowest = targets[:, index[self.order_[0]]]
         tied = [
             name

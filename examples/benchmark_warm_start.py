@@ -104,13 +104,14 @@ class Split:
 def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> Split:
     """At most ``max_rows`` rows (seeded, stratified for classification), split 75/25."""
     X, y = read_table(corpus / "data" / f"{entry['name']}.csv.gz", "target")
-    stratify = y if entry["task"] != "regression" else None
+    classify = entry["task"] != "regression"
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(
-            X, y, train_size=max_rows, random_state=seed, stratify=stratify
+            X, y, train_size=max_rows, random_state=seed, stratify=y if classify else None
         )
-        stratify = y if entry["task"] != "regression" else None
-    parts = train_test_split(X, y, test_size=TEST_SHARE, random_state=seed, stratify=stratify)
+    parts = train_test_split(
+        X, y, test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
+    )
     X_train, X_test, y_train, y_test = (part.reset_index(drop=True) for part in parts)
     return Split(X_train, X_test, y_train, y_test)
 
