@@ -9,6 +9,7 @@ and what to do about it.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
@@ -25,6 +26,8 @@ from sklearn.model_selection import (
 )
 
 from autometa.types import TASK_KINDS, TaskKind
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SCORING: dict[TaskKind, str] = {
     "binary": "roc_auc",
@@ -253,9 +256,26 @@ def make_cv(
     )
 
 
-def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> Splitter:
+def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | Splitter:
+    """One seeded split keeping :data:`HOLDOUT_FRACTION` for validation (stratified for
+    classification), or 2 folds when a class is too small for it.
+
+    A stratified split rounds a class's share of the validation part down, so a class
+    of fewer than ``1 / HOLDOUT_FRACTION`` rows may get none: probabilistic scores such
+    as log loss are then undefined and every trial would fail. Two stratified folds put
+    one row of it on each side.
+    """
     if kind == "regression":
         return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    if smallest * HOLDOUT_FRACTION < 1:
+        logger.info(
+            "the smallest class has %d rows, too few to reach a %.0f%% holdout part: "
+            "validating on 2 stratified folds instead",
+            smallest,
+            100 * HOLDOUT_FRACTION,
+        )
+        return 2
     return StratifiedShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
 
 

@@ -94,6 +94,21 @@ def test_with_validation_holdout_and_user_cv_wins() -> None:
     assert fixed.with_validation("holdout").n_splits == 4
 
 
+def test_holdout_keeps_every_class_on_both_sides() -> None:
+    # Two rows of a class among 12,000: a 25% stratified holdout would round it to no
+    # validation row, and log loss (the multiclass default) would fail every trial.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12_000, 3))
+    y = np.where(X[:, 0] > 0, "pos", "neg").astype(object)
+    y[:2] = "rare"
+    task = Task.from_data(X, y, random_state=0).with_validation("holdout")
+    assert task.n_splits == 2
+    for train, valid in task.cv.split(X, y):
+        assert set(y[train]) == set(y[valid]) == {"pos", "neg", "rare"}
+    y[:4] = "rare"  # four rows: the holdout has room for one
+    assert isinstance(Task.from_data(X, y).with_validation("holdout").cv, StratifiedShuffleSplit)
+
+
 def test_user_scorer_names_are_checked() -> None:
     X, y = load_iris(return_X_y=True)
     assert Task.from_data(X, y, scoring="balanced_accuracy").scoring == "balanced_accuracy"
