@@ -50,13 +50,16 @@ def test_fit_is_warm_started_from_the_knowledge_base(
         knowledge=KnowledgeBase.open(tiny_knowledge, read_only=True),
     )
     assert isinstance(model, AutoMetaClassifier)
-    assert model.strategy_.meta_learner == "nearest_tasks"
+    assert model.strategy_.meta_learner == "greedy_portfolio"
     assert model.recommendations_, "the knowledge base has binary tasks to learn from"
     first = model.study_.trials[0]
     assert first.params == model.recommendations_[0].config.to_trial_params()
     assert first.user_attrs["warm_start_rank"] == 0
-    sources = {name for r in model.recommendations_ for name, _ in r.evidence.source_tasks}
-    assert sources <= {"cancer"}  # the only binary task in the tiny knowledge base
+    # the only binary task in the tiny knowledge base is "cancer": its best first
+    cancer_scores = KnowledgeBase.open(tiny_knowledge, read_only=True).score_table("binary")
+    assert model.recommendations_[0].config == cancer_scores.configs[
+        int(np.nanargmax(cancer_scores.scores[0]))
+    ]
     assert model.n_configs_ == 6 == len(model.evaluations_)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -64,7 +67,7 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     assert model.score(X, y) > 0.9
     assert model.best_score_ == max(e.score for e in model.evaluations_ if e.ok)
     text = model.explain()
-    assert "nearest_tasks" in text
+    assert "greedy_portfolio" in text
     assert "Winner:" in text
     assert "observed:" in text
 
@@ -173,8 +176,9 @@ def test_fits_grow_a_named_knowledge_base(tmp_path: Path) -> None:
         assert [t.task_id for t in kb.tasks()] == [first.task_id_]
         assert len(kb.evaluations(first.task_id_)) == 4
     second = autometa.fit(X.iloc[200:400], y.iloc[200:400], n_trials=2, knowledge=str(path))
-    sources = {name for r in second.recommendations_ for name, _ in r.evidence.source_tasks}
-    assert sources == {"task"}  # the first fit's task (its default name) taught the second
+    # the first fit's task, the only one in the base, taught the second
+    assert second.recommendations_
+    assert all("over 1 earlier binary tasks" in r.evidence.note for r in second.recommendations_)
     assert first.best_config_ in {r.config for r in second.recommendations_}
 
 

@@ -38,6 +38,7 @@ from autometa_selectors.learned import (
     MIN_TRAINING_TASKS,
     cache_files,
     choose_learner,
+    shipped_data,
 )
 
 KS = (1, 3, 5, 10, 25)
@@ -307,7 +308,7 @@ def test_too_small_or_empty_base_or_unseen_kind_leaves_the_rule_based_selector(
         meta_learners=list(PAIR),
     )
     assert strategy.reason.startswith("rule-based")
-    assert strategy.meta_learner == "nearest_tasks"
+    assert strategy.meta_learner == "greedy_portfolio"
 
 
 def test_training_data_is_cached_reused_and_invalidated_per_changed_task(tmp_path: Path) -> None:
@@ -403,6 +404,24 @@ def test_shipped_data_is_used_as_is_and_unregistered_learners_are_skipped(tmp_pa
     assert cache_files(tmp_path / "c") == [], "measured although the shipped data fits"
 
 
+def test_the_shipped_training_data_describes_the_shipped_knowledge_base(tmp_path: Path) -> None:
+    """A rebuilt base needs `autometa kb evaluate --save-selector-data` run again; this
+    fails until it is, instead of letting default fits learn from stale rows."""
+    data = SelectorData.load(Path(str(shipped_data())))
+    kb = KnowledgeBase.default()
+    assert data.task_fingerprints == kb.task_fingerprints()
+    assert set(data.learners) <= set(build_plugin_manager().meta_learners())
+    assert len(data.regrets) == kb.counts()["tasks"]
+    record = kb.tasks(kind="binary")[0]
+    choice = choose_learner(
+        "binary", record.meta_features, kb, data.learners, cache_dir=tmp_path / "c"
+    )
+    assert choice is not None
+    assert choice.learner in data.learners
+    assert choice.reason.endswith(f"{len(data.regrets)} tasks, shipped)"), choice.reason
+    assert cache_files(tmp_path / "c") == [], "the shipped base was measured at fit time"
+
+
 def test_kb_evaluate_reports_the_selector_and_saves_its_training_data(tmp_path: Path) -> None:
     location = tmp_path / "kb.db"
     with KnowledgeBase.open(location) as kb:
@@ -485,17 +504,32 @@ def test_fit_records_the_learned_choice_and_its_reason() -> None:
     assert model.recommendations_, "the chosen learner recommended nothing"
 
 
-@pytest.mark.parametrize(("n_tasks", "expected"), [(25, "score_forest"), (5, "nearest_tasks")])
-def test_rule_based_prefers_the_forest_only_with_enough_tasks(n_tasks: int, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("offered", "expected"),
+    [
+        (["nearest_tasks", "score_forest", "greedy_portfolio"], "greedy_portfolio"),
+        (["nearest_tasks", "score_forest"], "score_forest"),
+        (["nearest_tasks", "zero_shot"], "nearest_tasks"),
+    ],
+)
+def test_rule_based_takes_the_best_offered_learner(offered: list[str], expected: str) -> None:
     strategy = autometa_selectors.rule_based_strategy(
-        small_tasks()["binary"], synthetic_kb(n_tasks), ["nearest_tasks", "score_forest"]
+        small_tasks()["binary"], synthetic_kb(5), offered
     )
     assert strategy.meta_learner == expected
     assert expected in strategy.reason
-    blocked = autometa_selectors.rule_based_strategy(
-        small_tasks()["binary"], synthetic_kb(n_tasks), ["nearest_tasks"]
-    )
-    assert blocked.meta_learner == "nearest_tasks"
+    assert strategy.n_warm_starts == autometa_selectors.N_WARM_STARTS
+
+
+def test_rule_based_takes_another_offered_learner_or_searches_cold_without_peers() -> None:
+    kb = synthetic_kb(5)  # binary tasks only
+    other = autometa_selectors.rule_based_strategy(small_tasks()["binary"], kb, ["zero_shot"])
+    assert other.meta_learner == "zero_shot"
+    for offered in (["greedy_portfolio"], []):
+        strategy = autometa_selectors.rule_based_strategy(small_tasks()["regression"], kb, offered)
+        assert strategy.meta_learner is None
+        assert strategy.n_warm_starts == 0
+        assert "cold TPE" in strategy.reason
 
 
 def test_a_fit_never_measures_a_large_unmeasured_base(tmp_path: Path) -> None:
