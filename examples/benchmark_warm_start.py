@@ -2,7 +2,7 @@
 
     python examples/benchmark_warm_start.py --corpus ../shared/corpus \\
         [--tasks abalone credit-g ...] [--seeds 0 1 2] [--n-trials 50] [--n-jobs 2] \\
-        [--out results.json]
+        [--samplers rgpe cmaes_warm] [--out results.json]
 
 For each corpus task, the task is first removed from the shipped knowledge base (with
 any duplicate: same kind and meta-features), so the meta-learners have never seen it.
@@ -12,7 +12,10 @@ and the same seed:
 
 - ``warm``: ``autometa.fit`` as a user calls it (strategy, warm starts, sampler);
 - ``cold``: the same call with ``warm_start=0`` and ``sampler="tpe"``: Optuna's TPE
-  from scratch.
+  from scratch;
+- ``warm+NAME`` for each ``--samplers NAME``: the ``warm`` strategy (same meta-learner,
+  same warm starts, same validation) with the sampler that takes over after the warm
+  starts replaced, to compare samplers at search level (``rgpe``, ``cmaes_warm``, ...).
 
 Each task's rows are split 75/25: the searches see only the first part. After each
 trial the incumbent (the best configuration so far by validation score) is judged twice,
@@ -38,6 +41,7 @@ core, as in the shipped base's build).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import tempfile
@@ -56,16 +60,19 @@ from sklearn.model_selection import train_test_split
 import autometa
 from autometa.datasets import read_table
 from autometa.knowledge import KnowledgeBase
+from autometa.plugins import build_plugin_manager
+from autometa.search import SAMPLERS
 from autometa.types import Evaluation, Strategy
 
 CHECKPOINTS = (1, 5, 10, 25, 50)
-ARMS = ("warm", "cold")
 MEASURES = {
     "curve": "validation regret after",
     "test_curve": "test regret after",
 }
 """The incumbent's cross-validation score (what the search maximised) and its test score."""
 TEST_SHARE = 0.25
+MIN_CLASS_ROWS = 4
+"""Rows of rarer classes are dropped: a class needs two training rows and one test row."""
 
 
 def held_out_knowledge(task_name: str, folder: Path) -> KnowledgeBase:
@@ -102,18 +109,36 @@ class Split:
 
 
 def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> Split:
-    """At most ``max_rows`` rows (seeded, stratified for classification), split 75/25."""
+    """At most ``max_rows`` rows (seeded, stratified for classification), split 75/25;
+    classes of fewer than :data:`MIN_CLASS_ROWS` rows are dropped."""
     X, y = read_table(corpus / "data" / f"{entry['name']}.csv.gz", "target")
     classify = entry["task"] != "regression"
+    if classify:  # a class must keep two training rows (CV) and reach the test part
+        common = y.map(y.value_counts()) >= MIN_CLASS_ROWS
+        X, y = X[common.to_numpy()], y[common.to_numpy()]
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(
             X, y, train_size=max_rows, random_state=seed, stratify=y if classify else None
         )
-    parts = train_test_split(
-        X, y, test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
+    train, test = train_test_split(
+        np.arange(len(y)), test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
     )
-    X_train, X_test, y_train, y_test = (part.reset_index(drop=True) for part in parts)
+    if classify:
+        train, test = every_class_in_both(y.to_numpy(), train, test)
+    X_train, X_test = (X.iloc[rows].reset_index(drop=True) for rows in (train, test))
+    y_train, y_test = (y.iloc[rows].reset_index(drop=True) for rows in (train, test))
     return Split(X_train, X_test, y_train, y_test)
+
+
+def every_class_in_both(
+    y: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move one training row of each class the test part lacks into it: a stratified
+    split can round a small class to no test row, and a probabilistic score (log loss)
+    cannot be computed without it. Classes have :data:`MIN_CLASS_ROWS` rows or more, so
+    two stay for the search's cross-validation."""
+    moved = [train[y[train] == label][0] for label in np.unique(y[train]) if label not in y[test]]
+    return np.setdiff1d(train, moved), np.concatenate([test, moved]).astype(int)
 
 
 def best_so_far(evaluations: Sequence[Evaluation]) -> tuple[list[float], list[int | None]]:
@@ -174,6 +199,18 @@ def cold_twin(strategy: Strategy) -> Strategy:
     )
 
 
+def sampler_twin(strategy: Strategy, sampler: str) -> Strategy:
+    """The same strategy with ``sampler`` taking over after the warm starts."""
+    return dataclasses.replace(
+        strategy, sampler=sampler, reason=f"{strategy.reason}; benchmark: sampler {sampler}"
+    )
+
+
+def arm_names(samplers: Sequence[str]) -> list[str]:
+    """``warm``, ``cold`` and one ``warm+NAME`` arm per extra sampler, in that order."""
+    return ["warm", "cold", *(f"warm+{name}" for name in samplers)]
+
+
 def normalized_regrets(
     runs: dict[str, list[dict[str, Any]]], n_trials: int, key: str
 ) -> dict[str, np.ndarray]:
@@ -202,17 +239,19 @@ def normalized_regrets(
 def run_task(
     corpus: Path, entry: dict[str, Any], folder: Path, args: argparse.Namespace
 ) -> dict[str, list[dict[str, Any]]]:
-    """Both arms on one held-out task, for every seed."""
+    """Every arm on one held-out task, for every seed."""
     warnings.simplefilter("ignore")
     knowledge = held_out_knowledge(entry["name"], folder)
-    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arm_names(args.samplers)}
     for seed in args.seeds:
         data = load(corpus, entry, args.max_rows, seed)
         warm = run_arm(data, entry["task"], knowledge, seed, args.n_trials)
-        cold = run_arm(
-            data, entry["task"], knowledge, seed, args.n_trials, cold_twin(warm["strategy"])
-        )
-        for arm, run in (("warm", warm), ("cold", cold)):
+        twins = {"cold": cold_twin(warm["strategy"])}
+        twins |= {f"warm+{name}": sampler_twin(warm["strategy"], name) for name in args.samplers}
+        seeded = {"warm": warm}
+        for arm, strategy in twins.items():
+            seeded[arm] = run_arm(data, entry["task"], knowledge, seed, args.n_trials, strategy)
+        for arm, run in seeded.items():
             run["strategy"] = run["strategy"].reason
             runs[arm].append(run)
     return runs
@@ -228,6 +267,12 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--n-jobs", type=int, default=1, help="tasks run in parallel")
+    parser.add_argument(
+        "--samplers",
+        nargs="*",
+        default=[],
+        help="also run the warm strategy with each of these samplers (e.g. rgpe cmaes_warm)",
+    )
     args = parser.parse_args()
     manifest = {e["name"]: e for e in json.loads((args.corpus / "manifest.json").read_text())}
     shipped = {record.name for record in KnowledgeBase.default().tasks()}
@@ -242,11 +287,18 @@ def main() -> None:
         chosen = args.tasks
     else:
         chosen = names[:: max(1, len(names) // args.n_tasks)][: args.n_tasks]
+    known = {*SAMPLERS, *build_plugin_manager().samplers()}
+    unknown_samplers = sorted(set(args.samplers) - known)
+    if unknown_samplers:
+        raise SystemExit(
+            f"Unknown sampler(s) {', '.join(unknown_samplers)}; known: {', '.join(sorted(known))}"
+        )
     checkpoints = [c for c in CHECKPOINTS if c <= args.n_trials]
+    arms = arm_names(args.samplers)
     per_task: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     raw: dict[str, Any] = {}
     folder = Path(tempfile.mkdtemp(prefix="autometa-benchmark-"))
-    # Tasks run in parallel, each in a joblib worker; inside it both arms run n_jobs=1
+    # Tasks run in parallel, each in a joblib worker; inside it every arm runs n_jobs=1
     # (loky limits each worker to its share of the cores' threads).
     results = joblib.Parallel(n_jobs=args.n_jobs, return_as="generator")(
         joblib.delayed(run_task)(args.corpus, manifest[name], folder, args) for name in chosen
@@ -258,14 +310,14 @@ def main() -> None:
             f"{arm} "
             + "/".join(f"{per_task[name][key][arm][:, c - 1].mean():.3f}" for c in checkpoints)
             for key in MEASURES
-            for arm in ARMS
+            for arm in arms
         )
         print(f"{name:<24} {manifest[name]['task']:<10} {row}", flush=True)
     means: dict[str, dict[str, dict[int, float]]] = {}
     for key, label in MEASURES.items():
         print(f"\n{label:<24}" + "".join(f"{c:>8}" for c in checkpoints))
         means[key] = {}
-        for arm in ARMS:
+        for arm in arms:
             stacked = np.concatenate([per_task[n][key][arm] for n in chosen])  # runs x trials
             means[key][arm] = {c: float(stacked[:, c - 1].mean()) for c in checkpoints}
             print(f"{arm:<24}" + "".join(f"{means[key][arm][c]:>8.4f}" for c in checkpoints))
