@@ -21,7 +21,12 @@ Both share the rules for the rest of the strategy:
   the search space is conditional (``algorithm`` decides which parameters exist), which
   grouped TPE models and which the other built-in samplers do not (CMA-ES samples only
   the continuous parameters jointly and needs many more trials than a budgeted fit
-  runs; random and QMC learn nothing from the warm starts' scores).
+  runs; random and QMC learn nothing from the warm starts' scores). The transfer
+  samplers were measured against it after the same warm start
+  (``examples/benchmark_warm_start.py --samplers rgpe cmaes_warm``, 6 held-out tasks, 3
+  seeds, README): both lower the validation regret after 50 trials (0.035 and 0.032
+  against 0.039) but not the test regret (0.224 and 0.240 against 0.220), so none is
+  chosen over TPE.
 """
 
 from __future__ import annotations
