@@ -109,17 +109,17 @@ class Split:
 
 
 def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> Split:
-    """At most ``max_rows`` rows (seeded, stratified for classification), split 75/25;
-    classes of fewer than :data:`MIN_CLASS_ROWS` rows are dropped."""
+    """At most ``max_rows`` rows (seeded, stratified for classification), of which
+    classes of fewer than :data:`MIN_CLASS_ROWS` rows are dropped, split 75/25."""
     X, y = read_table(corpus / "data" / f"{entry['name']}.csv.gz", "target")
     classify = entry["task"] != "regression"
-    if classify:  # a class must keep two training rows (CV) and reach the test part
-        common = y.map(y.value_counts()) >= MIN_CLASS_ROWS
-        X, y = X[common.to_numpy()], y[common.to_numpy()]
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(
             X, y, train_size=max_rows, random_state=seed, stratify=y if classify else None
         )
+    if classify:  # a class must keep two training rows (CV) and reach the test part
+        common = (y.map(y.value_counts()) >= MIN_CLASS_ROWS).to_numpy()
+        X, y = X[common], y[common]
     train, test = train_test_split(
         np.arange(len(y)), test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
     )
