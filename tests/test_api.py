@@ -57,9 +57,10 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     assert first.user_attrs["warm_start_rank"] == 0
     # the only binary task in the tiny knowledge base is "cancer": its best first
     cancer_scores = KnowledgeBase.open(tiny_knowledge, read_only=True).score_table("binary")
-    assert model.recommendations_[0].config == cancer_scores.configs[
-        int(np.nanargmax(cancer_scores.scores[0]))
-    ]
+    assert (
+        model.recommendations_[0].config
+        == cancer_scores.configs[int(np.nanargmax(cancer_scores.scores[0]))]
+    )
     assert model.n_configs_ == 6 == len(model.evaluations_)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -164,6 +165,24 @@ def test_recommend_and_warm_start_a_users_study(tiny_knowledge: Path) -> None:
 
     study.optimize(users_objective, n_trials=len(recs))
     assert seen == [r.config.algorithm for r in recs]
+
+
+def test_explanation_names_the_nearest_tasks_and_the_meta_features_that_made_them_near(
+    cancer: tuple[Any, Any], tiny_knowledge: Path
+) -> None:
+    X, y = cancer
+    model = autometa.fit(
+        X,
+        y,
+        n_trials=2,
+        random_state=0,
+        knowledge=KnowledgeBase.open(tiny_knowledge, read_only=True),
+        strategy=Strategy("nearest_tasks", 2, validation="cv", n_splits=3, reason="test"),
+    )
+    text = model.explain()
+    assert re.search(r"from: cancer \(distance \d\.\d{3}\)", text), text
+    assert re.search(r"near in: \w+=[-\d.e]+ \(Δ ", text), text
+    assert re.search(r"predicted: [-\d.]+ by nearest_tasks", text), text
 
 
 def test_fits_grow_a_named_knowledge_base(tmp_path: Path) -> None:

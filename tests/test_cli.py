@@ -52,11 +52,10 @@ def test_fit_predict_recommend_round_trip(
         str(tmp_path / "plots"),
     )
     assert fitted.returncode == 0, fitted.stderr
-    # the explanation: source task and distance, near meta-features with this task's
-    # values, the prediction, the score here, the winner
-    assert re.search(r"from: cancer \(distance \d\.\d{3}\)", fitted.stdout), fitted.stdout
-    assert re.search(r"near in: \w+=[-\d.e]+ \(Δ ", fitted.stdout), fitted.stdout
-    assert re.search(r"predicted: [-\d.]+ by nearest_tasks", fitted.stdout), fitted.stdout
+    # the explanation: the chosen learner's reasons, its prediction, the score here
+    why = r"why: portfolio step 1: mean best-so-far regret [\d.]+ over 1 earlier binary tasks"
+    assert re.search(why, fitted.stdout), fitted.stdout
+    assert re.search(r"predicted: [-\d.]+ by greedy_portfolio", fitted.stdout), fitted.stdout
     assert re.search(r"observed: [-\d.]+ in [\d.]+s, rank \d of \d", fitted.stdout)
     assert "Winner:" in fitted.stdout
     assert "search started" in fitted.stderr
@@ -84,7 +83,8 @@ def test_fit_predict_recommend_round_trip(
     )
     assert recommended.returncode == 0, recommended.stderr
     assert " 1. " in recommended.stdout
-    assert "cancer" in recommended.stdout
+    # learned from the base as the fit left it: the tiny base's cancer and the fit's task
+    assert "over 2 earlier binary tasks" in recommended.stdout, recommended.stdout
     assert "predicted:" in recommended.stdout
     assert (tmp_path / "recommend" / "task_space.png").read_bytes()[:8] == PNG_MAGIC
 

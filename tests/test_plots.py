@@ -21,7 +21,7 @@ import autometa
 from autometa import plots
 from autometa.explain import best_by_config
 from autometa.knowledge import KnowledgeBase
-from autometa.types import Config, Evidence, Recommendation
+from autometa.types import Config, Evidence, Recommendation, Strategy
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +36,8 @@ def grown_knowledge(tiny_knowledge: Path, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def fitted(grown_knowledge: Path) -> Any:
-    """Wine, warm-started from the tiny base, which the fit then grows by this task."""
+    """Wine, warm-started by nearest tasks (whose recommendations name their source
+    tasks, which the task-space plot marks) from the tiny base, which the fit grows."""
     X, y = load_wine(return_X_y=True, as_frame=True)
     return autometa.fit(
         X,
@@ -45,7 +46,7 @@ def fitted(grown_knowledge: Path) -> Any:
         random_state=0,
         knowledge=str(grown_knowledge),
         algorithms=CHEAP,
-        warm_start=3,
+        strategy=Strategy("nearest_tasks", 3, reason="the plots' sources"),
     )
 
 
