@@ -56,11 +56,10 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     assert first.params == model.recommendations_[0].config.to_trial_params()
     assert first.user_attrs["warm_start_rank"] == 0
     # the only binary task in the tiny knowledge base is "cancer": its best first
-    cancer_scores = KnowledgeBase.open(tiny_knowledge, read_only=True).score_table("binary")
-    assert (
-        model.recommendations_[0].config
-        == cancer_scores.configs[int(np.nanargmax(cancer_scores.scores[0]))]
-    )
+    with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
+        table = kb.score_table("binary")
+    best = table.configs[int(np.nanargmax(table.scores[0]))]
+    assert model.recommendations_[0].config == best
     assert model.n_configs_ == 6 == len(model.evaluations_)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
