@@ -72,7 +72,9 @@ MEASURES = {
 """The incumbent's cross-validation score (what the search maximised) and its test score."""
 TEST_SHARE = 0.25
 MIN_CLASS_ROWS = 4
-"""Rows of rarer classes are dropped: a class needs two training rows and one test row."""
+"""Rows of rarer classes are dropped. A stratified split gives a class at least
+``floor(rows * TEST_SHARE)`` test rows, so from 4 rows on it has one test row (without
+it, log loss cannot be computed) and two or more training rows (for the search's CV)."""
 
 
 def held_out_knowledge(task_name: str, folder: Path) -> KnowledgeBase:
@@ -120,25 +122,11 @@ def load(corpus: Path, entry: dict[str, Any], max_rows: int, seed: int) -> Split
     if classify:  # a class must keep two training rows (CV) and reach the test part
         common = (y.map(y.value_counts()) >= MIN_CLASS_ROWS).to_numpy()
         X, y = X[common], y[common]
-    train, test = train_test_split(
-        np.arange(len(y)), test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
+    parts = train_test_split(
+        X, y, test_size=TEST_SHARE, random_state=seed, stratify=y if classify else None
     )
-    if classify:
-        train, test = every_class_in_both(y.to_numpy(), train, test)
-    X_train, X_test = (X.iloc[rows].reset_index(drop=True) for rows in (train, test))
-    y_train, y_test = (y.iloc[rows].reset_index(drop=True) for rows in (train, test))
+    X_train, X_test, y_train, y_test = (part.reset_index(drop=True) for part in parts)
     return Split(X_train, X_test, y_train, y_test)
-
-
-def every_class_in_both(
-    y: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Move one training row of each class the test part lacks into it: a stratified
-    split can round a small class to no test row, and a probabilistic score (log loss)
-    cannot be computed without it. Classes have :data:`MIN_CLASS_ROWS` rows or more, so
-    two stay for the search's cross-validation."""
-    moved = [train[y[train] == label][0] for label in np.unique(y[train]) if label not in y[test]]
-    return np.setdiff1d(train, moved), np.concatenate([test, moved]).astype(int)
 
 
 def best_so_far(evaluations: Sequence[Evaluation]) -> tuple[list[float], list[int | None]]:
