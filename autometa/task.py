@@ -250,10 +250,14 @@ def make_cv(
         # are undefined on a single row.
         folds = max(2, min(n_splits, len(y) // 2))
         return KFold(n_splits=folds, shuffle=True, random_state=random_state)
-    smallest = int(np.unique(y, return_counts=True)[1].min())
     return StratifiedKFold(
-        n_splits=max(2, min(n_splits, smallest)), shuffle=True, random_state=random_state
+        n_splits=max(2, min(n_splits, _smallest_class(y))), shuffle=True, random_state=random_state
     )
+
+
+def _smallest_class(y: np.ndarray) -> int:
+    """Rows of the rarest class: what bounds the folds or holdout a stratified split can keep."""
+    return int(np.unique(y, return_counts=True)[1].min())
 
 
 def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | Splitter:
@@ -267,7 +271,7 @@ def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | S
     """
     if kind == "regression":
         return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
-    smallest = int(np.unique(y, return_counts=True)[1].min())
+    smallest = _smallest_class(y)
     if smallest * HOLDOUT_FRACTION < 1:
         logger.info(
             "the smallest class has %d rows, too few to reach a %.0f%% holdout part: "
