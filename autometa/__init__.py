@@ -9,7 +9,7 @@ a new dataset, and warm-starts an Optuna search from them::
     space = autometa.SearchSpace(X, y)           # ... and sample autometa's space in it
 
 Public names are imported on first use, so ``import autometa`` (and the command line)
-stays fast and a plugin importing ``autometa.hookspecs`` pulls in nothing else.
+stays fast and a plugin importing ``autometa.contract`` pulls in only the contract.
 """
 
 from __future__ import annotations
@@ -18,31 +18,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "AllTrialsFailedError": "autometa.api",
-    "AutoMetaClassifier": "autometa.api",
-    "AutoMetaRegressor": "autometa.api",
-    "BudgetTooSmallError": "autometa.api",
-    "SearchSpace": "autometa.api",
-    "fit": "autometa.api",
-    "recommend": "autometa.api",
-    "warm_start": "autometa.api",
-    "hookimpl": "autometa.hookspecs",
+    "AllTrialsFailedError": "autometa._api",
+    "AutoMetaClassifier": "autometa._api",
+    "AutoMetaRegressor": "autometa._api",
+    "BudgetTooSmallError": "autometa._api",
+    "SearchSpace": "autometa._api",
+    "fit": "autometa._api",
+    "recommend": "autometa._api",
+    "warm_start": "autometa._api",
+    "hookimpl": "autometa.contract",
     "KnowledgeBase": "autometa.knowledge",
-    "MetaLearner": "autometa.metalearner",
-    "PluginError": "autometa.plugins",
-    "Task": "autometa.task",
-    "Algorithm": "autometa.types",
-    "Config": "autometa.types",
-    "Evaluation": "autometa.types",
-    "Evidence": "autometa.types",
-    "Recommendation": "autometa.types",
-    "Strategy": "autometa.types",
-    "TransferWarning": "autometa.study_transfer",
-    "TransferredTrial": "autometa.study_transfer",
-    "cma_source_trials": "autometa.study_transfer",
-    "describe_study": "autometa.study_transfer",
-    "rank_studies": "autometa.study_transfer",
-    "transfer": "autometa.study_transfer",
+    "MetaLearner": "autometa.contract",
+    "PluginError": "autometa._plugins",
+    "Task": "autometa.contract",
+    "Algorithm": "autometa.contract",
+    "Config": "autometa.contract",
+    "Evaluation": "autometa.contract",
+    "Evidence": "autometa.contract",
+    "Recommendation": "autometa.contract",
+    "Strategy": "autometa.contract",
+    "TransferWarning": "autometa.transfer",
+    "TransferredTrial": "autometa.transfer",
+    "cma_source_trials": "autometa.transfer",
+    "describe_study": "autometa.transfer",
+    "rank_studies": "autometa.transfer",
+    "transfer": "autometa.transfer",
 }
 
 __all__ = [
@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autometa.api import (
+    from autometa._api import (
         AllTrialsFailedError,
         AutoMetaClassifier,
         AutoMetaRegressor,
@@ -84,11 +84,20 @@ if TYPE_CHECKING:
         recommend,
         warm_start,
     )
-    from autometa.hookspecs import hookimpl
+    from autometa._plugins import PluginError
+    from autometa.contract import (
+        Algorithm,
+        Config,
+        Evaluation,
+        Evidence,
+        MetaLearner,
+        Recommendation,
+        Strategy,
+        Task,
+        hookimpl,
+    )
     from autometa.knowledge import KnowledgeBase
-    from autometa.metalearner import MetaLearner
-    from autometa.plugins import PluginError
-    from autometa.study_transfer import (
+    from autometa.transfer import (
         TransferredTrial,
         TransferWarning,
         cma_source_trials,
@@ -96,8 +105,6 @@ if TYPE_CHECKING:
         rank_studies,
         transfer,
     )
-    from autometa.task import Task
-    from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
 
 
 def __getattr__(name: str) -> Any:

@@ -37,16 +37,16 @@ SKOPS_SUFFIX = ".skops"
 
 SAFE_AUTOMETA_TYPES = frozenset(
     {
-        "autometa.api.AutoMetaClassifier",
-        "autometa.api.AutoMetaRegressor",
-        "autometa.api.ApplySchema",
-        "autometa.metafeatures.MetaFeatures",
-        "autometa.task.FeatureSchema",
-        "autometa.types.Config",
-        "autometa.types.Evaluation",
-        "autometa.types.Evidence",
-        "autometa.types.Recommendation",
-        "autometa.types.Strategy",
+        "autometa._api.AutoMetaClassifier",
+        "autometa._api.AutoMetaRegressor",
+        "autometa._api.ApplySchema",
+        "autometa.search._metafeatures.MetaFeatures",
+        "autometa.contract._task.FeatureSchema",
+        "autometa.contract._types.Config",
+        "autometa.contract._types.Evaluation",
+        "autometa.contract._types.Evidence",
+        "autometa.contract._types.Recommendation",
+        "autometa.contract._types.Strategy",
         # A data type described by its name, e.g. numpy.dtype('float64'); skops lists it.
         "numpy.dtype",
         # scikit-learn classes the shipped catalogue's models hold (a calibrated SVC) that
@@ -203,7 +203,7 @@ def _known_safe(name: str) -> bool:
 
 def _installed_plugin_packages() -> set[str]:
     """Top-level packages of the plugins installed under the ``autometa`` entry points."""
-    from autometa.plugins import ENTRY_POINT_GROUP
+    from autometa._plugins import ENTRY_POINT_GROUP
 
     return {
         entry.value.split(":")[0].split(".")[0]
@@ -213,7 +213,7 @@ def _installed_plugin_packages() -> set[str]:
 
 def _data_only(model: Any) -> Any:
     """A shallow copy of an autometa estimator without the parts that are not data."""
-    from autometa.api import _AutoMetaBase
+    from autometa._api import _AutoMetaBase
 
     if not isinstance(model, _AutoMetaBase):
         return model

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autometa.explain import best_by_config
-from autometa.knowledge import KnowledgeBase
-from autometa.types import Config, Recommendation, TaskKind
+from autometa._explain import best_by_config
+from autometa.contract._types import Config, Recommendation, TaskKind
+from autometa.knowledge._base import KnowledgeBase
 
 if TYPE_CHECKING:
     import optuna
@@ -556,7 +556,7 @@ def _check_fitted(model: Any) -> None:
 @contextmanager
 def _model_knowledge(model: Any, given: KnowledgeBase | None) -> Iterator[KnowledgeBase]:
     """The knowledge base a fitted model learned from; closed afterwards if opened here."""
-    from autometa.planning import open_knowledge
+    from autometa.search._planning import open_knowledge
 
     if given is not None:
         yield given

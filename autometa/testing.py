@@ -1,6 +1,6 @@
 """Conformance checks for autometa plugins, to call from a plugin's own test suite.
 
-autometa loads third-party code through :mod:`autometa.hookspecs`, and most mistakes in
+autometa loads third-party code through :mod:`autometa.contract.hookspecs`, and most mistakes in
 that code do not fail where they are made: a default outside the search space makes
 every warm start of that algorithm silently skipped, an estimator that does not pickle
 fails only in a joblib worker, an infinite meta-feature breaks the knowledge base, a
@@ -19,8 +19,8 @@ what is wrong, so a plugin author finds out in ``pytest`` rather than from a use
         autometa.testing.check_meta_features(my_plugin)
 
 The checks use real components only: a real plugin manager
-(:func:`autometa.plugins.build_plugin_manager`), tasks built by
-:meth:`autometa.task.Task.from_data` from scikit-learn's bundled datasets, real Optuna
+(:func:`autometa._plugins.build_plugin_manager`), tasks built by
+:meth:`autometa.contract.Task.from_data` from scikit-learn's bundled datasets, real Optuna
 samplers, and knowledge bases filled by real cross-validation. They raise explicitly
 (never through ``assert`` statements), so they also work under ``python -O``.
 """
@@ -58,22 +58,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from autometa import hookspecs
-from autometa.encoding import ConfigEncoder, spaces_of
-from autometa.evaluation import cross_validate_config
-from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.metafeatures import compute_meta_features
-from autometa.metalearner import MetaLearner
-from autometa.plugins import PluginError, Plugins, build_plugin_manager
-from autometa.search import (
-    SAMPLERS,
-    SamplerContext,
-    config_in_space,
-    make_sampler,
-    suggest_config,
-)
-from autometa.task import Task
-from autometa.types import (
+from autometa._plugins import PluginError, Plugins, build_plugin_manager
+from autometa.contract import hookspecs
+from autometa.contract._encoding import ConfigEncoder, spaces_of
+from autometa.contract._metalearner import MetaLearner
+from autometa.contract._task import Task
+from autometa.contract._types import (
     TASK_KINDS,
     Algorithm,
     Config,
@@ -83,6 +73,16 @@ from autometa.types import (
     Strategy,
     TaskKind,
 )
+from autometa.knowledge._base import KnowledgeBase, TaskRecord
+from autometa.search._evaluation import cross_validate_config
+from autometa.search._loop import (
+    SAMPLERS,
+    SamplerContext,
+    config_in_space,
+    make_sampler,
+    suggest_config,
+)
+from autometa.search._metafeatures import compute_meta_features
 
 __all__ = [
     "check_algorithm",
@@ -100,10 +100,10 @@ HOOK_NAMES: tuple[str, ...] = tuple(
     for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
     if hasattr(function, f"{hookspecs.PROJECT_NAME}_spec")
 )
-"""Every hook of the contract, read from the hookspec markers of :mod:`autometa.hookspecs`."""
+"""Every hook of the contract, read from the markers of :mod:`autometa.contract.hookspecs`."""
 
 SUPPORTED_DISTRIBUTIONS = (FloatDistribution, IntDistribution, CategoricalDistribution)
-"""The Optuna distributions the search can suggest (see :func:`autometa.search.suggest`)."""
+"""The Optuna distributions the search can suggest (see :func:`autometa.search._loop.suggest`)."""
 
 PROBABILITY_TOLERANCE = 1e-6
 """How far a row of ``predict_proba`` may sum from 1."""
@@ -346,10 +346,10 @@ def check_plugin(plugin: object) -> None:
     not have), implements at least one hook, has no function named like a hook but left
     without ``@autometa.hookimpl`` (pluggy would silently ignore it), and that each hook
     it implements, called on a binary, a multiclass and a regression task, returns what
-    the contract says: a list of :class:`~autometa.types.Algorithm` handling the task's
+    the contract says: a list of :class:`~autometa.contract.Algorithm` handling the task's
     kind with unique names; a mapping of names to finite-or-NaN numbers; a list of
-    :class:`~autometa.metalearner.MetaLearner` subclasses with unique names; a
-    :class:`~autometa.types.Strategy` or None; None from an observer, which must not
+    :class:`~autometa.contract.MetaLearner` subclasses with unique names; a
+    :class:`~autometa.contract.Strategy` or None; None from an observer, which must not
     raise. These are the errors a fit would otherwise report at run time; the deeper
     checks (:func:`check_algorithm`, :func:`check_meta_features`,
     :func:`check_meta_learner`, :func:`check_strategy_selector`) test what the parts do.
@@ -415,7 +415,7 @@ def _check_algorithm_list(plugins: Plugins, name: str, task: Task) -> None:
         if not isinstance(algorithm, Algorithm):
             _fail(
                 f"Plugin {name!r}: autometa_algorithms returned {type(algorithm).__name__} "
-                f"({algorithm!r}), expected autometa.types.Algorithm."
+                f"({algorithm!r}), expected autometa.contract.Algorithm."
             )
         if task.kind not in algorithm.kinds:
             _fail(
@@ -470,7 +470,7 @@ def _check_strategy(
     if not isinstance(result, Strategy):
         _fail(
             f"Plugin {name!r}: autometa_select_strategy returned {type(result).__name__}, "
-            "expected autometa.types.Strategy or None."
+            "expected autometa.contract.Strategy or None."
         )
     if result.meta_learner is not None and result.meta_learner not in learners:
         _fail(
@@ -528,7 +528,7 @@ def check_algorithm(
     :param task: check only this task (its kind must be one of ``algorithm.kinds``).
     """
     if not isinstance(algorithm, Algorithm):
-        _fail(f"check_algorithm expects an autometa.types.Algorithm, got {algorithm!r}.")
+        _fail(f"check_algorithm expects an autometa.contract.Algorithm, got {algorithm!r}.")
     if task is None:
         tasks = [t for kind, t in small_tasks().items() if kind in algorithm.kinds]
     elif task.kind not in algorithm.kinds:
@@ -697,7 +697,7 @@ def check_meta_features(
     Values must be real numbers (not bools), NaN where undefined but never infinite
     (knowledge bases refuse infinities); names must be non-empty strings that do not
     clash with autometa's own meta-features (as
-    :func:`autometa.metafeatures.compute_meta_features` returns them, or the fit fails);
+    :func:`autometa.search._metafeatures.compute_meta_features` returns them, or the fit fails);
     a plugin's name must not be one of autometa's group names; and two calls on the
     same task must give the same values (meta-features are how a new task is compared
     with earlier ones, so they must be reproducible). A plugin is then run through the
@@ -801,13 +801,13 @@ def check_meta_learner(
 ) -> None:
     """Fit and query the meta-learner class ``cls`` as a fit does.
 
-    Checks that ``cls`` subclasses :class:`~autometa.metalearner.MetaLearner` with a
+    Checks that ``cls`` subclasses :class:`~autometa.contract.MetaLearner` with a
     non-empty ``name``, builds with no arguments and follows scikit-learn's parameter
     conventions (``get_params``, ``clone``); that ``fit`` returns the learner, accepts an
     empty knowledge base (``recommend`` must still work then) and does not modify the
     knowledge base; that on a small real knowledge base (:func:`small_knowledge_base`
     over ``algorithms``) ``recommend`` returns a list of at most ``k``
-    :class:`~autometa.types.Recommendation` with distinct configurations, only of the
+    :class:`~autometa.contract.Recommendation` with distinct configurations, only of the
     algorithms passed in (none when none are passed); and that two learners built with
     the same parameters and fitted on the same knowledge base recommend the same (seeded
     fits must be reproducible).
@@ -942,7 +942,7 @@ def check_strategy_selector(
 
     Tasks of each kind, with an empty and with a small real knowledge base, and with
     ``meta_learners`` and with no registered learner at all. Each answer must be a
-    :class:`~autometa.types.Strategy` or None; a strategy may only name a meta-learner
+    :class:`~autometa.contract.Strategy` or None; a strategy may only name a meta-learner
     from the ``meta_learners`` it was given (a fit with another fails), must name a
     sampler autometa can build, and the selector must not modify the knowledge base.
 

@@ -33,8 +33,8 @@ import joblib
 from sklearn.datasets import load_digits, load_iris
 
 import autometa
+from autometa.contract import Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.types import Strategy
 
 SPEEDUP_ALGORITHMS = ["linear", "knn", "naive_bayes", "random_forest", "hist_gradient_boosting"]
 

@@ -24,9 +24,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 import autometa
-from autometa.knowledge import CACHE_DIR_ENV, KnowledgeBase
-from autometa.plugins import build_plugin_manager
-from autometa.types import Strategy
+from autometa._plugins import build_plugin_manager
+from autometa.contract import Strategy
+from autometa.knowledge._base import CACHE_DIR_ENV, KnowledgeBase
 
 
 def median_seconds(function: Callable[[], Any], repeats: int) -> float:

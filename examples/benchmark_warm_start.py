@@ -58,11 +58,11 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 import autometa
-from autometa.datasets import read_table
+from autometa._plugins import build_plugin_manager
+from autometa.contract import Evaluation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.plugins import build_plugin_manager
-from autometa.search import SAMPLERS
-from autometa.types import Evaluation, Strategy
+from autometa.knowledge._corpus import read_table
+from autometa.search._loop import SAMPLERS
 
 CHECKPOINTS = (1, 5, 10, 25, 50)
 MEASURES = {

@@ -33,7 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import autometa
-from autometa.task import Task
+from autometa.contract import Task
 
 VARIANCE_KEPT = 0.95
 """PCA keeps the fewest components that explain this share of the variance."""

@@ -24,10 +24,17 @@ from sklearn.preprocessing import FunctionTransformer
 
 import autometa
 from autometa import AutoMetaClassifier, AutoMetaRegressor, hookimpl
+from autometa.contract import (
+    Algorithm,
+    Config,
+    Evaluation,
+    Evidence,
+    MetaLearner,
+    Recommendation,
+    Strategy,
+)
 from autometa.knowledge import KnowledgeBase
-from autometa.metalearner import MetaLearner
-from autometa.progress import search_progress
-from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
+from autometa.search._progress import search_progress
 from autometa_sklearn import ALGORITHM_NAMES
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from autometa.cli import main
+from autometa._cli import main
 from autometa.knowledge import KnowledgeBase
 from autometa.plots import PLOT_FILES
 
@@ -25,7 +25,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "autometa.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "autometa", *args], capture_output=True, text=True, timeout=300
     )
 
 
@@ -122,7 +122,7 @@ def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
     # a real terminal has a size; tqdm draws nothing on one of 0 columns
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "autometa.cli", *args],
+        [sys.executable, "-m", "autometa", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=follower,
@@ -160,8 +160,8 @@ def test_kb_evaluate_shows_progress_on_a_terminal_and_logs(tiny_knowledge: Path)
 def test_library_evaluation_is_quiet_unless_asked(
     tiny_knowledge: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from autometa.loto import leave_one_task_out
-    from autometa.plugins import build_plugin_manager
+    from autometa._plugins import build_plugin_manager
+    from autometa.knowledge._loto import leave_one_task_out
 
     learners = {"nearest_tasks": build_plugin_manager().meta_learners()["nearest_tasks"]}
     with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
@@ -218,13 +218,13 @@ def test_kb_build_defaults_are_the_library_protocol() -> None:
     """`autometa kb build` with no options reproduces BuildProtocol() (the shipped base)."""
     from dataclasses import asdict
 
-    from autometa.builder import BuildProtocol
+    from autometa.knowledge._builder import BuildProtocol
 
     build = main.commands["kb"].commands["build"]  # type: ignore[attr-defined]
     defaults = {p.name: p.default for p in build.params}
     expected = asdict(BuildProtocol())
     expected["time_limit"] = expected.pop("time_limit_s")
     assert {k: defaults[k] for k in expected} == expected
-    from autometa.builder import DEFAULT_BUILD_PLUGINS
+    from autometa.knowledge._builder import DEFAULT_BUILD_PLUGINS
 
     assert tuple(defaults["allowed"]) == DEFAULT_BUILD_PLUGINS

@@ -23,10 +23,9 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa import hookimpl
+from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.metalearner import MetaLearner
-from autometa.search import HARD_TIMEOUT_GRACE_S
-from autometa.types import Algorithm, Config, Evidence, Recommendation, Strategy
+from autometa.search._loop import HARD_TIMEOUT_GRACE_S
 
 distributed = pytest.importorskip("distributed")  # the `dask` extra; part of `test`
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autometa.knowledge import CACHE_DIR_ENV, DEFAULT_LOCATION, KnowledgeBase
+from autometa.knowledge._base import CACHE_DIR_ENV, DEFAULT_LOCATION, KnowledgeBase
 
 
 def test_second_load_opens_the_cache_read_only(

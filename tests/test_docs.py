@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import autometa.testing
-from autometa import hookspecs
+from autometa.contract import hookspecs
 
 ROOT = Path(__file__).parent.parent
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -27,7 +27,7 @@ SPEC_ATTRIBUTE = f"{hookspecs.PROJECT_NAME}_spec"
 
 
 def hookspec_functions() -> dict[str, Callable[..., Any]]:
-    """The functions of autometa.hookspecs that carry pluggy's hookspec marker."""
+    """The functions of autometa.contract.hookspecs that carry pluggy's hookspec marker."""
     return {
         name: function
         for name, function in inspect.getmembers(hookspecs, inspect.isfunction)

@@ -22,11 +22,10 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa import hookimpl
-from autometa.api import enqueue
+from autometa._api import enqueue
+from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.metalearner import MetaLearner
-from autometa.studies import LEASE_ATTR, RETRY_ATTR, counts_as_done
-from autometa.types import Algorithm, Config, Evidence, Recommendation, Strategy
+from autometa.search._studies import LEASE_ATTR, RETRY_ATTR, counts_as_done
 
 # -- a slow, deterministic search: the child process imports these too -------------------
 SLEEPY = Algorithm(

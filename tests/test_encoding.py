@@ -9,11 +9,11 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from autometa.encoding import INACTIVE, SINGLE_VALUE, ConfigEncoder, spaces_of
-from autometa.plugins import build_plugin_manager
-from autometa.search import suggest_config
+from autometa._plugins import build_plugin_manager
+from autometa.contract import Config
+from autometa.contract._encoding import INACTIVE, SINGLE_VALUE, ConfigEncoder, spaces_of
+from autometa.search._loop import suggest_config
 from autometa.testing import small_tasks
-from autometa.types import Config
 
 SPACES = {
     "tree": {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autometa.plugins import DISABLE_AUTOLOAD_ENV
+from autometa._plugins import DISABLE_AUTOLOAD_ENV
 
 PACKAGE_DIR = Path(__file__).parent.parent / "examples" / "autometa_example_plugin"
 DISTRIBUTION = "autometa-example-plugin"
@@ -41,7 +41,7 @@ def child_environment() -> dict[str, str]:
 
 def test_cli_lists_the_example_plugin_with_its_distribution_and_hooks(installed: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "autometa.cli", "plugins"],
+        [sys.executable, "-m", "autometa", "plugins"],
         capture_output=True,
         text=True,
         timeout=120,

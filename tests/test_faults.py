@@ -30,12 +30,19 @@ from sklearn.preprocessing import StandardScaler
 
 import autometa
 from autometa import hookimpl
-from autometa.evaluation import memory_cap, resolve_memory_limit
+from autometa.contract import (
+    Algorithm,
+    Config,
+    Evaluation,
+    Evidence,
+    MetaLearner,
+    Recommendation,
+    Strategy,
+    Task,
+)
 from autometa.knowledge import KnowledgeBase
-from autometa.metalearner import MetaLearner
-from autometa.search import HARD_TIMEOUT_GRACE_S, Budget, run_search
-from autometa.task import Task
-from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation, Strategy
+from autometa.search._evaluation import memory_cap, resolve_memory_limit
+from autometa.search._loop import HARD_TIMEOUT_GRACE_S, Budget, run_search
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="memory limits and the deadlock are Linux's"

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import autometa
+from autometa.contract import Task
 from autometa.knowledge import KnowledgeBase
-from autometa.metafeatures import compute_meta_features
-from autometa.task import Task
+from autometa.search._metafeatures import compute_meta_features
 
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)

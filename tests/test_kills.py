@@ -17,8 +17,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from autometa.contract import Evaluation
 from autometa.knowledge import KnowledgeBase
-from autometa.types import Evaluation
 
 BATCHES = 10
 ROWS = 1500
@@ -32,7 +32,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from autometa.knowledge import KnowledgeBase, TaskRecord
-    from autometa.types import Config, Evaluation
+    from autometa.contract import Config, Evaluation
 
     path, batches, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     STATUSES = ("ok", "failed", "capped")

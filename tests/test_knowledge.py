@@ -22,8 +22,11 @@ import numpy as np
 import optuna
 import pytest
 
-from autometa import kb_format, kb_storage, knowledge
-from autometa.knowledge import (
+from autometa.contract import Config, Evaluation
+from autometa.knowledge import _base as knowledge
+from autometa.knowledge import _format as kb_format
+from autometa.knowledge import _storage as kb_storage
+from autometa.knowledge._base import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     KnowledgeBase,
@@ -31,7 +34,6 @@ from autometa.knowledge import (
     ScoreTable,
     TaskRecord,
 )
-from autometa.types import Config, Evaluation
 
 RF1 = Config("rf", {"n_estimators": 100, "max_depth": 3})
 RF2 = Config("rf", {"n_estimators": 300, "max_depth": None})
@@ -762,7 +764,7 @@ APPENDER = textwrap.dedent(
     """
     import os, sys, time
     from autometa.knowledge import KnowledgeBase, TaskRecord
-    from autometa.types import Config, Evaluation
+    from autometa.contract import Config, Evaluation
 
     path, go, me = sys.argv[1], sys.argv[2], sys.argv[3]
     while not os.path.exists(go):
@@ -800,7 +802,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from autometa.knowledge import KnowledgeBase, TaskRecord
-    from autometa.types import Config, Evaluation
+    from autometa.contract import Config, Evaluation
 
     kb = KnowledgeBase.open(sys.argv[1])
     kb.add_task(TaskRecord("t", "t", "regression", "r2", {}))

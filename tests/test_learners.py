@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from optuna.distributions import FloatDistribution
 
+from autometa.contract import Algorithm, Config, Evaluation, greedy_cover
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.metalearner import greedy_cover
-from autometa.types import Algorithm, Config, Evaluation
 from autometa_learners import GreedyPortfolio, NearestTasks, ZeroShot
 from autometa_learners.portfolio import greedy_portfolio
 

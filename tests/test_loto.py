@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from autometa.cli import main
+from autometa._cli import main
+from autometa.contract import Config, Evaluation, Evidence, MetaLearner, Recommendation
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.loto import SBS, leave_one_task_out
-from autometa.metalearner import MetaLearner
-from autometa.types import Config, Evaluation, Evidence, Recommendation
+from autometa.knowledge._loto import SBS, leave_one_task_out
 
 GOOD, BAD, ALSO = (
     Config("linear", {"C": 1.0}),

@@ -12,7 +12,8 @@ import pytest
 import scipy.stats
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 
-from autometa.metafeatures import (
+from autometa.contract import Task
+from autometa.search._metafeatures import (
     CHEAP_GROUPS,
     DEFAULT_SEED,
     EXPENSIVE_GROUPS,
@@ -21,7 +22,6 @@ from autometa.metafeatures import (
     _subsample,
     compute_meta_features,
 )
-from autometa.task import Task
 
 GENERAL = (
     "NumberOfInstances",

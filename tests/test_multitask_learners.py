@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from optuna.distributions import FloatDistribution
 
+from autometa.contract import Algorithm, Config, Evaluation
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.testing import check_meta_learner
-from autometa.types import Algorithm, Config, Evaluation
 from autometa_multitask.score_forest import ScoreForest
 from autometa_multitask.task_surrogate import TaskSurrogate, inferred_spaces
 

@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import autometa
-from autometa.cli import main
+from autometa._cli import main
 from autometa.persistence import (
     UntrustedTypesError,
     check_model_path,
@@ -174,7 +174,7 @@ DANGEROUS = [
     ("os", "system"),
     ("builtins", "eval"),
     ("subprocess", "Popen"),
-    ("autometa.cli", "main"),
+    ("autometa._cli", "main"),
     ("autometa_sklearn.adaptive", "relative_gamma"),
     (__name__, "Tripwire"),
 ]

@@ -19,9 +19,9 @@ from sklearn.datasets import load_wine
 
 import autometa
 from autometa import plots
-from autometa.explain import best_by_config
+from autometa._explain import best_by_config
+from autometa.contract import Config, Evidence, Recommendation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.types import Config, Evidence, Recommendation, Strategy
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

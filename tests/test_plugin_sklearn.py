@@ -21,10 +21,9 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import cross_val_score
 from threadpoolctl import threadpool_limits
 
-import autometa.hookspecs
+import autometa.contract.hookspecs
 import autometa_sklearn
-from autometa.task import Task
-from autometa.types import Algorithm, Config
+from autometa.contract import Algorithm, Config, Task
 from autometa_sklearn.adaptive import CalibratedSVC, HoldoutSafeMLPClassifier, holdout_possible
 from autometa_sklearn.preprocessing import MAX_ONE_HOT_LEVELS, split_categorical
 from autometa_sklearn.svm import SVM_MAX_ROWS
@@ -144,8 +143,8 @@ def prior_log_loss(y: np.ndarray) -> float:
 # -- the hook -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
 def test_hook_through_pluggy_offers_the_catalogue(tasks: dict[str, Task], kind: str) -> None:
-    pm = pluggy.PluginManager(autometa.hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(autometa.hookspecs)
+    pm = pluggy.PluginManager(autometa.contract.hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(autometa.contract.hookspecs)
     pm.register(autometa_sklearn)
     results = pm.hook.autometa_algorithms(task=tasks[kind])
     assert len(results) == 1

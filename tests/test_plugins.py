@@ -11,17 +11,15 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.dummy import DummyClassifier
 
-from autometa.hookspecs import hookimpl
-from autometa.metalearner import MetaLearner
-from autometa.plugins import (
+from autometa._plugins import (
     DISABLE_AUTOLOAD_ENV,
     ObserverWarning,
     PluginError,
     PluginLoadWarning,
     build_plugin_manager,
 )
-from autometa.task import Task
-from autometa.types import Algorithm, Config, Evaluation, Strategy
+from autometa.contract import Algorithm, Config, Evaluation, MetaLearner, Strategy, Task
+from autometa.contract.hookspecs import hookimpl
 
 FIRST_PARTY = {"sklearn", "learners", "selectors"}
 
@@ -94,10 +92,10 @@ def test_raising_and_wrong_type_plugins_are_named(iris_task: Task) -> None:
     with pytest.raises(PluginError, match="'raising' raised in autometa_algorithms: RuntimeError"):
         build_plugin_manager([raising], autoload=False).algorithms(iris_task)
     wrong = make_plugin("wrong", autometa_algorithms=lambda task: ["not an algorithm"])
-    with pytest.raises(PluginError, match=r"'wrong'.*expected autometa\.types\.Algorithm"):
+    with pytest.raises(PluginError, match=r"'wrong'.*expected autometa\.contract\.Algorithm"):
         build_plugin_manager([wrong], autoload=False).algorithms(iris_task)
     strategy = make_plugin("strat", autometa_select_strategy=lambda task: {"meta_learner": "x"})
-    with pytest.raises(PluginError, match=r"'strat'.*expected autometa\.types\.Strategy"):
+    with pytest.raises(PluginError, match=r"'strat'.*expected autometa\.contract\.Strategy"):
         build_plugin_manager([strategy], autoload=False).select_strategy(iris_task, {}, None, [])  # type: ignore[arg-type]
     features = make_plugin("feat", autometa_meta_features=lambda task: {"f": "high"})
     groups = build_plugin_manager([features], autoload=False).meta_feature_groups(iris_task)
@@ -186,7 +184,7 @@ def test_core_never_imports_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     # tests keep the very plugin classes they imported)
     for name in [m for m in sys.modules if m.startswith("autometa")]:
         monkeypatch.delitem(sys.modules, name)
-    importlib.import_module("autometa.api")
+    importlib.import_module("autometa._api")
     assert not [m for m in sys.modules if m.startswith("autometa_")]
 
 

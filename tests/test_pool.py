@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from autometa.pool import from_unit, make_pool, space_filling_configs
-from autometa.search import config_in_space
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task, from_unit, make_pool, space_filling_configs
+from autometa.search._loop import config_in_space
 
 
 def algorithm(name: str, space: dict) -> Algorithm:  # type: ignore[type-arg]

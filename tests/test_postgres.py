@@ -27,11 +27,10 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa import hookimpl
-from autometa.kb_storage import CONNECT_TIMEOUT_S, configs_table
+from autometa.contract import Algorithm, Config, Evaluation, Evidence, MetaLearner, Recommendation
 from autometa.knowledge import KnowledgeBase, KnowledgeBaseError, TaskRecord
-from autometa.metalearner import MetaLearner
-from autometa.studies import LEASE_ATTR, counts_as_done
-from autometa.types import Algorithm, Config, Evaluation, Evidence, Recommendation
+from autometa.knowledge._storage import CONNECT_TIMEOUT_S, configs_table
+from autometa.search._studies import LEASE_ATTR, counts_as_done
 
 TESTS = str(Path(__file__).parent)
 
@@ -157,7 +156,7 @@ def test_a_knowledge_base_on_postgres_reads_back_as_on_sqlite(
 APPEND = """
 import sys
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.types import Evaluation
+from autometa.contract import Evaluation
 from test_postgres import config, ready_then_wait
 url, who = sys.argv[1], sys.argv[2]
 ready_then_wait()
@@ -313,7 +312,7 @@ PLUGIN = types.SimpleNamespace(
 SHARE = """
 import sys
 import autometa
-from autometa.types import Strategy
+from autometa.contract import Strategy
 from sklearn.datasets import load_breast_cancer
 from test_postgres import PLUGIN, ready_then_wait
 storage, knowledge, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -359,8 +358,8 @@ RECOMMENDATIONS = [
 ENQUEUE = """
 import sys
 import optuna
-from autometa.api import enqueue
-from autometa.studies import open_storage, study_lock
+from autometa._api import enqueue
+from autometa.search._studies import open_storage, study_lock
 from test_postgres import RECOMMENDATIONS, ready_then_wait
 storage = open_storage(sys.argv[1])
 study = optuna.load_study(study_name="queue", storage=storage)

@@ -20,11 +20,10 @@ from sklearn.datasets import load_breast_cancer
 import autometa
 import autometa.testing
 import autometa_multitask
-from autometa.encoding import ConfigEncoder
+from autometa._plugins import build_plugin_manager
+from autometa.contract import Config, ConfigEncoder, Evaluation, Strategy
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.plugins import build_plugin_manager
-from autometa.search import make_sampler
-from autometa.types import Config, Evaluation, Strategy
+from autometa.search._loop import make_sampler
 from autometa_multitask.rgpe import (
     PROPOSAL_ATTR,
     RankingWeightedEnsemble,
@@ -129,7 +128,7 @@ def test_the_new_tasks_own_model_gains_weight_with_its_trials() -> None:
 
 # -- the sampler -------------------------------------------------------------------------------
 def suggest(trial: optuna.trial.BaseTrial) -> Config:
-    """The conditional space as autometa.search.suggest_config samples it."""
+    """The conditional space as autometa.search._loop.suggest_config samples it."""
     name = trial.suggest_categorical("algorithm", sorted(SPACES))
     assert isinstance(name, str)
     params = {}

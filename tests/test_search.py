@@ -14,9 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from autometa.search import Budget, config_in_space, make_sampler, run_search
-from autometa.task import Task
-from autometa.types import Algorithm, Config
+from autometa.contract import Algorithm, Config, Task
+from autometa.search._loop import Budget, config_in_space, make_sampler, run_search
 
 
 def logistic(params: Any, task: Task) -> Any:

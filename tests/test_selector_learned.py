@@ -16,11 +16,9 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 import autometa_selectors
-from autometa.cli import main
-from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.loto import SBS, _summarise
-from autometa.plugins import build_plugin_manager
-from autometa.selection import (
+from autometa._cli import main
+from autometa._plugins import build_plugin_manager
+from autometa._selection import (
     ORACLE,
     SELECTOR,
     PairwiseSelector,
@@ -30,8 +28,10 @@ from autometa.selection import (
     evaluate_selectors,
     selector_choices,
 )
+from autometa.contract import Config, Evaluation
+from autometa.knowledge import KnowledgeBase, TaskRecord
+from autometa.knowledge._loto import SBS, _summarise
 from autometa.testing import check_plugin, check_strategy_selector, small_tasks
-from autometa.types import Config, Evaluation
 from autometa_learners import GreedyPortfolio, NearestTasks
 from autometa_selectors.learned import (
     MAX_MEASURED_IN_FIT,

@@ -25,9 +25,17 @@ import autometa_learners
 import autometa_selectors
 import autometa_sklearn
 from autometa import hookimpl
+from autometa.contract import (
+    TASK_KINDS,
+    Algorithm,
+    Evidence,
+    MetaLearner,
+    Recommendation,
+    Strategy,
+    Task,
+    TaskKind,
+)
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.metalearner import MetaLearner
-from autometa.task import Task
 from autometa.testing import (
     check_algorithm,
     check_meta_features,
@@ -36,14 +44,6 @@ from autometa.testing import (
     check_strategy_selector,
     small_knowledge_base,
     small_tasks,
-)
-from autometa.types import (
-    TASK_KINDS,
-    Algorithm,
-    Evidence,
-    Recommendation,
-    Strategy,
-    TaskKind,
 )
 from autometa_learners import NearestTasks
 from autometa_sklearn import CATALOGUE

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from autometa.hookspecs import hookimpl
-from autometa.metalearner import MetaLearner
+from autometa.contract import MetaLearner
+from autometa.contract.hookspecs import hookimpl
 from autometa_learners.nearest_tasks import NearestTasks
 from autometa_learners.portfolio import GreedyPortfolio
 from autometa_learners.zero_shot import ZeroShot

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.metalearner import MetaLearner
-from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, TaskKind
 
 if TYPE_CHECKING:
     from autometa.knowledge import KnowledgeBase, ScoreTable

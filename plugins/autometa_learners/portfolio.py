@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.metalearner import MetaLearner, greedy_cover
-from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+from autometa.contract import (
+    Algorithm,
+    Config,
+    Evidence,
+    MetaLearner,
+    Recommendation,
+    TaskKind,
+    greedy_cover,
+)
 
 if TYPE_CHECKING:
     from autometa.knowledge import KnowledgeBase

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.metalearner import MetaLearner
-from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, TaskKind
 from autometa_learners.nearest_tasks import NearestTasks
 from autometa_learners.portfolio import greedy_portfolio
 

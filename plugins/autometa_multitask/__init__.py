@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from autometa.hookspecs import hookimpl
-from autometa.metalearner import MetaLearner
-from autometa.search import SamplerFactory
+from autometa.contract import MetaLearner, SamplerFactory
+from autometa.contract.hookspecs import hookimpl
 from autometa_multitask.rgpe import RGPESampler, make_rgpe
 from autometa_multitask.score_forest import ScoreForest
 from autometa_multitask.task_surrogate import TaskSurrogate

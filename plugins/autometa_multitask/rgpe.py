@@ -7,7 +7,7 @@ observed trials: scores of different tasks are not comparable, their orderings a
 
 - **Surrogates.** One Gaussian process per earlier task of the same kind, fitted on that
   task's scores of the knowledge base's configurations (encoded by
-  :class:`autometa.encoding.ConfigEncoder`), plus one on the new task's completed
+  :class:`autometa.contract.ConfigEncoder`), plus one on the new task's completed
   trials. Scores are replaced by their ranks within the task, standardised, so every
   model predicts on the same scale whatever the scoring. The kernel is a squared
   exponential with fixed hyperparameters (length scale :data:`LENGTH_SCALE`, noise
@@ -64,10 +64,17 @@ from scipy.special import ndtr
 from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
-from autometa.encoding import ConfigEncoder, Spaces, spaces_of
-from autometa.pool import from_unit
-from autometa.search import SamplerContext, make_sampler
-from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR, Config
+from autometa.contract import (
+    ALGORITHM_PARAM,
+    PARAM_SEPARATOR,
+    Config,
+    ConfigEncoder,
+    SamplerContext,
+    Spaces,
+    from_unit,
+    spaces_of,
+)
+from autometa.search._loop import make_sampler
 
 if TYPE_CHECKING:
     from autometa.knowledge import ScoreTable
@@ -326,7 +333,7 @@ def in_space(config: Config, spaces: Spaces) -> bool:
 
 
 def _to_unit(value: Any, distribution: BaseDistribution) -> float:
-    """Inverse of :func:`autometa.pool.from_unit` for numeric distributions."""
+    """Inverse of :func:`autometa.contract._pool.from_unit` for numeric distributions."""
     assert isinstance(distribution, (FloatDistribution, IntDistribution))
     low, high = float(distribution.low), float(distribution.high)
     if high <= low:

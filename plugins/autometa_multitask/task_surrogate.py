@@ -1,7 +1,7 @@
 """One surrogate over [meta-features, configuration] for all earlier tasks, similarity-weighted.
 
 Every evaluation in the knowledge base is a training row: the task's scaled
-meta-features next to the configuration's encoding (:mod:`autometa.encoding`), and as
+meta-features next to the configuration's encoding (:mod:`autometa.contract._encoding`), and as
 target the configuration's normalized regret on that task. One gradient-boosted model
 learns them all, so what it learns about a hyperparameter on one task (a learning rate
 too high, too few neighbours) is shared with every other task: a multi-task model.
@@ -24,9 +24,16 @@ import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from autometa.encoding import ConfigEncoder, is_number
-from autometa.metalearner import MetaLearner
-from autometa.types import Algorithm, Config, Evidence, Recommendation, TaskKind
+from autometa.contract import (
+    Algorithm,
+    Config,
+    ConfigEncoder,
+    Evidence,
+    MetaLearner,
+    Recommendation,
+    TaskKind,
+    is_number,
+)
 from autometa_learners.nearest_tasks import NearestTasks
 
 if TYPE_CHECKING:

@@ -41,9 +41,8 @@ from optuna.samplers import BaseSampler, CmaEsSampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from scipy.stats import rankdata
 
-from autometa.encoding import Spaces, spaces_of
-from autometa.search import SamplerContext, make_sampler
-from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR
+from autometa.contract import ALGORITHM_PARAM, PARAM_SEPARATOR, SamplerContext, Spaces, spaces_of
+from autometa.search._loop import make_sampler
 from autometa_multitask.rgpe import contains
 
 if TYPE_CHECKING:

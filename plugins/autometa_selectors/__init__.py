@@ -34,13 +34,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from autometa.hookspecs import hookimpl
-from autometa.types import Strategy
+from autometa.contract import Strategy
+from autometa.contract.hookspecs import hookimpl
 from autometa_selectors.learned import choose_learner
 
 if TYPE_CHECKING:
+    from autometa.contract import Task
     from autometa.knowledge import KnowledgeBase
-    from autometa.task import Task
 
 CV_ROWS = 2_000
 """Up to this many rows, 5-fold CV: small data needs every row for a stable estimate."""

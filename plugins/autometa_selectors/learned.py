@@ -1,9 +1,9 @@
 """The learned part of the shipped strategy selector: which meta-learner, per task.
 
-A :class:`~autometa.selection.PairwiseSelector` (auto-sklearn 2's pairwise random
+A :class:`~autometa._selection.PairwiseSelector` (auto-sklearn 2's pairwise random
 forests over meta-features) is trained on how each registered meta-learner did on every
 task of the knowledge base in use, measured by leave-one-task-out, and chooses the
-learner for the new task. Its training data (:class:`~autometa.selection.SelectorData`,
+learner for the new task. Its training data (:class:`~autometa._selection.SelectorData`,
 plain JSON) must describe *that* knowledge base; it is found, first that fits:
 
 1. **shipped**: ``autometa/data/selector_training.json``, written by ``autometa kb
@@ -36,20 +36,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.knowledge import (
+from autometa._selection import Choice, PairwiseSelector, SelectorData, TrainingSet
+from autometa.knowledge._base import (
     DEFAULT_CACHE_PREFIX,
     DEFAULT_LOCATION,
     KnowledgeBase,
     default_cache_dir,
 )
-from autometa.loto import DEFAULT_KS, leave_one_task_out
-from autometa.selection import Choice, PairwiseSelector, SelectorData, TrainingSet
+from autometa.knowledge._loto import DEFAULT_KS, leave_one_task_out
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
-    from autometa.metalearner import MetaLearner
-    from autometa.types import TaskKind
+    from autometa.contract import MetaLearner, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ def training_data(
     if is_shipped_base(knowledge):
         return None
     if learners is None:
-        from autometa.plugins import build_plugin_manager
+        from autometa._plugins import build_plugin_manager
 
         learners = build_plugin_manager().meta_learners()
     wanted = sorted(name for name in offered if name in learners)

@@ -11,9 +11,8 @@ most 10,000 rows), ``knn``, ``random_forest``, ``extra_trees``,
 
 from __future__ import annotations
 
-from autometa.hookspecs import hookimpl
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
+from autometa.contract.hookspecs import hookimpl
 
 from .catalogue import ALGORITHM_NAMES, CATALOGUE, algorithms_for
 

@@ -15,8 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from autometa.task import Task
-from autometa.types import TaskKind
+from autometa.contract import Task, TaskKind
 
 CLASSIFICATION: tuple[TaskKind, ...] = ("binary", "multiclass")
 REGRESSION: tuple[TaskKind, ...] = ("regression",)

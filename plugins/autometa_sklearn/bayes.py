@@ -13,8 +13,7 @@ from typing import Any
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .assembly import CLASSIFICATION, build_pipeline, check_kind, resolve_params
 from .preprocessing import make_preprocessor

@@ -19,8 +19,7 @@ from typing import Any
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params
 from .preprocessing import make_native_categorical_preprocessor

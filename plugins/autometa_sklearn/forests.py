@@ -21,8 +21,7 @@ from sklearn.ensemble import (
 )
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, check_kind, resolve_params
 from .preprocessing import make_preprocessor

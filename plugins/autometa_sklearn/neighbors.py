@@ -12,8 +12,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .adaptive import ClampedKNeighborsClassifier, ClampedKNeighborsRegressor
 from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params

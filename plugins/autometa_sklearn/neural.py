@@ -15,8 +15,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .adaptive import HoldoutSafeMLPClassifier, HoldoutSafeMLPRegressor
 from .assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params, scaled_target

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from autometa.task import Task
+from autometa.contract import Task
 
 MAX_ONE_HOT_LEVELS = 20
 """Categorical columns with at most this many levels in ``task.X`` are one-hot encoded."""

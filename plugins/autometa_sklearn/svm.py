@@ -15,8 +15,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 from .adaptive import CalibratedSVC, RelativeGammaSVR
 from .assembly import (

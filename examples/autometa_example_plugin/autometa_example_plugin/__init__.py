@@ -2,7 +2,7 @@
 
 Installed, it is found through its entry point (``[project.entry-points.autometa]
 example = "autometa_example_plugin"``) and joins every fit; ``blocked=["example"]``
-leaves it out. It implements two hooks of :mod:`autometa.hookspecs`:
+leaves it out. It implements two hooks of :mod:`autometa.contract.hookspecs`:
 
 ``autometa_algorithms`` offers ``lda``: scikit-learn's
 :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` for classification,
@@ -40,8 +40,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import autometa
-from autometa.task import Task
-from autometa.types import Algorithm
+from autometa.contract import Algorithm, Task
 
 __all__ = [
     "LDA",

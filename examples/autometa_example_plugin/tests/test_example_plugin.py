@@ -19,8 +19,8 @@ from sklearn.model_selection import cross_val_score
 import autometa
 import autometa.testing
 from autometa import KnowledgeBase
-from autometa.plugins import build_plugin_manager
-from autometa.task import Task
+from autometa._plugins import build_plugin_manager
+from autometa.contract import Task
 
 
 # -- the conformance checks autometa offers every plugin author -----------------------------

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 
-from autometa.types import Evaluation
+from autometa.contract._types import Evaluation
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Value types that cross the plugin contract.
 
 Every hook takes or returns one of these, so a plugin author needs to read only this
-module and :mod:`autometa.hookspecs`. They are plain dataclasses: cheap to build, easy
+module and :mod:`autometa.contract.hookspecs`. They are plain dataclasses: cheap to build, easy
 to compare in tests, and (apart from :class:`Algorithm`, which holds a factory) free of
 code, so they can be stored as data in a knowledge base.
 """
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
     from sklearn.base import BaseEstimator
 
-    from autometa.task import Task
+    from autometa.contract._task import Task
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 TASK_KINDS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")

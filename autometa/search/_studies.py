@@ -9,7 +9,7 @@ resumes. This module holds what that needs:
   the URL (never its password) when the database cannot be reached.
 - :func:`check_study` refuses, before anything is written, a study that autometa cannot
   resume: another direction, another task or scoring, parameters outside the space.
-- :func:`study_evaluations` rebuilds the :class:`~autometa.types.Evaluation` of every
+- :func:`study_evaluations` rebuilds the :class:`~autometa.contract.Evaluation` of every
   trial earlier processes finished, so they count towards ``n_trials`` and compete in
   the final refit.
 - :class:`TrialLease` marks the trials this process is running (owner and heartbeat)
@@ -49,8 +49,8 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from autometa.task import Task
-from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
+from autometa.contract._task import Task
+from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
 
 logger = logging.getLogger(__name__)
 

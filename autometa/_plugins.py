@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from autometa import hookspecs
-from autometa.metalearner import MetaLearner
-from autometa.types import Algorithm, Evaluation, Strategy
+from autometa.contract import hookspecs
+from autometa.contract._metalearner import MetaLearner
+from autometa.contract._types import Algorithm, Evaluation, Strategy
 
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
 
-    from autometa.knowledge import KnowledgeBase
-    from autometa.search import SamplerContext, SamplerFactory
-    from autometa.task import Task
+    from autometa.contract._sampler import SamplerContext, SamplerFactory
+    from autometa.contract._task import Task
+    from autometa.knowledge._base import KnowledgeBase
 
 ENTRY_POINT_GROUP = "autometa"
 DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
@@ -108,7 +108,7 @@ class Plugins:
                 if not isinstance(algorithm, Algorithm):
                     raise PluginError(
                         f"Plugin {plugin_name!r}: autometa_algorithms returned "
-                        f"{type(algorithm).__name__}, expected autometa.types.Algorithm."
+                        f"{type(algorithm).__name__}, expected autometa.contract.Algorithm."
                     )
                 if algorithm.name in found:
                     raise PluginError(
@@ -176,7 +176,7 @@ class Plugins:
             if not isinstance(result, Strategy):
                 raise PluginError(
                     f"Plugin {impl.plugin_name!r}: autometa_select_strategy returned "
-                    f"{type(result).__name__}, expected autometa.types.Strategy or None."
+                    f"{type(result).__name__}, expected autometa.contract.Strategy or None."
                 )
             return result, impl.plugin_name
         return None
@@ -211,7 +211,7 @@ class Plugins:
         return sampler
 
     def _sampler_registry(self) -> dict[str, tuple[SamplerFactory, str]]:
-        from autometa.search import SAMPLERS
+        from autometa.search._loop import SAMPLERS
 
         registry: dict[str, tuple[SamplerFactory, str]] = {}
         for plugin_name, result in self._call_each("autometa_samplers"):

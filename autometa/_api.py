@@ -24,12 +24,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, Transfo
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from autometa.evaluation import MemoryLimit, fit_with_limit, resolve_memory_limit
-from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.planning import KnowledgeSpec, Plan, make_plan, restrict_algorithms
-from autometa.plugins import build_plugin_manager
-from autometa.progress import search_progress
-from autometa.search import (
+from autometa._plugins import build_plugin_manager
+from autometa.contract._task import FeatureSchema, Task
+from autometa.contract._types import (
+    Algorithm,
+    Config,
+    Evaluation,
+    Recommendation,
+    Strategy,
+    TaskKind,
+)
+from autometa.knowledge._base import KnowledgeBase, TaskRecord
+from autometa.search._evaluation import MemoryLimit, fit_with_limit, resolve_memory_limit
+from autometa.search._loop import (
     Budget,
     SamplerContext,
     SearchOutcome,
@@ -38,7 +45,9 @@ from autometa.search import (
     run_search,
     suggest_config,
 )
-from autometa.studies import (
+from autometa.search._planning import KnowledgeSpec, Plan, make_plan, restrict_algorithms
+from autometa.search._progress import search_progress
+from autometa.search._studies import (
     SCORING_ATTR,
     TASK_ATTR,
     TrialLease,
@@ -50,8 +59,6 @@ from autometa.studies import (
     study_evaluations,
     study_lock,
 )
-from autometa.task import FeatureSchema, Task
-from autometa.types import Algorithm, Config, Evaluation, Recommendation, Strategy, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -379,7 +386,7 @@ class _AutoMetaBase(BaseEstimator):
 
     def explain(self) -> str:
         """How the search went: strategy, recommendations with evidence, and the winner."""
-        from autometa.explain import explain_fit
+        from autometa._explain import explain_fit
 
         check_is_fitted(self, "model_")
         return explain_fit(self)

@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase
-    from autometa.types import Algorithm, Recommendation, TaskKind
+    from autometa.contract._types import Algorithm, Recommendation, TaskKind
+    from autometa.knowledge._base import KnowledgeBase
 
 
 class MetaLearner(BaseEstimator, ABC):

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase
-    from autometa.metalearner import MetaLearner
-    from autometa.search import SamplerFactory
-    from autometa.task import Task
-    from autometa.types import Algorithm, Evaluation, Strategy
+    from autometa.contract._metalearner import MetaLearner
+    from autometa.contract._sampler import SamplerFactory
+    from autometa.contract._task import Task
+    from autometa.contract._types import Algorithm, Evaluation, Strategy
+    from autometa.knowledge._base import KnowledgeBase
 
 PROJECT_NAME = "autometa"
 
@@ -47,7 +47,7 @@ def autometa_algorithms(task: Task) -> list[Algorithm]:  # type: ignore[empty-bo
     the fit with an error naming both plugins.
 
     :param task: the validated task (data, kind, scoring, CV splitter).
-    :return: a list of :class:`autometa.types.Algorithm`.
+    :return: a list of :class:`autometa.contract.Algorithm`.
     """
 
 
@@ -55,7 +55,7 @@ def autometa_algorithms(task: Task) -> list[Algorithm]:  # type: ignore[empty-bo
 def autometa_meta_features(task: Task) -> Mapping[str, float]:  # type: ignore[empty-body]
     """Return extra meta-features of ``task`` as ``{name: value}``.
 
-    They are added to autometa's own meta-features (see :mod:`autometa.metafeatures`)
+    They are added to autometa's own meta-features (see :mod:`autometa.search._metafeatures`)
     and timed as one group named after the plugin. Use NaN where a value is undefined.
     A name that another plugin (or autometa itself) also returns fails the fit with an
     error naming both. Prefix names with your plugin's name to stay clear of clashes.
@@ -69,7 +69,7 @@ def autometa_meta_features(task: Task) -> Mapping[str, float]:  # type: ignore[e
 def autometa_meta_learners() -> list[type[MetaLearner]]:  # type: ignore[empty-body]
     """Return the meta-learner classes this plugin provides.
 
-    Each class subclasses :class:`autometa.metalearner.MetaLearner`, has a unique
+    Each class subclasses :class:`autometa.contract.MetaLearner`, has a unique
     ``name`` class attribute and can be built with no arguments. Multi-task models
     (one model whose parameters are shared across earlier tasks) register here too.
     A strategy chooses among them by name.
@@ -87,7 +87,7 @@ def autometa_select_strategy(
 ) -> Strategy | None:
     """Choose how to search ``task``: meta-learner, warm starts, sampler, validation.
 
-    The first plugin that returns a :class:`autometa.types.Strategy` wins (plugins
+    The first plugin that returns a :class:`autometa.contract.Strategy` wins (plugins
     registered later are asked first, so a user's plugin overrides the shipped one);
     return None to let the next plugin decide. A strategy passed by the user to
     ``fit`` skips this hook.
@@ -105,7 +105,7 @@ def autometa_samplers() -> Mapping[str, SamplerFactory]:  # type: ignore[empty-b
     """Return the Optuna samplers this plugin offers, by the name a Strategy uses.
 
     Each value is a factory ``factory(context, random_state, n_jobs)`` returning a new
-    ``optuna.samplers.BaseSampler``; ``context`` (:class:`autometa.search.SamplerContext`)
+    ``optuna.samplers.BaseSampler``; ``context`` (:class:`autometa.search._loop.SamplerContext`)
     holds the fit's task, its algorithms (the search space), the knowledge base and the
     task's meta-features, for samplers that learn from earlier tasks. A strategy naming
     the sampler (``Strategy(sampler="name")``) makes the fit call the factory once, when

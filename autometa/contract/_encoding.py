@@ -53,11 +53,11 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR, Config
+from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Config
 
 if TYPE_CHECKING:
-    from autometa.task import Task
-    from autometa.types import Algorithm
+    from autometa.contract._task import Task
+    from autometa.contract._types import Algorithm
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class EncodedConfigs:
 
 
 class ConfigEncoder:
-    """Encode :class:`~autometa.types.Config` objects of some algorithms as float vectors.
+    """Encode :class:`~autometa.contract.Config` objects of some algorithms as float vectors.
 
     Parameters
     ----------

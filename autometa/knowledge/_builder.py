@@ -28,15 +28,15 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from autometa.datasets import dataset_name, read_table
-from autometa.evaluation import cross_validate_config, describe_error
-from autometa.kb_storage import autometa_version
-from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.metafeatures import compute_meta_features
-from autometa.plugins import Plugins, build_plugin_manager
-from autometa.pool import make_pool, pool_summary
-from autometa.task import Task
-from autometa.types import Algorithm, Config, Evaluation, TaskKind
+from autometa._plugins import Plugins, build_plugin_manager
+from autometa.contract._pool import make_pool, pool_summary
+from autometa.contract._task import Task
+from autometa.contract._types import Algorithm, Config, Evaluation, TaskKind
+from autometa.knowledge._base import KnowledgeBase, TaskRecord
+from autometa.knowledge._corpus import dataset_name, read_table
+from autometa.knowledge._storage import autometa_version
+from autometa.search._evaluation import cross_validate_config, describe_error
+from autometa.search._metafeatures import compute_meta_features
 
 logger = logging.getLogger(__name__)
 

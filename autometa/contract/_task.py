@@ -25,7 +25,7 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
-from autometa.types import TASK_KINDS, TaskKind
+from autometa.contract._types import TASK_KINDS, TaskKind
 
 logger = logging.getLogger(__name__)
 

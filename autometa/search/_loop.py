@@ -44,14 +44,14 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import BaseTrial, Trial, TrialState
 
-from autometa.evaluation import CVOutcome, describe_error, run_trial
-from autometa.studies import TrialLease, reclaim_abandoned
-from autometa.task import Task
-from autometa.types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
+from autometa.contract._sampler import SamplerContext
+from autometa.contract._task import Task
+from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
+from autometa.search._evaluation import CVOutcome, describe_error, run_trial
+from autometa.search._studies import TrialLease, reclaim_abandoned
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase
-    from autometa.plugins import Plugins
+    from autometa._plugins import Plugins
 
 logger = logging.getLogger(__name__)
 
@@ -131,27 +131,6 @@ def config_in_space(config: Config, algorithms: Mapping[str, Algorithm], task: T
         if not distribution._contains(internal):
             return False
     return True
-
-
-@dataclass(frozen=True)
-class SamplerContext:
-    """What a sampler offered by a plugin may learn from: the fit's task and its space,
-    the knowledge base and the task's meta-features.
-
-    Samplers named by plugins (hook ``autometa_samplers``) are built from it, e.g. a
-    sampler that models the earlier tasks' scores, or one that starts where the nearest
-    earlier tasks did best.
-    """
-
-    task: Task
-    algorithms: Mapping[str, Algorithm]
-    """The algorithms of this fit's search space, by name."""
-    knowledge: KnowledgeBase
-    meta_features: Mapping[str, float]
-
-
-SamplerFactory = Callable[[SamplerContext, int | None, int], BaseSampler]
-"""``factory(context, random_state, n_jobs)`` returns a new, seeded Optuna sampler."""
 
 
 def make_sampler(
@@ -276,7 +255,7 @@ def run_search(
     then. With a ``lease`` (durable studies), trials dead processes left running are
     reclaimed before each ask, and this process's own trials are marked as its while
     they run and released if the search raises. ``memory_limit_mb`` limits each trial's
-    memory (see :func:`autometa.evaluation.memory_cap`).
+    memory (see :func:`autometa.search._evaluation.memory_cap`).
     """
     if not algorithms:
         raise ValueError(
@@ -315,7 +294,7 @@ def _unclaimed(trial: Trial) -> Trial:
 
 def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome) -> None:
     # ``status`` is written last: a failed trial carrying it was evaluated (it counts as
-    # done when a durable study is resumed), see autometa.studies.
+    # done when a durable study is resumed), see autometa.search._studies.
     trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
     if result.fold_scores:
         trial.set_user_attr("fold_scores", [round(s, 6) for s in result.fold_scores])
@@ -354,7 +333,7 @@ class _AsyncSearch:
     A fault stays with the trial that caused it:
 
     - raising, running past its time limit or past ``memory_limit_mb``: handled inside
-      the worker (:func:`autometa.evaluation.cross_validate_config`): failed or capped;
+      the worker (:func:`autometa.search._evaluation.cross_validate_config`): failed or capped;
     - hanging where no signal reaches Python (native code stuck on a lock): the
       watchdog kills its worker :data:`HARD_TIMEOUT_GRACE_S` after its deadline: capped;
     - ending its worker process (``os._exit``, a crash in native code, the out-of-memory
@@ -584,7 +563,7 @@ def _watchdog(*, enabled: bool) -> Iterator[_Watch]:
     their deadline.
 
     Workers mark the trial they run, with its deadline, in a private folder
-    (``autometa.evaluation``'s ``run_trial``); a thread here reads the markers every
+    (``autometa.search._evaluation``'s ``run_trial``); a thread here reads the markers every
     :data:`WATCHDOG_INTERVAL_S` and sends SIGKILL. This is the guard for code that no
     signal handler can interrupt (native code stuck on a lock, or looping without
     returning to Python), which a worker-side time limit cannot stop. Only processes

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autometa.types import Config, Evaluation, Evidence, Recommendation
+from autometa.contract._types import Config, Evaluation, Evidence, Recommendation
 
 LEGEND = (
     "distance: the meta-learner's distance between an earlier task's meta-features and "

@@ -4,7 +4,7 @@ Meta-learners learn from a knowledge base; every fit can add to one. It holds
 
 - **tasks**: id, name, kind, scoring, meta-features (NaN where undefined), provenance;
 - **configurations**: an algorithm and JSON parameters, stored once per
-  :attr:`~autometa.types.Config.key`;
+  :attr:`~autometa.contract.Config.key`;
 - **evaluations**: one cell per (task, configuration) with a greater-is-better score,
   fit time, status (``ok`` / ``failed`` / ``capped``) and error. Writing a cell again
   replaces it.
@@ -18,7 +18,7 @@ A knowledge base received from someone else is data, never code: there is no pic
 so a crafted file raises :class:`KnowledgeBaseError` instead of running anything.
 
 Knowledge bases are shared as JSON Lines (:meth:`KnowledgeBase.export_jsonl`,
-:meth:`KnowledgeBase.import_jsonl`; format in :mod:`autometa.kb_format`). The default
+:meth:`KnowledgeBase.import_jsonl`; format in :mod:`autometa.knowledge._format`). The default
 knowledge base shipped in the wheel is a folder of such files
 (``autometa/data/default_kb/``), loaded by :meth:`KnowledgeBase.default`.
 """
@@ -44,7 +44,8 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
-from autometa.kb_format import (
+from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
+from autometa.knowledge._format import (
     RESERVED_METADATA,
     STATUSES,
     Bundle,
@@ -66,7 +67,7 @@ from autometa.kb_format import (
     make_config,
     parse_jsonl,
 )
-from autometa.kb_storage import (
+from autometa.knowledge._storage import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     chunks,
@@ -80,7 +81,6 @@ from autometa.kb_storage import (
     transaction,
     upsert,
 )
-from autometa.types import TASK_KINDS, Config, Evaluation, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ if TYPE_CHECKING:
     from optuna.study import Study
     from sqlalchemy import Engine
 
-    from autometa.task import Task
+    from autometa.contract._task import Task
 
 __all__ = [
     "APPLICATION_ID",
@@ -183,7 +183,7 @@ class TaskRecord:
         *,
         provenance: Mapping[str, Any] | None = None,
     ) -> TaskRecord:
-        """The record of a validated :class:`~autometa.task.Task` and its meta-features."""
+        """The record of a validated :class:`~autometa.contract.Task` and its meta-features."""
         return cls(
             task_id=task.task_id,
             name=task.name,
@@ -700,7 +700,7 @@ class KnowledgeBase:
     ) -> dict[str, int]:
         """Write the knowledge base (or some tasks and their evaluations) as JSON Lines.
 
-        The format is documented in :mod:`autometa.kb_format`. The output is
+        The format is documented in :mod:`autometa.knowledge._format`. The output is
         deterministic (same content, same bytes), so exports diff cleanly under version
         control. A path ending in ``.gz`` is gzip-compressed (reproducibly). The file is
         written to a temporary name and renamed, so readers never see half of it.

@@ -9,7 +9,7 @@ Two limits guard a trial from the inside: a wall-clock limit (an interval timer 
 signal handler raises) and a memory limit (the address-space rlimit, under which a
 too-large allocation raises ``MemoryError``). Both only work where Python code runs:
 a trial that ends its own process or hangs in native code has to be handled by the
-caller that owns the worker (see :mod:`autometa.search`).
+caller that owns the worker (see :mod:`autometa.search._loop`).
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def run_trial(
     duration makes the time spent starting a worker or shipping data count too. With
     ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
     marker naming its process while the trial runs, so the caller can stop this process
-    if the trial hangs where no signal reaches it (see ``autometa.search``). This module
+    if the trial hangs where no signal reaches it (see ``autometa.search._loop``). This module
     is imported by every new worker, so it stays free of Optuna and the rest of autometa.
     """
     marker = _leave_marker(marker_dir, index, deadline)

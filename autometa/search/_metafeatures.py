@@ -2,7 +2,7 @@
 
 A meta-learner compares a new task with the tasks in its knowledge base through these
 numbers, so they must be cheap enough to compute before every fit, defined on any valid
-:class:`~autometa.task.Task` (NaN where a quantity is undefined, never an exception or
+:class:`~autometa.contract.Task` (NaN where a quantity is undefined, never an exception or
 ``inf``), and reproducible: the same data and seed always give the same values.
 
 The built-in features reproduce auto-sklearn 1's meta-features under auto-sklearn's
@@ -66,8 +66,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from autometa.task import Task
-from autometa.types import TASK_KINDS, TaskKind
+from autometa.contract._task import Task
+from autometa.contract._types import TASK_KINDS, TaskKind
 
 __all__ = [
     "CHEAP_GROUPS",

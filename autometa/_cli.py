@@ -70,7 +70,7 @@ def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options
     predicted, how it scored and which configuration won; --plots draws the same.
     """
     import autometa
-    from autometa.datasets import read_table
+    from autometa.knowledge._corpus import read_table
 
     if plots is not None:
         _check_plots_available()
@@ -156,10 +156,10 @@ def predict(
 )
 def recommend(data: Path, target: str, k: int, knowledge: str | None, plots: Path | None) -> None:
     """Recommend configurations for DATA, with the evidence for each; fits nothing."""
-    from autometa.datasets import read_table
-    from autometa.explain import format_recommendations
-    from autometa.knowledge import KnowledgeBase
-    from autometa.planning import make_plan
+    from autometa._explain import format_recommendations
+    from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._corpus import read_table
+    from autometa.search._planning import make_plan
 
     if plots is not None:
         _check_plots_available()
@@ -203,7 +203,7 @@ def _echo_plots(paths: list[Path]) -> None:
 @main.command()
 def plugins() -> None:
     """List plugins: name, distribution and version, hooks implemented."""
-    from autometa.plugins import build_plugin_manager
+    from autometa._plugins import build_plugin_manager
 
     for info in build_plugin_manager().info():
         origin = f"{info.distribution} {info.version}" if info.distribution else "passed in"
@@ -259,7 +259,7 @@ def kb_build(
     allowed: tuple[str, ...],
 ) -> None:
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
-    from autometa.builder import BuildProtocol, build_knowledge_base
+    from autometa.knowledge._builder import BuildProtocol, build_knowledge_base
 
     logger.info("kb build started: %s -> %s", corpus_dir, out)
     try:
@@ -318,9 +318,9 @@ def kb_evaluate(
     selector trained on the other tasks picks for each held-out task, and
     oracle_selector, each task's best learner (an upper bound).
     """
-    from autometa.knowledge import KnowledgeBase
-    from autometa.loto import leave_one_task_out
-    from autometa.plugins import build_plugin_manager
+    from autometa._plugins import build_plugin_manager
+    from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._loto import leave_one_task_out
 
     registry = build_plugin_manager().meta_learners()
     names = [n.strip() for n in learners.split(",")] if learners else sorted(registry)
@@ -342,7 +342,7 @@ def kb_evaluate(
         )
         summary = None
         if selector or selector_data is not None:
-            from autometa.selection import selector_report
+            from autometa._selection import selector_report
 
             report, summary = selector_report(
                 report, knowledge, evaluate=selector, save_to=selector_data, n_jobs=n_jobs
@@ -360,7 +360,7 @@ def kb_evaluate(
 @click.argument("location", required=False)
 def kb_info(location: str | None) -> None:
     """Counts and provenance of a knowledge base (default: the shipped one)."""
-    from autometa.knowledge import KnowledgeBase
+    from autometa.knowledge._base import KnowledgeBase
 
     try:
         knowledge = (
@@ -392,7 +392,7 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
 
     --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
     """
-    from autometa.knowledge import KnowledgeBase
+    from autometa.knowledge._base import KnowledgeBase
 
     try:
         knowledge = (
@@ -413,7 +413,7 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
 @click.option("--into", required=True, help="Knowledge base file or URL (created if missing).")
 def kb_import(sources: tuple[Path, ...], into: str) -> None:
     """Import JSON Lines files or folders of them; all or nothing."""
-    from autometa.knowledge import KnowledgeBase
+    from autometa.knowledge._base import KnowledgeBase
 
     try:
         with KnowledgeBase.open(into) as knowledge:
@@ -421,7 +421,3 @@ def kb_import(sources: tuple[Path, ...], into: str) -> None:
     except ValueError as exc:
         _fail(str(exc))
     click.echo(f"imported into {into}: {counts}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

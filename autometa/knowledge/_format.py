@@ -43,7 +43,7 @@ naming the file and line. Exports are deterministic: the meta line, configs sort
 their canonical key and numbered 1..n, tasks sorted by id, evaluations sorted by task id
 then config key; floats as Python writes them (shortest round-trip form), NaN as null.
 
-The module holds no database code; :mod:`autometa.knowledge` moves :class:`Bundle`
+The module holds no database code; :mod:`autometa.knowledge._base` moves :class:`Bundle`
 objects between files and databases.
 """
 
@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from autometa.types import TASK_KINDS, Config, TaskKind
+from autometa.contract._types import TASK_KINDS, Config, TaskKind
 
 FORMAT_NAME = "autometa-kb"
 """Value of the ``format`` field of a JSON Lines ``meta`` record."""

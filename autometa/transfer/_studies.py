@@ -45,7 +45,7 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autometa.studies import open_storage
+from autometa.search._studies import open_storage
 
 DESCRIPTORS_ATTR = "autometa_descriptors"
 """Study user attribute holding ``{descriptor name: number or null}`` of the study's task."""
@@ -140,9 +140,9 @@ def describe_study(
 def _meta_features(
     X: Any, y: Any, plugins: Iterable[object], blocked: Iterable[str]
 ) -> dict[str, float | None]:
-    from autometa.metafeatures import compute_meta_features
-    from autometa.plugins import build_plugin_manager
-    from autometa.task import Task
+    from autometa._plugins import build_plugin_manager
+    from autometa.contract._task import Task
+    from autometa.search._metafeatures import compute_meta_features
 
     manager = build_plugin_manager(plugins, blocked=blocked)
     task = Task.from_data(X, y)

@@ -2,7 +2,7 @@
 
 A learned strategy selector (after auto-sklearn 2, Feurer et al., JMLR 2022) learns which
 meta-learner recommends best on which tasks, from how each one did when the task was
-held out of the knowledge base (leave-one-task-out, :mod:`autometa.loto`):
+held out of the knowledge base (leave-one-task-out, :mod:`autometa.knowledge._loto`):
 
 - :class:`SelectorData` is that training data: per task, each learner's regret curve,
   plus a fingerprint of each task's content so stored data can be matched to (and
@@ -15,7 +15,7 @@ held out of the knowledge base (leave-one-task-out, :mod:`autometa.loto`):
   selector always chooses that learner.
 - :func:`evaluate_selectors` measures a selector by leave-one-task-out over the same
   tasks, and adds it (and the oracle that picks each task's best learner) to a
-  :class:`~autometa.loto.LotoReport`, so ``autometa kb evaluate --selector`` shows it
+  :class:`~autometa.knowledge._loto.LotoReport`, so ``autometa kb evaluate --selector`` shows it
   next to the learners.
 
 The quantity a selector minimises is a task's *target*: the mean of a learner's regret
@@ -42,9 +42,9 @@ import joblib
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.loto import SBS, LotoReport, _same_task, _summarise
-from autometa.types import TASK_KINDS
+from autometa.contract._types import TASK_KINDS
+from autometa.knowledge._base import KnowledgeBase, TaskRecord
+from autometa.knowledge._loto import SBS, LotoReport, _same_task, _summarise
 
 SELECTOR = "learned_selector"
 """Row name of the learned selector in an evaluation report."""
@@ -489,7 +489,7 @@ def selector_choices(
     regrets without the held-out one) costs a leave-one-task-out per task, O(tasks^2)
     learner fits: about three hours for 94 tasks and two cheap learners on two cores,
     so it is not offered. Duplicates of the held-out task (same kind and meta-features)
-    are left out of its training set, as :func:`~autometa.loto.leave_one_task_out` does.
+    are left out of its training set, as :func:`~autometa.knowledge._loto.leave_one_task_out` does.
     """
     task_ids = [t for t in data.task_ids if t in records]
     outcomes = joblib.Parallel(n_jobs=n_jobs)(

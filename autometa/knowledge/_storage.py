@@ -8,7 +8,7 @@ name the wrong file. An existing, non-empty file is checked before anything is w
 it (no WAL switch, no table): its header bytes first, then, under SQLite's lock, its
 application id, tables and ``meta`` rows. A file that is not SQLite, a truncated file, an
 SQLite database of another application, or a schema from a newer autometa raise
-:class:`~autometa.kb_format.KnowledgeBaseError` naming the file and the fix, and leave
+:class:`~autometa.knowledge._format.KnowledgeBaseError` naming the file and the fix, and leave
 the file's bytes as they were. Only a missing or empty file (or an SQLite database
 without tables) becomes a new knowledge base.
 
@@ -66,8 +66,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from autometa.kb_format import STATUSES, KnowledgeBaseError, dumps, loads
-from autometa.types import TASK_KINDS
+from autometa.contract._types import TASK_KINDS
+from autometa.knowledge._format import STATUSES, KnowledgeBaseError, dumps, loads
 
 SCHEMA_VERSION = 1
 """Version of the table layout; stored in ``meta`` and checked on every open."""

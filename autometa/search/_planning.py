@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from autometa.knowledge import KnowledgeBase
-from autometa.metafeatures import MetaFeatures, compute_meta_features
-from autometa.plugins import Plugins, build_plugin_manager
-from autometa.search import config_in_space
-from autometa.task import Task
-from autometa.types import Algorithm, Recommendation, Strategy, TaskKind
+from autometa._plugins import Plugins, build_plugin_manager
+from autometa.contract._task import Task
+from autometa.contract._types import Algorithm, Recommendation, Strategy, TaskKind
+from autometa.knowledge._base import KnowledgeBase
+from autometa.search._loop import config_in_space
+from autometa.search._metafeatures import MetaFeatures, compute_meta_features
 
 logger = logging.getLogger(__name__)
 

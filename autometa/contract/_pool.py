@@ -21,8 +21,8 @@ from optuna.distributions import (
 )
 from scipy.stats import qmc
 
-from autometa.task import Task
-from autometa.types import Algorithm, Config
+from autometa.contract._task import Task
+from autometa.contract._types import Algorithm, Config
 
 
 def from_unit(u: float, distribution: BaseDistribution) -> Any:
