@@ -4,7 +4,9 @@ Hooks (:mod:`autometa.contract.hookspecs`, documented in docs/plugins.md), the t
 they take and return, the :class:`MetaLearner` base, what samplers are built from, and
 the helpers several plugins need (configuration encoding, the candidate pool). A plugin
 imports from here and from :mod:`autometa.testing`; nothing else of autometa is
-promised to stay where it is. The contract imports nothing from the rest of autometa.
+promised to stay where it is. The contract imports the rest of autometa only to
+annotate types (the knowledge base a learner reads); a store interface of its own is
+still to come.
 """
 
 from autometa.contract._encoding import (
