@@ -37,12 +37,12 @@ _EXPORTS = {
     "Evidence": "autometa.contract",
     "Recommendation": "autometa.contract",
     "Strategy": "autometa.contract",
-    "TransferWarning": "autometa.transfer",
-    "TransferredTrial": "autometa.transfer",
-    "cma_source_trials": "autometa.transfer",
-    "describe_study": "autometa.transfer",
-    "rank_studies": "autometa.transfer",
-    "transfer": "autometa.transfer",
+    "TransferWarning": "autometa.study_transfer",
+    "TransferredTrial": "autometa.study_transfer",
+    "cma_source_trials": "autometa.study_transfer",
+    "describe_study": "autometa.study_transfer",
+    "rank_studies": "autometa.study_transfer",
+    "transfer": "autometa.study_transfer",
 }
 
 __all__ = [
@@ -97,7 +97,7 @@ if TYPE_CHECKING:
         hookimpl,
     )
     from autometa.knowledge import KnowledgeBase
-    from autometa.transfer import (
+    from autometa.study_transfer import (
         TransferredTrial,
         TransferWarning,
         cma_source_trials,

@@ -1,4 +1,4 @@
-"""Transfer between a user's own Optuna studies (autometa.transfer._studies), any objective.
+"""Transfer between a user's own Optuna studies (autometa.study_transfer), any objective.
 
 The toy family: minimise ``sum((x - centre(t))**2)`` over ``x`` in [-10, 10]^3, where the
 optimum ``centre(t)`` drifts with a scalar task descriptor ``t``. Three earlier studies
@@ -30,7 +30,7 @@ from optuna.distributions import (
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
 import autometa
-from autometa.transfer._studies import (
+from autometa.study_transfer._studies import (
     DESCRIPTORS_ATTR,
     TRANSFER_ATTR,
     TransferWarning,

@@ -1,6 +1,6 @@
 """Transfer between a user's own Optuna studies, for any objective."""
 
-from autometa.transfer._studies import (
+from autometa.study_transfer._studies import (
     RankedStudy,
     TransferredTrial,
     TransferWarning,
