@@ -105,7 +105,7 @@ def autometa_samplers() -> Mapping[str, SamplerFactory]:  # type: ignore[empty-b
     """Return the Optuna samplers this plugin offers, by the name a Strategy uses.
 
     Each value is a factory ``factory(context, random_state, n_jobs)`` returning a new
-    ``optuna.samplers.BaseSampler``; ``context`` (:class:`autometa.search._loop.SamplerContext`)
+    ``optuna.samplers.BaseSampler``; ``context`` (:class:`autometa.contract.SamplerContext`)
     holds the fit's task, its algorithms (the search space), the knowledge base and the
     task's meta-features, for samplers that learn from earlier tasks. A strategy naming
     the sampler (``Strategy(sampler="name")``) makes the fit call the factory once, when
