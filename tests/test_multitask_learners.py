@@ -148,7 +148,7 @@ def test_surrogate_ranks_by_what_similar_tasks_scored(
 
 
 def test_surrogate_weights_follow_similarity(surrogate: TaskSurrogate) -> None:
-    table = surrogate.neighbours_.tables_["binary"]
+    table = surrogate.tables_["binary"]
     weights, distance = surrogate._task_weights({"linearity": 1.0, "noise": 0.0}, "binary", table)
     assert weights.sum() == pytest.approx(1.0)
     assert np.all(np.diff(weights[np.argsort(distance)]) <= 1e-12)  # nearer, heavier

@@ -2,11 +2,12 @@
 
 Hooks (:mod:`autometa.contract.hookspecs`, documented in docs/plugins.md), the types
 they take and return, the :class:`MetaLearner` base, what samplers are built from, and
-the helpers several plugins need (configuration encoding, the candidate pool). A plugin
-imports from here and from :mod:`autometa.testing`; nothing else of autometa is
-promised to stay where it is. The contract imports the rest of autometa only to
-annotate types (the knowledge base a learner reads); a store interface of its own is
-still to come.
+the helpers several plugins need (configuration encoding, the candidate pool, the
+distance between tasks, the built-in samplers), and what a plugin may read of a
+knowledge base (:class:`KnowledgeView`, a read-only protocol). A plugin imports from
+here and from :mod:`autometa.testing`; nothing else of autometa is promised to stay
+where it is. The contract imports nothing of autometa outside itself
+(tests/test_architecture.py checks it), so what two plugins share lives here.
 """
 
 from autometa.contract._encoding import (
@@ -17,9 +18,20 @@ from autometa.contract._encoding import (
     is_number,
     spaces_of,
 )
+from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskRecordView
 from autometa.contract._metalearner import MetaLearner, greedy_cover
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
-from autometa.contract._sampler import SamplerContext, SamplerFactory
+from autometa.contract._sampler import (
+    BUILTIN_SAMPLERS,
+    SamplerContext,
+    SamplerFactory,
+    builtin_sampler,
+)
+from autometa.contract._similarity import (
+    MetaFeatureSpace,
+    scale_jointly,
+    task_distances,
+)
 from autometa.contract._task import FeatureSchema, Task
 from autometa.contract._types import (
     ALGORITHM_PARAM,
@@ -37,6 +49,7 @@ from autometa.contract.hookspecs import PROJECT_NAME, hookimpl, hookspec
 
 __all__ = [
     "ALGORITHM_PARAM",
+    "BUILTIN_SAMPLERS",
     "PARAM_SEPARATOR",
     "PROJECT_NAME",
     "TASK_KINDS",
@@ -48,14 +61,19 @@ __all__ = [
     "Evaluation",
     "Evidence",
     "FeatureSchema",
+    "KnowledgeView",
+    "MetaFeatureSpace",
     "MetaLearner",
     "Recommendation",
     "SamplerContext",
     "SamplerFactory",
+    "ScoreTableView",
     "Spaces",
     "Strategy",
     "Task",
     "TaskKind",
+    "TaskRecordView",
+    "builtin_sampler",
     "from_unit",
     "greedy_cover",
     "hookimpl",
@@ -63,6 +81,8 @@ __all__ = [
     "is_number",
     "make_pool",
     "pool_summary",
+    "scale_jointly",
     "space_filling_configs",
     "spaces_of",
+    "task_distances",
 ]

@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 if TYPE_CHECKING:
+    from autometa.contract._knowledge import KnowledgeView
     from autometa.contract._types import Algorithm, Recommendation, TaskKind
-    from autometa.knowledge._base import KnowledgeBase
 
 
 class MetaLearner(BaseEstimator, ABC):
@@ -30,7 +30,7 @@ class MetaLearner(BaseEstimator, ABC):
     name: ClassVar[str] = ""
 
     @abstractmethod
-    def fit(self, knowledge: KnowledgeBase) -> MetaLearner:
+    def fit(self, knowledge: KnowledgeView) -> MetaLearner:
         """Learn from every task and evaluation in ``knowledge``; return ``self``.
 
         Must accept an empty knowledge base (then :meth:`recommend` falls back to

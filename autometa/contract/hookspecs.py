@@ -5,8 +5,11 @@ names are hooks below. Implementations may accept a subset of a hook's arguments
 (pluggy passes only what they name), which is how hooks grow without breaking plugins:
 new arguments are added as keywords, never removed.
 
-First-party plugins (``plugins/autometa_*``) use exactly this contract and are loaded
-through the ``autometa`` entry-point group like any third-party package.
+First-party plugins (``plugins/autometa_*``) use exactly this contract; they are loaded
+by name as built-ins (blockable by name), third-party packages through the ``autometa``
+entry-point group. Hook wrappers (``hookwrapper=True`` or ``wrapper=True``) are refused
+when the plugin is registered: each implementation is called on its own so that an
+error names its plugin, which leaves a wrapper nothing to wrap.
 
 Register a plugin from an installed package::
 
@@ -24,11 +27,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from autometa.contract._knowledge import KnowledgeView
     from autometa.contract._metalearner import MetaLearner
     from autometa.contract._sampler import SamplerFactory
     from autometa.contract._task import Task
     from autometa.contract._types import Algorithm, Evaluation, Strategy
-    from autometa.knowledge._base import KnowledgeBase
 
 PROJECT_NAME = "autometa"
 
@@ -82,7 +85,7 @@ def autometa_meta_learners() -> list[type[MetaLearner]]:  # type: ignore[empty-b
 def autometa_select_strategy(
     task: Task,
     meta_features: Mapping[str, float],
-    knowledge: KnowledgeBase,
+    knowledge: KnowledgeView,
     meta_learners: Sequence[str],
 ) -> Strategy | None:
     """Choose how to search ``task``: meta-learner, warm starts, sampler, validation.
@@ -94,7 +97,8 @@ def autometa_select_strategy(
 
     :param task: the validated task.
     :param meta_features: the task's meta-features.
-    :param knowledge: the knowledge base the fit learns from.
+    :param knowledge: the knowledge base the fit learns from (read it through
+        :class:`autometa.contract.KnowledgeView`).
     :param meta_learners: names of the registered meta-learners (choose among these).
     :return: a Strategy, or None to abstain.
     """

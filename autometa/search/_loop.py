@@ -24,7 +24,6 @@ import signal
 import tempfile
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,7 +43,8 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import BaseTrial, Trial, TrialState
 
-from autometa.contract._sampler import SamplerContext
+from autometa.contract._sampler import BUILTIN_SAMPLERS, SamplerContext
+from autometa.contract._sampler import builtin_sampler as _built_in_sampler
 from autometa.contract._task import Task
 from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
 from autometa.search._evaluation import CVOutcome, describe_error, run_trial
@@ -67,7 +67,7 @@ MIN_TRIAL_TIME_S = 0.5
 WATCHDOG_INTERVAL_S = 0.25
 """How often the watchdog looks for trials past their deadline and grace."""
 
-SAMPLERS = ("tpe", "random", "cmaes", "qmc")
+SAMPLERS = BUILTIN_SAMPLERS
 
 
 # -- the space ---------------------------------------------------------------------------
@@ -169,30 +169,6 @@ def make_sampler(
         f"Unknown sampler {spec!r}; use one of {[*SAMPLERS, *offered]}{hint} or an Optuna "
         "sampler instance."
     )
-
-
-def _built_in_sampler(spec: str, random_state: int | None, n_jobs: int) -> BaseSampler:
-    if spec == "tpe":
-        with warnings.catch_warnings():
-            # `group` is marked experimental; it is what a conditional space needs, and
-            # the warning would tell our users nothing they can act on.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(
-                seed=random_state,
-                multivariate=True,
-                group=True,  # the space is conditional on `algorithm`
-                constant_liar=n_jobs > 1,
-            )
-    if spec == "random":
-        return optuna.samplers.RandomSampler(seed=random_state)
-    if spec == "cmaes":
-        return optuna.samplers.CmaEsSampler(
-            seed=random_state,
-            independent_sampler=make_sampler("tpe", random_state, n_jobs),
-        )
-    if spec == "qmc":
-        return optuna.samplers.QMCSampler(seed=random_state)
-    raise AssertionError(f"not a built-in sampler: {spec!r}")
 
 
 # -- running -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from autometa.contract import (
 )
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase
+    from autometa.contract import KnowledgeView
 
 DEFAULT_SIZE = 32
 
@@ -44,7 +44,7 @@ class GreedyPortfolio(MetaLearner):
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
 
-    def fit(self, knowledge: KnowledgeBase) -> GreedyPortfolio:
+    def fit(self, knowledge: KnowledgeView) -> GreedyPortfolio:
         self.portfolios_: dict[str, list[tuple[Config, float, int]]] = {}
         kinds = sorted({record.kind for record in knowledge.tasks()})
         for kind in kinds:

@@ -24,7 +24,7 @@ from autometa_learners.nearest_tasks import NearestTasks
 from autometa_learners.portfolio import greedy_portfolio
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase
+    from autometa.contract import KnowledgeView
 
 DEFAULT_PORTFOLIO_SIZE = 32
 
@@ -43,9 +43,9 @@ class ZeroShot(MetaLearner):
     def __init__(self, portfolio_size: int = DEFAULT_PORTFOLIO_SIZE) -> None:
         self.portfolio_size = portfolio_size
 
-    def fit(self, knowledge: KnowledgeBase) -> ZeroShot:
-        # Distances are nearest tasks' (auto-sklearn's scaled L1): one definition of
-        # "near" across learners, so their explanations agree.
+    def fit(self, knowledge: KnowledgeView) -> ZeroShot:
+        # Distances are the contract's (auto-sklearn's scaled L1, through nearest tasks):
+        # one definition of "near" across learners, so their explanations agree.
         self.neighbours_ = NearestTasks().fit(knowledge)
         self.portfolios_: dict[str, list[Config]] = {}
         self.preferences_: dict[str, dict[str, list[tuple[Config, float]]]] = {}

@@ -71,13 +71,13 @@ from autometa.contract import (
     ConfigEncoder,
     SamplerContext,
     Spaces,
+    builtin_sampler,
     from_unit,
     spaces_of,
 )
-from autometa.search._loop import make_sampler
 
 if TYPE_CHECKING:
-    from autometa.knowledge import ScoreTable
+    from autometa.contract import ScoreTableView
 
 logger = logging.getLogger(__name__)
 
@@ -409,7 +409,7 @@ class RGPESampler(BaseSampler):
     def __init__(
         self,
         spaces: Spaces,
-        table: ScoreTable | None = None,
+        table: ScoreTableView | None = None,
         *,
         random_state: int | None = None,
         inner: BaseSampler | None = None,
@@ -704,5 +704,5 @@ def make_rgpe(context: SamplerContext, random_state: int | None, n_jobs: int) ->
         spaces_of(context.algorithms, context.task),
         context.knowledge.score_table(context.task.kind, algorithms=list(context.algorithms)),
         random_state=random_state,
-        inner=make_sampler("tpe", random_state, n_jobs),
+        inner=builtin_sampler("tpe", random_state, n_jobs),
     )

@@ -48,10 +48,11 @@ from autometa.contract import (
     Recommendation,
     TaskKind,
     greedy_cover,
+    task_distances,
 )
 
 if TYPE_CHECKING:
-    from autometa.knowledge import KnowledgeBase, ScoreTable
+    from autometa.contract import KnowledgeView, ScoreTableView
 
 N_SOURCE_TASKS = 3
 """Earlier tasks named in each recommendation's evidence (the heaviest weights)."""
@@ -111,10 +112,10 @@ class ScoreForest(MetaLearner):
         self.prior_weight = prior_weight
         self.random_state = random_state
 
-    def fit(self, knowledge: KnowledgeBase) -> ScoreForest:
+    def fit(self, knowledge: KnowledgeView) -> ScoreForest:
         records = {r.task_id: r for r in knowledge.tasks()}
         self.feature_names_ = sorted({n for r in records.values() for n in r.meta_features})
-        self.tables_: dict[str, tuple[ScoreTable, list[str], np.ndarray]] = {}
+        self.tables_: dict[str, tuple[ScoreTableView, list[str], np.ndarray]] = {}
         for kind in sorted({r.kind for r in records.values()}):
             table = knowledge.score_table(kind)
             if not table.task_ids:
@@ -227,19 +228,20 @@ class ScoreForest(MetaLearner):
     ) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
         """The heaviest earlier tasks with their distance, and the deciding meta-features.
 
-        Distances are the mean absolute scaled difference over the meta-features both
-        tasks define (nearest tasks' measure). The deciding meta-features are those the
-        forest's splits on the new task's paths through its trees separate best (summed
-        impurity decrease: a local feature importance), each given with its scaled
-        difference to the heaviest earlier task.
+        Distances are the contract's (:func:`autometa.contract.task_distances`: the mean
+        absolute scaled difference over the meta-features both tasks define) on the
+        forest's own scaling (over the earlier tasks of this kind, fixed at fit). The
+        deciding meta-features are those the forest's splits on the new task's paths
+        through its trees separate best (summed impurity decrease: a local feature
+        importance), each given with its scaled difference to the heaviest earlier task.
         """
         query = self._query(meta_features, model)
         heaviest = np.argsort(-weights, kind="stable")[:N_SOURCE_TASKS]
         with np.errstate(all="ignore"):
             difference = np.abs(model.features[heaviest] - query)
+        distance = task_distances(model.features[heaviest], query[0])
         sources = tuple(
-            (model.task_names[i], float(np.nanmean(d)) if np.isfinite(d).any() else np.nan)
-            for i, d in zip(heaviest, difference, strict=True)
+            (model.task_names[i], float(d)) for i, d in zip(heaviest, distance, strict=True)
         )
         decided = np.zeros(len(self.feature_names_))
         for tree in model.forest.estimators_:

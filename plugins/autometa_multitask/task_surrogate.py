@@ -8,7 +8,8 @@ too high, too few neighbours) is shared with every other task: a multi-task mode
 
 For a new task the model is trained with per-task loss weights: the loss is a weighted
 sum of the earlier tasks' losses, each task weighted by its similarity to the new one
-(a Gaussian kernel on the nearest-tasks distance, bandwidth the median distance). The
+(a Gaussian kernel on the contract's task distance,
+:class:`autometa.contract.MetaFeatureSpace`; bandwidth the median distance). The
 model then fits the tasks that resemble the new one most closely and the rest only
 loosely, and ranks the pool's configurations by predicted regret. Training happens per
 recommendation (weights depend on the new task), which costs about a second on a base
@@ -29,15 +30,15 @@ from autometa.contract import (
     Config,
     ConfigEncoder,
     Evidence,
+    MetaFeatureSpace,
     MetaLearner,
     Recommendation,
     TaskKind,
     is_number,
 )
-from autometa_learners.nearest_tasks import NearestTasks
 
 if TYPE_CHECKING:
-    from autometa.knowledge import ScoreTable
+    from autometa.contract import KnowledgeView, ScoreTableView
 
 N_SOURCE_TASKS = 3
 LOG_SCALE_RATIO = 100.0
@@ -74,14 +75,18 @@ class TaskSurrogate(MetaLearner):
         self.bandwidth_quantile = bandwidth_quantile
         self.random_state = random_state
 
-    def fit(self, knowledge: Any) -> TaskSurrogate:
-        # Nearest tasks' scaled meta-features and distance: one notion of "similar" for
+    def fit(self, knowledge: KnowledgeView) -> TaskSurrogate:
+        # The contract's scaled meta-features and distance: one notion of "similar" for
         # every learner, so the evidence of different learners agrees.
-        self.neighbours_ = NearestTasks().fit(knowledge)
+        self.space_ = MetaFeatureSpace.from_records(knowledge.tasks())
+        self.tables_: dict[str, ScoreTableView] = {
+            kind: knowledge.score_table(kind)
+            for kind in sorted(set(self.space_.task_kinds.values()))
+        }
         self.encoders_: dict[str, ConfigEncoder] = {}
         self.encoded_: dict[str, np.ndarray] = {}
         self.regret_: dict[str, np.ndarray] = {}
-        for kind, table in self.neighbours_.tables_.items():
+        for kind, table in self.tables_.items():
             if not table.task_ids:
                 continue
             encoder = ConfigEncoder(inferred_spaces(table.configs))
@@ -98,7 +103,7 @@ class TaskSurrogate(MetaLearner):
         algorithms: Sequence[Algorithm],
         k: int = 10,
     ) -> list[Recommendation]:
-        table = self.neighbours_.tables_.get(kind)
+        table = self.tables_.get(kind)
         if table is None or kind not in self.encoders_:
             return []
         available = np.array([c.algorithm in {a.name for a in algorithms} for c in table.configs])
@@ -110,9 +115,9 @@ class TaskSurrogate(MetaLearner):
         order = np.argsort(predicted, kind="stable")[: min(k, int(available.sum()))]
         heaviest = np.argsort(-weights, kind="stable")[:N_SOURCE_TASKS]
         sources = tuple(
-            (self.neighbours_.task_names_[table.task_ids[i]], float(distance[i])) for i in heaviest
+            (self.space_.task_names[table.task_ids[i]], float(distance[i])) for i in heaviest
         )
-        explaining = self.neighbours_.explaining(meta_features, table.task_ids[heaviest[0]])
+        explaining = self.space_.explaining(meta_features, table.task_ids[heaviest[0]])
         return [
             Recommendation(
                 table.configs[column],
@@ -130,10 +135,10 @@ class TaskSurrogate(MetaLearner):
         ]
 
     def _task_weights(
-        self, meta_features: Mapping[str, float], kind: TaskKind, table: ScoreTable
+        self, meta_features: Mapping[str, float], kind: TaskKind, table: ScoreTableView
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian-kernel weight (sums to 1) and distance of each earlier task in ``table``."""
-        known = dict(self.neighbours_.distances(meta_features, kind))
+        known = dict(self.space_.distances(meta_features, kind))
         distance = np.array([known.get(t, np.inf) for t in table.task_ids])
         finite = distance[np.isfinite(distance)]
         if finite.size == 0:
@@ -146,12 +151,12 @@ class TaskSurrogate(MetaLearner):
         self,
         meta_features: Mapping[str, float],
         kind: TaskKind,
-        table: ScoreTable,
+        table: ScoreTableView,
         weights: np.ndarray,
     ) -> np.ndarray:
         """Train on every (earlier task, configuration) cell with task weights; predict."""
-        tasks, query = self.neighbours_.scaled(meta_features)
-        rows = [self.neighbours_.task_ids_.index(t) for t in table.task_ids]
+        tasks, query = self.space_.scaled(meta_features)
+        rows = [self.space_.task_ids.index(t) for t in table.task_ids]
         # Meta-features no earlier task of this kind defines (another kind's) carry nothing.
         defined = ~np.isnan(tasks[rows]).all(axis=0)
         task_features, query = tasks[rows][:, defined], query[defined]

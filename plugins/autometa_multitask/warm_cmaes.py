@@ -41,12 +41,19 @@ from optuna.samplers import BaseSampler, CmaEsSampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from scipy.stats import rankdata
 
-from autometa.contract import ALGORITHM_PARAM, PARAM_SEPARATOR, SamplerContext, Spaces, spaces_of
-from autometa.search._loop import make_sampler
+from autometa.contract import (
+    ALGORITHM_PARAM,
+    PARAM_SEPARATOR,
+    MetaFeatureSpace,
+    SamplerContext,
+    Spaces,
+    builtin_sampler,
+    spaces_of,
+)
 from autometa_multitask.rgpe import contains
 
 if TYPE_CHECKING:
-    from autometa.knowledge import ScoreTable, TaskRecord
+    from autometa.contract import ScoreTableView, TaskRecordView
 
 logger = logging.getLogger(__name__)
 
@@ -73,30 +80,20 @@ def numeric_space(
 
 
 def nearest_tasks(
-    records: Sequence[TaskRecord], meta_features: Mapping[str, float], k: int
+    records: Sequence[TaskRecordView], meta_features: Mapping[str, float], k: int
 ) -> list[tuple[str, float]]:
     """``(task_id, distance)`` of the ``k`` records nearest to ``meta_features``.
 
     Each meta-feature is scaled to [0, 1] over the records and the new task together; the
-    distance is the mean absolute difference over the meta-features both define.
+    distance is the mean absolute difference over the meta-features both define (the
+    contract's :class:`autometa.contract.MetaFeatureSpace`, scaled over ``records`` only
+    and over the meta-features the new task defines).
     """
     names = sorted({name for r in records for name in r.meta_features} & set(meta_features))
     if not records or not names:
         return []
-    rows = np.array([[r.meta_features.get(n, np.nan) for n in names] for r in records], float)
-    query = np.array([meta_features[n] for n in names], float)
-    both = np.vstack([rows, query])
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        low, high = np.nanmin(both, axis=0), np.nanmax(both, axis=0)
-        span = np.where(high - low > 0, high - low, np.nan)
-        diff = np.abs((rows - low) / span - (query - low) / span)
-    found = [
-        (records[i].task_id, float(np.nanmean(d)))
-        for i, d in enumerate(diff)
-        if np.isfinite(d).any()
-    ]
-    return sorted(found, key=lambda pair: (pair[1], pair[0]))[:k]
+    space = MetaFeatureSpace.from_records(records, feature_names=names)
+    return space.distances(meta_features)[:k]
 
 
 @dataclass(frozen=True)
@@ -113,8 +110,8 @@ class WarmStartPlan:
 
 def plan_warm_start(
     spaces: Spaces,
-    table: ScoreTable | None,
-    records: Sequence[TaskRecord],
+    table: ScoreTableView | None,
+    records: Sequence[TaskRecordView],
     meta_features: Mapping[str, float],
     *,
     n_tasks: int = N_NEAREST_TASKS,
@@ -299,7 +296,7 @@ def make_cmaes_warm(context: SamplerContext, random_state: int | None, n_jobs: i
         context.knowledge.tasks(kind=context.task.kind),
         context.meta_features,
     )
-    inner = make_sampler("tpe", random_state, n_jobs)
+    inner = builtin_sampler("tpe", random_state, n_jobs)
     if plan.algorithm is None:
         warnings.warn(
             f"cmaes_warm: {plan.reason}, and CMA-ES needs {MIN_DIMENSIONS}; searching with "
