@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from autometa.contract._types import Algorithm, Recommendation, TaskKind
 
 
-class MetaLearner(BaseEstimator, ABC):
+class MetaLearner(BaseEstimator, ABC):  # type: ignore[misc]  # sklearn is untyped
     """Base class of every meta-learner and multi-task model.
 
     Subclasses set the class attribute ``name`` (unique among registered learners) and

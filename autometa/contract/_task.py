@@ -78,7 +78,8 @@ class FeatureSchema:
             )
             for column in self.columns
         }
-        return pd.DataFrame(columns, index=frame.index)
+        converted: pd.DataFrame = pd.DataFrame(columns, index=frame.index)
+        return converted
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,8 @@ def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataF
         if len(set(names)) != len(names):
             raise ValueError("X has duplicate column names; make them unique.")
         # set_axis and reset_index return new frames sharing data (copy-on-write).
-        return X.set_axis(names, axis=1).reset_index(drop=True)
+        renamed: pd.DataFrame = X.set_axis(names, axis=1).reset_index(drop=True)
+        return renamed
     if isinstance(X, pd.Series):
         raise TypeError("X is a Series; pass a 2-D DataFrame (e.g. X.to_frame()).")
     if X is None or isinstance(X, (str, bytes, int, float)):
@@ -360,7 +362,8 @@ def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataF
         if expected_columns is not None and len(expected_columns) == array.shape[1]
         else [f"x{i}" for i in range(array.shape[1])]
     )
-    return pd.DataFrame(array, columns=columns)
+    frame: pd.DataFrame = pd.DataFrame(array, columns=columns)
+    return frame
 
 
 def _as_target(y: Any, n_rows: int) -> np.ndarray:
@@ -469,7 +472,8 @@ def _as_category_strings(series: pd.Series) -> pd.Series:
         return series  # already plain strings: the common case, kept cheap
     out = series.astype(object).astype(str).astype(object).to_numpy(copy=True)
     out[missing] = np.nan
-    return pd.Series(out, index=series.index, dtype=object)
+    strings: pd.Series[Any] = pd.Series(out, index=series.index, dtype=object)
+    return strings
 
 
 def _as_float(series: pd.Series, column: str) -> pd.Series:
