@@ -1,12 +1,18 @@
 """Build the plugin manager and call hooks with typed, checked results.
 
-Plugins come from two places only: installed packages that declare an entry point in
-the ``autometa`` group, and objects the user passes explicitly. Nothing is imported by
-path or name from configuration, so the set of code that runs is the set the user
-installed or handed over. ``blocked`` removes plugins by name, ``allowed`` narrows
-entry points to a list, and the environment variable
-``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points altogether (then only the
-plugins passed in are used), as pytest does with its own variable.
+Plugins come from three places only, as in pytest: the first-party plugins shipped with
+autometa (:data:`BUILTIN_PLUGINS`, imported by their fixed module names), installed
+packages that declare an entry point in the ``autometa`` group, and objects the user
+passes explicitly. Nothing is imported by path or name from configuration, so the set of
+code that runs is the set the user installed or handed over. ``blocked`` removes
+plugins by name (built-ins included), ``allowed`` narrows built-ins and entry points to
+a list, and the environment variable ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD=1`` skips
+third-party entry points (the built-ins stay), as pytest does with its own variable.
+
+Hook wrappers (``hookwrapper=True`` / ``wrapper=True``) are refused at registration
+with an error naming the plugin: each implementation is called on its own, below, so
+that a failure or a wrong return type names its plugin, and a wrapper around one
+implementation would wrap nothing.
 
 Each hook implementation is called one at a time (not through one pluggy call) so that
 an exception or a wrong return type can be reported with the name of the plugin that
@@ -15,6 +21,8 @@ caused it.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.metadata
 import math
 import os
@@ -27,6 +35,7 @@ import pluggy
 
 from autometa.contract import hookspecs
 from autometa.contract._metalearner import MetaLearner
+from autometa.contract._sampler import BUILTIN_SAMPLERS
 from autometa.contract._types import Algorithm, Evaluation, Strategy
 
 if TYPE_CHECKING:
@@ -38,6 +47,16 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "autometa"
 DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN_DISTRIBUTION = "autometa"
+
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("learners", "autometa_learners"),
+    ("multitask", "autometa_multitask"),
+    ("selectors", "autometa_selectors"),
+    ("sklearn", "autometa_sklearn"),
+)
+"""The first-party plugins, ``(plugin name, module)``, registered in this order before any
+entry point; block one by its name (``blocked=["selectors"]``)."""
 
 
 class PluginError(RuntimeError):
@@ -211,8 +230,6 @@ class Plugins:
         return sampler
 
     def _sampler_registry(self) -> dict[str, tuple[SamplerFactory, str]]:
-        from autometa.search._loop import SAMPLERS
-
         registry: dict[str, tuple[SamplerFactory, str]] = {}
         for plugin_name, result in self._call_each("autometa_samplers"):
             if not isinstance(result, Mapping):
@@ -226,10 +243,10 @@ class Plugins:
                         f"Plugin {plugin_name!r}: sampler names must be non-empty strings, got "
                         f"{name!r}."
                     )
-                if name in SAMPLERS:
+                if name in BUILTIN_SAMPLERS:
                     raise PluginError(
                         f"Plugin {plugin_name!r} offers a sampler named {name!r}, which is "
-                        f"built in ({list(SAMPLERS)}); give it another name."
+                        f"built in ({list(BUILTIN_SAMPLERS)}); give it another name."
                     )
                 if not callable(factory):
                     raise PluginError(
@@ -308,16 +325,23 @@ def build_plugin_manager(
     blocked: Iterable[str] = (),
     allowed: Iterable[str] | None = None,
     autoload: bool | None = None,
+    builtins: bool = True,
 ) -> Plugins:
     """Create the plugin manager for one fit.
 
+    Registration order (later ones are asked first by firstresult hooks): the built-ins
+    (:data:`BUILTIN_PLUGINS`), the installed entry points, then ``plugins``.
+
     :param plugins: plugin objects (modules, classes or instances with hookimpls) to
         register after the installed ones, so they are asked first by firstresult hooks.
-    :param blocked: plugin names (entry-point names, or the names of passed objects) to
-        leave out.
-    :param allowed: if given, only entry points with these names are loaded.
-    :param autoload: load installed entry points; None reads the environment variable
-        ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD`` (autoload unless it is set to 1/true).
+    :param blocked: plugin names (built-in names, entry-point names, or the names of
+        passed objects) to leave out.
+    :param allowed: if given, only built-ins and entry points with these names are loaded.
+    :param autoload: load third-party entry points; None reads the environment variable
+        ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD`` (autoload unless it is set to 1/true). The
+        built-ins do not depend on it.
+    :param builtins: load the first-party plugins; False leaves only entry points and
+        ``plugins`` (what :mod:`autometa.testing` uses to check one plugin alone).
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -326,9 +350,16 @@ def build_plugin_manager(
         pm.set_blocked(name)
     if autoload is None:
         autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("1", "true", "yes")
+    allowed_names = set(allowed) if allowed is not None else None
     distributions: dict[str, tuple[str, str]] = {}
+    if builtins:
+        version = _builtin_version()
+        for name, module in BUILTIN_PLUGINS:
+            if name in blocked or (allowed_names is not None and name not in allowed_names):
+                continue
+            if _load(pm, name, functools.partial(importlib.import_module, module), module):
+                distributions[name] = (BUILTIN_DISTRIBUTION, version)
     if autoload:
-        allowed_names = set(allowed) if allowed is not None else None
         for entry_point in sorted(
             importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
         ):
@@ -338,29 +369,42 @@ def build_plugin_manager(
                 continue
             dist = entry_point.dist
             dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
-            try:
-                plugin = entry_point.load()
-            except Exception as exc:  # a broken package must not take the others down
-                warnings.warn(
-                    f"Could not load autometa plugin {entry_point.name!r} from distribution "
-                    f"{dist_name!r} ({entry_point.value}): {type(exc).__name__}: {exc}. "
-                    f"It is skipped; block it with blocked=[{entry_point.name!r}] to silence "
-                    "this.",
-                    PluginLoadWarning,
-                    stacklevel=2,
+            origin = f"distribution {dist_name!r} ({entry_point.value})"
+            if _load(pm, entry_point.name, entry_point.load, origin):
+                distributions[entry_point.name] = (
+                    dist_name,
+                    dist.version if dist is not None else "",
                 )
-                continue
-            _register(pm, plugin, entry_point.name)
-            distributions[entry_point.name] = (
-                dist_name,
-                dist.version if dist is not None else "",
-            )
     for plugin in plugins:
         name = _plugin_name(plugin)
         if name in blocked:
             continue
         _register(pm, plugin, name)
     return Plugins(pm, distributions)
+
+
+def _builtin_version() -> str:
+    try:
+        return importlib.metadata.version(BUILTIN_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return ""
+
+
+def _load(pm: pluggy.PluginManager, name: str, load: Callable[[], object], origin: str) -> bool:
+    """Import one installed plugin and register it; a failed import warns and skips it."""
+    try:
+        plugin = load()
+    except Exception as exc:  # a broken package must not take the others down
+        warnings.warn(
+            f"Could not load autometa plugin {name!r} from {origin}: "
+            f"{type(exc).__name__}: {exc}. It is skipped; block it with "
+            f"blocked=[{name!r}] to silence this.",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
+        return False
+    _register(pm, plugin, name)
+    return True
 
 
 def _plugin_name(plugin: object) -> str:
@@ -387,3 +431,17 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
             f"Plugin {name!r} is invalid: {exc}. Known hooks: "
             f"{sorted(h for h in dir(hookspecs) if h.startswith('autometa_'))}."
         ) from exc
+    wrappers = sorted(
+        impl.function.__name__
+        for caller in pm.get_hookcallers(plugin) or []
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper)
+    )
+    if wrappers:
+        pm.unregister(plugin)
+        raise PluginError(
+            f"Plugin {name!r} implements {wrappers} as hook wrappers (hookwrapper=True or "
+            "wrapper=True), which autometa does not run: it calls each implementation on "
+            "its own so that errors name their plugin. Implement the hook plainly (drop "
+            "the wrapper flag and return the result), or post-process in your own code."
+        )

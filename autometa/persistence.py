@@ -202,10 +202,11 @@ def _known_safe(name: str) -> bool:
 
 
 def _installed_plugin_packages() -> set[str]:
-    """Top-level packages of the plugins installed under the ``autometa`` entry points."""
-    from autometa._plugins import ENTRY_POINT_GROUP
+    """Top-level packages of the built-in plugins and of those installed under the
+    ``autometa`` entry points."""
+    from autometa._plugins import BUILTIN_PLUGINS, ENTRY_POINT_GROUP
 
-    return {
+    return {module for _, module in BUILTIN_PLUGINS} | {
         entry.value.split(":")[0].split(".")[0]
         for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     }

@@ -296,7 +296,7 @@ def _fill_knowledge(
 def _registered(plugin: object) -> tuple[Plugins, str]:
     """``plugin`` alone in a real plugin manager, and the name it is registered under."""
     try:
-        plugins = build_plugin_manager([plugin], autoload=False)
+        plugins = build_plugin_manager([plugin], autoload=False, builtins=False)
     except PluginError as exc:
         _fail(f"Plugin {_label(plugin)!r} cannot be registered (unknown hook?): {exc}")
     names = plugins.names()

@@ -12,6 +12,7 @@ from sklearn.datasets import load_iris
 from sklearn.dummy import DummyClassifier
 
 from autometa._plugins import (
+    BUILTIN_PLUGINS,
     DISABLE_AUTOLOAD_ENV,
     ObserverWarning,
     PluginError,
@@ -21,7 +22,7 @@ from autometa._plugins import (
 from autometa.contract import Algorithm, Config, Evaluation, MetaLearner, Strategy, Task
 from autometa.contract.hookspecs import hookimpl
 
-FIRST_PARTY = {"sklearn", "learners", "selectors"}
+FIRST_PARTY = {"sklearn", "learners", "selectors", "multitask"}
 
 
 @pytest.fixture
@@ -46,8 +47,9 @@ def make_plugin(name: str, **hooks: object) -> types.SimpleNamespace:
     return plugin
 
 
-def test_first_party_plugins_load_through_entry_points() -> None:
+def test_first_party_plugins_load_as_builtins() -> None:
     plugins = build_plugin_manager()
+    assert {name for name, _ in BUILTIN_PLUGINS} == FIRST_PARTY
     infos = {info.name: info for info in plugins.info()}
     assert set(infos) >= FIRST_PARTY
     assert infos["sklearn"].distribution == "autometa"
@@ -60,28 +62,90 @@ def test_blocking_and_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert build_plugin_manager(allowed=["learners"]).names() == ["learners"]
     monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
     mine = make_plugin("mine", autometa_meta_learners=lambda: [])
-    assert build_plugin_manager([mine]).names() == ["mine"]
+    # the switch drops third-party entry points only: the built-ins stay, blockable by name
+    assert build_plugin_manager([mine]).names() == [*sorted(FIRST_PARTY), "mine"]
+    assert "selectors" not in build_plugin_manager([mine], blocked=["selectors"]).names()
+    assert build_plugin_manager([mine], builtins=False).names() == ["mine"]
+
+
+def _install_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    """A real installed distribution (dist-info on sys.path) with entry point ``third``."""
+    (tmp_path / "third_party_plugin.py").write_text(source)
+    dist_info = tmp_path / "third_party_plugin-0.3.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: third-party-plugin\nVersion: 0.3\n"
+    )
+    (dist_info / "entry_points.txt").write_text("[autometa]\nthird = third_party_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "third_party_plugin", raising=False)
+
+
+def test_autoload_switch_drops_third_party_entry_points_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_entry_point(
+        tmp_path,
+        monkeypatch,
+        "from autometa.contract import hookimpl\n\n"
+        "@hookimpl\ndef autometa_meta_learners():\n    return []\n",
+    )
+    loaded = {info.name: info for info in build_plugin_manager().info()}
+    assert set(loaded) == FIRST_PARTY | {"third"}
+    assert (loaded["third"].distribution, loaded["third"].version) == ("third-party-plugin", "0.3")
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    assert set(build_plugin_manager().names()) == FIRST_PARTY
+    assert set(build_plugin_manager(autoload=True).names()) == FIRST_PARTY | {"third"}
+
+
+def test_hook_wrappers_are_refused_naming_the_plugin() -> None:
+    import pluggy
+
+    from autometa.contract.hookspecs import PROJECT_NAME
+
+    marker = pluggy.HookimplMarker(PROJECT_NAME)
+
+    def old_style(task: Task):  # type: ignore[no-untyped-def]
+        outcome = yield
+        outcome.force_result([dummy_algorithm("wrapped")])
+
+    def new_style(task: Task):  # type: ignore[no-untyped-def]
+        result = yield
+        return [*result, dummy_algorithm("wrapped")]
+
+    plain = make_plugin("plain", autometa_algorithms=lambda task: [dummy_algorithm()])
+    for name, wrapper in (
+        ("old", marker(hookwrapper=True)(old_style)),
+        ("new", marker(wrapper=True)(new_style)),
+    ):
+        plugin = types.SimpleNamespace(autometa_plugin_name=name, autometa_algorithms=wrapper)
+        with pytest.raises(PluginError, match=rf"'{name}' implements \['\w+'\] as hook wrapp"):
+            build_plugin_manager([plain, plugin], autoload=False, builtins=False)
+    # a plain implementation beside it is untouched
+    assert build_plugin_manager([plain], autoload=False, builtins=False).names() == ["plain"]
 
 
 def test_unknown_hook_is_rejected() -> None:
     typo = make_plugin("typo", autometa_algorithm=lambda task: [])
     with pytest.raises(PluginError, match="'typo' is invalid"):
-        build_plugin_manager([typo], autoload=False)
+        build_plugin_manager([typo], autoload=False, builtins=False)
 
 
 def test_duplicate_plugin_name_is_rejected() -> None:
     first = make_plugin("same", autometa_meta_learners=lambda: [])
     second = make_plugin("same", autometa_meta_learners=lambda: [])
     with pytest.raises(PluginError, match="already registered"):
-        build_plugin_manager([first, second], autoload=False)
+        build_plugin_manager([first, second], autoload=False, builtins=False)
 
 
 def test_algorithms_are_collected_and_clashes_name_both(iris_task: Task) -> None:
     one = make_plugin("one", autometa_algorithms=lambda task: [dummy_algorithm()])
-    assert list(build_plugin_manager([one], autoload=False).algorithms(iris_task)) == ["dummy"]
+    assert list(
+        build_plugin_manager([one], autoload=False, builtins=False).algorithms(iris_task)
+    ) == ["dummy"]
     two = make_plugin("two", autometa_algorithms=lambda task: [dummy_algorithm()])
     with pytest.raises(PluginError, match="'one' and plugin 'two'"):
-        build_plugin_manager([one, two], autoload=False).algorithms(iris_task)
+        build_plugin_manager([one, two], autoload=False, builtins=False).algorithms(iris_task)
 
 
 def test_raising_and_wrong_type_plugins_are_named(iris_task: Task) -> None:
@@ -90,15 +154,22 @@ def test_raising_and_wrong_type_plugins_are_named(iris_task: Task) -> None:
 
     raising = make_plugin("raising", autometa_algorithms=explode)
     with pytest.raises(PluginError, match="'raising' raised in autometa_algorithms: RuntimeError"):
-        build_plugin_manager([raising], autoload=False).algorithms(iris_task)
+        build_plugin_manager([raising], autoload=False, builtins=False).algorithms(iris_task)
     wrong = make_plugin("wrong", autometa_algorithms=lambda task: ["not an algorithm"])
     with pytest.raises(PluginError, match=r"'wrong'.*expected autometa\.contract\.Algorithm"):
-        build_plugin_manager([wrong], autoload=False).algorithms(iris_task)
+        build_plugin_manager([wrong], autoload=False, builtins=False).algorithms(iris_task)
     strategy = make_plugin("strat", autometa_select_strategy=lambda task: {"meta_learner": "x"})
     with pytest.raises(PluginError, match=r"'strat'.*expected autometa\.contract\.Strategy"):
-        build_plugin_manager([strategy], autoload=False).select_strategy(iris_task, {}, None, [])  # type: ignore[arg-type]
+        build_plugin_manager([strategy], autoload=False, builtins=False).select_strategy(
+            iris_task,
+            {},
+            None,
+            [],  # type: ignore[arg-type]
+        )
     features = make_plugin("feat", autometa_meta_features=lambda task: {"f": "high"})
-    groups = build_plugin_manager([features], autoload=False).meta_feature_groups(iris_task)
+    groups = build_plugin_manager([features], autoload=False, builtins=False).meta_feature_groups(
+        iris_task
+    )
     with pytest.raises(PluginError, match="'feat': meta-feature 'f'"):
         groups["feat"]()
 
@@ -113,7 +184,7 @@ def test_meta_learner_registry_checks_classes() -> None:
 
     bad = make_plugin("bad", autometa_meta_learners=lambda: [Nameless])
     with pytest.raises(PluginError, match="non-empty `name`"):
-        build_plugin_manager([bad], autoload=False).meta_learners()
+        build_plugin_manager([bad], autoload=False, builtins=False).meta_learners()
     registry = build_plugin_manager().meta_learners()
     assert "nearest_tasks" in registry
 
@@ -144,7 +215,7 @@ def test_observer_errors_only_warn(iris_task: Task) -> None:
     quiet = make_plugin(
         "quiet", autometa_trial_completed=lambda evaluation: seen.append(evaluation)
     )
-    plugins = build_plugin_manager([loud, quiet], autoload=False)
+    plugins = build_plugin_manager([loud, quiet], autoload=False, builtins=False)
     evaluation = Evaluation("t", Config("dummy"), 0.5, 0.1)
     with pytest.warns(ObserverWarning, match="'loud' raised"):
         plugins.trial_completed(evaluation, iris_task)
@@ -169,6 +240,7 @@ def test_broken_entry_point_warns_with_distribution_and_others_load(
 
 
 def test_core_never_imports_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing the core does not import a plugin (they load when a manager is built)."""
     core = Path(__file__).parent.parent / "autometa"
     offenders = [
         str(path)
