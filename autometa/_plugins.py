@@ -41,9 +41,9 @@ from autometa.contract._types import Algorithm, Evaluation, Strategy
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
 
+    from autometa.contract._knowledge import KnowledgeView
     from autometa.contract._sampler import SamplerContext, SamplerFactory
     from autometa.contract._task import Task
-    from autometa.knowledge._base import KnowledgeBase
 
 ENTRY_POINT_GROUP = "autometa"
 DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
@@ -177,7 +177,7 @@ class Plugins:
         self,
         task: Task,
         meta_features: Mapping[str, float],
-        knowledge: KnowledgeBase,
+        knowledge: KnowledgeView,
         meta_learners: Sequence[str],
     ) -> tuple[Strategy, str] | None:
         """The first strategy a selector returns (last registered asked first), and who."""
