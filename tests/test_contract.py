@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import types
 
 import numpy as np
 import optuna
@@ -61,11 +60,7 @@ def knowledge() -> KnowledgeBase:
 
 
 def protocol_members(protocol: type) -> list[str]:
-    return sorted(
-        name
-        for name in vars(protocol)
-        if not name.startswith("_") and name not in {"__init__", "__subclasshook__"}
-    )
+    return sorted(name for name in vars(protocol) if not name.startswith("_") or name == "__len__")
 
 
 # -- the knowledge-base protocol ---------------------------------------------------------------
@@ -101,6 +96,7 @@ def test_what_the_view_returns_satisfies_the_nested_views(knowledge: KnowledgeBa
     assert table.shape == (2, 2)
     np.testing.assert_allclose(table.normalized(), [[0.0, 1.0], [np.nan, 1.0]])
     assert view.counts() == {"tasks": 3, "configs": 2, "evaluations": 5}
+    assert len(view) == 3
     assert set(view.task_fingerprints()) == {"r1", "t1", "t2"}
     assert view.fingerprint() == view.fingerprint(view.task_fingerprints())
     assert len(view.evaluations("t1")) == 2
@@ -110,12 +106,15 @@ def test_what_the_view_returns_satisfies_the_nested_views(knowledge: KnowledgeBa
 
 
 def test_an_object_missing_a_read_is_not_a_view(knowledge: KnowledgeBase) -> None:
-    partial = types.SimpleNamespace(
-        **{name: getattr(knowledge, name) for name in protocol_members(KnowledgeView)}
+    reads = {name: getattr(knowledge, name) for name in protocol_members(KnowledgeView)}
+    view_class = type(
+        "ProxyView", (), {name: staticmethod(f) for name, f in reads.items() if callable(f)}
     )
-    assert isinstance(partial, KnowledgeView)
-    del partial.score_table
-    assert not isinstance(partial, KnowledgeView)
+    assert isinstance(view_class(), KnowledgeView) is False  # no `location` yet
+    view_class.location = knowledge.location  # type: ignore[attr-defined]
+    assert isinstance(view_class(), KnowledgeView)
+    del view_class.score_table  # type: ignore[attr-defined]
+    assert not isinstance(view_class(), KnowledgeView)
 
 
 # -- the task distance ----------------------------------------------------------------------------

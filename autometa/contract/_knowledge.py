@@ -87,6 +87,10 @@ class KnowledgeView(Protocol):
         and cache keys."""
         ...
 
+    def __len__(self) -> int:
+        """The number of earlier tasks (``len(knowledge)``; 0 for an empty base)."""
+        ...
+
     def tasks(self, kind: TaskKind | None = None) -> Sequence[TaskRecordView]:
         """Every earlier task (or those of one kind), sorted by task id."""
         ...
