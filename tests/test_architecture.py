@@ -9,7 +9,8 @@ relative imports resolved to absolute names. The rules:
   knowledge < search < surface (everything else in ``autometa``);
 - no import cycle between autometa's subpackages and top-level modules;
 - the core (``autometa``) never imports a plugin package, and no plugin imports another
-  plugin (what two plugins share belongs to the contract).
+  plugin (what two plugins share belongs to the contract);
+- a first-party plugin imports of autometa only the contract (no back door).
 """
 
 from __future__ import annotations
@@ -43,6 +44,25 @@ KNOWN_VIOLATIONS: Mapping[tuple[str, str], str] = {
 """Imports that break the layering today, each with why; owned by the knowledge layer.
 Moving the shared code below knowledge (or the builder above search) removes an entry;
 :func:`test_known_violations_are_still_there` fails when an entry is no longer needed."""
+
+PLUGIN_BACK_DOORS: Mapping[tuple[str, str], str] = {
+    ("plugins/autometa_selectors/__init__.py", "autometa.knowledge"): "annotation only",
+    ("plugins/autometa_selectors/learned.py", "autometa._selection"): (
+        "the pairwise selector model and its training data"
+    ),
+    ("plugins/autometa_selectors/learned.py", "autometa.knowledge._base"): (
+        "cache directory and fingerprints of the base it trains on"
+    ),
+    ("plugins/autometa_selectors/learned.py", "autometa.knowledge._loto"): (
+        "leave-one-task-out replay that labels its training data"
+    ),
+    ("plugins/autometa_selectors/learned.py", "autometa._plugins"): (
+        "the registered meta-learners it replays"
+    ),
+}
+"""First-party plugin imports of autometa outside the contract today (owned by the
+selectors' engineer); :func:`test_plugin_back_doors_are_still_there` fails when one is
+closed, so the list only shrinks."""
 
 
 def module_name(path: Path, top: Path) -> str:
@@ -121,12 +141,12 @@ def unit_edges() -> dict[str, dict[str, list[str]]]:
     return edges
 
 
-def is_known(file: str, name: str) -> bool:
-    """Whether importing ``name`` (a module or ``module.attribute``) in ``file`` is a known
-    violation."""
+def is_known(file: str, name: str, known: Mapping[tuple[str, str], str] = KNOWN_VIOLATIONS) -> bool:
+    """Whether importing ``name`` (a module or ``module.attribute``) in ``file`` is listed
+    in ``known``."""
     return any(
         file == known_file and (name == module or name.startswith(f"{module}."))
-        for known_file, module in KNOWN_VIOLATIONS
+        for known_file, module in known
     )
 
 
@@ -247,3 +267,29 @@ def test_known_violations_are_still_there() -> None:
     present = {(relative(path), name) for path in core_files() for name in imports_of(path, ROOT)}
     gone = sorted(set(KNOWN_VIOLATIONS) - present)
     assert gone == [], f"fixed: remove {gone} from KNOWN_VIOLATIONS"
+
+
+def plugin_files() -> list[Path]:
+    return sorted(
+        path for package in plugin_packages() for path in (PLUGINS / package).rglob("*.py")
+    )
+
+
+def test_first_party_plugins_import_only_the_contract() -> None:
+    offenders = [
+        f"{relative(path)}: {name}"
+        for path in plugin_files()
+        for name in sorted(imports_of(path, PLUGINS))
+        if (name == "autometa" or name.startswith("autometa."))
+        and not (name == "autometa.contract" or name.startswith("autometa.contract."))
+        and not is_known(relative(path), name, PLUGIN_BACK_DOORS)
+    ]
+    assert offenders == [], "a first-party plugin gets no back door: use autometa.contract"
+
+
+def test_plugin_back_doors_are_still_there() -> None:
+    present = {
+        (relative(path), name) for path in plugin_files() for name in imports_of(path, PLUGINS)
+    }
+    gone = sorted(set(PLUGIN_BACK_DOORS) - present)
+    assert gone == [], f"closed: remove {gone} from PLUGIN_BACK_DOORS"
