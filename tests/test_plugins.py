@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -91,11 +91,11 @@ def test_autoload_switch_drops_third_party_entry_points_only(
         "@hookimpl\ndef autometa_meta_learners():\n    return []\n",
     )
     loaded = {info.name: info for info in build_plugin_manager().info()}
-    assert set(loaded) == FIRST_PARTY | {"third"}
+    assert set(loaded) >= FIRST_PARTY | {"third"}  # other installed plugins may be there too
     assert (loaded["third"].distribution, loaded["third"].version) == ("third-party-plugin", "0.3")
     monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
     assert set(build_plugin_manager().names()) == FIRST_PARTY
-    assert set(build_plugin_manager(autoload=True).names()) == FIRST_PARTY | {"third"}
+    assert set(build_plugin_manager(autoload=True).names()) >= FIRST_PARTY | {"third"}
 
 
 def test_hook_wrappers_are_refused_naming_the_plugin() -> None:
@@ -239,7 +239,7 @@ def test_broken_entry_point_warns_with_distribution_and_others_load(
     assert build_plugin_manager(blocked=["broken"]).names()  # blocking silences it
 
 
-def test_core_never_imports_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_core_never_imports_plugins() -> None:
     """Importing the core does not import a plugin (they load when a manager is built)."""
     core = Path(__file__).parent.parent / "autometa"
     offenders = [
@@ -251,13 +251,18 @@ def test_core_never_imports_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     ]
     assert offenders == []
-    # and importing the core does not drag them in
-    # and importing the core does not drag them in (modules restored afterwards, so later
-    # tests keep the very plugin classes they imported)
-    for name in [m for m in sys.modules if m.startswith("autometa")]:
-        monkeypatch.delitem(sys.modules, name)
-    importlib.import_module("autometa._api")
-    assert not [m for m in sys.modules if m.startswith("autometa_")]
+    # and importing the core does not drag them in: checked in a fresh interpreter, so
+    # this process keeps one copy of each module (a re-import here left a second copy of
+    # autometa._api bound to a second autometa.contract, which broke later tests' fits)
+    probe = (
+        "import sys, autometa, autometa._api, autometa.search._planning\n"
+        "print(sorted(m for m in sys.modules if m.startswith('autometa_')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"
+    assert build_plugin_manager().names()  # while building a manager does load them
 
 
 def test_algorithm_names_are_validated() -> None:
