@@ -189,6 +189,18 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
         (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
         (np.ones((5, 2)), np.array(["a", "a", "b", "b", "c"]), ValueError, "single row"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
+        (
+            np.ones((4, 1)),
+            np.array([0, "0", 1, "1"], dtype=object),
+            ValueError,
+            "differ only in type: 0 \\(int\\), '0' \\(str\\) would all be class '0'",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [None] * 4}),
+            np.array([0, 1, 0, 1]),
+            ValueError,
+            r"Columns \['b'\] have no values",
+        ),
         (np.ones(4), np.array([0, 1, 0, 1]), ValueError, "2-D"),
         (None, np.array([0, 1]), TypeError, "2-D array"),
     ],

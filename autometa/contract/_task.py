@@ -149,7 +149,8 @@ class Task:
         y:
             1-D target of the same length, without missing values.
         kind:
-            ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred when None.
+            ``"binary"``, ``"multiclass"`` or ``"regression"``; when None, inferred from
+            ``scoring`` if given, else from ``y`` (see :func:`infer_kind`).
         scoring:
             Any scikit-learn scorer name; defaults to :data:`DEFAULT_SCORING`.
         cv:
@@ -476,8 +477,29 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
     if array.dtype.kind == "O":
         kinds = {type(v) for v in array}
         if len(kinds) > 1:
-            array = array.astype(str)
+            array = _labels_as_text(array)
     return array
+
+
+def _labels_as_text(y: np.ndarray) -> np.ndarray:
+    """Labels of mixed types as strings, refusing labels that only their type told apart.
+
+    ``0`` and ``"0"`` would both become ``"0"`` and their rows would silently merge into
+    one class; that is almost always a data-loading slip, so it is named instead.
+    """
+    text = y.astype(str)
+    spelled: dict[str, set[tuple[str, Any]]] = {}
+    for value, label in zip(y, text, strict=True):
+        spelled.setdefault(label, set()).add((type(value).__name__, value))
+    clashes = {label: kinds for label, kinds in spelled.items() if len(kinds) > 1}
+    if clashes:
+        label, kinds = next(iter(clashes.items()))
+        shown = ", ".join(f"{value!r} ({name})" for name, value in sorted(kinds, key=str))
+        raise ValueError(
+            f"y mixes labels that differ only in type: {shown} would all be class {str(label)!r}. "
+            "Convert the target to one type first (e.g. y.astype(str) or pd.to_numeric(y))."
+        )
+    return text
 
 
 def _regression_target(y: np.ndarray) -> np.ndarray:
@@ -493,6 +515,12 @@ def _regression_target(y: np.ndarray) -> np.ndarray:
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise ValueError(
+            f"Columns {empty[:10]} have no values (all missing); no model can learn from "
+            "them. Drop them before fitting."
+        )
     categorical = []
     for column in frame.columns:
         series = frame[column]
