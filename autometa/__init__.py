@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from autometa._version import __version__
+
 _EXPORTS = {
     "AllTrialsFailedError": "autometa._api",
     "AutoMetaClassifier": "autometa._api",
@@ -63,6 +65,7 @@ __all__ = [
     "Task",
     "TransferWarning",
     "TransferredTrial",
+    "__version__",
     "cma_source_trials",
     "describe_study",
     "fit",

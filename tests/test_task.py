@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,6 +59,49 @@ def test_infer_kind_rules() -> None:
     assert infer_kind(np.arange(12) % 4) == "multiclass"
     assert infer_kind(np.arange(100)) == "regression"  # many integer values: a count
     assert infer_kind(np.linspace(0, 1, 30)) == "regression"
+
+
+def test_the_scorer_decides_the_kind_before_the_values_do() -> None:
+    ratings = np.array([1, 2, 3, 1, 2, 3, 2, 2])
+    assert infer_kind(ratings) == "multiclass"
+    assert infer_kind(ratings, "r2") == "regression"
+    assert infer_kind(ratings, "neg_mean_absolute_error") == "regression"
+    assert infer_kind(np.linspace(0, 1, 8) > 0.5, "roc_auc") == "binary"
+    assert infer_kind(ratings, "accuracy") == "multiclass"
+    X = np.arange(16.0).reshape(-1, 2)
+    task = Task.from_data(X, ratings, scoring="r2")
+    assert (task.kind, task.scoring) == ("regression", "r2")
+
+
+def test_a_kind_that_contradicts_the_scorer_is_refused() -> None:
+    X, y = np.arange(16.0).reshape(-1, 2), np.array([0, 1] * 4)
+    with pytest.raises(ValueError, match="does not fit scoring='r2', a regression scorer"):
+        Task.from_data(X, y, kind="binary", scoring="r2")
+    with pytest.raises(ValueError, match="a classification scorer"):
+        Task.from_data(X, y.astype(float), kind="regression", scoring="roc_auc")
+    with pytest.raises(ValueError, match="y holds labels"):
+        Task.from_data(X, np.array(["a", "b"] * 4), scoring="r2")
+
+
+def test_integer_values_on_a_single_row_are_counts_not_classes() -> None:
+    counts = np.array([0, 0, 1, 1, 2, 2, 3, 12, 16, 19])
+    with pytest.warns(UserWarning, match="taken as a regression target"):
+        assert infer_kind(counts) == "regression"
+    with pytest.warns(UserWarning, match="taken as a regression target"):
+        task = Task.from_data(np.arange(20.0).reshape(-1, 2), counts)
+    assert task.kind == "regression"
+    with pytest.raises(ValueError, match="single row"):  # asked for classes: refused, named
+        Task.from_data(np.arange(20.0).reshape(-1, 2), counts, kind="multiclass")
+
+
+def test_many_integer_classes_are_taken_as_classes_with_a_warning() -> None:
+    y = np.repeat(np.arange(15), 2)
+    with pytest.warns(UserWarning, match="15 integer values: taken as classes"):
+        assert infer_kind(y) == "multiclass"
+    few = np.repeat(np.arange(4), 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert infer_kind(few) == "multiclass"
 
 
 def test_folds_shrink_for_tiny_classes() -> None:
@@ -142,8 +187,20 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
             "float32 range",
         ),
         (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
-        (np.ones((5, 2)), np.array([0, 0, 1, 1, 2]), ValueError, "single row"),
+        (np.ones((5, 2)), np.array(["a", "a", "b", "b", "c"]), ValueError, "single row"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
+        (
+            np.ones((4, 1)),
+            np.array([0, "0", 1, "1"], dtype=object),
+            ValueError,
+            "differ only in type: 0 \\(int\\), '0' \\(str\\) would all be class '0'",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [None] * 4}),
+            np.array([0, 1, 0, 1]),
+            ValueError,
+            r"Columns \['b'\] have no values",
+        ),
         (np.ones(4), np.array([0, 1, 0, 1]), ValueError, "2-D"),
         (None, np.array([0, 1]), TypeError, "2-D array"),
     ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
@@ -40,6 +41,29 @@ DEFAULT_N_SPLITS = 5
 HOLDOUT_FRACTION = 0.25
 MAX_CLASSES_FROM_INTEGERS = 20
 """An integer-valued numeric target with at most this many values is taken as classes."""
+BORDERLINE_CLASSES_FROM_INTEGERS = 10
+"""Above this many integer values, taking them as classes is a guess worth a warning."""
+
+REGRESSION_SCORERS = frozenset(
+    {
+        "d2_absolute_error_score",
+        "explained_variance",
+        "neg_max_error",
+        "neg_mean_absolute_error",
+        "neg_mean_absolute_percentage_error",
+        "neg_mean_gamma_deviance",
+        "neg_mean_poisson_deviance",
+        "neg_mean_squared_error",
+        "neg_mean_squared_log_error",
+        "neg_median_absolute_error",
+        "neg_root_mean_squared_error",
+        "neg_root_mean_squared_log_error",
+        "r2",
+    }
+)
+"""scikit-learn's scorers of continuous predictions; every other registered scorer
+compares labels or class probabilities. A scorer says what the user wants predicted,
+so it decides the task kind before any guess from the target's values."""
 
 Splitter: TypeAlias = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit
 
@@ -126,7 +150,8 @@ class Task:
         y:
             1-D target of the same length, without missing values.
         kind:
-            ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred when None.
+            ``"binary"``, ``"multiclass"`` or ``"regression"``; when None, inferred from
+            ``scoring`` if given, else from ``y`` (see :func:`infer_kind`).
         scoring:
             Any scikit-learn scorer name; defaults to :data:`DEFAULT_SCORING`.
         cv:
@@ -142,9 +167,12 @@ class Task:
         schema = _infer_schema(frame)
         frame = schema.transform(frame)
         _check_numeric_range(frame, schema.numeric)
-        task_kind = kind or infer_kind(target)
-        if task_kind not in TASK_KINDS:
-            raise ValueError(f"kind must be one of {TASK_KINDS}, got {task_kind!r}.")
+        if scoring is not None:
+            _check_scoring(scoring)
+        if kind is not None and kind not in TASK_KINDS:
+            raise ValueError(f"kind must be one of {TASK_KINDS}, got {kind!r}.")
+        task_kind = kind or infer_kind(target, scoring)
+        _check_kind_fits_scoring(task_kind, scoring)
         classes = None
         if task_kind == "regression":
             target = _regression_target(target)
@@ -152,7 +180,6 @@ class Task:
             classes, counts = np.unique(target, return_counts=True)
             _check_classes(task_kind, classes, counts)
         chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
-        _check_scoring(chosen_scoring)
         # The default number of folds shrinks with tiny data; a number the user gave is
         # checked as given.
         default_folds = min(DEFAULT_N_SPLITS, max(2, len(target)))
@@ -211,18 +238,72 @@ class Task:
 
 
 # -- inference and checks ----------------------------------------------------------------
-def infer_kind(y: np.ndarray) -> TaskKind:
-    """Binary for two values; multiclass for labels or few integer values; else regression."""
-    values = pd.unique(y)
+def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
+    """The task kind of target ``y``, taking the user's ``scoring`` as the first clue.
+
+    A regression scorer (:data:`REGRESSION_SCORERS`) means regression, any other
+    scorer classification (binary for two values, else multiclass). Without a scorer:
+    binary for two values; multiclass for labels or for at most
+    :data:`MAX_CLASSES_FROM_INTEGERS` integer values, unless one of those values occurs
+    only once (a class no split can validate: counts, most likely); else regression.
+    A guess that could go either way is logged and warned about with the fix.
+    """
+    values, counts = np.unique(y, return_counts=True) if y.dtype.kind != "O" else _counts(y)
+    labels = y.dtype.kind in "OUSb"
+    if scoring is not None:
+        if scoring not in REGRESSION_SCORERS:
+            return "binary" if len(values) == 2 else "multiclass"
+        if labels:
+            raise ValueError(
+                f"scoring={scoring!r} scores a regression, but y holds labels "
+                f"({_plain(values[0])!r}, ...). Pass a classification scorer, or a numeric y."
+            )
+        return "regression"
     if len(values) == 2:
         return "binary"
-    if y.dtype.kind in "OUSb":
+    if labels:
         return "multiclass"
     numeric = y.astype(float)
     is_integer = bool(np.all(np.equal(np.mod(numeric, 1), 0)))
-    if is_integer and len(values) <= MAX_CLASSES_FROM_INTEGERS:
-        return "multiclass"
-    return "regression"
+    if not is_integer or len(values) > MAX_CLASSES_FROM_INTEGERS:
+        return "regression"
+    if counts.min() < 2:
+        _warn_kind(
+            f"y holds {len(values)} integer values, some of them on a single row: taken "
+            "as a regression target (counts or ratings), not as classes. Pass "
+            "kind='multiclass' to treat them as classes."
+        )
+        return "regression"
+    if len(values) > BORDERLINE_CLASSES_FROM_INTEGERS:
+        _warn_kind(
+            f"y holds {len(values)} integer values: taken as classes (multiclass). If they "
+            "are counts or ratings, pass kind='regression' or a regression scoring "
+            "such as scoring='r2'."
+        )
+    return "multiclass"
+
+
+def _counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique`` with counts for object arrays, whose values need not be orderable."""
+    table = pd.Series(y).value_counts(sort=False)
+    return table.index.to_numpy(), table.to_numpy()
+
+
+def _warn_kind(message: str) -> None:
+    logger.warning(message)
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _check_kind_fits_scoring(kind: TaskKind, scoring: str | None) -> None:
+    """A kind the user gave must agree with the scorer the user gave."""
+    if scoring is None or (kind == "regression") == (scoring in REGRESSION_SCORERS):
+        return
+    wanted = "regression" if scoring in REGRESSION_SCORERS else "classification"
+    raise ValueError(
+        f"kind={kind!r} does not fit scoring={scoring!r}, a {wanted} scorer. Pass a "
+        f"scorer for a {kind} task (default: {DEFAULT_SCORING[kind]!r}) or the kind "
+        "the scorer is made for."
+    )
 
 
 def make_cv(
@@ -399,8 +480,29 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
     if array.dtype.kind == "O":
         kinds = {type(v) for v in array}
         if len(kinds) > 1:
-            array = array.astype(str)
+            array = _labels_as_text(array)
     return array
+
+
+def _labels_as_text(y: np.ndarray) -> np.ndarray:
+    """Labels of mixed types as strings, refusing labels that only their type told apart.
+
+    ``0`` and ``"0"`` would both become ``"0"`` and their rows would silently merge into
+    one class; that is almost always a data-loading slip, so it is named instead.
+    """
+    text = y.astype(str)
+    spelled: dict[str, set[tuple[str, Any]]] = {}
+    for value, label in zip(y, text, strict=True):
+        spelled.setdefault(label, set()).add((type(value).__name__, value))
+    clashes = {label: kinds for label, kinds in spelled.items() if len(kinds) > 1}
+    if clashes:
+        label, kinds = next(iter(clashes.items()))
+        shown = ", ".join(f"{value!r} ({name})" for name, value in sorted(kinds, key=str))
+        raise ValueError(
+            f"y mixes labels that differ only in type: {shown} would all be class {str(label)!r}. "
+            "Convert the target to one type first (e.g. y.astype(str) or pd.to_numeric(y))."
+        )
+    return text
 
 
 def _regression_target(y: np.ndarray) -> np.ndarray:
@@ -416,6 +518,12 @@ def _regression_target(y: np.ndarray) -> np.ndarray:
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise ValueError(
+            f"Columns {empty[:10]} have no values (all missing); no model can learn from "
+            "them. Drop them before fitting."
+        )
     categorical = []
     for column in frame.columns:
         series = frame[column]
