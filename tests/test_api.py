@@ -64,11 +64,13 @@ def test_fit_is_warm_started_from_the_knowledge_base(
     first = model.study_.trials[0]
     assert first.params == model.recommendations_[0].config.to_trial_params()
     assert first.user_attrs["warm_start_rank"] == 0
-    # the only binary task in the tiny knowledge base is "cancer": its best first
+    # the cheap guard (gradient boosting's defaults) first, then the only binary task in
+    # the tiny knowledge base, "cancer": its best
+    assert model.recommendations_[0].config.algorithm == "hist_gradient_boosting"
     with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
         table = kb.score_table("binary")
     best = table.configs[int(np.nanargmax(table.scores[0]))]
-    assert model.recommendations_[0].config == best
+    assert model.recommendations_[1].config == best
     assert model.n_configs_ == 6 == len(model.evaluations_)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)

@@ -17,7 +17,7 @@ from autometa.contract._encoding import (
     is_number,
     spaces_of,
 )
-from autometa.contract._metalearner import MetaLearner, greedy_cover
+from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
 from autometa.contract._sampler import SamplerContext, SamplerFactory
 from autometa.contract._task import FeatureSchema, Task
@@ -52,6 +52,7 @@ __all__ = [
     "Recommendation",
     "SamplerContext",
     "SamplerFactory",
+    "SearchBudget",
     "Spaces",
     "Strategy",
     "Task",
