@@ -14,12 +14,14 @@ from autometa.knowledge._cost_model import (
     TaskSize,
     cost_aware_cover,
     cost_model_error,
+    similarity_weights,
     timing_table,
 )
 from autometa.knowledge._format import KnowledgeBaseError
 from autometa.knowledge._replay import (
     CostAwarePolicy,
     GreedyPortfolioPolicy,
+    GuardedPolicy,
     HeldOutTask,
     History,
     NearestTasksPolicy,
@@ -36,6 +38,7 @@ __all__ = [
     "CostModel",
     "CostModelError",
     "GreedyPortfolioPolicy",
+    "GuardedPolicy",
     "HeldOutTask",
     "History",
     "KnowledgeBase",
@@ -52,5 +55,6 @@ __all__ = [
     "cost_model_error",
     "default_policies",
     "replay",
+    "similarity_weights",
     "timing_table",
 ]

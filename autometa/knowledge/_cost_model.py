@@ -20,12 +20,14 @@ few, multiplies later predictions (for the algorithms observed, and a machine-wi
 for all). :func:`cost_model_error` measures the model on held-out tasks.
 
 :func:`cost_aware_cover` is the greedy portfolio step that weighs each configuration's
-expected gain against its predicted seconds.
+expected gain against its predicted seconds; :func:`similarity_weights` lets the earlier
+tasks nearest the new one count for more in it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -145,7 +147,9 @@ class CostModel:
                 f"times has shape {times.shape}, expected (tasks, configs) = "
                 f"({len(sizes)}, {len(configs)})."
             )
-        terms = np.array([s.terms(self.n_splits) for s in sizes]).reshape(len(sizes), -1)
+        terms = np.array([s.terms(self.n_splits) for s in sizes]).reshape(
+            len(sizes), len(SIZE_TERMS)
+        )
         log_time = np.log(np.maximum(times, MIN_SECONDS) / _fits(self.n_splits))
         log_time[~np.isfinite(times)] = np.nan
         self.configs_ = list(configs)
@@ -417,3 +421,31 @@ def cost_aware_cover(
         best_so_far = np.minimum(best_so_far, regret[:, column])
         picked.append((column, float(after[column])))
     return picked
+
+
+def similarity_weights(
+    tasks: np.ndarray, query: np.ndarray, *, bandwidth: float = 0.02, share: float = 0.8
+) -> np.ndarray:
+    """Weights of earlier tasks (rows of ``tasks``) by their nearness to ``query``.
+
+    Meta-features are scaled to [0, 1] over the earlier tasks and the new one (as the
+    nearest-tasks learner does); a task's distance is its mean absolute scaled difference
+    over the meta-features both define. ``share`` of the weight follows ``exp(-(distance
+    - nearest) / bandwidth)``, the rest is uniform, so far tasks still count. Sums to 1.
+    """
+    n_tasks = len(tasks)
+    if n_tasks == 0:
+        return np.zeros(0)
+    both = np.vstack([tasks, query])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        low, high = np.nanmin(both, axis=0), np.nanmax(both, axis=0)
+        span = np.where(high - low > 0, high - low, np.nan)
+        distance = np.nanmean(np.abs((tasks - low) / span - (query - low) / span), axis=1)
+    uniform = np.full(n_tasks, 1.0 / n_tasks)
+    if not np.isfinite(distance).any() or bandwidth <= 0:
+        return uniform
+    distance = np.where(np.isfinite(distance), distance, np.nanmax(distance))
+    kernel = np.exp(-(distance - distance.min()) / bandwidth)
+    weights: np.ndarray = share * kernel / kernel.sum() + (1.0 - share) * uniform
+    return weights

@@ -48,6 +48,7 @@ from autometa.knowledge._cost_model import (
     TaskSize,
     _protocol_max_rows,
     cost_aware_cover,
+    similarity_weights,
     timing_table,
 )
 from autometa.knowledge._loto import _same_task
@@ -58,6 +59,8 @@ DEFAULT_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0)
 DEFAULT_TRIALS = (1, 5, 10, 25)
 DEFAULT_OVERHEAD = 0.1
 """Seconds every trial costs beyond its fit (sampling, bookkeeping, scoring setup)."""
+DEFAULT_BANDWIDTH = 0.02
+DEFAULT_SHARE = 0.8
 FULL_ROWS = "full"
 """``n_rows`` value that scales every task to its own size before subsampling."""
 ORACLE = "oracle"
@@ -105,7 +108,10 @@ class History:
 class Policy(Protocol):
     """A search policy: an ordering of the pool for a held-out task."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Unique among the policies replayed together."""
+        ...
 
     def order(self, task: HeldOutTask, history: History) -> np.ndarray:
         """Column indices of ``history.configs`` in the order to try them (a permutation)."""
@@ -196,30 +202,69 @@ class CostAwarePolicy:
     """Greedy portfolio by regret reduction per predicted second (``cost_aware_cover``).
 
     Seconds are the cost model's prediction for this task's size and folds, plus the
-    per-trial ``overhead``; with a budget, picks that no longer fit are deferred.
+    per-trial ``overhead``; with a budget, picks that no longer fit are deferred. The
+    training tasks are weighted by nearness in meta-features (``similarity_weights``
+    with ``bandwidth`` and ``share``; ``share=0`` weighs them all alike).
     """
 
     overhead: float = DEFAULT_OVERHEAD
+    bandwidth: float = DEFAULT_BANDWIDTH
+    share: float = DEFAULT_SHARE
     name: str = "cost_aware"
 
     def order(self, task: HeldOutTask, history: History) -> np.ndarray:
         seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
+        query = np.array([task.meta_features.get(n, np.nan) for n in history.feature_names])
+        weights = similarity_weights(
+            history.meta_features, query, bandwidth=self.bandwidth, share=self.share
+        )
         picks = cost_aware_cover(
             history.regret,
             seconds + self.overhead,
             history.regret.shape[1],
             budget=task.budget,
+            weights=weights,
         )
         return np.array([column for column, _ in picks], dtype=int)
 
 
+@dataclass
+class GuardedPolicy:
+    """Another policy's order with the cheap guard first, as a fit runs it.
+
+    The guard is ``algorithm``'s default configuration when the pool holds it (see
+    ``autometa.search._planning.guard_recommendation``); otherwise the order is unchanged.
+    """
+
+    policy: Policy
+    algorithm: str = "hist_gradient_boosting"
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy.name}+guard"
+
+    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
+        order = np.asarray(self.policy.order(task, history), dtype=int)
+        guard = [
+            j
+            for j, c in enumerate(history.configs)
+            if c in history.defaults and c.algorithm == self.algorithm
+        ]
+        if not guard:
+            return order
+        return np.concatenate([[guard[0]], order[order != guard[0]]])
+
+
 def default_policies(random_state: int = 0, overhead: float = DEFAULT_OVERHEAD) -> list[Policy]:
-    """Today's greedy portfolio, nearest tasks, random and the cost-aware policy."""
+    """Today's greedy portfolio, nearest tasks, random and the cost-aware policy, then the
+    greedy and cost-aware ones with the cheap guard first (as a fit runs them)."""
     return [
         GreedyPortfolioPolicy(),
         NearestTasksPolicy(),
         RandomPolicy(random_state),
         CostAwarePolicy(overhead),
+        GuardedPolicy(GreedyPortfolioPolicy()),
+        GuardedPolicy(CostAwarePolicy(overhead)),
     ]
 
 
