@@ -11,7 +11,7 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa._plugins import build_plugin_manager
-from autometa.contract import Evidence, Recommendation, Strategy, Task
+from autometa.contract import Evidence, Recommendation, SearchBudget, Strategy, Task
 from autometa.knowledge import KnowledgeBase
 from autometa.search._planning import (
     GUARD_ALGORITHM,
@@ -117,3 +117,29 @@ def test_no_guard_when_its_algorithm_is_not_searched_or_the_search_is_cold(
         assert cold == []
         none = plan(cancer, kb, Strategy(meta_learner=None, n_warm_starts=0), None)
         assert none == []
+
+
+def test_a_learner_that_declares_budget_is_told_the_searchs(
+    cancer: tuple[Any, Any], tiny_knowledge: Path
+) -> None:
+    X, y = cancer
+    task = Task.from_data(X, y, cv=4, random_state=0)
+    algorithms = build_plugin_manager().algorithms(task)
+    told: list[SearchBudget | None] = []
+
+    class Listens:
+        name = "listens"
+
+        def fit(self, knowledge: KnowledgeBase) -> Listens:
+            return self
+
+        def recommend(self, meta_features, *, kind, algorithms, k=10, budget=None):  # type: ignore[no-untyped-def]
+            told.append(budget)
+            return []
+
+    with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
+        strategy = Strategy(meta_learner="listens")
+        recs = recommend_for(task, {}, algorithms, kb, strategy, {"listens": Listens}, timeout=30)
+        recommend_for(task, {}, algorithms, kb, strategy, {"listens": Listens})
+    assert told == [SearchBudget(30.0, 4, 200), SearchBudget(None, 4, 200)]
+    assert [r.evidence.model for r in recs] == [GUARD_MODEL]  # the guard even when it has none
