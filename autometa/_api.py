@@ -181,6 +181,7 @@ class _AutoMetaBase(BaseEstimator):
             plugins=self.plugins,
             blocked=self.blocked,
             algorithms=self.algorithms,
+            timeout=self._check_budget()[0],
         )
 
     def _fit_plan(self, plan: Plan, started: float, storage: BaseStorage | None) -> _AutoMetaBase:

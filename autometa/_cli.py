@@ -356,6 +356,84 @@ def kb_evaluate(
         json_out.write_text(report.to_json())
 
 
+@kb.command("replay")
+@click.argument("location", required=False)
+@click.option(
+    "--seconds", default="5,10,30,60,120", show_default=True, help="Comma-separated budgets."
+)
+@click.option("--trials", default="1,5,10,25", show_default=True, help="Comma-separated counts.")
+@click.option(
+    "--rows",
+    default=None,
+    help="Scale every task's times to this many rows, or 'full' (each task's own size before "
+    "subsampling); default: the stored times.",
+)
+@click.option("--n-splits", type=int, default=None, help="Folds per trial (default: stored 3).")
+@click.option("--budget", type=float, default=None, help="Seconds the policies are told.")
+@click.option("--overhead", type=float, default=0.1, show_default=True, help="Seconds per trial.")
+@click.option("--random-state", type=int, default=0, show_default=True)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the full report (per task) as JSON.",
+)
+@click.option(
+    "--cost-model", is_flag=True, help="Also report the cost model's error on held-out tasks."
+)
+def kb_replay(
+    location: str | None,
+    seconds: str,
+    trials: str,
+    rows: str | None,
+    n_splits: int | None,
+    budget: float | None,
+    overhead: float,
+    random_state: int,
+    json_out: Path | None,
+    cost_model: bool,
+) -> None:
+    """Replay search policies leaving one task out, charging stored scores and fit times.
+
+    Prints the mean normalized regret, (best - achieved) / (best - worst) over the pool
+    on the held-out task, after each simulated budget in seconds and each trial count,
+    for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle.
+    """
+    from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._cost_model import cost_model_error, timing_table
+    from autometa.knowledge._replay import FULL_ROWS, replay
+
+    try:
+        n_rows: float | str | None = None
+        if rows is not None:
+            n_rows = rows if rows == FULL_ROWS else float(rows)
+        knowledge = (
+            KnowledgeBase.open(location, read_only=True, create=False)
+            if location
+            else KnowledgeBase.default()
+        )
+        report = replay(
+            knowledge,
+            seconds=[float(s) for s in seconds.split(",")],
+            trials=[int(k) for k in trials.split(",")],
+            n_rows=n_rows,
+            n_splits=n_splits,
+            budget=budget,
+            overhead=overhead,
+            random_state=random_state,
+        )
+        error = cost_model_error(*timing_table(knowledge)) if cost_model else None
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(report.table())
+    if error is not None:
+        click.echo("\ncost model, one task held out at a time:")
+        click.echo(error.table())
+    if json_out is not None:
+        json_out.write_text(report.to_json())
+
+
 @kb.command("info")
 @click.argument("location", required=False)
 def kb_info(location: str | None) -> None:

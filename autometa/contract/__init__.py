@@ -19,7 +19,7 @@ from autometa.contract._encoding import (
     spaces_of,
 )
 from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskRecordView
-from autometa.contract._metalearner import MetaLearner, greedy_cover
+from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
 from autometa.contract._sampler import (
     BUILTIN_SAMPLERS,
@@ -68,6 +68,7 @@ __all__ = [
     "SamplerContext",
     "SamplerFactory",
     "ScoreTableView",
+    "SearchBudget",
     "Spaces",
     "Strategy",
     "Task",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -20,11 +21,39 @@ if TYPE_CHECKING:
     from autometa.contract._types import Algorithm, Recommendation, TaskKind
 
 
+@dataclass(frozen=True)
+class SearchBudget:
+    """What the search a learner recommends for may spend, passed as ``budget=``.
+
+    ``seconds`` is the fit's timeout (None: no time limit); every trial fits
+    ``n_splits`` models (1 for a holdout split) on a table of ``n_rows`` rows (None: the
+    meta-feature NumberOfInstances).
+    """
+
+    seconds: float | None = None
+    n_splits: int = 5
+    n_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"budget seconds must be > 0 or None, got {self.seconds}.")
+        if self.n_splits < 1:
+            raise ValueError(f"n_splits must be >= 1 (1 = holdout), got {self.n_splits}.")
+        if self.n_rows is not None and self.n_rows < 1:
+            raise ValueError(f"n_rows must be >= 1 or None, got {self.n_rows}.")
+
+
 class MetaLearner(BaseEstimator, ABC):  # type: ignore[misc]  # sklearn is untyped
     """Base class of every meta-learner and multi-task model.
 
     Subclasses set the class attribute ``name`` (unique among registered learners) and
     implement :meth:`fit` and :meth:`recommend`.
+
+    A learner that orders its recommendations for the time a search has (cheap strong
+    configurations first under a short budget) declares one more keyword on
+    :meth:`recommend`, ``budget: SearchBudget | None = None``; the planner passes it to
+    learners whose ``recommend`` accepts it, so a learner written without it keeps
+    working unchanged.
     """
 
     name: ClassVar[str] = ""

@@ -2,10 +2,59 @@
 
 :class:`KnowledgeBase` stores them (SQLite or any SQLAlchemy database) and reads and
 writes the JSON Lines format; the shipped base, building a base from a corpus of
-datasets, and leave-one-task-out evaluation of meta-learners live beside it.
+datasets, and leave-one-task-out evaluation of meta-learners live beside it. The cost
+model predicts a configuration's fit seconds on a new task; replay judges search
+policies by charging each pick its stored score and time.
 """
 
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
+from autometa.knowledge._cost_model import (
+    CostModel,
+    CostModelError,
+    TaskSize,
+    cost_aware_cover,
+    cost_model_error,
+    similarity_weights,
+    timing_table,
+)
 from autometa.knowledge._format import KnowledgeBaseError
+from autometa.knowledge._replay import (
+    CostAwarePolicy,
+    GreedyPortfolioPolicy,
+    GuardedPolicy,
+    HeldOutTask,
+    History,
+    NearestTasksPolicy,
+    Policy,
+    RandomPolicy,
+    ReplayReport,
+    SingleBestPolicy,
+    default_policies,
+    replay,
+)
 
-__all__ = ["KnowledgeBase", "KnowledgeBaseError", "ScoreTable", "TaskRecord"]
+__all__ = [
+    "CostAwarePolicy",
+    "CostModel",
+    "CostModelError",
+    "GreedyPortfolioPolicy",
+    "GuardedPolicy",
+    "HeldOutTask",
+    "History",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "NearestTasksPolicy",
+    "Policy",
+    "RandomPolicy",
+    "ReplayReport",
+    "ScoreTable",
+    "SingleBestPolicy",
+    "TaskRecord",
+    "TaskSize",
+    "cost_aware_cover",
+    "cost_model_error",
+    "default_policies",
+    "replay",
+    "similarity_weights",
+    "timing_table",
+]

@@ -7,7 +7,9 @@ on to search. Keeping it in one place means both see exactly the same recommenda
 
 from __future__ import annotations
 
+import inspect
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -15,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from autometa._plugins import Plugins, build_plugin_manager
+from autometa.contract._metalearner import SearchBudget
 from autometa.contract._task import Task
-from autometa.contract._types import Algorithm, Recommendation, Strategy, TaskKind
+from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase
 from autometa.search._loop import config_in_space
 from autometa.search._metafeatures import MetaFeatures, compute_meta_features
@@ -25,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 RECOMMENDATION_SLACK = 3
 """Ask the learner for this many times more than needed: some may fall outside the space."""
+
+GUARD_ALGORITHM = "hist_gradient_boosting"
+"""The cheap strong first trial: this algorithm's library defaults, when it is searched."""
+GUARD_MODEL = "cheap guard"
 
 KnowledgeSpec = KnowledgeBase | str | Path | None
 KNOWLEDGE_ENV = "AUTOMETA_KNOWLEDGE"
@@ -81,10 +88,12 @@ def make_plan(
     plugins: Iterable[object] = (),
     blocked: Iterable[str] = (),
     algorithms: Iterable[str] | None = None,
+    timeout: float | None = None,
 ) -> Plan:
     """Validate the data, ask the plugins, and compute the warm-start recommendations.
 
-    ``algorithms`` restricts the search (and the recommendations) to those names.
+    ``algorithms`` restricts the search (and the recommendations) to those names;
+    ``timeout`` is the search's budget in seconds, told to learners that order for it.
     """
     manager = build_plugin_manager(plugins, blocked=blocked)
     task = Task.from_data(
@@ -112,7 +121,7 @@ def make_plan(
         strategy = replace(strategy, n_warm_starts=warm_start)
     task = task.with_validation(strategy.validation, strategy.n_splits)
     recommendations = recommend_for(
-        task, meta_features.values, algorithms, base, strategy, learners
+        task, meta_features.values, algorithms, base, strategy, learners, timeout=timeout
     )
     return Plan(manager, task, algorithms, meta_features, base, strategy, source, recommendations)
 
@@ -124,8 +133,15 @@ def recommend_for(
     knowledge: KnowledgeBase,
     strategy: Strategy,
     learners: Mapping[str, type],
+    *,
+    timeout: float | None = None,
 ) -> list[Recommendation]:
-    """The strategy's learner, fitted on ``knowledge``, recommending points of this space."""
+    """The strategy's learner, fitted on ``knowledge``, recommending points of this space.
+
+    A learner whose ``recommend`` declares ``budget`` is told the search's budget
+    (``timeout`` seconds, this task's folds and rows). The first recommendation is the
+    cheap guard (:func:`guard_recommendation`) whenever there are warm starts at all.
+    """
     if strategy.meta_learner is None or strategy.n_warm_starts == 0:
         return []
     if strategy.meta_learner not in learners:
@@ -134,11 +150,16 @@ def recommend_for(
             f"registers; registered: {sorted(learners)}."
         )
     learner = learners[strategy.meta_learner]().fit(knowledge)
+    extra = {}
+    if "budget" in inspect.signature(learner.recommend).parameters:
+        seconds = timeout if timeout is not None and math.isfinite(timeout) else None
+        extra["budget"] = SearchBudget(seconds, task.n_splits, task.n_rows)
     candidates = learner.recommend(
         meta_features,
         kind=task.kind,
         algorithms=list(algorithms.values()),
         k=strategy.n_warm_starts * RECOMMENDATION_SLACK,
+        **extra,
     )
     usable = [r for r in candidates if config_in_space(r.config, algorithms, task)]
     if len(usable) < len(candidates):
@@ -147,7 +168,45 @@ def recommend_for(
             len(candidates) - len(usable),
             len(candidates),
         )
-    return usable[: strategy.n_warm_starts]
+    return with_guard(usable, algorithms, task)[: strategy.n_warm_starts]
+
+
+def guard_recommendation(algorithms: Mapping[str, Algorithm], task: Task) -> Recommendation | None:
+    """The cheap strong first trial: :data:`GUARD_ALGORITHM`'s library defaults.
+
+    Histogram gradient boosting with its defaults is among the strongest configurations
+    on tabular data and among the fastest to fit, so a budget that ends after one trial
+    still leaves a model at least as good as the defaults. None when the algorithm is not
+    searched (the user restricted ``algorithms``, or no plugin offers it) or its defaults
+    fall outside this task's space.
+    """
+    algorithm = algorithms.get(GUARD_ALGORITHM)
+    if algorithm is None:
+        return None
+    config = algorithm.default_config
+    if not config_in_space(config, algorithms, task):
+        return None
+    return Recommendation(
+        config,
+        math.nan,
+        Evidence(
+            GUARD_MODEL,
+            note=f"{GUARD_ALGORITHM} defaults first: cheap and strong, so an early end "
+            "of the budget still leaves a model as good as the defaults",
+        ),
+    )
+
+
+def with_guard(
+    recommendations: list[Recommendation], algorithms: Mapping[str, Algorithm], task: Task
+) -> list[Recommendation]:
+    """``recommendations`` with the guard first (moved there if a learner already has it)."""
+    guard = guard_recommendation(algorithms, task)
+    if guard is None:
+        return recommendations
+    same = [r for r in recommendations if r.config == guard.config]
+    first = same[0] if same else guard
+    return [first, *(r for r in recommendations if r.config != guard.config)]
 
 
 def restrict_algorithms(
