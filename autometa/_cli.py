@@ -400,8 +400,9 @@ def kb_replay(
     on the held-out task, after each simulated budget in seconds and each trial count,
     for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle.
     """
+    from autometa.contract._cost import timing_table
     from autometa.knowledge._base import KnowledgeBase
-    from autometa.knowledge._cost_model import cost_model_error, timing_table
+    from autometa.knowledge._cost_model import cost_model_error
     from autometa.knowledge._replay import FULL_ROWS, replay
 
     try:

@@ -7,15 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from autometa.contract import Config, Evaluation
-from autometa.knowledge import (
-    CostModel,
-    KnowledgeBase,
-    TaskRecord,
-    TaskSize,
-    cost_model_error,
-    timing_table,
-)
+from autometa.contract import Config, CostModel, Evaluation, TaskSize, timing_table
+from autometa.knowledge import KnowledgeBase, TaskRecord, cost_model_error
 
 CONFIGS = [
     Config("forest", {"n": 50}),

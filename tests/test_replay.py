@@ -12,14 +12,13 @@ from click.testing import CliRunner
 from optuna.distributions import FloatDistribution
 
 from autometa._cli import main
-from autometa.contract import Algorithm, Config, Evaluation, SearchBudget
+from autometa.contract import Algorithm, Config, Evaluation, SearchBudget, cost_aware_cover
 from autometa.knowledge import (
     CostAwarePolicy,
     GreedyPortfolioPolicy,
     KnowledgeBase,
     RandomPolicy,
     TaskRecord,
-    cost_aware_cover,
     replay,
 )
 from autometa.knowledge._replay import ORACLE, SINGLE_BEST

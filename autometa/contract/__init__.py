@@ -10,6 +10,13 @@ where it is. The contract imports nothing of autometa outside itself
 (tests/test_architecture.py checks it), so what two plugins share lives here.
 """
 
+from autometa.contract._cost import (
+    CostModel,
+    TaskSize,
+    cost_aware_cover,
+    similarity_weights,
+    timing_table,
+)
 from autometa.contract._encoding import (
     ConfigEncoder,
     EncodedConfigs,
@@ -56,6 +63,7 @@ __all__ = [
     "Algorithm",
     "Config",
     "ConfigEncoder",
+    "CostModel",
     "EncodedConfigs",
     "EncodingIssue",
     "Evaluation",
@@ -74,7 +82,9 @@ __all__ = [
     "Task",
     "TaskKind",
     "TaskRecordView",
+    "TaskSize",
     "builtin_sampler",
+    "cost_aware_cover",
     "from_unit",
     "greedy_cover",
     "hookimpl",
@@ -83,7 +93,9 @@ __all__ = [
     "make_pool",
     "pool_summary",
     "scale_jointly",
+    "similarity_weights",
     "space_filling_configs",
     "spaces_of",
     "task_distances",
+    "timing_table",
 ]

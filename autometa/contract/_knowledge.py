@@ -117,6 +117,11 @@ class KnowledgeView(Protocol):
         ``algorithms`` when given)."""
         ...
 
+    def metadata(self) -> Mapping[str, Any]:
+        """What the base's builders stored about it (e.g. ``build.protocol``: the rows and
+        folds its fit times were measured with)."""
+        ...
+
     def counts(self) -> Mapping[str, int]:
         """``{"tasks": n, "configs": n, "evaluations": n}``."""
         ...

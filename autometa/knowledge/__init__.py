@@ -2,21 +2,14 @@
 
 :class:`KnowledgeBase` stores them (SQLite or any SQLAlchemy database) and reads and
 writes the JSON Lines format; the shipped base, building a base from a corpus of
-datasets, and leave-one-task-out evaluation of meta-learners live beside it. The cost
-model predicts a configuration's fit seconds on a new task; replay judges search
-policies by charging each pick its stored score and time.
+datasets, and leave-one-task-out evaluation of meta-learners live beside it. Replay judges
+search policies by charging each pick its stored score and time; the cost model it
+uses to scale those times (:class:`autometa.contract.CostModel`) is part of the
+contract, and its held-out error is measured here.
 """
 
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
-from autometa.knowledge._cost_model import (
-    CostModel,
-    CostModelError,
-    TaskSize,
-    cost_aware_cover,
-    cost_model_error,
-    similarity_weights,
-    timing_table,
-)
+from autometa.knowledge._cost_model import CostModelError, cost_model_error
 from autometa.knowledge._format import KnowledgeBaseError
 from autometa.knowledge._replay import (
     CostAwarePolicy,
@@ -35,7 +28,6 @@ from autometa.knowledge._replay import (
 
 __all__ = [
     "CostAwarePolicy",
-    "CostModel",
     "CostModelError",
     "GreedyPortfolioPolicy",
     "GuardedPolicy",
@@ -50,11 +42,7 @@ __all__ = [
     "ScoreTable",
     "SingleBestPolicy",
     "TaskRecord",
-    "TaskSize",
-    "cost_aware_cover",
     "cost_model_error",
     "default_policies",
     "replay",
-    "similarity_weights",
-    "timing_table",
 ]

@@ -39,10 +39,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autometa.contract._metalearner import greedy_cover
-from autometa.contract._types import Config, TaskKind
-from autometa.knowledge._base import KnowledgeBase, TaskRecord
-from autometa.knowledge._cost_model import (
+from autometa.contract._cost import (
     PROTOCOL_SPLITS,
     CostModel,
     TaskSize,
@@ -51,6 +48,9 @@ from autometa.knowledge._cost_model import (
     similarity_weights,
     timing_table,
 )
+from autometa.contract._metalearner import greedy_cover
+from autometa.contract._types import Config, TaskKind
+from autometa.knowledge._base import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import _same_task
 
 logger = logging.getLogger(__name__)

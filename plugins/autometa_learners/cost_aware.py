@@ -4,7 +4,7 @@ Like :class:`~autometa_learners.portfolio.GreedyPortfolio` it adds configuration
 a time to lower the mean best-so-far regret over the earlier tasks, but it divides each
 candidate's regret reduction by its expected seconds on the new task (auto-sklearn 2
 built its portfolios under a time limit). The seconds come from the knowledge base's
-cost model (:class:`autometa.knowledge.CostModel`), for the new task's rows, columns,
+cost model (:class:`autometa.contract.CostModel`), for the new task's rows, columns,
 classes and categorical width and the search's folds, plus a fixed per-trial overhead.
 Under a short budget, or on a large table, cheap strong configurations (gradient
 boosting's defaults, small forests, linear models) come first; the slow ones come once
@@ -24,13 +24,16 @@ import numpy as np
 from autometa.contract import (
     Algorithm,
     Config,
+    CostModel,
     Evidence,
     MetaLearner,
     Recommendation,
     SearchBudget,
     TaskKind,
+    TaskSize,
+    cost_aware_cover,
+    similarity_weights,
 )
-from autometa.knowledge import CostModel, TaskSize, cost_aware_cover, similarity_weights
 
 if TYPE_CHECKING:
     from autometa.contract import KnowledgeView
