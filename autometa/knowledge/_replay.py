@@ -294,8 +294,9 @@ class ReplayReport:
         """Plain text: mean normalized regret at each budget in seconds and in trials."""
         time_cols = [f"@{s:g}s" for s in self.seconds]
         trial_cols = [f"@{k} tr" for k in self.trials]
+        width = max([len("policy"), *map(len, self.results)])
         header = (
-            f"{'policy':<18} {'tasks':>5} "
+            f"{'policy':<{width}} {'tasks':>5} "
             + " ".join(f"{c:>7}" for c in time_cols)
             + " | "
             + " ".join(f"{c:>7}" for c in trial_cols)
@@ -304,7 +305,7 @@ class ReplayReport:
         rows = [header, "-" * len(header)]
         for name, result in self.results.items():
             rows.append(
-                f"{name:<18} {result.n_tasks:>5} "
+                f"{name:<{width}} {result.n_tasks:>5} "
                 + " ".join(f"{result.regret_at_seconds[s]:>7.4f}" for s in self.seconds)
                 + " | "
                 + " ".join(f"{result.regret_at_trials[k]:>7.4f}" for k in self.trials)
