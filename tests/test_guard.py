@@ -11,7 +11,14 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa._plugins import build_plugin_manager
-from autometa.contract import Evidence, Recommendation, SearchBudget, Strategy, Task
+from autometa.contract import (
+    Evidence,
+    Recommendation,
+    SearchBudget,
+    Strategy,
+    Task,
+    measured_rows,
+)
 from autometa.knowledge import KnowledgeBase
 from autometa.search._planning import (
     GUARD_ALGORITHM,
@@ -23,8 +30,9 @@ from autometa.search._planning import (
 
 @pytest.fixture(scope="module")
 def cancer() -> tuple[Any, Any]:
+    """More rows (400) than the tiny knowledge base measured its tasks on (300)."""
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    return X.iloc[:200], y.iloc[:200]
+    return X.iloc[:400], y.iloc[:400]
 
 
 def plan(
@@ -119,6 +127,19 @@ def test_no_guard_when_its_algorithm_is_not_searched_or_the_search_is_cold(
         assert none == []
 
 
+def test_no_guard_on_a_table_within_the_sizes_the_knowledge_base_measured(
+    cancer: tuple[Any, Any], tiny_knowledge: Path
+) -> None:
+    X, y = cancer
+    small = (X.iloc[:300], y.iloc[:300])
+    with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
+        assert measured_rows(kb) == 300
+        learner_only = plan(small, kb, Strategy(meta_learner="greedy_portfolio"), None)
+        guarded = plan(cancer, kb, Strategy(meta_learner="greedy_portfolio"), None)
+    assert all(r.evidence.model != GUARD_MODEL for r in learner_only)
+    assert guarded[0].config.algorithm == GUARD_ALGORITHM
+
+
 def test_a_learner_that_declares_budget_is_told_the_searchs(
     cancer: tuple[Any, Any], tiny_knowledge: Path
 ) -> None:
@@ -141,5 +162,5 @@ def test_a_learner_that_declares_budget_is_told_the_searchs(
         strategy = Strategy(meta_learner="listens")
         recs = recommend_for(task, {}, algorithms, kb, strategy, {"listens": Listens}, timeout=30)
         recommend_for(task, {}, algorithms, kb, strategy, {"listens": Listens})
-    assert told == [SearchBudget(30.0, 4, 200), SearchBudget(None, 4, 200)]
+    assert told == [SearchBudget(30.0, 4, 400), SearchBudget(None, 4, 400)]
     assert [r.evidence.model for r in recs] == [GUARD_MODEL]  # the guard even when it has none

@@ -14,6 +14,7 @@ from autometa.contract._cost import (
     CostModel,
     TaskSize,
     cost_aware_cover,
+    measured_rows,
     similarity_weights,
     timing_table,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "hookspec",
     "is_number",
     "make_pool",
+    "measured_rows",
     "pool_summary",
     "scale_jointly",
     "similarity_weights",

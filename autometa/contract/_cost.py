@@ -290,7 +290,7 @@ def timing_table(
     evaluation (a capped one ran that long before it was stopped), NaN otherwise.
     """
     records = knowledge.tasks(kind)
-    max_rows = _protocol_max_rows(knowledge)
+    max_rows = measured_rows(knowledge)
     row_of = {r.task_id: i for i, r in enumerate(records)}
     evaluations = [
         e
@@ -305,7 +305,9 @@ def timing_table(
     return configs, [TaskSize.evaluated(r, max_rows) for r in records], times
 
 
-def _protocol_max_rows(knowledge: KnowledgeView) -> int:
+def measured_rows(knowledge: KnowledgeView) -> int:
+    """Rows the knowledge base's tasks were subsampled to when their scores and times
+    were measured (its build protocol; :data:`PROTOCOL_MAX_ROWS` when it does not say)."""
     protocol = knowledge.metadata().get("build", {}).get("protocol", {})
     value = protocol.get("max_rows", PROTOCOL_MAX_ROWS) if isinstance(protocol, dict) else 0
     return int(value) if isinstance(value, int) and value > 0 else PROTOCOL_MAX_ROWS

@@ -43,8 +43,8 @@ from autometa.contract._cost import (
     PROTOCOL_SPLITS,
     CostModel,
     TaskSize,
-    _protocol_max_rows,
     cost_aware_cover,
+    measured_rows,
     similarity_weights,
     timing_table,
 )
@@ -407,7 +407,7 @@ def replay(
     only = set(task_ids) if task_ids is not None else None
     defaults = _defaults(knowledge)
     per_task: dict[str, dict[str, dict[str, list[float]]]] = {}
-    max_rows = _protocol_max_rows(knowledge)
+    max_rows = measured_rows(knowledge)
     for kind in ("binary", "multiclass", "regression"):
         if wanted is not None and kind not in wanted:
             continue

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from autometa._plugins import Plugins, build_plugin_manager
+from autometa.contract._cost import measured_rows
+from autometa.contract._knowledge import KnowledgeView
 from autometa.contract._metalearner import SearchBudget
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
@@ -139,8 +141,9 @@ def recommend_for(
     """The strategy's learner, fitted on ``knowledge``, recommending points of this space.
 
     A learner whose ``recommend`` declares ``budget`` is told the search's budget
-    (``timeout`` seconds, this task's folds and rows). The first recommendation is the
-    cheap guard (:func:`guard_recommendation`) whenever there are warm starts at all.
+    (``timeout`` seconds, this task's folds and rows). On a table larger than those the
+    knowledge base measured, the first recommendation is the cheap guard (see
+    :func:`with_guard`).
     """
     if strategy.meta_learner is None or strategy.n_warm_starts == 0:
         return []
@@ -168,7 +171,7 @@ def recommend_for(
             len(candidates) - len(usable),
             len(candidates),
         )
-    return with_guard(usable, algorithms, task)[: strategy.n_warm_starts]
+    return with_guard(usable, algorithms, task, knowledge)[: strategy.n_warm_starts]
 
 
 def guard_recommendation(algorithms: Mapping[str, Algorithm], task: Task) -> Recommendation | None:
@@ -198,9 +201,22 @@ def guard_recommendation(algorithms: Mapping[str, Algorithm], task: Task) -> Rec
 
 
 def with_guard(
-    recommendations: list[Recommendation], algorithms: Mapping[str, Algorithm], task: Task
+    recommendations: list[Recommendation],
+    algorithms: Mapping[str, Algorithm],
+    task: Task,
+    knowledge: KnowledgeView,
 ) -> list[Recommendation]:
-    """``recommendations`` with the guard first (moved there if a learner already has it)."""
+    """``recommendations`` with the guard first (moved there if a learner already has it).
+
+    Only on tables with more rows than the knowledge base's tasks had when they were
+    measured (:func:`autometa.contract.measured_rows`): there the learner's ranking is
+    an extrapolation and a trial costs more, so the library defaults go first. Within
+    the measured sizes the learner's own first picks are better: in replay on all 263
+    tasks of the shipped base (docs/replay.md) the guard raised the mean regret at 10 s
+    from 0.0116 to 0.0227 for the greedy portfolio.
+    """
+    if task.n_rows <= measured_rows(knowledge):
+        return recommendations
     guard = guard_recommendation(algorithms, task)
     if guard is None:
         return recommendations
