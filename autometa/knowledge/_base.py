@@ -25,12 +25,15 @@ knowledge base shipped in the wheel is a folder of such files
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
 import math
 import os
+import uuid
 import warnings
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +50,7 @@ from sqlalchemy.exc import DBAPIError
 from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
 from autometa.knowledge._format import (
     RESERVED_METADATA,
+    REVISION_KEY,
     STATUSES,
     Bundle,
     EvaluationEntry,
@@ -279,6 +283,10 @@ class KnowledgeBase:
         self._engine: Engine | None = engine
         self._location = location
         self._read_only = read_only
+        self._shipped_digest: str | None = None
+        """For :meth:`default`: the hash of the shipped files this base was built from."""
+        self._derived_prefix: Path | None = None
+        """For :meth:`default`: where files derived from it are cached (path + prefix)."""
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -326,17 +334,28 @@ class KnowledgeBase:
             empty = cls.in_memory()
             empty._freeze(DEFAULT_LOCATION)
             return empty
-        cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{_digest(sources)[:20]}.db"
+        digest = _digest(sources)
+        cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{digest[:20]}.db"
         if cache.is_file():
             try:
-                return cls.open(cache, read_only=True, create=False)
+                kb = cls.open(cache, read_only=True, create=False)
             except KnowledgeBaseError:
                 logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+            else:
+                kb._mark_shipped(digest, cache)
+                return kb
         kb = cls.in_memory()
         kb._import_sources(sources)
         kb._store_cache(cache)
         kb._freeze(DEFAULT_LOCATION)
+        kb._mark_shipped(digest, cache)
         return kb
+
+    def _mark_shipped(self, digest: str, cache: Path) -> None:
+        """Key what is derived from this base by the shipped files' hash; cache it beside
+        ``cache`` (the files are immutable, so the hash names the content for good)."""
+        self._shipped_digest = f"shipped-{digest}"
+        self._derived_prefix = cache.with_suffix("")
 
     def _store_cache(self, cache: Path) -> None:
         """Best effort: write this base to ``cache`` atomically; drop older cache files."""
@@ -346,8 +365,9 @@ class KnowledgeBase:
             with KnowledgeBase.open(temporary) as copy:
                 self.copy_into(copy)
             os.replace(temporary, cache)
-            for stale in cache.parent.glob(f"{DEFAULT_CACHE_PREFIX}*.db"):
-                if stale != cache:
+            current = cache.with_suffix("").name
+            for stale in cache.parent.glob(f"{DEFAULT_CACHE_PREFIX}*"):
+                if not stale.name.startswith(current):  # older bases' files, derived ones too
                     stale.unlink(missing_ok=True)
         except (OSError, KnowledgeBaseError) as exc:
             logger.info("not caching the default knowledge base at %s: %s", cache, exc)
@@ -445,6 +465,15 @@ class KnowledgeBase:
         try:
             with transaction(engine, write=True) as conn:
                 yield conn
+                # Last, in the same transaction: whoever reads the new content reads the
+                # new revision, so derived data keyed by it is never stale.
+                upsert(
+                    conn,
+                    meta_table,
+                    [{"key": REVISION_KEY, "value": dumps(uuid.uuid4().hex)}],
+                    ["key"],
+                    ["value"],
+                )
         except DBAPIError as exc:
             raise self._translate(exc) from exc
 
@@ -630,7 +659,73 @@ class KnowledgeBase:
         Rows are the tasks with at least one ok, finite score among the selected
         configurations; columns are the configurations (of ``algorithms``, if given) with
         at least one ok, finite score on the selected tasks. Everything else is NaN.
+
+        The table of all tasks is read once per :meth:`content_digest` (and, for the
+        shipped base, kept on disk beside its cache as a ``.npz`` file); the table of a
+        kind or of some algorithms is cut from it.
         """
+        if kind is not None:
+            _kind(kind)
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_score_table(kind, algorithms)
+        derived = _derived_scores(_DerivedKey(digest, weakref.ref(self)))
+        return derived.cut(kind, None if algorithms is None else sorted(set(algorithms)))
+
+    def content_digest(self) -> str | None:
+        """A key of this base's content: equal keys mean equal content, and every write
+        changes it. None when the base has none yet (never written by this autometa).
+
+        The shipped base's key is the hash of its files; any other base's is a random
+        token each write transaction stores with its changes (meta key ``revision``), so
+        reading it costs one query. (An edit made outside autometa, with SQL, keeps the
+        old token: derived data would then be stale until the next write through
+        autometa.) What depends only on the content (score tables, task fingerprints) is
+        computed once per key.
+        """
+        if self._shipped_digest is not None:
+            return self._shipped_digest
+        with self._reading() as conn:
+            value = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == REVISION_KEY)
+            ).scalar_one_or_none()
+        if value is None:
+            return None
+        revision = loads(value, f"{self._location}: meta {REVISION_KEY!r}")
+        if not isinstance(revision, str) or not revision:
+            raise KnowledgeBaseError(
+                f"{self._location}: meta {REVISION_KEY!r} must be a non-empty string, found "
+                f"{revision!r}; the database was edited outside autometa."
+            )
+        return f"revision-{revision}"
+
+    def _derived_file(self, what: str) -> Path | None:
+        """The cache file of derived data ``what``, for the shipped base only."""
+        if self._derived_prefix is None:
+            return None
+        return self._derived_prefix.with_name(f"{self._derived_prefix.name}.{what}.npz")
+
+    def _compute_scores(self) -> _Scores:
+        """The table of all tasks with each row's kind: from the cache file, else read."""
+        path = self._derived_file("scores")
+        if path is not None and path.is_file():
+            try:
+                return _Scores.load(path, self._shipped_digest or "")
+            except (OSError, ValueError, KeyError) as exc:
+                logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        table = self._read_score_table(None, None)
+        with self._reading() as conn:
+            kinds = dict(conn.execute(select(tasks_table.c.task_id, tasks_table.c.kind)).all())
+        where = f"{self._location}: tasks"
+        scores = _Scores(table, tuple(check_kind(kinds[t], where) for t in table.task_ids))
+        if path is not None:
+            _save_npz(path, scores.arrays(self._shipped_digest or ""))
+        return scores
+
+    def _read_score_table(
+        self, kind: TaskKind | None, algorithms: Iterable[str] | None
+    ) -> ScoreTable:
+        """:meth:`score_table` read from the database (no memo)."""
         ev, cf, tk = evaluations_table, configs_table, tasks_table
         stmt = (
             select(ev.c.task_id, ev.c.config_id, ev.c.score)
@@ -1094,6 +1189,9 @@ class KnowledgeBase:
     def task_fingerprints(self) -> dict[str, str]:
         """A content hash of each task, by task id.
 
+        Computed once per :meth:`content_digest` (and, for the shipped base, kept on disk
+        beside its cache as a ``.npz`` file).
+
         It covers what a meta-learner sees: the task's kind, scoring and meta-features and
         every evaluation cell (configuration key, score, status); not the name,
         provenance, fit times or errors. Equal content gives equal hashes on any storage
@@ -1101,6 +1199,33 @@ class KnowledgeBase:
         30,000 cells), so derived data (e.g. a strategy selector's training data) can be
         keyed by it.
         """
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_task_fingerprints()
+        return dict(_derived_fingerprints(_DerivedKey(digest, weakref.ref(self))))
+
+    def _compute_fingerprints(self) -> tuple[tuple[str, str], ...]:
+        """:meth:`task_fingerprints` as pairs: from the cache file, else read."""
+        path = self._derived_file("fingerprints")
+        if path is not None and path.is_file():
+            try:
+                return _load_fingerprints(path, self._shipped_digest or "")
+            except (OSError, ValueError, KeyError) as exc:
+                logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        pairs = tuple(self._read_task_fingerprints().items())
+        if path is not None:
+            _save_npz(
+                path,
+                {
+                    "digest": np.array(self._shipped_digest or ""),
+                    "task_ids": np.array([t for t, _ in pairs], dtype=str),
+                    "fingerprints": np.array([f for _, f in pairs], dtype=str),
+                },
+            )
+        return pairs
+
+    def _read_task_fingerprints(self) -> dict[str, str]:
+        """:meth:`task_fingerprints` read from the database (no memo)."""
         ev, cf, tk = evaluations_table, configs_table, tasks_table
         with self._reading() as conn:
             tasks = conn.execute(select(tk.c.task_id, tk.c.kind, tk.c.scoring, tk.c.meta_features))
@@ -1126,6 +1251,121 @@ class KnowledgeBase:
         for task_id, task_digest in sorted(task_fingerprints.items()):
             digest.update(f"{task_id}\t{task_digest}\n".encode())
         return digest.hexdigest()
+
+
+# -- derived data: computed once per content digest ---------------------------------------
+@dataclass(frozen=True)
+class _DerivedKey:
+    """A content digest, and the base to compute from on a miss (not part of the key: any
+    base with this digest has the same content)."""
+
+    digest: str
+    knowledge: weakref.ref[KnowledgeBase] = field(compare=False, hash=False, repr=False)
+
+    def base(self) -> KnowledgeBase:
+        knowledge = self.knowledge()
+        if knowledge is None:  # pragma: no cover - the caller holds the base
+            raise RuntimeError("the knowledge base was garbage-collected during a read")
+        return knowledge
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_scores(key: _DerivedKey) -> _Scores:
+    """The score table of all tasks of the base with content ``key.digest``."""
+    return key.base()._compute_scores()
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_fingerprints(key: _DerivedKey) -> tuple[tuple[str, str], ...]:
+    """The task fingerprints of the base with content ``key.digest``."""
+    return key.base()._compute_fingerprints()
+
+
+@dataclass(frozen=True, eq=False)
+class _Scores:
+    """The score table of all tasks and each row's task kind: what the tables of a kind
+    or of some algorithms are cut from."""
+
+    table: ScoreTable
+    kinds: tuple[str, ...]
+
+    def cut(self, kind: str | None, algorithms: Sequence[str] | None) -> ScoreTable:
+        """:meth:`KnowledgeBase.score_table` ``(kind, algorithms=algorithms)``, as a copy.
+
+        Rows of other kinds are dropped, then columns of other algorithms, then columns
+        and rows left with no finite score: exactly the rows and columns the database
+        query keeps.
+        """
+        scores = self.table.scores
+        rows = np.ones(len(self.kinds), dtype=bool)
+        if kind is not None:
+            rows = np.array([k == kind for k in self.kinds], dtype=bool)
+        columns = np.ones(len(self.table.configs), dtype=bool)
+        if algorithms is not None:
+            names = set(algorithms)
+            columns = np.array([c.algorithm in names for c in self.table.configs], dtype=bool)
+        finite = np.isfinite(scores) & rows[:, None] & columns[None, :]
+        keep_columns = finite.any(axis=0)
+        keep_rows = finite[:, keep_columns].any(axis=1)
+        return ScoreTable(
+            task_ids=[t for t, keep in zip(self.table.task_ids, keep_rows, strict=True) if keep],
+            configs=[c for c, keep in zip(self.table.configs, keep_columns, strict=True) if keep],
+            scores=scores[np.ix_(keep_rows, keep_columns)],
+        )
+
+    def arrays(self, digest: str) -> dict[str, np.ndarray]:
+        """Plain arrays (strings and floats) for a ``.npz`` file: no pickle."""
+        configs = self.table.configs
+        return {
+            "digest": np.array(digest),
+            "task_ids": np.array(self.table.task_ids, dtype=str),
+            "kinds": np.array(self.kinds, dtype=str),
+            "config_keys": np.array([c.key for c in configs], dtype=str),
+            "algorithms": np.array([c.algorithm for c in configs], dtype=str),
+            "params": np.array([dumps(dict(c.params)) for c in configs], dtype=str),
+            "scores": np.asarray(self.table.scores, dtype=float),
+        }
+
+    @classmethod
+    def load(cls, path: Path, digest: str) -> _Scores:
+        """Read :meth:`arrays` back, checking every value (ValueError if anything is off)."""
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["digest"]) != digest:
+                raise ValueError(f"written for another base ({str(data['digest'])[:30]})")
+            task_ids = [str(t) for t in data["task_ids"]]
+            kinds = tuple(check_kind(str(k), str(path)) for k in data["kinds"])
+            configs = []
+            for key, algorithm, params in zip(
+                data["config_keys"], data["algorithms"], data["params"], strict=True
+            ):
+                config = make_config(str(algorithm), loads(str(params), str(path)), str(path))
+                if config.key != str(key):
+                    raise ValueError(f"config key {key!r} does not match its parameters")
+                configs.append(config)
+            scores = np.array(data["scores"], dtype=float)
+        if len(kinds) != len(task_ids):
+            raise ValueError("task_ids and kinds differ in length")
+        return cls(ScoreTable(task_ids, configs, scores), kinds)
+
+
+def _load_fingerprints(path: Path, digest: str) -> tuple[tuple[str, str], ...]:
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["digest"]) != digest:
+            raise ValueError(f"written for another base ({str(data['digest'])[:30]})")
+        return tuple(
+            (str(t), str(f)) for t, f in zip(data["task_ids"], data["fingerprints"], strict=True)
+        )
+
+
+def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Best effort: write ``arrays`` to ``path`` atomically (a temporary file, a rename)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(temporary, **cast(dict[str, Any], arrays))
+        os.replace(temporary, path)
+    except OSError as exc:
+        logger.info("not caching derived data at %s: %s", path, exc)
+        temporary.unlink(missing_ok=True)
 
 
 # -- module helpers (pure functions; no state) ---------------------------------------------

@@ -67,7 +67,10 @@ FORMAT_VERSION = 1
 STATUSES = ("ok", "failed", "capped")
 """Allowed evaluation statuses."""
 
-RESERVED_METADATA = frozenset({"schema_version", "application", "created_with"})
+REVISION_KEY = "revision"
+"""Metadata key of the random token every write replaces (what derived data is keyed by)."""
+
+RESERVED_METADATA = frozenset({"schema_version", "application", "created_with", REVISION_KEY})
 """Metadata keys the knowledge base maintains itself; users cannot set or import them."""
 
 
