@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from autometa.contract._sampler import SamplerContext, SamplerFactory
     from autometa.contract._task import Task
     from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._loto import LotoReport
 
 ENTRY_POINT_GROUP = "autometa"
 DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
@@ -179,6 +180,29 @@ class Plugins:
                     f"{type(result).__name__}, expected autometa.contract.Strategy or None."
                 )
             return result, impl.plugin_name
+        return None
+
+    def evaluate_selector(
+        self,
+        report: LotoReport,
+        knowledge: KnowledgeBase,
+        *,
+        evaluate: bool,
+        save_to: str | None,
+        n_jobs: int,
+    ) -> tuple[LotoReport, str | None] | None:
+        """The first plugin's selector evaluation (last registered asked first), or None."""
+        kwargs = {
+            "report": report,
+            "knowledge": knowledge,
+            "evaluate": evaluate,
+            "save_to": save_to,
+            "n_jobs": n_jobs,
+        }
+        for impl in reversed(self._impls("autometa_evaluate_selector")):
+            result = _call_impl(impl, "autometa_evaluate_selector", kwargs)
+            if result is not None:
+                return result
         return None
 
     def samplers(self) -> dict[str, SamplerFactory]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from autometa.contract._task import Task
     from autometa.contract._types import Algorithm, Evaluation, Strategy
     from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._loto import LotoReport
 
 PROJECT_NAME = "autometa"
 
@@ -97,6 +98,29 @@ def autometa_select_strategy(
     :param knowledge: the knowledge base the fit learns from.
     :param meta_learners: names of the registered meta-learners (choose among these).
     :return: a Strategy, or None to abstain.
+    """
+
+
+@hookspec(firstresult=True)
+def autometa_evaluate_selector(
+    report: LotoReport,
+    knowledge: KnowledgeBase,
+    evaluate: bool,
+    save_to: str | None,
+    n_jobs: int,
+) -> tuple[LotoReport, str | None] | None:
+    """Judge a strategy selector next to the learners: ``autometa kb evaluate --selector``.
+
+    The first plugin that answers wins (return None to let the next one). The core has
+    no selector of its own; the plugin that owns one trains and judges it.
+
+    :param report: the learners' leave-one-task-out report on ``knowledge``.
+    :param knowledge: the knowledge base the report measured.
+    :param evaluate: add the selector's rows to the report (``--selector``).
+    :param save_to: where to save the selector's training data, or None
+        (``--save-selector-data``).
+    :param n_jobs: parallel jobs for the selector's own leave-one-task-out.
+    :return: ``(report with the selector's rows, one-line summary or None)``, or None.
     """
 
 

@@ -1,12 +1,12 @@
 """The learned part of the shipped strategy selector: which meta-learner, per task.
 
-A :class:`~autometa._selection.PairwiseSelector` (auto-sklearn 2's pairwise random
+A :class:`~autometa_selectors.selection.PairwiseSelector` (auto-sklearn 2's pairwise random
 forests over meta-features) is trained on how each registered meta-learner did on every
 task of the knowledge base in use, measured by leave-one-task-out, and chooses the
-learner for the new task. Its training data (:class:`~autometa._selection.SelectorData`,
+learner for the new task. Its training data (:class:`~autometa_selectors.selection.SelectorData`,
 plain JSON) must describe *that* knowledge base; it is found, first that fits:
 
-1. **shipped**: ``autometa/data/selector_training.json``, written by ``autometa kb
+1. **shipped**: ``autometa_selectors/data/selector_training.json``, written by ``autometa kb
    evaluate --save-selector-data`` on the shipped knowledge base. Used when its task
    fingerprints equal the knowledge base's and it covers two or more offered learners.
    The shipped base itself is never measured at fit time (that would cost every user
@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa._selection import Choice, PairwiseSelector, SelectorData, TrainingSet
 from autometa.knowledge._base import (
     DEFAULT_CACHE_PREFIX,
     DEFAULT_LOCATION,
@@ -44,6 +43,7 @@ from autometa.knowledge._base import (
     default_cache_dir,
 )
 from autometa.knowledge._loto import DEFAULT_KS, leave_one_task_out
+from autometa_selectors.selection import Choice, PairwiseSelector, SelectorData, TrainingSet
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -68,7 +68,7 @@ SELECTOR_SEED = 0
 
 def shipped_data() -> Traversable:
     """Where the shipped knowledge base's selector training data lives in the package."""
-    return resources.files("autometa").joinpath("data").joinpath(SHIPPED_DATA)
+    return resources.files("autometa_selectors").joinpath("data").joinpath(SHIPPED_DATA)
 
 
 def choose_learner(

@@ -567,7 +567,7 @@ def selector_report(
 
     Saves the report's per-task regrets with ``knowledge``'s task fingerprints as
     :class:`SelectorData` to ``save_to`` (the shipped file is
-    ``autometa/data/selector_training.json``), and with ``evaluate`` returns the report
+    ``autometa_selectors/data/selector_training.json``), and with ``evaluate`` returns the report
     with the selector rows and a one-line summary of the selector's choices.
     """
     data = SelectorData.from_report(report, knowledge.task_fingerprints())
