@@ -334,7 +334,7 @@ class KnowledgeBase:
             empty = cls.in_memory()
             empty._freeze(DEFAULT_LOCATION)
             return empty
-        digest = _digest(sources)
+        digest = _sources_digest(sources)
         cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{digest[:20]}.db"
         if cache.is_file():
             try:
@@ -562,7 +562,20 @@ class KnowledgeBase:
 
     # -- reads ---------------------------------------------------------------------------
     def tasks(self, kind: TaskKind | None = None) -> list[TaskRecord]:
-        """All tasks (or those of one kind), sorted by task id."""
+        """All tasks (or those of one kind), sorted by task id.
+
+        Read once per :meth:`content_digest`; each call returns its own copies.
+        """
+        if kind is not None:
+            _kind(kind)
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_tasks(kind)
+        records = _derived_tasks(_DerivedKey(digest, weakref.ref(self)))
+        return [_copy_record(r) for r in records if kind is None or r.kind == kind]
+
+    def _read_tasks(self, kind: TaskKind | None) -> list[TaskRecord]:
+        """:meth:`tasks` read from the database (no memo)."""
         stmt = select(tasks_table).order_by(self._in_code_point_order(tasks_table.c.task_id))
         if kind is not None:
             stmt = stmt.where(tasks_table.c.kind == _kind(kind))
@@ -1276,6 +1289,20 @@ def _derived_scores(key: _DerivedKey) -> _Scores:
 
 
 @functools.lru_cache(maxsize=8)
+def _derived_tasks(key: _DerivedKey) -> tuple[TaskRecord, ...]:
+    """The task records of the base with content ``key.digest``, sorted by task id."""
+    return tuple(key.base()._read_tasks(None))
+
+
+def _copy_record(record: TaskRecord) -> TaskRecord:
+    """A copy with its own dicts, without validating again (``record`` was validated)."""
+    clone = object.__new__(TaskRecord)
+    for name, value in vars(record).items():
+        object.__setattr__(clone, name, dict(value) if isinstance(value, dict) else value)
+    return clone
+
+
+@functools.lru_cache(maxsize=8)
 def _derived_fingerprints(key: _DerivedKey) -> tuple[tuple[str, str], ...]:
     """The task fingerprints of the base with content ``key.digest``."""
     return key.base()._compute_fingerprints()
@@ -1376,6 +1403,23 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "autometa"
+
+
+def _sources_digest(sources: Sequence[Traversable]) -> str:
+    """:func:`_digest`, hashed once per process while the files' sizes and modification
+    times stay the same (the shipped files are 20 MB: hashing them costs 30 ms)."""
+    if not all(isinstance(source, Path) for source in sources):
+        return _digest(sources)
+    stamps = []
+    for source in sources:
+        stat = Path(str(source)).stat()
+        stamps.append((str(source), stat.st_size, stat.st_mtime_ns))
+    return _stamped_digest(tuple(stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _stamped_digest(stamps: tuple[tuple[str, int, int], ...]) -> str:
+    return _digest([Path(path) for path, _, _ in stamps])
 
 
 def _digest(sources: Sequence[Traversable]) -> str:

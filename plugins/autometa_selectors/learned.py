@@ -27,9 +27,11 @@ answers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +46,13 @@ from autometa.knowledge._base import (
 )
 from autometa.knowledge._loto import DEFAULT_KS, leave_one_task_out
 from autometa_selectors.selection import Choice, PairwiseSelector, SelectorData, TrainingSet
+from autometa_selectors.stored import (
+    load_selector,
+    save_selector,
+    stored_files,
+    stored_path,
+    training_key,
+)
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -101,8 +110,43 @@ def choose_learner(
     data, source = found
     records = {record.task_id: record for record in knowledge.tasks()}
     training = TrainingSet.build(data, records)  # data.learners: offered ones only
-    choice = PairwiseSelector(random_state=SELECTOR_SEED).fit(training).choose(meta_features, kind)
+    selector = fitted_selector(training, default_cache_dir() if cache_dir is None else cache_dir)
+    choice = selector.choose(meta_features, kind)
     return Choice(choice.learner, choice.wins, f"{choice.reason} ({source})")
+
+
+def fitted_selector(training: TrainingSet, cache_dir: Path) -> PairwiseSelector:
+    """The selector fitted on ``training``: fitted once per training set and kept (in this
+    process, and in ``cache_dir`` for the next; :mod:`autometa_selectors.stored`)."""
+    selector = PairwiseSelector(random_state=SELECTOR_SEED)
+    return _fitted(_Fit(training_key(training, selector), cache_dir, training))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What to fit, keyed by the hash of the training set (the set itself is not part of
+    the key: equal hashes mean equal sets)."""
+
+    key: str
+    cache_dir: Path
+    training: TrainingSet = field(compare=False, hash=False, repr=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _fitted(fit: _Fit) -> PairwiseSelector:
+    """The stored selector of ``fit.key`` if its file loads, else a fit (then stored)."""
+    path = stored_path(fit.cache_dir, fit.key)
+    if path.is_file():
+        try:
+            return load_selector(path, fit.key)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.info("strategy selector: refitting, %s is unusable: %s", path, exc)
+    selector = PairwiseSelector(random_state=SELECTOR_SEED).fit(fit.training)
+    save_selector(selector, path, fit.key)
+    for stale in stored_files(fit.cache_dir)[MAX_CACHE_FILES:]:
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return selector
 
 
 def training_data(
