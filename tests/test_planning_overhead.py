@@ -24,6 +24,8 @@ from autometa.knowledge._base import (
     _derived_fingerprints,
     _derived_scores,
     _derived_tasks,
+    _Packaged,
+    _packaged_file,
 )
 from autometa.search import _metafeatures
 from autometa.search._metafeatures import MAX_STATISTICS_ROWS, compute_meta_features
@@ -144,7 +146,8 @@ def shipped_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_DIR_ENV, str(folder))
         clear_memos()
-        KnowledgeBase.default().close()
+        with KnowledgeBase.default() as kb:
+            assert kb.metadata()  # not packaged: the shipped files are parsed and cached
         yield folder
     clear_memos()
 
@@ -180,8 +183,30 @@ def test_shipped_derived_files_are_keyed_by_the_files_digest(
     assert kb.task_fingerprints() == fingerprints
 
 
-def test_recommend_is_the_same_before_and_after_caching(
+def test_the_packaged_planning_data_describes_the_shipped_files(
     shipped_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_DIR_ENV, str(shipped_cache))
+    with KnowledgeBase.default() as kb:
+        digest = kb.content_digest()
+        assert digest is not None
+        packaged = _Packaged.load(_packaged_file(), digest)
+        assert packaged is not None, (
+            "autometa/data/default_kb_derived.npz does not describe the shipped base; "
+            'regenerate it: python -c "from autometa.knowledge._base import write_packaged; '
+            'write_packaged()"'
+        )
+        assert packaged.tasks == tuple(kb._read_tasks(None))
+        assert dict(packaged.fingerprints) == kb._read_task_fingerprints()
+        assert dict(packaged.counts) == kb.counts()
+        table = kb._read_score_table(None, None)
+        assert packaged.scores.table.task_ids == table.task_ids
+        assert packaged.scores.table.configs == table.configs
+        np.testing.assert_array_equal(packaged.scores.table.scores, table.scores)
+
+
+def test_recommend_is_the_same_before_and_after_caching(
+    shipped_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     X, y = make_classification(n_samples=300, n_features=8, random_state=3)
     monkeypatch.setenv(CACHE_DIR_ENV, str(shipped_cache))
@@ -201,6 +226,12 @@ def test_recommend_is_the_same_before_and_after_caching(
     assert len(keys) == 5
     assert [r.config.key for r in second] == keys == [r.config.key for r in third]
     assert [r.predicted_score for r in second] == [r.predicted_score for r in first]
+    # a fresh machine: no cache at all, the packaged data serves the planning
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    clear_memos()
+    fresh = autometa.recommend(X, y, k=5)
+    assert [r.config.key for r in fresh] == keys
+    assert not list(tmp_path.glob("default-kb-*.db")), "no parse was needed"
 
 
 # -- the stored selector -------------------------------------------------------------------

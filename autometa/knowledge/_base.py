@@ -36,7 +36,7 @@ import uuid
 import warnings
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -279,9 +279,13 @@ class KnowledgeBase:
     manager, or call :meth:`close`.
     """
 
-    def __init__(self, engine: Engine, location: str, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine | None, location: str, *, read_only: bool = False) -> None:
         """Wrap an engine on an already validated database; use the class methods instead."""
         self._engine: Engine | None = engine
+        self._build: Callable[[], KnowledgeBase] | None = None
+        """For :meth:`default` without its cache file: makes the database on first use."""
+        self._packaged: _Packaged | None = None
+        """For :meth:`default`: what planning reads, shipped with the package."""
         self._location = location
         self._read_only = read_only
         self._shipped_digest: str | None = None
@@ -328,6 +332,12 @@ class KnowledgeBase:
         damaged cache is rebuilt; an unwritable cache folder only costs the parse. A
         missing or empty data folder gives an empty knowledge base. To add to it, copy it
         into your own: ``KnowledgeBase.default().copy_into(kb)``.
+
+        Before the cache file exists, what planning a fit reads (tasks, score tables,
+        task fingerprints, counts) comes from ``autometa/data/default_kb_derived.npz``,
+        shipped with the package for these exact files (checked by their hash), and the
+        database is made only when something else is asked for: the first
+        ``autometa.recommend`` on a fresh machine does not wait for the parse.
         """
         folder = _default_kb_dir()
         sources = _sources([folder]) if folder.is_dir() else []
@@ -345,6 +355,20 @@ class KnowledgeBase:
             else:
                 kb._mark_shipped(digest, cache)
                 return kb
+        packaged = _Packaged.load(_packaged_file(), f"shipped-{digest}")
+        if packaged is None:
+            return cls._parse_default(sources, cache, digest)
+        lazy = cls(None, DEFAULT_LOCATION, read_only=True)
+        lazy._build = lambda: cls._parse_default(sources, cache, digest)
+        lazy._packaged = packaged
+        lazy._mark_shipped(digest, cache)
+        return lazy
+
+    @classmethod
+    def _parse_default(
+        cls, sources: Sequence[Traversable], cache: Path, digest: str
+    ) -> KnowledgeBase:
+        """The shipped base parsed from its files, and cached (best effort) at ``cache``."""
         kb = cls.in_memory()
         kb._import_sources(sources)
         kb._store_cache(cache)
@@ -415,10 +439,12 @@ class KnowledgeBase:
 
     @property
     def closed(self) -> bool:
-        return self._engine is None
+        return self._engine is None and self._build is None
 
     def close(self) -> None:
         """Release the database connections (an in-memory base is discarded). Idempotent."""
+        self._build = None
+        self._packaged = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -455,6 +481,10 @@ class KnowledgeBase:
         return self.counts()["tasks"]
 
     def _live_engine(self) -> Engine:
+        if self._engine is None and self._build is not None:
+            built, self._build = self._build(), None  # the shipped base, on first use
+            self._engine, built._engine = built._engine, None
+            self._location = built._location
         if self._engine is None:
             raise KnowledgeBaseError(f"Knowledge base {self._location} is closed.")
         return self._engine
@@ -744,6 +774,8 @@ class KnowledgeBase:
                 return _Scores.load(path, self._shipped_digest or "")
             except (OSError, ValueError, KeyError) as exc:
                 logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        if self._packaged is not None:
+            return self._packaged.scores
         table = self._read_score_table(None, None)
         with self._reading() as conn:
             kinds = dict(conn.execute(select(tasks_table.c.task_id, tasks_table.c.kind)).all())
@@ -810,6 +842,8 @@ class KnowledgeBase:
 
     def counts(self) -> dict[str, int]:
         """``{"tasks": n, "configs": n, "evaluations": n}``."""
+        if self._engine is None and self._packaged is not None:
+            return dict(self._packaged.counts)
         with self._reading() as conn:
             return {
                 name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -1244,6 +1278,8 @@ class KnowledgeBase:
                 return _load_fingerprints(path, self._shipped_digest or "")
             except (OSError, ValueError, KeyError) as exc:
                 logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        if self._packaged is not None:
+            return self._packaged.fingerprints
         pairs = tuple(self._read_task_fingerprints().items())
         if path is not None:
             _save_npz(
@@ -1310,7 +1346,10 @@ def _derived_scores(key: _DerivedKey) -> _Scores:
 @functools.lru_cache(maxsize=8)
 def _derived_tasks(key: _DerivedKey) -> tuple[TaskRecord, ...]:
     """The task records of the base with content ``key.digest``, sorted by task id."""
-    return tuple(key.base()._read_tasks(None))
+    base = key.base()
+    if base._packaged is not None:
+        return base._packaged.tasks
+    return tuple(base._read_tasks(None))
 
 
 def _copy_record(record: TaskRecord) -> TaskRecord:
@@ -1374,24 +1413,134 @@ class _Scores:
 
     @classmethod
     def load(cls, path: Path, digest: str) -> _Scores:
-        """Read :meth:`arrays` back, checking every value (ValueError if anything is off)."""
+        """Read :meth:`arrays` back from a file (ValueError if anything is off)."""
         with np.load(path, allow_pickle=False) as data:
-            if str(data["digest"]) != digest:
-                raise ValueError(f"written for another base ({str(data['digest'])[:30]})")
-            task_ids = [str(t) for t in data["task_ids"]]
-            kinds = tuple(check_kind(str(k), str(path)) for k in data["kinds"])
-            configs = []
-            for key, algorithm, params in zip(
-                data["config_keys"], data["algorithms"], data["params"], strict=True
-            ):
-                config = make_config(str(algorithm), loads(str(params), str(path)), str(path))
-                if config.key != str(key):
-                    raise ValueError(f"config key {key!r} does not match its parameters")
-                configs.append(config)
-            scores = np.array(data["scores"], dtype=float)
+            arrays = {name: np.asarray(data[name]) for name in data.files}
+        return cls.from_arrays(arrays, digest, str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], digest: str, where: str) -> _Scores:
+        """:meth:`arrays` back, checking every value (ValueError if anything is off)."""
+        if str(arrays["digest"]) != digest:
+            raise ValueError(f"written for another base ({str(arrays['digest'])[:30]})")
+        task_ids = [str(t) for t in arrays["task_ids"]]
+        kinds = tuple(check_kind(str(k), where) for k in arrays["kinds"])
+        configs = []
+        for key, algorithm, params in zip(
+            arrays["config_keys"], arrays["algorithms"], arrays["params"], strict=True
+        ):
+            config = make_config(str(algorithm), loads(str(params), where), where)
+            if config.key != str(key):
+                raise ValueError(f"config key {key!r} does not match its parameters")
+            configs.append(config)
+        scores = np.array(arrays["scores"], dtype=float)
         if len(kinds) != len(task_ids):
             raise ValueError("task_ids and kinds differ in length")
         return cls(ScoreTable(task_ids, configs, scores), kinds)
+
+
+PACKAGED_DERIVED = "default_kb_derived.npz"
+"""What planning reads from the shipped base, shipped with it (``autometa/data/``)."""
+
+
+def _packaged_file() -> Traversable:
+    return resources.files("autometa").joinpath("data").joinpath(PACKAGED_DERIVED)
+
+
+@dataclass(frozen=True, eq=False)
+class _Packaged:
+    """The shipped base's score table, task fingerprints, task records and counts, as
+    :func:`write_packaged` stored them for the files of hash ``digest``."""
+
+    digest: str
+    scores: _Scores
+    fingerprints: tuple[tuple[str, str], ...]
+    tasks: tuple[TaskRecord, ...]
+    counts: Mapping[str, int]
+
+    @classmethod
+    def load(cls, source: Traversable, digest: str) -> _Packaged | None:
+        """The data in ``source`` if it was written for ``digest``; else None (logged)."""
+        if not source.is_file():
+            return None
+        try:
+            with source.open("rb") as raw, np.load(raw, allow_pickle=False) as data:
+                arrays = {name: np.asarray(data[name]) for name in data.files}
+            if str(arrays["digest"]) != digest:
+                logger.info("%s describes other shipped files; not using it", source)
+                return None
+            where = str(source)
+            scores = _Scores.from_arrays(
+                {k[len("scores_") :]: v for k, v in arrays.items() if k.startswith("scores_")},
+                digest,
+                where,
+            )
+            fingerprints = tuple(
+                (str(t), str(f))
+                for t, f in zip(arrays["task_ids"], arrays["fingerprints"], strict=True)
+            )
+            tasks = tuple(_record(_task_from_json(str(text), where)) for text in arrays["tasks"])
+            counts = {str(k): int(v) for k, v in loads(str(arrays["counts"]), where).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("ignoring the damaged %s: %s", source, exc)
+            return None
+        return cls(digest, scores, fingerprints, tasks, counts)
+
+
+def _task_from_json(text: str, where: str) -> TaskEntry:
+    raw = check_object(loads(text, where), where, "task")
+    return TaskEntry(
+        task_id=check_text(raw["task_id"], where, "task_id"),
+        name=check_text(raw["name"], where, "name", empty=True),
+        kind=check_kind(raw["kind"], where),
+        scoring=check_text(raw["scoring"], where, "scoring"),
+        meta_features=check_meta_features(raw["meta_features"], where),
+        provenance=check_object(raw["provenance"], where, "provenance"),
+    )
+
+
+def write_packaged(path: PathLike | None = None) -> Path:
+    """Write what planning reads from the shipped base to ``path`` (default: the
+    package's ``autometa/data/default_kb_derived.npz``), read from its database.
+
+    Run after the shipped base changes (``python -c "from autometa.knowledge._base
+    import write_packaged; write_packaged()"``); ``tests/test_planning_overhead.py``
+    fails while the file describes other files.
+    """
+    target = Path(str(_packaged_file())) if path is None else Path(path)
+    kb = KnowledgeBase.default()
+    kb._live_engine()  # the database itself, never the packaged data being replaced
+    digest = kb.content_digest()
+    if digest is None or not digest.startswith("shipped-"):
+        raise KnowledgeBaseError("the shipped knowledge base is empty: nothing to package.")
+    table = kb._read_score_table(None, None)
+    records = kb._read_tasks(None)
+    kinds = {r.task_id: r.kind for r in records}
+    scores = _Scores(table, tuple(kinds[t] for t in table.task_ids))
+    fingerprints = kb._read_task_fingerprints()
+    tasks = [
+        dumps(
+            {
+                "task_id": r.task_id,
+                "name": r.name,
+                "kind": r.kind,
+                "scoring": r.scoring,
+                "meta_features": encode_meta_features(r.meta_features),
+                "provenance": r.provenance,
+            }
+        )
+        for r in records
+    ]
+    arrays = {
+        "digest": np.array(digest),
+        **{f"scores_{k}": v for k, v in scores.arrays(digest).items()},
+        "task_ids": np.array(list(fingerprints), dtype=str),
+        "fingerprints": np.array(list(fingerprints.values()), dtype=str),
+        "tasks": np.array(tasks, dtype=str),
+        "counts": np.array(dumps(kb.counts())),
+    }
+    np.savez_compressed(target, **cast(dict[str, Any], arrays))
+    return target
 
 
 def _load_fingerprints(path: Path, digest: str) -> tuple[tuple[str, str], ...]:
@@ -1534,3 +1683,4 @@ def _check_evaluation(evaluation: Any) -> None:
             raise TypeError(f"Evaluation.{name} must be a number, got {value!r}.")
     if float(evaluation.fit_time) < 0:
         raise ValueError(f"Evaluation.fit_time must be >= 0, got {evaluation.fit_time!r}.")
+
