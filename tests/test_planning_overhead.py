@@ -215,26 +215,66 @@ def test_recommend_is_the_same_before_and_after_caching(
         *shipped_cache.glob("selector-forests-*.npz"),
     ]:
         derived.unlink()  # only the base itself is cached: everything else is computed
-    clear_memos()
-    first = autometa.recommend(X, y, k=5)
-    assert list(shipped_cache.glob("selector-forests-*.npz")), "the fitted selector is kept"
-    assert list(shipped_cache.glob("default-kb-*.scores.npz")), "so is the score table"
-    clear_memos()  # a new process: derived files and the stored selector are read back
-    second = autometa.recommend(X, y, k=5)
-    third = autometa.recommend(X, y, k=5)  # the same process: memos
+    with pytest.MonkeyPatch.context() as patch:  # and the selector is fitted, not shipped
+        patch.setattr(learned, "shipped_selector", lambda: tmp_path / "absent.npz")
+        clear_memos()
+        first = autometa.recommend(X, y, k=5)
+        assert list(shipped_cache.glob("selector-forests-*.npz")), "the fitted selector is kept"
+        assert list(shipped_cache.glob("default-kb-*.scores.npz")), "so is the score table"
+        clear_memos()  # a new process: derived files and the stored selector are read back
+        second = autometa.recommend(X, y, k=5)
+        third = autometa.recommend(X, y, k=5)  # the same process: memos
     keys = [r.config.key for r in first]
     assert len(keys) == 5
     assert [r.config.key for r in second] == keys == [r.config.key for r in third]
     assert [r.predicted_score for r in second] == [r.predicted_score for r in first]
-    # a fresh machine: no cache at all, the packaged data serves the planning
-    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    # a fresh machine: no cache at all; the packaged data and the shipped selector serve
+    fresh_cache = tmp_path / "fresh"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(fresh_cache))
     clear_memos()
     fresh = autometa.recommend(X, y, k=5)
     assert [r.config.key for r in fresh] == keys
-    assert not list(tmp_path.glob("default-kb-*.db")), "no parse was needed"
+    assert not list(fresh_cache.glob("default-kb-*.db")), "no parse was needed"
 
 
 # -- the stored selector -------------------------------------------------------------------
+def test_the_shipped_selector_is_the_default_fit_on_the_shipped_base(
+    shipped_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import sklearn
+
+    from autometa._plugins import build_plugin_manager
+
+    with np.load(Path(str(learned.shipped_selector())), allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+    if header["sklearn"] != sklearn.__version__:
+        pytest.skip(f"shipped for scikit-learn {header['sklearn']}: refitted once here")
+    monkeypatch.setenv(CACHE_DIR_ENV, str(shipped_cache))
+    with KnowledgeBase.default() as kb:
+        offered = sorted(build_plugin_manager().meta_learners())
+        found = learned.training_data(kb, offered)
+        assert found is not None
+        records = kb.tasks()
+        training = TrainingSet.build(found[0], {r.task_id: r for r in records})
+    key = training_key(training, PairwiseSelector(random_state=learned.SELECTOR_SEED))
+    assert header["key"] == key, (
+        "plugins/autometa_selectors/data/selector_forests.npz is not the default fit on the "
+        'shipped base; regenerate it: python -c "from autometa_selectors.learned import '
+        'write_shipped_selector; write_shipped_selector()"'
+    )
+    shipped = load_selector(Path(str(learned.shipped_selector())), key)
+    fitted = PairwiseSelector(random_state=learned.SELECTOR_SEED).fit(training)
+    for record in records[:40]:
+        assert shipped.wins(record.meta_features, record.kind) == fitted.wins(
+            record.meta_features, record.kind
+        )
+        assert shipped.choose(record.meta_features, record.kind) == fitted.choose(
+            record.meta_features, record.kind
+        )
+
+
 def _training(n_tasks: int = 40) -> TrainingSet:
     """Tasks where learner "a" wins when feature f0 is high, "b" when low, "c" never."""
     rng = np.random.default_rng(0)

@@ -75,6 +75,38 @@ SELECTOR_SEED = 0
 """The forests' seed: a task gets the same learner whatever the fit's random_state."""
 
 
+SHIPPED_SELECTOR = "selector_forests.npz"
+"""The selector fitted on the shipped data for the first-party learners (as data)."""
+
+
+def shipped_selector() -> Traversable:
+    """Where the selector fitted on the shipped training data lives in the package.
+
+    It saves the first fit on a fresh machine (about a second); it is used only when its
+    key (training set, parameters, scikit-learn version) is the fit's. Rewrite it with
+    :func:`write_shipped_selector` after the shipped base or training data change.
+    """
+    return resources.files("autometa_selectors").joinpath("data").joinpath(SHIPPED_SELECTOR)
+
+
+def write_shipped_selector(path: Path | None = None) -> Path:
+    """Fit the selector a default fit on the shipped base uses and store it at ``path``
+    (default: the package's ``data/selector_forests.npz``)."""
+    from autometa._plugins import build_plugin_manager
+
+    knowledge = KnowledgeBase.default()
+    offered = sorted(build_plugin_manager().meta_learners())
+    found = training_data(knowledge, offered)
+    if found is None:
+        raise ValueError("the shipped base has no selector training data to fit on")
+    records = {record.task_id: record for record in knowledge.tasks()}
+    training = TrainingSet.build(found[0], records)
+    selector = PairwiseSelector(random_state=SELECTOR_SEED).fit(training)
+    target = Path(str(shipped_selector())) if path is None else path
+    save_selector(selector, target, training_key(training, selector))
+    return target
+
+
 def shipped_data() -> Traversable:
     """Where the shipped knowledge base's selector training data lives in the package."""
     return resources.files("autometa_selectors").joinpath("data").joinpath(SHIPPED_DATA)
@@ -134,13 +166,21 @@ class _Fit:
 
 @functools.lru_cache(maxsize=8)
 def _fitted(fit: _Fit) -> PairwiseSelector:
-    """The stored selector of ``fit.key`` if its file loads, else a fit (then stored)."""
+    """The stored selector of ``fit.key`` (cached, or shipped with the package) if its
+    file loads, else a fit (then cached)."""
     path = stored_path(fit.cache_dir, fit.key)
     if path.is_file():
         try:
             return load_selector(path, fit.key)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.info("strategy selector: refitting, %s is unusable: %s", path, exc)
+    shipped = shipped_selector()
+    if shipped.is_file():
+        try:
+            return load_selector(Path(str(shipped)), fit.key)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Another training set (a user's base, other learners) or scikit-learn version.
+            logger.debug("strategy selector: not the shipped fit: %s", exc)
     selector = PairwiseSelector(random_state=SELECTOR_SEED).fit(fit.training)
     save_selector(selector, path, fit.key)
     for stale in stored_files(fit.cache_dir)[MAX_CACHE_FILES:]:

@@ -123,6 +123,7 @@ def save_selector(selector: PairwiseSelector, path: Path, key: str) -> None:
         "format": FORMAT,
         "version": VERSION,
         "key": key,
+        "sklearn": sklearn.__version__,
         "params": _params(selector),
         "learners": selector.learners_,
         "n_tasks": selector.n_tasks_,
@@ -142,7 +143,7 @@ def save_selector(selector: PairwiseSelector, path: Path, key: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(temporary, **cast(dict[str, Any], arrays))
+        np.savez_compressed(temporary, **cast(dict[str, Any], arrays))
         os.replace(temporary, path)
     except OSError as exc:
         logger.info("strategy selector: not caching the fitted selector at %s: %s", path, exc)
