@@ -1683,4 +1683,3 @@ def _check_evaluation(evaluation: Any) -> None:
             raise TypeError(f"Evaluation.{name} must be a number, got {value!r}.")
     if float(evaluation.fit_time) < 0:
         raise ValueError(f"Evaluation.fit_time must be >= 0, got {evaluation.fit_time!r}.")
-
