@@ -339,6 +339,7 @@ class _AutoMetaBase(BaseEstimator):
         self.recommendations_: list[Recommendation] = plan.recommendations
         self.strategy_ = plan.strategy
         self.strategy_source_ = plan.strategy_source
+        self.planning_timings_ = dict(plan.timings)
         self.task_kind_ = plan.task.kind
         self.scoring_ = plan.task.scoring
         self.task_id_ = plan.task.task_id

@@ -322,7 +322,8 @@ def kb_evaluate(
     from autometa.knowledge._base import KnowledgeBase
     from autometa.knowledge._loto import leave_one_task_out
 
-    registry = build_plugin_manager().meta_learners()
+    manager = build_plugin_manager()
+    registry = manager.meta_learners()
     names = [n.strip() for n in learners.split(",")] if learners else sorted(registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
@@ -342,11 +343,20 @@ def kb_evaluate(
         )
         summary = None
         if selector or selector_data is not None:
-            from autometa._selection import selector_report
-
-            report, summary = selector_report(
-                report, knowledge, evaluate=selector, save_to=selector_data, n_jobs=n_jobs
+            judged = manager.evaluate_selector(
+                report,
+                knowledge,
+                evaluate=selector,
+                save_to=None if selector_data is None else str(selector_data),
+                n_jobs=n_jobs,
             )
+            if judged is None:
+                _fail(
+                    "no installed plugin evaluates a strategy selector; install autometa "
+                    "with its first-party plugins, or unblock 'selectors'."
+                )
+            else:
+                report, summary = judged
     except ValueError as exc:
         _fail(str(exc))
     click.echo(report.table())

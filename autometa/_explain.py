@@ -80,7 +80,21 @@ def explain_fit(model: Any) -> str:
         f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, "
         f"found by {_origin(best, recommendations)}.",
     ]
+    timings = getattr(model, "planning_timings_", None)
+    if timings:
+        parts.append(format_planning(timings))
     return "\n".join(parts)
+
+
+def format_planning(timings: Mapping[str, float]) -> str:
+    """One line: how long planning took in all and step by step (``Plan.timings``).
+
+    Planning (validation, meta-features, knowledge base, strategy, recommendations) runs
+    before the first trial and is overhead on every fit; this shows where it went.
+    """
+    total = sum(timings.values())
+    steps = ", ".join(f"{step} {seconds:.3f}s" for step, seconds in timings.items())
+    return f"Planning: {total:.3f}s ({steps})."
 
 
 def _reasons(evidence: Evidence, meta_features: Mapping[str, float] | None) -> list[str]:

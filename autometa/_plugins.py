@@ -200,6 +200,29 @@ class Plugins:
             return result, impl.plugin_name
         return None
 
+    def evaluate_selector(
+        self,
+        report: Any,
+        knowledge: KnowledgeView,
+        *,
+        evaluate: bool,
+        save_to: str | None,
+        n_jobs: int,
+    ) -> tuple[Any, str | None] | None:
+        """The first plugin's selector evaluation (last registered asked first), or None."""
+        kwargs = {
+            "report": report,
+            "knowledge": knowledge,
+            "evaluate": evaluate,
+            "save_to": save_to,
+            "n_jobs": n_jobs,
+        }
+        for impl in reversed(self._impls("autometa_evaluate_selector")):
+            result = _call_impl(impl, "autometa_evaluate_selector", kwargs)
+            if result is not None:
+                return result
+        return None
+
     def samplers(self) -> dict[str, SamplerFactory]:
         """Sampler factories the plugins offer, by the name a Strategy uses.
 

@@ -47,8 +47,11 @@ Moving the shared code below knowledge (or the builder above search) removes an 
 
 PLUGIN_BACK_DOORS: Mapping[tuple[str, str], str] = {
     ("plugins/autometa_selectors/__init__.py", "autometa.knowledge"): "annotation only",
-    ("plugins/autometa_selectors/learned.py", "autometa._selection"): (
-        "the pairwise selector model and its training data"
+    ("plugins/autometa_selectors/selection.py", "autometa.knowledge._base"): (
+        "the task records its training data is labelled with"
+    ),
+    ("plugins/autometa_selectors/selection.py", "autometa.knowledge._loto"): (
+        "the leave-one-task-out report its training data comes from"
     ),
     ("plugins/autometa_selectors/learned.py", "autometa.knowledge._base"): (
         "cache directory and fingerprints of the base it trains on"

@@ -130,11 +130,29 @@ def observers_are_called_by_check_plugin(plugin: types.ModuleType) -> None:
     """check_plugin already calls observers with an ok and a failed evaluation."""
 
 
+def check_selector_evaluation_of(plugin: types.ModuleType) -> None:
+    """The example judges a selector on a real (tiny) leave-one-task-out report."""
+    from autometa.knowledge._loto import leave_one_task_out
+    from autometa_learners import GreedyPortfolio, NearestTasks
+
+    with autometa.testing.small_knowledge_base() as knowledge:
+        report = leave_one_task_out(
+            knowledge, {"nearest_tasks": NearestTasks, "greedy_portfolio": GreedyPortfolio}
+        )
+        answer = plugin.autometa_evaluate_selector(report=report, evaluate=True)
+    assert answer is not None
+    judged, summary = answer
+    assert judged is report
+    assert summary is not None
+    assert summary.startswith("best on average: ")
+
+
 DEEP_CHECKS: dict[str, Callable[[types.ModuleType], None]] = {
     "autometa_algorithms": check_algorithms_of,
     "autometa_meta_features": autometa.testing.check_meta_features,
     "autometa_meta_learners": check_meta_learners_of,
     "autometa_select_strategy": autometa.testing.check_strategy_selector,
+    "autometa_evaluate_selector": check_selector_evaluation_of,
     "autometa_samplers": autometa.testing.check_samplers,
     "autometa_trial_completed": observers_are_called_by_check_plugin,
 }

@@ -18,16 +18,6 @@ import autometa
 import autometa_selectors
 from autometa._cli import main
 from autometa._plugins import build_plugin_manager
-from autometa._selection import (
-    ORACLE,
-    SELECTOR,
-    PairwiseSelector,
-    Selector,
-    SelectorData,
-    TrainingSet,
-    evaluate_selectors,
-    selector_choices,
-)
 from autometa.contract import Config, Evaluation
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import SBS, _summarise
@@ -39,6 +29,16 @@ from autometa_selectors.learned import (
     cache_files,
     choose_learner,
     shipped_data,
+)
+from autometa_selectors.selection import (
+    ORACLE,
+    SELECTOR,
+    PairwiseSelector,
+    Selector,
+    SelectorData,
+    TrainingSet,
+    evaluate_selectors,
+    selector_choices,
 )
 
 KS = (1, 3, 5, 10, 25)

@@ -22,7 +22,7 @@ or pass the object directly: ``autometa.fit(X, y, plugins=[my_plugin])``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -101,6 +101,31 @@ def autometa_select_strategy(
         :class:`autometa.contract.KnowledgeView`).
     :param meta_learners: names of the registered meta-learners (choose among these).
     :return: a Strategy, or None to abstain.
+    """
+
+
+@hookspec(firstresult=True)
+def autometa_evaluate_selector(
+    report: Any,
+    knowledge: KnowledgeView,
+    evaluate: bool,
+    save_to: str | None,
+    n_jobs: int,
+) -> tuple[Any, str | None] | None:
+    """Judge a strategy selector next to the learners: ``autometa kb evaluate --selector``.
+
+    The first plugin that answers wins (return None to let the next one). The core has
+    no selector of its own; the plugin that owns one trains and judges it.
+
+    :param report: the learners' leave-one-task-out report on ``knowledge`` (an
+        ``autometa.knowledge.LotoReport``; typed loosely so the contract does not import
+        the knowledge layer).
+    :param knowledge: the knowledge base the report measured.
+    :param evaluate: add the selector's rows to the report (``--selector``).
+    :param save_to: where to save the selector's training data, or None
+        (``--save-selector-data``).
+    :param n_jobs: parallel jobs for the selector's own leave-one-task-out.
+    :return: ``(report with the selector's rows, one-line summary or None)``, or None.
     """
 
 

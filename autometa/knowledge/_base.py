@@ -25,14 +25,19 @@ knowledge base shipped in the wheel is a folder of such files
 
 from __future__ import annotations
 
+import copy
+import functools
 import gzip
 import hashlib
 import logging
 import math
 import os
+import sqlite3
+import uuid
 import warnings
+import weakref
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -47,6 +52,7 @@ from sqlalchemy.exc import DBAPIError
 from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
 from autometa.knowledge._format import (
     RESERVED_METADATA,
+    REVISION_KEY,
     STATUSES,
     Bundle,
     EvaluationEntry,
@@ -274,11 +280,19 @@ class KnowledgeBase:
     manager, or call :meth:`close`.
     """
 
-    def __init__(self, engine: Engine, location: str, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine | None, location: str, *, read_only: bool = False) -> None:
         """Wrap an engine on an already validated database; use the class methods instead."""
         self._engine: Engine | None = engine
+        self._build: Callable[[], KnowledgeBase] | None = None
+        """For :meth:`default` without its cache file: makes the database on first use."""
+        self._packaged: _Packaged | None = None
+        """For :meth:`default`: what planning reads, shipped with the package."""
         self._location = location
         self._read_only = read_only
+        self._shipped_digest: str | None = None
+        """For :meth:`default`: the hash of the shipped files this base was built from."""
+        self._derived_prefix: Path | None = None
+        """For :meth:`default`: where files derived from it are cached (path + prefix)."""
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -319,6 +333,12 @@ class KnowledgeBase:
         damaged cache is rebuilt; an unwritable cache folder only costs the parse. A
         missing or empty data folder gives an empty knowledge base. To add to it, copy it
         into your own: ``KnowledgeBase.default().copy_into(kb)``.
+
+        Before the cache file exists, what planning a fit reads (tasks, score tables,
+        task fingerprints, counts) comes from ``autometa/data/default_kb_derived.npz``,
+        shipped with the package for these exact files (checked by their hash), and the
+        database is made only when something else is asked for: the first
+        ``autometa.recommend`` on a fresh machine does not wait for the parse.
         """
         folder = _default_kb_dir()
         sources = _sources([folder]) if folder.is_dir() else []
@@ -326,33 +346,76 @@ class KnowledgeBase:
             empty = cls.in_memory()
             empty._freeze(DEFAULT_LOCATION)
             return empty
-        cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{_digest(sources)[:20]}.db"
+        digest = _sources_digest(sources)
+        cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{digest[:20]}.db"
         if cache.is_file():
             try:
-                return cls.open(cache, read_only=True, create=False)
+                kb = cls.open(cache, read_only=True, create=False)
             except KnowledgeBaseError:
                 logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+            else:
+                kb._mark_shipped(digest, cache)
+                return kb
+        packaged = _Packaged.load(_packaged_file(), f"shipped-{digest}")
+        if packaged is None:
+            return cls._parse_default(sources, cache, digest)
+        lazy = cls(None, DEFAULT_LOCATION, read_only=True)
+        lazy._build = lambda: cls._parse_default(sources, cache, digest)
+        lazy._packaged = packaged
+        lazy._mark_shipped(digest, cache)
+        return lazy
+
+    @classmethod
+    def _parse_default(
+        cls, sources: Sequence[Traversable], cache: Path, digest: str
+    ) -> KnowledgeBase:
+        """The shipped base parsed from its files, and cached (best effort) at ``cache``."""
         kb = cls.in_memory()
         kb._import_sources(sources)
         kb._store_cache(cache)
         kb._freeze(DEFAULT_LOCATION)
+        kb._mark_shipped(digest, cache)
         return kb
+
+    def _mark_shipped(self, digest: str, cache: Path) -> None:
+        """Key what is derived from this base by the shipped files' hash; cache it beside
+        ``cache`` (the files are immutable, so the hash names the content for good)."""
+        self._shipped_digest = f"shipped-{digest}"
+        self._derived_prefix = cache.with_suffix("")
 
     def _store_cache(self, cache: Path) -> None:
         """Best effort: write this base to ``cache`` atomically; drop older cache files."""
         temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            with KnowledgeBase.open(temporary) as copy:
-                self.copy_into(copy)
+            self._backup_to(temporary)
+            KnowledgeBase.open(temporary, read_only=True, create=False).close()  # it opens
             os.replace(temporary, cache)
-            for stale in cache.parent.glob(f"{DEFAULT_CACHE_PREFIX}*.db"):
-                if stale != cache:
+            current = cache.with_suffix("").name
+            for stale in cache.parent.glob(f"{DEFAULT_CACHE_PREFIX}*"):
+                if not stale.name.startswith(current):  # older bases' files, derived ones too
                     stale.unlink(missing_ok=True)
-        except (OSError, KnowledgeBaseError) as exc:
+        except (OSError, sqlite3.Error, KnowledgeBaseError) as exc:
             logger.info("not caching the default knowledge base at %s: %s", cache, exc)
             for leftover in cache.parent.glob(f"{temporary.name}*"):
                 leftover.unlink(missing_ok=True)
+
+    def _backup_to(self, path: Path) -> None:
+        """Copy this SQLite database page by page into a new file (SQLite's backup API:
+        milliseconds, where re-inserting 10^5 rows through :meth:`copy_into` takes
+        seconds)."""
+        raw = self._live_engine().raw_connection()
+        try:
+            source = raw.driver_connection
+            if not isinstance(source, sqlite3.Connection):
+                raise KnowledgeBaseError(f"{self._location} is not SQLite; cannot back it up.")
+            target = sqlite3.connect(path)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            raw.close()
 
     def _freeze(self, location: str) -> None:
         raw = self._live_engine().raw_connection()
@@ -377,10 +440,12 @@ class KnowledgeBase:
 
     @property
     def closed(self) -> bool:
-        return self._engine is None
+        return self._engine is None and self._build is None
 
     def close(self) -> None:
         """Release the database connections (an in-memory base is discarded). Idempotent."""
+        self._build = None
+        self._packaged = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -417,6 +482,10 @@ class KnowledgeBase:
         return self.counts()["tasks"]
 
     def _live_engine(self) -> Engine:
+        if self._engine is None and self._build is not None:
+            built, self._build = self._build(), None  # the shipped base, on first use
+            self._engine, built._engine = built._engine, None
+            self._location = built._location
         if self._engine is None:
             raise KnowledgeBaseError(f"Knowledge base {self._location} is closed.")
         return self._engine
@@ -445,6 +514,15 @@ class KnowledgeBase:
         try:
             with transaction(engine, write=True) as conn:
                 yield conn
+                # Last, in the same transaction: whoever reads the new content reads the
+                # new revision, so derived data keyed by it is never stale.
+                upsert(
+                    conn,
+                    meta_table,
+                    [{"key": REVISION_KEY, "value": dumps(uuid.uuid4().hex)}],
+                    ["key"],
+                    ["value"],
+                )
         except DBAPIError as exc:
             raise self._translate(exc) from exc
 
@@ -533,7 +611,20 @@ class KnowledgeBase:
 
     # -- reads ---------------------------------------------------------------------------
     def tasks(self, kind: TaskKind | None = None) -> list[TaskRecord]:
-        """All tasks (or those of one kind), sorted by task id."""
+        """All tasks (or those of one kind), sorted by task id.
+
+        Read once per :meth:`content_digest`; each call returns its own copies.
+        """
+        if kind is not None:
+            _kind(kind)
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_tasks(kind)
+        records = _derived_tasks(_DerivedKey(digest, weakref.ref(self)))
+        return [_copy_record(r) for r in records if kind is None or r.kind == kind]
+
+    def _read_tasks(self, kind: TaskKind | None) -> list[TaskRecord]:
+        """:meth:`tasks` read from the database (no memo)."""
         stmt = select(tasks_table).order_by(self._in_code_point_order(tasks_table.c.task_id))
         if kind is not None:
             stmt = stmt.where(tasks_table.c.kind == _kind(kind))
@@ -630,7 +721,75 @@ class KnowledgeBase:
         Rows are the tasks with at least one ok, finite score among the selected
         configurations; columns are the configurations (of ``algorithms``, if given) with
         at least one ok, finite score on the selected tasks. Everything else is NaN.
+
+        The table of all tasks is read once per :meth:`content_digest` (and, for the
+        shipped base, kept on disk beside its cache as a ``.npz`` file); the table of a
+        kind or of some algorithms is cut from it.
         """
+        if kind is not None:
+            _kind(kind)
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_score_table(kind, algorithms)
+        derived = _derived_scores(_DerivedKey(digest, weakref.ref(self)))
+        return derived.cut(kind, None if algorithms is None else sorted(set(algorithms)))
+
+    def content_digest(self) -> str | None:
+        """A key of this base's content: equal keys mean equal content, and every write
+        changes it. None when the base has none yet (never written by this autometa).
+
+        The shipped base's key is the hash of its files; any other base's is a random
+        token each write transaction stores with its changes (meta key ``revision``), so
+        reading it costs one query. (An edit made outside autometa, with SQL, keeps the
+        old token: derived data would then be stale until the next write through
+        autometa.) What depends only on the content (score tables, task fingerprints) is
+        computed once per key.
+        """
+        if self._shipped_digest is not None:
+            return self._shipped_digest
+        with self._reading() as conn:
+            value = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == REVISION_KEY)
+            ).scalar_one_or_none()
+        if value is None:
+            return None
+        revision = loads(value, f"{self._location}: meta {REVISION_KEY!r}")
+        if not isinstance(revision, str) or not revision:
+            raise KnowledgeBaseError(
+                f"{self._location}: meta {REVISION_KEY!r} must be a non-empty string, found "
+                f"{revision!r}; the database was edited outside autometa."
+            )
+        return f"revision-{revision}"
+
+    def _derived_file(self, what: str) -> Path | None:
+        """The cache file of derived data ``what``, for the shipped base only."""
+        if self._derived_prefix is None:
+            return None
+        return self._derived_prefix.with_name(f"{self._derived_prefix.name}.{what}.npz")
+
+    def _compute_scores(self) -> _Scores:
+        """The table of all tasks with each row's kind: from the cache file, else read."""
+        path = self._derived_file("scores")
+        if path is not None and path.is_file():
+            try:
+                return _Scores.load(path, self._shipped_digest or "")
+            except (OSError, ValueError, KeyError) as exc:
+                logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        if self._packaged is not None:
+            return self._packaged.scores
+        table = self._read_score_table(None, None)
+        with self._reading() as conn:
+            kinds = dict(conn.execute(select(tasks_table.c.task_id, tasks_table.c.kind)).all())
+        where = f"{self._location}: tasks"
+        scores = _Scores(table, tuple(check_kind(kinds[t], where) for t in table.task_ids))
+        if path is not None:
+            _save_npz(path, scores.arrays(self._shipped_digest or ""))
+        return scores
+
+    def _read_score_table(
+        self, kind: TaskKind | None, algorithms: Iterable[str] | None
+    ) -> ScoreTable:
+        """:meth:`score_table` read from the database (no memo)."""
         ev, cf, tk = evaluations_table, configs_table, tasks_table
         stmt = (
             select(ev.c.task_id, ev.c.config_id, ev.c.score)
@@ -678,12 +837,16 @@ class KnowledgeBase:
     def metadata(self) -> dict[str, Any]:
         """Everything in the ``meta`` table: schema_version, application, created_with, and
         what builders stored with :meth:`set_metadata` (e.g. build provenance)."""
+        if self._engine is None and self._packaged is not None:
+            return copy.deepcopy(dict(self._packaged.metadata))
         with self._reading() as conn:
             rows = conn.execute(select(meta_table.c.key, meta_table.c.value)).all()
         return {key: loads(value, f"{self._location}: meta {key!r}") for key, value in sorted(rows)}
 
     def counts(self) -> dict[str, int]:
         """``{"tasks": n, "configs": n, "evaluations": n}``."""
+        if self._engine is None and self._packaged is not None:
+            return dict(self._packaged.counts)
         with self._reading() as conn:
             return {
                 name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -757,8 +920,9 @@ class KnowledgeBase:
         self._require_writable()  # fail before parsing, not after
         combined = Bundle()
         counts = {"files": len(sources), "tasks": 0, "configs": 0, "evaluations": 0}
+        parsed_configs: dict[str, tuple[int, Config]] = {}  # files repeat one pool
         for source in sources:
-            bundle = _parse_source(source)
+            bundle = _parse_source(source, parsed_configs)
             counts["tasks"] += len(bundle.tasks)
             counts["configs"] += len(bundle.configs)
             counts["evaluations"] += len(bundle.evaluations)
@@ -1094,6 +1258,9 @@ class KnowledgeBase:
     def task_fingerprints(self) -> dict[str, str]:
         """A content hash of each task, by task id.
 
+        Computed once per :meth:`content_digest` (and, for the shipped base, kept on disk
+        beside its cache as a ``.npz`` file).
+
         It covers what a meta-learner sees: the task's kind, scoring and meta-features and
         every evaluation cell (configuration key, score, status); not the name,
         provenance, fit times or errors. Equal content gives equal hashes on any storage
@@ -1101,6 +1268,35 @@ class KnowledgeBase:
         30,000 cells), so derived data (e.g. a strategy selector's training data) can be
         keyed by it.
         """
+        digest = self.content_digest()
+        if digest is None:
+            return self._read_task_fingerprints()
+        return dict(_derived_fingerprints(_DerivedKey(digest, weakref.ref(self))))
+
+    def _compute_fingerprints(self) -> tuple[tuple[str, str], ...]:
+        """:meth:`task_fingerprints` as pairs: from the cache file, else read."""
+        path = self._derived_file("fingerprints")
+        if path is not None and path.is_file():
+            try:
+                return _load_fingerprints(path, self._shipped_digest or "")
+            except (OSError, ValueError, KeyError) as exc:
+                logger.info("recomputing the damaged derived file %s: %s", path, exc)
+        if self._packaged is not None:
+            return self._packaged.fingerprints
+        pairs = tuple(self._read_task_fingerprints().items())
+        if path is not None:
+            _save_npz(
+                path,
+                {
+                    "digest": np.array(self._shipped_digest or ""),
+                    "task_ids": np.array([t for t, _ in pairs], dtype=str),
+                    "fingerprints": np.array([f for _, f in pairs], dtype=str),
+                },
+            )
+        return pairs
+
+    def _read_task_fingerprints(self) -> dict[str, str]:
+        """:meth:`task_fingerprints` read from the database (no memo)."""
         ev, cf, tk = evaluations_table, configs_table, tasks_table
         with self._reading() as conn:
             tasks = conn.execute(select(tk.c.task_id, tk.c.kind, tk.c.scoring, tk.c.meta_features))
@@ -1128,6 +1324,251 @@ class KnowledgeBase:
         return digest.hexdigest()
 
 
+# -- derived data: computed once per content digest ---------------------------------------
+@dataclass(frozen=True)
+class _DerivedKey:
+    """A content digest, and the base to compute from on a miss (not part of the key: any
+    base with this digest has the same content)."""
+
+    digest: str
+    knowledge: weakref.ref[KnowledgeBase] = field(compare=False, hash=False, repr=False)
+
+    def base(self) -> KnowledgeBase:
+        knowledge = self.knowledge()
+        if knowledge is None:  # pragma: no cover - the caller holds the base
+            raise RuntimeError("the knowledge base was garbage-collected during a read")
+        return knowledge
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_scores(key: _DerivedKey) -> _Scores:
+    """The score table of all tasks of the base with content ``key.digest``."""
+    return key.base()._compute_scores()
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_tasks(key: _DerivedKey) -> tuple[TaskRecord, ...]:
+    """The task records of the base with content ``key.digest``, sorted by task id."""
+    base = key.base()
+    if base._packaged is not None:
+        return base._packaged.tasks
+    return tuple(base._read_tasks(None))
+
+
+def _copy_record(record: TaskRecord) -> TaskRecord:
+    """A copy with its own dicts, without validating again (``record`` was validated)."""
+    clone = object.__new__(TaskRecord)
+    for name, value in vars(record).items():
+        object.__setattr__(clone, name, dict(value) if isinstance(value, dict) else value)
+    return clone
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_fingerprints(key: _DerivedKey) -> tuple[tuple[str, str], ...]:
+    """The task fingerprints of the base with content ``key.digest``."""
+    return key.base()._compute_fingerprints()
+
+
+@dataclass(frozen=True, eq=False)
+class _Scores:
+    """The score table of all tasks and each row's task kind: what the tables of a kind
+    or of some algorithms are cut from."""
+
+    table: ScoreTable
+    kinds: tuple[str, ...]
+
+    def cut(self, kind: str | None, algorithms: Sequence[str] | None) -> ScoreTable:
+        """:meth:`KnowledgeBase.score_table` ``(kind, algorithms=algorithms)``, as a copy.
+
+        Rows of other kinds are dropped, then columns of other algorithms, then columns
+        and rows left with no finite score: exactly the rows and columns the database
+        query keeps.
+        """
+        scores = self.table.scores
+        rows = np.ones(len(self.kinds), dtype=bool)
+        if kind is not None:
+            rows = np.array([k == kind for k in self.kinds], dtype=bool)
+        columns = np.ones(len(self.table.configs), dtype=bool)
+        if algorithms is not None:
+            names = set(algorithms)
+            columns = np.array([c.algorithm in names for c in self.table.configs], dtype=bool)
+        finite = np.isfinite(scores) & rows[:, None] & columns[None, :]
+        keep_columns = finite.any(axis=0)
+        keep_rows = finite[:, keep_columns].any(axis=1)
+        return ScoreTable(
+            task_ids=[t for t, keep in zip(self.table.task_ids, keep_rows, strict=True) if keep],
+            configs=[c for c, keep in zip(self.table.configs, keep_columns, strict=True) if keep],
+            scores=scores[np.ix_(keep_rows, keep_columns)],
+        )
+
+    def arrays(self, digest: str) -> dict[str, np.ndarray]:
+        """Plain arrays (strings and floats) for a ``.npz`` file: no pickle."""
+        configs = self.table.configs
+        return {
+            "digest": np.array(digest),
+            "task_ids": np.array(self.table.task_ids, dtype=str),
+            "kinds": np.array(self.kinds, dtype=str),
+            "config_keys": np.array([c.key for c in configs], dtype=str),
+            "algorithms": np.array([c.algorithm for c in configs], dtype=str),
+            "params": np.array([dumps(dict(c.params)) for c in configs], dtype=str),
+            "scores": np.asarray(self.table.scores, dtype=float),
+        }
+
+    @classmethod
+    def load(cls, path: Path, digest: str) -> _Scores:
+        """Read :meth:`arrays` back from a file (ValueError if anything is off)."""
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: np.asarray(data[name]) for name in data.files}
+        return cls.from_arrays(arrays, digest, str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], digest: str, where: str) -> _Scores:
+        """:meth:`arrays` back, checking every value (ValueError if anything is off)."""
+        if str(arrays["digest"]) != digest:
+            raise ValueError(f"written for another base ({str(arrays['digest'])[:30]})")
+        task_ids = [str(t) for t in arrays["task_ids"]]
+        kinds = tuple(check_kind(str(k), where) for k in arrays["kinds"])
+        configs = []
+        for key, algorithm, params in zip(
+            arrays["config_keys"], arrays["algorithms"], arrays["params"], strict=True
+        ):
+            config = make_config(str(algorithm), loads(str(params), where), where)
+            if config.key != str(key):
+                raise ValueError(f"config key {key!r} does not match its parameters")
+            configs.append(config)
+        scores = np.array(arrays["scores"], dtype=float)
+        if len(kinds) != len(task_ids):
+            raise ValueError("task_ids and kinds differ in length")
+        return cls(ScoreTable(task_ids, configs, scores), kinds)
+
+
+PACKAGED_DERIVED = "default_kb_derived.npz"
+"""What planning reads from the shipped base, shipped with it (``autometa/data/``)."""
+
+
+def _packaged_file() -> Traversable:
+    return resources.files("autometa").joinpath("data").joinpath(PACKAGED_DERIVED)
+
+
+@dataclass(frozen=True, eq=False)
+class _Packaged:
+    """The shipped base's score table, task fingerprints, task records, counts and
+    metadata, as :func:`write_packaged` stored them for the files of hash ``digest``."""
+
+    digest: str
+    scores: _Scores
+    fingerprints: tuple[tuple[str, str], ...]
+    tasks: tuple[TaskRecord, ...]
+    counts: Mapping[str, int]
+    metadata: Mapping[str, Any]
+
+    @classmethod
+    def load(cls, source: Traversable, digest: str) -> _Packaged | None:
+        """The data in ``source`` if it was written for ``digest``; else None (logged)."""
+        if not source.is_file():
+            return None
+        try:
+            with source.open("rb") as raw, np.load(raw, allow_pickle=False) as data:
+                arrays = {name: np.asarray(data[name]) for name in data.files}
+            if str(arrays["digest"]) != digest:
+                logger.info("%s describes other shipped files; not using it", source)
+                return None
+            where = str(source)
+            scores = _Scores.from_arrays(
+                {k[len("scores_") :]: v for k, v in arrays.items() if k.startswith("scores_")},
+                digest,
+                where,
+            )
+            fingerprints = tuple(
+                (str(t), str(f))
+                for t, f in zip(arrays["task_ids"], arrays["fingerprints"], strict=True)
+            )
+            tasks = tuple(_record(_task_from_json(str(text), where)) for text in arrays["tasks"])
+            counts = {str(k): int(v) for k, v in loads(str(arrays["counts"]), where).items()}
+            metadata = check_object(loads(str(arrays["metadata"]), where), where, "metadata")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("ignoring the damaged %s: %s", source, exc)
+            return None
+        return cls(digest, scores, fingerprints, tasks, counts, metadata)
+
+
+def _task_from_json(text: str, where: str) -> TaskEntry:
+    raw = check_object(loads(text, where), where, "task")
+    return TaskEntry(
+        task_id=check_text(raw["task_id"], where, "task_id"),
+        name=check_text(raw["name"], where, "name", empty=True),
+        kind=check_kind(raw["kind"], where),
+        scoring=check_text(raw["scoring"], where, "scoring"),
+        meta_features=check_meta_features(raw["meta_features"], where),
+        provenance=check_object(raw["provenance"], where, "provenance"),
+    )
+
+
+def write_packaged(path: PathLike | None = None) -> Path:
+    """Write what planning reads from the shipped base to ``path`` (default: the
+    package's ``autometa/data/default_kb_derived.npz``), read from its database.
+
+    Run after the shipped base changes (``python -c "from autometa.knowledge._base
+    import write_packaged; write_packaged()"``); ``tests/test_planning_overhead.py``
+    fails while the file describes other files.
+    """
+    target = Path(str(_packaged_file())) if path is None else Path(path)
+    kb = KnowledgeBase.default()
+    kb._live_engine()  # the database itself, never the packaged data being replaced
+    digest = kb.content_digest()
+    if digest is None or not digest.startswith("shipped-"):
+        raise KnowledgeBaseError("the shipped knowledge base is empty: nothing to package.")
+    table = kb._read_score_table(None, None)
+    records = kb._read_tasks(None)
+    kinds = {r.task_id: r.kind for r in records}
+    scores = _Scores(table, tuple(kinds[t] for t in table.task_ids))
+    fingerprints = kb._read_task_fingerprints()
+    tasks = [
+        dumps(
+            {
+                "task_id": r.task_id,
+                "name": r.name,
+                "kind": r.kind,
+                "scoring": r.scoring,
+                "meta_features": encode_meta_features(r.meta_features),
+                "provenance": r.provenance,
+            }
+        )
+        for r in records
+    ]
+    arrays = {
+        "digest": np.array(digest),
+        **{f"scores_{k}": v for k, v in scores.arrays(digest).items()},
+        "task_ids": np.array(list(fingerprints), dtype=str),
+        "fingerprints": np.array(list(fingerprints.values()), dtype=str),
+        "tasks": np.array(tasks, dtype=str),
+        "counts": np.array(dumps(kb.counts())),
+        "metadata": np.array(dumps(kb.metadata())),
+    }
+    np.savez_compressed(target, **cast(dict[str, Any], arrays))
+    return target
+
+
+def _load_fingerprints(path: Path, digest: str) -> tuple[tuple[str, str], ...]:
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["digest"]) != digest:
+            raise ValueError(f"written for another base ({str(data['digest'])[:30]})")
+        return tuple(
+            (str(t), str(f)) for t, f in zip(data["task_ids"], data["fingerprints"], strict=True)
+        )
+
+
+def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Best effort: write ``arrays`` to ``path`` atomically (a temporary file, a rename)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(temporary, **cast(dict[str, Any], arrays))
+        os.replace(temporary, path)
+    except OSError as exc:
+        logger.info("not caching derived data at %s: %s", path, exc)
+        temporary.unlink(missing_ok=True)
+
+
 # -- module helpers (pure functions; no state) ---------------------------------------------
 def default_cache_dir() -> Path:
     """Where autometa caches derived files (``AUTOMETA_CACHE_DIR`` overrides)."""
@@ -1136,6 +1577,23 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "autometa"
+
+
+def _sources_digest(sources: Sequence[Traversable]) -> str:
+    """:func:`_digest`, hashed once per process while the files' sizes and modification
+    times stay the same (the shipped files are 20 MB: hashing them costs 30 ms)."""
+    if not all(isinstance(source, Path) for source in sources):
+        return _digest(sources)
+    stamps = []
+    for source in sources:
+        stat = Path(str(source)).stat()
+        stamps.append((str(source), stat.st_size, stat.st_mtime_ns))
+    return _stamped_digest(tuple(stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _stamped_digest(stamps: tuple[tuple[str, int, int], ...]) -> str:
+    return _digest([Path(path) for path, _, _ in stamps])
 
 
 def _digest(sources: Sequence[Traversable]) -> str:
@@ -1170,16 +1628,18 @@ def _sources(items: Sequence[Traversable]) -> list[Traversable]:
     return out
 
 
-def _parse_source(source: Traversable) -> Bundle:
+def _parse_source(
+    source: Traversable, parsed_configs: dict[str, tuple[int, Config]] | None = None
+) -> Bundle:
     label = str(source)
     with source.open("rb") as raw:
         if source.name.endswith(".gz"):
             try:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                    return parse_jsonl(label, stream)
+                    return parse_jsonl(label, stream, parsed_configs)
             except (OSError, EOFError, zlib.error) as exc:
                 raise KnowledgeBaseError(f"{label}: not a readable gzip file ({exc}).") from None
-        return parse_jsonl(label, raw)
+        return parse_jsonl(label, raw, parsed_configs)
 
 
 def _entry(record: TaskRecord) -> TaskEntry:

@@ -67,7 +67,10 @@ FORMAT_VERSION = 1
 STATUSES = ("ok", "failed", "capped")
 """Allowed evaluation statuses."""
 
-RESERVED_METADATA = frozenset({"schema_version", "application", "created_with"})
+REVISION_KEY = "revision"
+"""Metadata key of the random token every write replaces (what derived data is keyed by)."""
+
+RESERVED_METADATA = frozenset({"schema_version", "application", "created_with", REVISION_KEY})
 """Metadata keys the knowledge base maintains itself; users cannot set or import them."""
 
 
@@ -282,14 +285,23 @@ _FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
 )
 
 
-def parse_jsonl(source: str, lines: Iterable[bytes]) -> Bundle:
+def parse_jsonl(
+    source: str,
+    lines: Iterable[bytes],
+    parsed_configs: dict[str, tuple[int, Config]] | None = None,
+) -> Bundle:
     """Parse one JSON Lines export into a :class:`Bundle`.
 
     ``source`` names the file in error messages. Blank lines are skipped. Any problem
     (invalid UTF-8 or JSON, an unknown record type or field, a wrong value, a config id
     that is not defined in the same file, a newer format version) raises
     :class:`KnowledgeBaseError` naming ``source`` and the line number.
+
+    ``parsed_configs`` (the caller's, for one import of many files) maps the text of
+    config lines already parsed and checked to their id and :class:`Config`: the files
+    of one knowledge base repeat the same pool, so each distinct line is parsed once.
     """
+    parsed_configs = {} if parsed_configs is None else parsed_configs
     bundle = Bundle()
     config_keys: dict[int, str] = {}
     pending: list[tuple[int, dict[str, Any]]] = []  # evaluations, resolved after all configs
@@ -300,6 +312,17 @@ def parse_jsonl(source: str, lines: Iterable[bytes]) -> Bundle:
         except UnicodeDecodeError as exc:
             raise KnowledgeBaseError(f"{source}, line {number}: not UTF-8 text ({exc}).") from None
         if not text or text.isspace():
+            continue
+        known = parsed_configs.get(text)
+        if known is not None:  # a config line seen (and checked) in another file
+            ident, config = known
+            if ident in config_keys:
+                raise KnowledgeBaseError(
+                    f"{source}, line {number}: config id {ident} is defined twice."
+                )
+            config_keys[ident] = config.key
+            bundle.configs[config.key] = config
+            seen_record = True
             continue
         record = loads(text, f"{source}, line {number}")
         kind = record.get("type") if isinstance(record, dict) else None
@@ -319,6 +342,7 @@ def parse_jsonl(source: str, lines: Iterable[bytes]) -> Bundle:
             key = config.key
             config_keys[ident] = key
             bundle.configs[key] = config
+            parsed_configs[text] = (ident, config)
         elif kind == "task":
             entry = _parse_task(record, f"{source}, line {number}")
             bundle.tasks[entry.task_id] = entry

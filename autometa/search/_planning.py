@@ -11,8 +11,10 @@ import inspect
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,30 @@ class Plan:
     strategy: Strategy
     strategy_source: str
     recommendations: list[Recommendation]
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each planning step took, in order (:data:`PLANNING_STEPS`)."""
+
+
+PLANNING_STEPS = (
+    "plugins",
+    "validation",
+    "algorithms",
+    "meta_features",
+    "knowledge",
+    "strategy",
+    "recommendations",
+)
+"""The steps of :func:`make_plan`, as named in :attr:`Plan.timings`."""
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Add the wall time of the block to ``timings[step]`` (also when it raises)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 
 
 def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
@@ -96,36 +122,58 @@ def make_plan(
 
     ``algorithms`` restricts the search (and the recommendations) to those names;
     ``timeout`` is the search's budget in seconds, told to learners that order for it.
+    The plan's ``timings`` say how long each step (:data:`PLANNING_STEPS`) took.
     """
-    manager = build_plugin_manager(plugins, blocked=blocked)
-    task = Task.from_data(
-        X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
-    )
-    offered = manager.algorithms(task)
-    algorithms = offered if algorithms is None else restrict_algorithms(offered, algorithms, task)
+    if warm_start is not None and warm_start < 0:
+        raise ValueError(f"warm_start must be >= 0 (0 = cold search), got {warm_start}.")
+    timings: dict[str, float] = {}
+    with _timed(timings, "plugins"):
+        manager = build_plugin_manager(plugins, blocked=blocked)
+    with _timed(timings, "validation"):
+        task = Task.from_data(
+            X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
+        )
+    with _timed(timings, "algorithms"):
+        offered = manager.algorithms(task)
+        algorithms = (
+            offered if algorithms is None else restrict_algorithms(offered, algorithms, task)
+        )
     if not algorithms:
         raise ValueError(
             f"No installed plugin offers an algorithm for a {task.kind} task. Install "
             "autometa with its first-party plugins, or unblock 'sklearn'."
         )
-    # Meta-features use their own fixed seed (not random_state) so a new task's values
-    # are computed exactly as the knowledge base's were.
-    meta_features = compute_meta_features(task, extra_groups=manager.meta_feature_groups(task))
-    base = open_knowledge(knowledge)
-    learners = manager.meta_learners()
-    source = "user"
-    if strategy is None:
-        selected = manager.select_strategy(task, meta_features.values, base, sorted(learners))
-        strategy, source = selected if selected is not None else _fallback(learners)
-    if warm_start is not None:
-        if warm_start < 0:
-            raise ValueError(f"warm_start must be >= 0 (0 = cold search), got {warm_start}.")
-        strategy = replace(strategy, n_warm_starts=warm_start)
-    task = task.with_validation(strategy.validation, strategy.n_splits)
-    recommendations = recommend_for(
-        task, meta_features.values, algorithms, base, strategy, learners, timeout=timeout
+    with _timed(timings, "meta_features"):
+        # Their own fixed seed (not random_state) and row bound, so a new task's values
+        # are computed exactly as the knowledge base's were.
+        groups = manager.meta_feature_groups(task)
+        meta_features = compute_meta_features(task, extra_groups=groups)
+    with _timed(timings, "knowledge"):
+        base = open_knowledge(knowledge)
+    with _timed(timings, "strategy"):
+        learners = manager.meta_learners()
+        source = "user"
+        if strategy is None:
+            selected = manager.select_strategy(task, meta_features.values, base, sorted(learners))
+            strategy, source = selected if selected is not None else _fallback(learners)
+        if warm_start is not None:
+            strategy = replace(strategy, n_warm_starts=warm_start)
+        task = task.with_validation(strategy.validation, strategy.n_splits)
+    with _timed(timings, "recommendations"):
+        recommendations = recommend_for(
+            task, meta_features.values, algorithms, base, strategy, learners, timeout=timeout
+        )
+    return Plan(
+        manager,
+        task,
+        algorithms,
+        meta_features,
+        base,
+        strategy,
+        source,
+        recommendations,
+        timings,
     )
-    return Plan(manager, task, algorithms, meta_features, base, strategy, source, recommendations)
 
 
 def recommend_for(

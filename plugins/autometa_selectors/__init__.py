@@ -11,6 +11,11 @@ is asked first):
   :data:`RULE_LEARNERS` (any other offered one, by name, when none of them is) when the
   base has tasks of the new task's kind, a cold search when it has none.
 
+The learned selector's training and judging code (:mod:`autometa_selectors.selection`)
+and its training data for the shipped knowledge base (``data/selector_training.json``)
+live here too, not in the core: ``autometa kb evaluate --selector`` reaches them through
+the ``autometa_evaluate_selector`` hook.
+
 Both share the rules for the rest of the strategy:
 
 - validation by size (:func:`validation_for`);
@@ -37,10 +42,12 @@ from typing import TYPE_CHECKING, Literal
 from autometa.contract import Strategy
 from autometa.contract.hookspecs import hookimpl
 from autometa_selectors.learned import choose_learner
+from autometa_selectors.selection import selector_report
 
 if TYPE_CHECKING:
     from autometa.contract import Task
     from autometa.knowledge import KnowledgeBase
+    from autometa.knowledge._loto import LotoReport
 
 CV_ROWS = 2_000
 """Up to this many rows, 5-fold CV: small data needs every row for a stable estimate."""
@@ -123,3 +130,16 @@ def autometa_select_strategy(
 ) -> Strategy:
     learned = learned_strategy(task, meta_features, knowledge, meta_learners)
     return learned or rule_based_strategy(task, knowledge, meta_learners)
+
+
+@hookimpl
+def autometa_evaluate_selector(
+    report: LotoReport,
+    knowledge: KnowledgeBase,
+    evaluate: bool,
+    save_to: str | None,
+    n_jobs: int,
+) -> tuple[LotoReport, str | None]:
+    """The learned selector judged by leave-one-task-out next to the learners, and/or its
+    training data saved (:func:`autometa_selectors.selection.selector_report`)."""
+    return selector_report(report, knowledge, evaluate=evaluate, save_to=save_to, n_jobs=n_jobs)

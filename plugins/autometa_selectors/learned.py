@@ -1,12 +1,12 @@
 """The learned part of the shipped strategy selector: which meta-learner, per task.
 
-A :class:`~autometa._selection.PairwiseSelector` (auto-sklearn 2's pairwise random
+A :class:`~autometa_selectors.selection.PairwiseSelector` (auto-sklearn 2's pairwise random
 forests over meta-features) is trained on how each registered meta-learner did on every
 task of the knowledge base in use, measured by leave-one-task-out, and chooses the
-learner for the new task. Its training data (:class:`~autometa._selection.SelectorData`,
+learner for the new task. Its training data (:class:`~autometa_selectors.selection.SelectorData`,
 plain JSON) must describe *that* knowledge base; it is found, first that fits:
 
-1. **shipped**: ``autometa/data/selector_training.json``, written by ``autometa kb
+1. **shipped**: ``autometa_selectors/data/selector_training.json``, written by ``autometa kb
    evaluate --save-selector-data`` on the shipped knowledge base. Used when its task
    fingerprints equal the knowledge base's and it covers two or more offered learners.
    The shipped base itself is never measured at fit time (that would cost every user
@@ -27,16 +27,17 @@ answers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa._selection import Choice, PairwiseSelector, SelectorData, TrainingSet
 from autometa.knowledge._base import (
     DEFAULT_CACHE_PREFIX,
     DEFAULT_LOCATION,
@@ -44,6 +45,14 @@ from autometa.knowledge._base import (
     default_cache_dir,
 )
 from autometa.knowledge._loto import DEFAULT_KS, leave_one_task_out
+from autometa_selectors.selection import Choice, PairwiseSelector, SelectorData, TrainingSet
+from autometa_selectors.stored import (
+    load_selector,
+    save_selector,
+    stored_files,
+    stored_path,
+    training_key,
+)
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -66,9 +75,41 @@ SELECTOR_SEED = 0
 """The forests' seed: a task gets the same learner whatever the fit's random_state."""
 
 
+SHIPPED_SELECTOR = "selector_forests.npz"
+"""The selector fitted on the shipped data for the first-party learners (as data)."""
+
+
+def shipped_selector() -> Traversable:
+    """Where the selector fitted on the shipped training data lives in the package.
+
+    It saves the first fit on a fresh machine (about a second); it is used only when its
+    key (training set, parameters, scikit-learn version) is the fit's. Rewrite it with
+    :func:`write_shipped_selector` after the shipped base or training data change.
+    """
+    return resources.files("autometa_selectors").joinpath("data").joinpath(SHIPPED_SELECTOR)
+
+
+def write_shipped_selector(path: Path | None = None) -> Path:
+    """Fit the selector a default fit on the shipped base uses and store it at ``path``
+    (default: the package's ``data/selector_forests.npz``)."""
+    from autometa._plugins import build_plugin_manager
+
+    knowledge = KnowledgeBase.default()
+    offered = sorted(build_plugin_manager().meta_learners())
+    found = training_data(knowledge, offered)
+    if found is None:
+        raise ValueError("the shipped base has no selector training data to fit on")
+    records = {record.task_id: record for record in knowledge.tasks()}
+    training = TrainingSet.build(found[0], records)
+    selector = PairwiseSelector(random_state=SELECTOR_SEED).fit(training)
+    target = Path(str(shipped_selector())) if path is None else path
+    save_selector(selector, target, training_key(training, selector))
+    return target
+
+
 def shipped_data() -> Traversable:
     """Where the shipped knowledge base's selector training data lives in the package."""
-    return resources.files("autometa").joinpath("data").joinpath(SHIPPED_DATA)
+    return resources.files("autometa_selectors").joinpath("data").joinpath(SHIPPED_DATA)
 
 
 def choose_learner(
@@ -101,8 +142,51 @@ def choose_learner(
     data, source = found
     records = {record.task_id: record for record in knowledge.tasks()}
     training = TrainingSet.build(data, records)  # data.learners: offered ones only
-    choice = PairwiseSelector(random_state=SELECTOR_SEED).fit(training).choose(meta_features, kind)
+    selector = fitted_selector(training, default_cache_dir() if cache_dir is None else cache_dir)
+    choice = selector.choose(meta_features, kind)
     return Choice(choice.learner, choice.wins, f"{choice.reason} ({source})")
+
+
+def fitted_selector(training: TrainingSet, cache_dir: Path) -> PairwiseSelector:
+    """The selector fitted on ``training``: fitted once per training set and kept (in this
+    process, and in ``cache_dir`` for the next; :mod:`autometa_selectors.stored`)."""
+    selector = PairwiseSelector(random_state=SELECTOR_SEED)
+    return _fitted(_Fit(training_key(training, selector), cache_dir, training))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What to fit, keyed by the hash of the training set (the set itself is not part of
+    the key: equal hashes mean equal sets)."""
+
+    key: str
+    cache_dir: Path
+    training: TrainingSet = field(compare=False, hash=False, repr=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _fitted(fit: _Fit) -> PairwiseSelector:
+    """The stored selector of ``fit.key`` (cached, or shipped with the package) if its
+    file loads, else a fit (then cached)."""
+    path = stored_path(fit.cache_dir, fit.key)
+    if path.is_file():
+        try:
+            return load_selector(path, fit.key)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.info("strategy selector: refitting, %s is unusable: %s", path, exc)
+    shipped = shipped_selector()
+    if shipped.is_file():
+        try:
+            return load_selector(Path(str(shipped)), fit.key)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Another training set (a user's base, other learners) or scikit-learn version.
+            logger.debug("strategy selector: not the shipped fit: %s", exc)
+    selector = PairwiseSelector(random_state=SELECTOR_SEED).fit(fit.training)
+    save_selector(selector, path, fit.key)
+    for stale in stored_files(fit.cache_dir)[MAX_CACHE_FILES:]:
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return selector
 
 
 def training_data(

@@ -233,6 +233,16 @@ class Choice:
     reason: str
 
 
+class PairModel(Protocol):
+    """What a pair's model must offer: a fitted forest, or one rebuilt from stored arrays
+    (:class:`autometa_selectors.stored.StoredForest`)."""
+
+    @property
+    def classes_(self) -> np.ndarray: ...
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+
 class Selector(Protocol):
     def choose(self, meta_features: Mapping[str, float], kind: str) -> Choice: ...
 
@@ -300,7 +310,7 @@ class PairwiseSelector:
         self.single_best_ = self._single_best(targets, index)
         self.feature_names_ = _feature_names(training.meta_features)
         X = _design(training.meta_features, training.kinds, self.feature_names_)
-        self.pairs_: dict[tuple[str, str], RandomForestClassifier | str | None] = {}
+        self.pairs_: dict[tuple[str, str], PairModel | str | None] = {}
         oob_wins = np.zeros((len(X), len(self.learners_)))
         for (i, a), (j, b) in combinations(enumerate(self.learners_), 2):
             model, votes = self._fit_pair(X, targets[:, i] - targets[:, j])
@@ -567,7 +577,7 @@ def selector_report(
 
     Saves the report's per-task regrets with ``knowledge``'s task fingerprints as
     :class:`SelectorData` to ``save_to`` (the shipped file is
-    ``autometa/data/selector_training.json``), and with ``evaluate`` returns the report
+    ``autometa_selectors/data/selector_training.json``), and with ``evaluate`` returns the report
     with the selector rows and a one-line summary of the selector's choices.
     """
     data = SelectorData.from_report(report, knowledge.task_fingerprints())
