@@ -379,12 +379,16 @@ class _AutoMetaBase(BaseEstimator):
         if store is None:
             best, model = self._refit(plan, evaluations, budget)
             return best, model, None
-        if not store.offered:
+        if store.capacity == 0 or not store.offered:
+            reason = (
+                f"one trial's predictions take {store.bytes_per_trial / 2**20:.2g} MB, more "
+                f"than ensemble_memory_limit={store.memory_limit_mb:g} MB: no ensemble"
+                if store.capacity == 0
+                else "no trial of this fit has predictions (a resumed durable study whose "
+                "trials ran in other processes, or estimators that could not predict)"
+            )
             summary = no_ensemble_summary(
-                plan.task.scoring,
-                "no trial of this fit has predictions (a resumed durable study whose trials "
-                "ran in other processes): the best configuration was refitted alone",
-                sum(1 for e in evaluations if e.ok),
+                plan.task.scoring, reason, sum(1 for e in evaluations if e.ok)
             )
             best, model = self._refit(plan, evaluations, budget)
             return best, model, summary
