@@ -95,9 +95,10 @@ def explain_ensemble(summary: Any) -> list[str]:
     else:
         lines = [
             f"Ensemble: {len(summary.members)} member(s) chosen from {summary.n_candidates} "
-            f"trials with predictions in {summary.rounds} greedy rounds; on the validation "
-            f"predictions {scoring}={summary.score:.4g} vs {summary.best_single_score:.4g} "
-            "for the best single trial."
+            f"trials with predictions in {summary.rounds} greedy rounds "
+            f"({summary.seconds:.1f}s with the refits); on the validation predictions "
+            f"{scoring}={summary.score:.4g} vs {summary.best_single_score:.4g} for the best "
+            "single trial."
         ]
         lines += [
             f"  weight {m.weight:.3f}  trial {m.trial_number}: {m.config} "

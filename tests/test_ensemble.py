@@ -29,7 +29,7 @@ from autometa.search._evaluation import predict_for_ensemble
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]
 RANDOM = Strategy(None, 0, "random", "cv", 3)
-"""A cold random search over 3 folds: diverse trials, quickly."""
+"""A cold random search over 3 folds: diverse trials, quickly (no learner to fit)."""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,12 @@ def cancer() -> tuple[Any, Any]:
 @pytest.fixture(scope="module")
 def wine() -> tuple[Any, Any]:
     return load_wine(return_X_y=True, as_frame=True)
+
+
+@pytest.fixture(scope="module")
+def wine_model(wine: tuple[Any, Any]) -> Any:
+    X, y = wine
+    return autometa.fit(X, y, n_trials=8, random_state=0, strategy=RANDOM, algorithms=CHEAP)
 
 
 # -- scoring prediction arrays -----------------------------------------------------------
@@ -149,10 +155,10 @@ def test_the_store_keeps_only_the_best_trials_within_its_memory_bound() -> None:
 
 # -- the fitted estimator ----------------------------------------------------------------
 def test_fit_returns_an_ensemble_that_beats_or_ties_its_best_member(
-    wine: tuple[Any, Any],
+    wine: tuple[Any, Any], wine_model: Any
 ) -> None:
-    X, y = wine
-    model = autometa.fit(X, y, n_trials=8, random_state=0, strategy=RANDOM)
+    X = wine[0]
+    model = wine_model
     summary = model.ensemble_
     assert summary is not None
     assert summary.members
@@ -188,8 +194,9 @@ def test_regression_ensemble_on_holdout_validation() -> None:
 
 def test_a_one_trial_search_returns_that_model(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
-    single = autometa.fit(X, y, n_trials=1, random_state=0, algorithms=CHEAP, ensemble=False)
-    model = autometa.fit(X, y, n_trials=1, random_state=0, algorithms=CHEAP)
+    params: dict[str, Any] = dict(n_trials=1, random_state=0, algorithms=CHEAP, strategy=RANDOM)
+    single = autometa.fit(X, y, ensemble=False, **params)
+    model = autometa.fit(X, y, **params)
     assert not isinstance(model.model_, WeightedEnsemble)
     assert model.ensemble_ is not None
     assert [m.config for m in model.ensemble_.members] == [model.best_config_]
@@ -199,8 +206,9 @@ def test_a_one_trial_search_returns_that_model(cancer: tuple[Any, Any]) -> None:
 
 def test_ensemble_false_is_the_single_refit_of_the_best(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
-    off = autometa.fit(X, y, n_trials=5, random_state=0, algorithms=CHEAP, ensemble=False)
-    on = autometa.fit(X, y, n_trials=5, random_state=0, algorithms=CHEAP)
+    params: dict[str, Any] = dict(n_trials=5, random_state=0, algorithms=CHEAP, strategy=RANDOM)
+    off = autometa.fit(X, y, ensemble=False, **params)
+    on = autometa.fit(X, y, **params)
     assert off.ensemble_ is None
     assert "Ensemble: off" in off.explain()
     # the same search either way: keeping predictions does not change trial scores
@@ -232,7 +240,13 @@ def test_a_tiny_memory_bound_keeps_few_trials(cancer: tuple[Any, Any]) -> None:
     assert summary.n_candidates == 2
     assert any("kept" in note for note in summary.notes)
     below = autometa.fit(
-        X, y, n_trials=2, random_state=0, algorithms=CHEAP, ensemble_memory_limit=one_trial_mb / 2
+        X,
+        y,
+        n_trials=2,
+        random_state=0,
+        strategy=RANDOM,
+        algorithms=CHEAP,
+        ensemble_memory_limit=one_trial_mb / 2,
     )
     assert below.ensemble_ is not None
     assert not below.ensemble_.members
@@ -240,11 +254,11 @@ def test_a_tiny_memory_bound_keeps_few_trials(cancer: tuple[Any, Any]) -> None:
 
 
 def test_joblib_and_skops_round_trips_predict_identically(
-    wine: tuple[Any, Any], tmp_path: Path
+    wine: tuple[Any, Any], wine_model: Any, tmp_path: Path
 ) -> None:
     pytest.importorskip("skops")
-    X, y = wine
-    model = autometa.fit(X, y, n_trials=8, random_state=0, strategy=RANDOM)
+    X = wine[0]
+    model = wine_model
     assert isinstance(model.model_, WeightedEnsemble), model.explain()
     expected = model.predict_proba(X)
     for name in ("model.joblib", "model.skops"):
@@ -256,7 +270,9 @@ def test_joblib_and_skops_round_trips_predict_identically(
 
 def test_trials_in_worker_processes_return_their_predictions(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
-    model = autometa.fit(X, y, n_trials=4, random_state=0, algorithms=CHEAP, n_jobs=2)
+    model = autometa.fit(
+        X, y, n_trials=4, random_state=0, strategy=RANDOM, algorithms=CHEAP, n_jobs=2
+    )
     summary = model.ensemble_
     assert summary is not None
     ok = sum(e.ok for e in model.evaluations_)
@@ -271,6 +287,7 @@ def test_a_durable_study_ensembles_this_process_trials(
     X, y = cancer
     params: dict[str, Any] = dict(
         random_state=0,
+        strategy=RANDOM,
         algorithms=CHEAP,
         storage=f"sqlite:///{tmp_path / 'study.db'}",
         study_name="ens",
@@ -304,7 +321,7 @@ def test_bad_ensemble_settings_are_named(
 ) -> None:
     X, y = cancer
     with pytest.raises(ValueError, match=match):
-        AutoMetaClassifier(n_trials=1, **params).fit(X, y)
+        AutoMetaClassifier(n_trials=1, strategy=RANDOM, **params).fit(X, y)
 
 
 def test_cli_fit_no_ensemble(tiny_corpus: Path) -> None:

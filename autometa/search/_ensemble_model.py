@@ -10,8 +10,10 @@ the weights renormalised) and returns the model to predict with: a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +115,8 @@ class EnsembleSummary:
     rounds: int
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    """Time the selection and the members' refits took."""
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -146,6 +150,21 @@ def build_ensemble(
     is not tried. ``evaluations`` (all of the study's, other processes' included) only
     count the successful trials that had no predictions here.
     """
+    started = time.monotonic()
+    built = _build(task, algorithms, store, evaluations, size, budget, min_first_limit_s)
+    summary = dataclasses.replace(built.summary, seconds=time.monotonic() - started)
+    return dataclasses.replace(built, summary=summary)
+
+
+def _build(
+    task: Task,
+    algorithms: Mapping[str, Algorithm],
+    store: PredictionStore,
+    evaluations: Sequence[Evaluation],
+    size: int,
+    budget: Budget,
+    min_first_limit_s: float,
+) -> BuiltEnsemble:
     candidates = sorted(store.kept.values(), key=lambda k: k.number)
     n_ok = sum(1 for e in evaluations if e.ok)
     without = max(n_ok - len(candidates), 0)
