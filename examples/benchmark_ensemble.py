@@ -84,6 +84,7 @@ def run_one(
         "model_kb": len(pickle.dumps(model.model_)) / 1024,
         "pickle_kb": len(pickle.dumps(model)) / 1024,
         "members": len(summary.members) if summary is not None else 1,
+        "ensemble_s": summary.seconds if summary is not None else 0.0,
         "valid_ens": summary.score if summary is not None and summary.members else np.nan,
         "valid_single": summary.best_single_score if summary is not None else np.nan,
     }
@@ -132,6 +133,7 @@ def main() -> None:
                     "valid single/ens": f"{ens['valid_single']:.4f}/{ens['valid_ens']:.4f}",
                     "fit s single": single["fit_s"],
                     "fit ratio": ens["fit_s"] / single["fit_s"],
+                    "ensemble s": ens["ensemble_s"],
                     "predict ratio": ens["predict_s"] / single["predict_s"],
                     "model KB single": single["model_kb"],
                     "model KB ens": ens["model_kb"],

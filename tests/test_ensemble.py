@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from estimators import FailsOnManyRows
+from optuna.distributions import CategoricalDistribution
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import get_scorer
 
 import autometa
-from autometa import AutoMetaClassifier
+from autometa import AutoMetaClassifier, hookimpl
 from autometa._cli import main
-from autometa.contract import Config, Evaluation, Strategy
+from autometa.contract import Algorithm, Config, Evaluation, Strategy
 from autometa.persistence import load_model, save_model
 from autometa.search._ensemble import (
     KeptTrial,
@@ -334,3 +337,36 @@ def test_cli_fit_no_ensemble(tiny_corpus: Path) -> None:
     assert on.exit_code == 0, on.output
     assert "Ensemble: off" not in on.output
     assert "Ensemble:" in on.output
+
+
+def test_a_member_whose_refit_fails_is_dropped_and_the_weights_renormalised(
+    cancer: tuple[Any, Any],
+) -> None:
+    X, y = cancer  # 240 rows: folds of 160 fit, the refit on all rows does not
+    fragile = Algorithm(
+        "fragile",
+        ("binary",),
+        lambda params, task: FailsOnManyRows(max_rows=params["max_rows"]),
+        lambda task: {"max_rows": CategoricalDistribution([200, 220])},
+        {"max_rows": 200},
+    )
+    extra = types.SimpleNamespace(
+        autometa_plugin_name="fragile", autometa_algorithms=hookimpl(lambda task: [fragile])
+    )
+    model = autometa.fit(
+        X,
+        y,
+        n_trials=8,
+        random_state=0,
+        strategy=RANDOM,
+        plugins=[extra],
+        algorithms=["fragile", "naive_bayes", "knn"],
+    )
+    summary = model.ensemble_
+    assert summary is not None
+    assert any("fragile" in reason and "refit failed" in reason for reason in summary.dropped)
+    assert summary.members
+    assert all(m.config.algorithm != "fragile" for m in summary.members)
+    assert sum(summary.weights) == pytest.approx(1.0)
+    assert model.best_config_.algorithm != "fragile"
+    assert model.score(X, y) > 0.8

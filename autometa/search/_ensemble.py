@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -246,9 +247,17 @@ def weighted_predictions(candidates: Sequence[KeptTrial], weights: dict[int, flo
 def _safe_score(
     scoring: str, predictions: np.ndarray, y: np.ndarray, classes: np.ndarray | None
 ) -> float:
-    """The score, or -inf when the scorer cannot score these predictions."""
+    """The score, or -inf when the scorer cannot score these predictions.
+
+    Any error counts as "cannot" (a scorer of a third party may need a response the
+    precomputed estimators do not give): selection then leaves the candidate out, and
+    a fit with no scorable candidate refits its best configuration alone. Warnings of
+    the many scorer calls (e.g. an undefined metric on one candidate) are silenced.
+    """
     try:
-        score = score_predictions(scoring, predictions, y, classes)
-    except (ValueError, TypeError, IndexError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = score_predictions(scoring, predictions, y, classes)
+    except Exception:
         return -math.inf
     return score if math.isfinite(score) else -math.inf
