@@ -241,6 +241,7 @@ def test_a_tiny_memory_bound_keeps_few_trials(cancer: tuple[Any, Any]) -> None:
     summary = model.ensemble_
     assert summary is not None
     assert summary.n_candidates == 2
+    assert summary.n_without_predictions == 0  # evicted by the bound, not without any
     assert any("kept" in note for note in summary.notes)
     below = autometa.fit(
         X,

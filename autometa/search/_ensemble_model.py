@@ -110,8 +110,9 @@ class EnsembleSummary:
     n_candidates: int
     """Trials whose predictions were kept for the selection."""
     n_without_predictions: int
-    """Successful trials without predictions here (other processes, earlier runs,
-    estimators that could not predict them, or over the memory bound)."""
+    """Successful trials without predictions here: run by other processes or an earlier
+    fit of a durable study, or whose estimator could not predict the validation rows.
+    (Trials whose predictions the memory bound evicted are in ``notes``.)"""
     rounds: int
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -167,7 +168,7 @@ def _build(
 ) -> BuiltEnsemble:
     candidates = sorted(store.kept.values(), key=lambda k: k.number)
     n_ok = sum(1 for e in evaluations if e.ok)
-    without = max(n_ok - len(candidates), 0)
+    without = max(n_ok - store.offered, 0)
     notes = _notes(store, n_ok)
     y = task.y[store.rows]
     selection = (
