@@ -139,6 +139,8 @@ class _AutoMetaBase(BaseEstimator):
     fit in the time is dropped, the weights renormalised). ``ensemble_`` describes the
     members, weights and validation scores; with one member left the model is that
     member alone. ``ensemble=False`` refits the single best configuration, as before.
+    ``best_config_`` and ``best_score_`` are the best single configuration's either way
+    (passing over one whose refit on all rows failed).
     Durable studies ensemble only this process's trials: other processes' trials have no
     predictions here (``explain()`` says how many).
     """
@@ -301,8 +303,8 @@ class _AutoMetaBase(BaseEstimator):
         size = self.ensemble_size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(
-                f"ensemble_size must be a positive integer (the most members; 1 keeps the "
-                f"best single configuration), got {size!r}."
+                "ensemble_size must be a positive integer (greedy rounds, the most members "
+                f"an ensemble can have), got {size!r}; pass ensemble=False for no ensemble."
             )
         bound = self.ensemble_memory_limit
         if (
