@@ -11,6 +11,10 @@ this run, not against a fixed number. The table is in Markdown::
     .venv/bin/python examples/benchmark_ensemble.py            # 30 trials, seeds 0 and 1
     .venv/bin/python examples/benchmark_ensemble.py --n-trials 10 --seeds 0
 
+``OMP_NUM_THREADS=1`` in front keeps OpenMP models (histogram gradient boosting) on one
+core, as ``n_jobs=1`` does for the search. "ensemble s" is the time the ensemble step
+(selection and the members' refits) took inside the ensemble fit (``ensemble_.seconds``).
+
 The score is the fit's own scoring (ROC AUC for binary, log loss for multiclass, R² for
 regression; greater is better, so log loss is negated), on the held-out part.
 """
