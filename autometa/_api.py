@@ -35,7 +35,23 @@ from autometa.contract._types import (
     TaskKind,
 )
 from autometa.knowledge._base import KnowledgeBase, TaskRecord
-from autometa.search._evaluation import MemoryLimit, fit_with_limit, resolve_memory_limit
+from autometa.search._ensemble import (
+    DEFAULT_ENSEMBLE_MEMORY_MB,
+    DEFAULT_ENSEMBLE_SIZE,
+    PredictionStore,
+)
+from autometa.search._ensemble_model import (
+    EnsembleSummary,
+    build_ensemble,
+    make_store,
+    no_ensemble_summary,
+)
+from autometa.search._evaluation import (
+    MemoryLimit,
+    fit_with_limit,
+    resolve_memory_limit,
+    validation_rows,
+)
 from autometa.search._loop import (
     Budget,
     SamplerContext,
@@ -68,6 +84,10 @@ DEFAULT_TIMEOUT_S = 60.0
 
 REFIT_MIN_LIMIT_S = 1.0
 """A limited refit always gets at least this long, even when the budget is spent."""
+
+RESERVED_ENSEMBLE_REFITS = 4
+"""With an ensemble, the search keeps time to refit this many of its best configurations
+(members past what the time left allows are dropped)."""
 
 
 class BudgetTooSmallError(ValueError):
@@ -109,6 +129,20 @@ class _AutoMetaBase(BaseEstimator):
     and memory limits are handled the same way (the memory limit is lifted after each
     trial), but a configuration that ends its process ends yours, and one that hangs in
     native code hangs the fit.
+
+    With ``ensemble=True`` (the default) the fit returns an ensemble of what the search
+    evaluated, as auto-sklearn does: each trial keeps its out-of-fold predictions of the
+    validation rows (float32; only the best trials', within ``ensemble_memory_limit``
+    megabytes), greedy forward selection with replacement (Caruana et al.) picks at most
+    ``ensemble_size`` members optimising the fit's own ``scoring`` on them, and the
+    members are refitted on all rows in the time kept for it (one that fails or does not
+    fit in the time is dropped, the weights renormalised). ``ensemble_`` describes the
+    members, weights and validation scores; with one member left the model is that
+    member alone. ``ensemble=False`` refits the single best configuration, as before.
+    ``best_config_`` and ``best_score_`` are the best single configuration's either way
+    (passing over one whose refit on all rows failed).
+    Durable studies ensemble only this process's trials: other processes' trials have no
+    predictions here (``explain()`` says how many).
     """
 
     _kinds: tuple[TaskKind, ...] = ()
@@ -132,6 +166,9 @@ class _AutoMetaBase(BaseEstimator):
         blocked: Sequence[str] = (),
         algorithms: Sequence[str] | None = None,
         progress: bool = False,
+        ensemble: bool = True,
+        ensemble_size: int = DEFAULT_ENSEMBLE_SIZE,
+        ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -149,10 +186,13 @@ class _AutoMetaBase(BaseEstimator):
         self.blocked = blocked
         self.algorithms = algorithms
         self.progress = progress
+        self.ensemble = ensemble
+        self.ensemble_size = ensemble_size
+        self.ensemble_memory_limit = ensemble_memory_limit
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
-        """Search for the best configuration on ``X, y`` and refit it on all rows."""
+        """Search on ``X, y``; refit the ensemble's members (or the best) on all rows."""
         started = time.monotonic()
         self._check_budget()
         storage = open_storage(self.storage)  # an unreachable database fails before planning
@@ -185,9 +225,15 @@ class _AutoMetaBase(BaseEstimator):
         )
 
     def _fit_plan(self, plan: Plan, started: float, storage: BaseStorage | None) -> _AutoMetaBase:
-        """Steps 5-8 of a fit: warm start, search, refit, grow the knowledge base."""
+        """Steps 5-8 of a fit: warm start, search, ensemble or refit, grow the knowledge base."""
         timeout, n_trials = self._check_budget()
         deadline = None if timeout is None else started + timeout
+        splits = list(plan.task.cv.split(plan.task.X, plan.task.y))
+        store = (
+            make_store(plan.task, validation_rows(splits), float(self.ensemble_memory_limit))
+            if self.ensemble
+            else None
+        )
         with _quiet_optuna():
             study, previous = self._open_study(plan, storage)
             remaining = None if n_trials is None else max(n_trials - len(previous), 0)
@@ -214,6 +260,13 @@ class _AutoMetaBase(BaseEstimator):
                         if storage is None
                         else TrialLease(storage=storage, n_trials=n_trials),
                         memory_limit_mb=resolve_memory_limit(self.memory_limit, self.n_jobs),
+                        splits=splits,
+                        predictions=store,
+                        reserved_refits=(
+                            min(int(self.ensemble_size), RESERVED_ENSEMBLE_REFITS)
+                            if store is not None and store.capacity > 0
+                            else 1
+                        ),
                     )
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
@@ -221,8 +274,9 @@ class _AutoMetaBase(BaseEstimator):
         if storage is not None:  # with the trials other processes sharing the study finished
             evaluations = study_evaluations(study, plan.task)
         self._check_outcome(evaluations, timeout)
-        best, model = self._refit(plan, evaluations, budget)
+        best, model, summary = self._ensemble_or_refit(plan, evaluations, budget, store)
         self._record(plan, study, evaluations, best, model)
+        self.ensemble_: EnsembleSummary | None = summary
         self._grow_knowledge(plan, evaluations)
         return self
 
@@ -236,12 +290,34 @@ class _AutoMetaBase(BaseEstimator):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
         if timeout is None and n_trials is None:
             timeout = DEFAULT_TIMEOUT_S
+        self._check_ensemble()
         if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
             raise ValueError(
                 f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}."
             )
         resolve_memory_limit(self.memory_limit, self.n_jobs)  # bad values fail here
         return timeout, n_trials
+
+    def _check_ensemble(self) -> None:
+        if not isinstance(self.ensemble, (bool, np.bool_)):
+            raise ValueError(f"ensemble must be True or False, got {self.ensemble!r}.")
+        size = self.ensemble_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(
+                "ensemble_size must be a positive integer (greedy rounds, the most members "
+                f"an ensemble can have), got {size!r}; pass ensemble=False for no ensemble."
+            )
+        bound = self.ensemble_memory_limit
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, (int, float, np.integer, np.floating))
+            or not math.isfinite(bound)
+            or bound <= 0
+        ):
+            raise ValueError(
+                "ensemble_memory_limit must be a positive number of megabytes for the "
+                f"trials' kept predictions, got {bound!r}; pass ensemble=False for no ensemble."
+            )
 
     def _open_study(
         self, plan: Plan, storage: BaseStorage | None
@@ -289,17 +365,75 @@ class _AutoMetaBase(BaseEstimator):
             + "\n  ".join(errors[:10])
         )
 
+    def _ensemble_or_refit(
+        self,
+        plan: Plan,
+        evaluations: list[Evaluation],
+        budget: Budget,
+        store: PredictionStore | None,
+    ) -> tuple[Evaluation, BaseEstimator, EnsembleSummary | None]:
+        """The model to predict with: an ensemble of the kept trials, or the single best.
+
+        Without an ensemble (``ensemble=False``), or when no member could be refitted,
+        the best configuration is refitted alone (:meth:`_refit`), skipping those whose
+        refit already failed. The returned evaluation is the best-scoring configuration
+        that did not fail to refit (``best_config_``).
+        """
+        if store is None:
+            best, model = self._refit(plan, evaluations, budget)
+            return best, model, None
+        if store.capacity == 0 or not store.offered:
+            reason = (
+                f"one trial's predictions take {store.bytes_per_trial / 2**20:.2g} MB, more "
+                f"than ensemble_memory_limit={store.memory_limit_mb:g} MB: no ensemble"
+                if store.capacity == 0
+                else "no trial of this fit has predictions (a resumed durable study whose "
+                "trials ran in other processes, or estimators that could not predict)"
+            )
+            summary = no_ensemble_summary(
+                plan.task.scoring, reason, sum(1 for e in evaluations if e.ok)
+            )
+            best, model = self._refit(plan, evaluations, budget)
+            return best, model, summary
+        built = build_ensemble(
+            plan.task,
+            plan.algorithms,
+            store,
+            evaluations,
+            size=int(self.ensemble_size),
+            budget=budget,
+            min_first_limit_s=REFIT_MIN_LIMIT_S,
+        )
+        if built.model is None:
+            best, model = self._refit(plan, evaluations, budget, exclude=built.failed)
+            return best, model, built.summary
+        refitted = [e for e in evaluations if e.ok and e.config not in built.failed]
+        best = max(refitted, key=lambda e: e.score)
+        return best, built.model, built.summary
+
     def _refit(
-        self, plan: Plan, evaluations: list[Evaluation], budget: Budget
+        self,
+        plan: Plan,
+        evaluations: list[Evaluation],
+        budget: Budget,
+        exclude: frozenset[Config] = frozenset(),
     ) -> tuple[Evaluation, BaseEstimator]:
         """Refit on all rows the best configuration that the time left allows.
 
         Candidates are the ten best whose estimated refit fits in the time left, each
         limited to that time; the last resort is the fastest configuration that worked,
         without a limit, because a model delivered slightly late beats a failed fit.
+        Configurations in ``exclude`` (their refit failed already) are not tried.
         """
         task = plan.task
-        ranked = sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)
+        ranked = sorted(
+            (e for e in evaluations if e.ok and e.config not in exclude), key=lambda e: -e.score
+        )
+        if not ranked:
+            raise AllTrialsFailedError(
+                "No configuration could be refitted on all rows: "
+                f"{len(exclude)} were tried and failed."
+            )
         left = budget.seconds_left()
         affordable = [e for e in ranked[:10] if estimated_refit_seconds(e, task) <= left]
         fastest = min(ranked, key=lambda e: estimated_refit_seconds(e, task))
@@ -387,7 +521,8 @@ class _AutoMetaBase(BaseEstimator):
         return np.asarray(self.model_.predict(self.schema_.transform(X)))
 
     def explain(self) -> str:
-        """How the search went: strategy, recommendations with evidence, and the winner."""
+        """How the search went: strategy, recommendations with evidence, the winner and
+        the ensemble's members and weights."""
         from autometa._explain import explain_fit
 
         check_is_fitted(self, "model_")
@@ -421,7 +556,10 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
     ``algorithms`` (search only these algorithm names), ``progress`` (a progress bar with
-    the best score so far and the time left on standard error).
+    the best score so far and the time left on standard error), ``ensemble`` (default
+    True: an ensemble of the evaluated configurations; False refits the single best),
+    ``ensemble_size`` (most members) and ``ensemble_memory_limit`` (megabytes of kept
+    out-of-fold predictions); see :class:`AutoMetaClassifier`.
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study

@@ -50,6 +50,12 @@ def main(verbose: int) -> None:
     "--knowledge", default=None, help="Knowledge base file or URL to learn from and grow."
 )
 @click.option(
+    "--ensemble/--no-ensemble",
+    default=True,
+    show_default=True,
+    help="An ensemble of the evaluated configurations; --no-ensemble refits the best alone.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,

@@ -79,6 +79,7 @@ def explain_fit(model: Any) -> str:
         *_summary(recommendations, evaluations, model.scoring_),
         f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, "
         f"found by {_origin(best, recommendations)}.",
+        *explain_ensemble(getattr(model, "ensemble_", None)),
     ]
     timings = getattr(model, "planning_timings_", None)
     if timings:
@@ -95,6 +96,34 @@ def format_planning(timings: Mapping[str, float]) -> str:
     total = sum(timings.values())
     steps = ", ".join(f"{step} {seconds:.3f}s" for step, seconds in timings.items())
     return f"Planning: {total:.3f}s ({steps})."
+
+
+def explain_ensemble(summary: Any) -> list[str]:
+    """The ensemble's members and weights, its validation score against the best single
+    trial's, and what was left out (an ``EnsembleSummary``, or None with ensemble=False)."""
+    if summary is None:
+        return ["Ensemble: off (ensemble=False): the winner alone was refitted on all rows."]
+    scoring = summary.scoring
+    if not summary.members:
+        lines = ["Ensemble: none; the winner alone was refitted on all rows."]
+    else:
+        lines = [
+            f"Ensemble: {len(summary.members)} member(s) chosen from {summary.n_candidates} "
+            f"trials with predictions in {summary.rounds} greedy rounds "
+            f"({summary.seconds:.1f}s with the refits); on the validation predictions "
+            f"{scoring}={summary.score:.4g} vs {summary.best_single_score:.4g} for the best "
+            "single trial."
+        ]
+        lines += [
+            f"  weight {m.weight:.3f}  trial {m.trial_number}: {m.config} "
+            f"({scoring}={m.score:.4g}, {m.fit_time:.2f}s)"
+            for m in summary.members
+        ]
+        if len(summary.members) == 1:
+            lines.append("  one member: it predicts alone, as a single refit would.")
+    lines += [f"  dropped at refit: {reason}" for reason in summary.dropped]
+    lines += [f"  note: {note}" for note in summary.notes]
+    return lines
 
 
 def _reasons(evidence: Evidence, meta_features: Mapping[str, float] | None) -> list[str]:

@@ -47,6 +47,9 @@ SAFE_AUTOMETA_TYPES = frozenset(
         "autometa.contract._types.Evidence",
         "autometa.contract._types.Recommendation",
         "autometa.contract._types.Strategy",
+        "autometa.search._ensemble_model.WeightedEnsemble",
+        "autometa.search._ensemble_model.EnsembleMember",
+        "autometa.search._ensemble_model.EnsembleSummary",
         # A data type described by its name, e.g. numpy.dtype('float64'); skops lists it.
         "numpy.dtype",
         # scikit-learn classes the shipped catalogue's models hold (a calibrated SVC) that

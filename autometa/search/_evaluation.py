@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import joblib
 import numpy as np
@@ -61,6 +61,12 @@ class CVOutcome:
     status: Status
     error: str | None = None
     fold_scores: tuple[float, ...] = field(default=())
+    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Out-of-fold predictions for :func:`validation_rows` (float32), when asked for.
+
+    Class probabilities (one column per class of the task, in the task's order) for a
+    classifier, values for a regressor; None when not asked for, when the trial did not
+    succeed, or when the estimator could not predict them (the trial still counts)."""
 
 
 @contextmanager
@@ -232,6 +238,9 @@ def cross_validate_config(
     scoring: str,
     time_limit_s: float | None = None,
     memory_limit_mb: float | None = None,
+    *,
+    keep_predictions: bool = False,
+    classes: np.ndarray | None = None,
 ) -> CVOutcome:
     """Fit and score ``estimator`` on every split; stop early when time runs out.
 
@@ -241,10 +250,16 @@ def cross_validate_config(
     With ``memory_limit_mb`` (see :func:`memory_cap`), a ``MemoryError`` makes the
     trial ``capped`` with the limit in its reason; without one it is ``failed``. An
     estimator calling ``sys.exit`` fails its trial rather than ending the process.
+
+    With ``keep_predictions``, each fold's model also predicts its validation rows (see
+    :func:`predict_for_ensemble`; ``classes`` are the task's classes, None for a
+    regression) and a successful outcome carries them as float32, for ensemble
+    selection. The score is computed as without them, by the scorer on the model.
     """
     scorer = get_scorer(scoring)
     started = time.perf_counter()
     fold_scores: list[float] = []
+    oof = _OutOfFold(splits, classes) if keep_predictions else None
     try:
         # The memory cap is outermost so that it is restored after the timer is disarmed:
         # a late alarm can then never interrupt the restore.
@@ -256,6 +271,8 @@ def cross_validate_config(
                 model = clone(estimator)
                 model.fit(X.iloc[train], y[train])
                 fold_scores.append(float(scorer(model, X.iloc[valid], y[valid])))
+                if oof is not None:
+                    oof.add(model, X.iloc[valid], valid)
                 del model  # a fold's model is not kept while the next one fits
                 elapsed = time.perf_counter() - started
                 remaining_folds = len(splits) - len(fold_scores)
@@ -294,7 +311,90 @@ def cross_validate_config(
             f"non-finite score {score} from folds {fold_scores}",
             tuple(fold_scores),
         )
-    return CVOutcome(score, time.perf_counter() - started, "ok", None, tuple(fold_scores))
+    predictions = None if oof is None else oof.result()
+    return CVOutcome(
+        score, time.perf_counter() - started, "ok", None, tuple(fold_scores), predictions
+    )
+
+
+# -- out-of-fold predictions -----------------------------------------------------------------
+def validation_rows(splits: Splits) -> np.ndarray:
+    """The rows some split validates on, sorted: the rows out-of-fold predictions cover.
+
+    All rows for k-fold; the held-out part for a holdout split.
+    """
+    return np.unique(np.concatenate([np.asarray(valid) for _, valid in splits]))
+
+
+def predict_for_ensemble(model: Any, X: pd.DataFrame, classes: np.ndarray | None) -> np.ndarray:
+    """What an ensemble averages: probabilities per class, or predicted values.
+
+    For a classifier (``classes`` given) the columns follow ``classes``: a model that
+    saw fewer classes gets zero columns for the others, and one without
+    ``predict_proba`` contributes its predicted labels as one-hot rows. A regressor's
+    predictions come back as a float vector.
+    """
+    if classes is None:
+        return np.asarray(model.predict(X), dtype=float).reshape(-1)
+    index = {_plain(c): i for i, c in enumerate(classes)}
+    own = getattr(model, "classes_", None)
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(X), dtype=float)
+        if own is None or (len(own) == len(classes) and np.array_equal(own, classes)):
+            if proba.shape[1] != len(classes):
+                raise ValueError(
+                    f"predict_proba gave {proba.shape[1]} columns for {len(classes)} classes"
+                )
+            return proba
+        out = np.zeros((proba.shape[0], len(classes)))
+        for column, label in enumerate(own):
+            out[:, index[_plain(label)]] = proba[:, column]
+        return out
+    labels = np.asarray(model.predict(X))
+    out = np.zeros((len(labels), len(classes)))
+    out[np.arange(len(labels)), [index[_plain(label)] for label in labels]] = 1.0
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+class _OutOfFold:
+    """Collects each fold's predictions of its validation rows (a mean where folds overlap).
+
+    A failing prediction is not the trial's failure: the outcome then has no predictions.
+    """
+
+    def __init__(self, splits: Splits, classes: np.ndarray | None) -> None:
+        self.rows = validation_rows(splits)
+        self.classes = classes
+        self.sums: np.ndarray | None = None
+        self.counts = np.zeros(len(self.rows))
+        self.broken = False
+
+    def add(self, model: Any, X_valid: pd.DataFrame, valid: np.ndarray) -> None:
+        if self.broken:
+            return
+        try:
+            predicted = predict_for_ensemble(model, X_valid, self.classes)
+        except Exception:  # e.g. a predict_proba that raises: no predictions, same score
+            self.broken = True
+            return
+        if self.sums is None:
+            self.sums = np.zeros((len(self.rows), *predicted.shape[1:]))
+        positions = np.searchsorted(self.rows, valid)
+        self.sums[positions] += predicted
+        self.counts[positions] += 1
+
+    def result(self) -> np.ndarray | None:
+        if self.broken or self.sums is None or not self.counts.all():
+            return None
+        shape = (-1,) + (1,) * (self.sums.ndim - 1)
+        mean = self.sums / self.counts.reshape(shape)
+        if not np.isfinite(mean).all():
+            return None
+        return mean.astype(np.float32)
 
 
 def run_trial(
@@ -307,6 +407,8 @@ def run_trial(
     scoring: str,
     memory_limit_mb: float | None = None,
     marker_dir: str | None = None,
+    keep_predictions: bool = False,
+    classes: np.ndarray | None = None,
 ) -> tuple[int, CVOutcome]:
     """Worker entry point of a search: evaluate until the wall-clock ``deadline``.
 
@@ -314,13 +416,24 @@ def run_trial(
     duration makes the time spent starting a worker or shipping data count too. With
     ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
     marker naming its process while the trial runs, so the caller can stop this process
-    if the trial hangs where no signal reaches it (see ``autometa.search._loop``). This module
+    if the trial hangs where no signal reaches it (see ``autometa.search._loop``).
+    ``keep_predictions`` and ``classes`` are :func:`cross_validate_config`'s. This module
     is imported by every new worker, so it stays free of Optuna and the rest of autometa.
     """
     marker = _leave_marker(marker_dir, index, deadline)
     try:
         limit = None if deadline is None else max(deadline - time.time(), 1e-3)
-        outcome = cross_validate_config(estimator, X, y, splits, scoring, limit, memory_limit_mb)
+        outcome = cross_validate_config(
+            estimator,
+            X,
+            y,
+            splits,
+            scoring,
+            limit,
+            memory_limit_mb,
+            keep_predictions=keep_predictions,
+            classes=classes,
+        )
         return index, outcome
     finally:
         if marker is not None:

@@ -47,11 +47,12 @@ from autometa.contract._sampler import BUILTIN_SAMPLERS, SamplerContext
 from autometa.contract._sampler import builtin_sampler as _built_in_sampler
 from autometa.contract._task import Task
 from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
-from autometa.search._evaluation import CVOutcome, describe_error, run_trial
+from autometa.search._evaluation import CVOutcome, Splits, describe_error, run_trial
 from autometa.search._studies import TrialLease, reclaim_abandoned
 
 if TYPE_CHECKING:
     from autometa._plugins import Plugins
+    from autometa.search._ensemble import PredictionStore
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ WATCHDOG_INTERVAL_S = 0.25
 """How often the watchdog looks for trials past their deadline and grace."""
 
 SAMPLERS = BUILTIN_SAMPLERS
+
+ENSEMBLE_SELECTION_RESERVE_S = 1.0
+"""Seconds kept for ensemble selection when the time for an ensemble is reserved."""
 
 
 # -- the space ---------------------------------------------------------------------------
@@ -217,6 +221,9 @@ def run_search(
     previous: Sequence[Evaluation] = (),
     lease: TrialLease | None = None,
     memory_limit_mb: float | None = None,
+    splits: Splits | None = None,
+    predictions: PredictionStore | None = None,
+    reserved_refits: int = 1,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -232,6 +239,13 @@ def run_search(
     reclaimed before each ask, and this process's own trials are marked as its while
     they run and released if the search raises. ``memory_limit_mb`` limits each trial's
     memory (see :func:`autometa.search._evaluation.memory_cap`).
+
+    ``splits`` are the validation splits (by default ``task.cv``'s). With
+    ``predictions`` (a store for those splits' validation rows), trials also return
+    their out-of-fold predictions and the store keeps the best ones for ensemble
+    selection. ``reserved_refits`` is how many of the best configurations so far the
+    time kept for the end must refit (more than one: an ensemble's members, plus
+    :data:`ENSEMBLE_SELECTION_RESERVE_S` for the selection).
     """
     if not algorithms:
         raise ValueError(
@@ -251,14 +265,16 @@ def run_search(
             study=study,
             budget=budget,
             n_jobs=n_jobs,
-            splits=list(task.cv.split(task.X, task.y)),
+            splits=list(task.cv.split(task.X, task.y)) if splits is None else list(splits),
             memory_limit_mb=memory_limit_mb,
             lease=lease,
             claim=claim,
             watch=watch,
             outcome=outcome,
-            earlier_best=SearchOutcome(list(previous), []).best(),
+            earlier=_best_few(previous, reserved_refits),
             on_evaluation=on_evaluation,
+            predictions=predictions,
+            reserved_refits=max(reserved_refits, 1),
         )
         search.run()
     return outcome
@@ -266,6 +282,11 @@ def run_search(
 
 def _unclaimed(trial: Trial) -> Trial:
     return trial
+
+
+def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
+    """The ``n`` best successful evaluations, best first."""
+    return sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)[: max(n, 1)]
 
 
 def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome) -> None:
@@ -335,8 +356,11 @@ class _AsyncSearch:
     claim: Callable[[Trial], Trial]
     watch: _Watch
     outcome: SearchOutcome
-    earlier_best: Evaluation | None
+    earlier: list[Evaluation]
+    """The best evaluations of earlier processes (a resumed study), best first."""
     on_evaluation: Callable[[Evaluation], None] | None
+    predictions: PredictionStore | None = None
+    reserved_refits: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -396,10 +420,19 @@ class _AsyncSearch:
         return self._call(trial.number)
 
     def _trial_seconds(self) -> float:
-        """Seconds a trial started now may run, leaving time for the refit of the best."""
-        known = [b for b in (self.outcome.best(), self.earlier_best) if b is not None]
-        best = max(known, key=lambda e: e.score) if known else None
-        reserve = 1.5 * estimated_refit_seconds(best, self.task) + 0.5 if best else 0.0
+        """Seconds a trial started now may run, leaving time for the final refits.
+
+        The time kept is 1.5 times the estimated refits of the ``reserved_refits`` best
+        configurations so far, plus half a second (and the selection's time when an
+        ensemble is built).
+        """
+        best = _best_few([*self.outcome.evaluations, *self.earlier], self.reserved_refits)
+        if not best:
+            return self.budget.seconds_left()
+        refits = sum(estimated_refit_seconds(e, self.task) for e in best)
+        reserve = 1.5 * refits + 0.5
+        if self.reserved_refits > 1:
+            reserve += ENSEMBLE_SELECTION_RESERVE_S
         return self.budget.seconds_left() - reserve
 
     def _call(self, number: int) -> Any:
@@ -425,7 +458,12 @@ class _AsyncSearch:
             self.task.scoring,
             self.memory_limit_mb,
             self.watch.marker_dir,
+            self._keep_predictions(),
+            self.task.classes,
         )
+
+    def _keep_predictions(self) -> bool:
+        return self.predictions is not None and self.predictions.capacity > 0
 
     # -- collecting results (this thread) ------------------------------------------------
     def _stream(self, calls: Iterator[Any]) -> CVOutcome | None:
@@ -473,6 +511,8 @@ class _AsyncSearch:
                 result.error,
             )
             _tell(self.study, pending.trial, evaluation, result)
+            if self.predictions is not None and result.predictions is not None:
+                self.predictions.add(number, evaluation, result.predictions)
             self.outcome.evaluations.append(evaluation)
             self.outcome.trial_numbers.append(number)
         if self.on_evaluation is not None:

@@ -1,0 +1,263 @@
+"""Ensemble selection over the out-of-fold predictions the search's trials left behind.
+
+Caruana et al.'s greedy forward selection with replacement, as auto-sklearn does it:
+start from nothing, add at each round the trial whose predictions, averaged with those
+already chosen, score best on the validation rows with the fit's own scoring; a trial
+chosen twice weighs twice. The predictions are scored by the scikit-learn scorer the fit
+uses, through a tiny estimator that answers with them (:class:`PrecomputedClassifier`,
+:class:`PrecomputedRegressor`), so any scorer name works, not just a few hand-written
+metrics.
+
+Only the best trials' predictions are kept (:class:`PredictionStore`), in float32 and
+within a memory bound, so a long search on a large table does not hold every trial's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import get_scorer
+
+from autometa.contract._types import Evaluation
+
+MAX_KEPT_TRIALS = 50
+"""At most this many trials' predictions are kept, whatever the memory bound allows."""
+
+DEFAULT_ENSEMBLE_SIZE = 20
+"""Greedy rounds by default: the most members an ensemble can have."""
+
+DEFAULT_ENSEMBLE_MEMORY_MB = 256.0
+"""Default bound on the memory the kept predictions take, in megabytes."""
+
+_TIE = 1e-12
+"""Scores closer than this (relative) are tied: the smaller, cheaper ensemble wins."""
+
+
+# -- keeping predictions -----------------------------------------------------------------
+@dataclass
+class KeptTrial:
+    """One trial whose out-of-fold predictions are kept for ensemble selection."""
+
+    number: int
+    evaluation: Evaluation
+    predictions: np.ndarray
+
+
+@dataclass
+class PredictionStore:
+    """The out-of-fold predictions of the best trials, within ``memory_limit_mb``.
+
+    ``rows`` are the validation rows every trial's predictions cover (in order). The
+    store keeps the ``capacity`` best trials by score (ties: the faster one), where
+    ``capacity`` is what the memory bound allows of one trial's float32 predictions,
+    at most :data:`MAX_KEPT_TRIALS`; a better trial arriving evicts the worst kept one.
+    """
+
+    rows: np.ndarray
+    width: int
+    """Columns of one trial's predictions: the number of classes, 1 for a regression."""
+    memory_limit_mb: float
+    max_kept: int = MAX_KEPT_TRIALS
+    kept: dict[int, KeptTrial] = field(default_factory=dict)
+    offered: int = 0
+    """Trials that came with predictions, kept or not."""
+
+    @property
+    def bytes_per_trial(self) -> int:
+        return int(len(self.rows) * self.width * np.dtype(np.float32).itemsize)
+
+    @property
+    def capacity(self) -> int:
+        fits = int(self.memory_limit_mb * 2**20 // max(self.bytes_per_trial, 1))
+        return max(min(fits, self.max_kept), 0)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the kept predictions take now."""
+        return sum(k.predictions.nbytes for k in self.kept.values())
+
+    def add(self, number: int, evaluation: Evaluation, predictions: np.ndarray) -> None:
+        """Offer a successful trial's predictions; kept if among the best ``capacity``."""
+        self.offered += 1
+        if not evaluation.ok or self.capacity == 0:
+            return
+        expected = (len(self.rows),) if self.width == 1 else (len(self.rows), self.width)
+        if predictions.shape != expected:
+            return  # e.g. a regression target predicted as columns: not comparable
+        self.kept[number] = KeptTrial(number, evaluation, predictions.astype(np.float32))
+        if len(self.kept) > self.capacity:
+            worst = min(self.kept.values(), key=_rank)
+            del self.kept[worst.number]
+
+
+def _rank(kept: KeptTrial) -> tuple[float, float, int]:
+    """Greater is better: score, then the cheaper fit, then the earlier trial."""
+    return (kept.evaluation.score, -kept.evaluation.fit_time, -kept.number)
+
+
+# -- scoring predictions ---------------------------------------------------------------------
+class PrecomputedClassifier(ClassifierMixin, BaseEstimator):
+    """A "fitted" classifier whose answers are given probabilities, for scoring them.
+
+    ``X`` passed to it is a column of row numbers into ``probabilities``; ``predict``
+    is the most probable class, as an ensemble's prediction is.
+    """
+
+    def __init__(self, probabilities: np.ndarray, classes: np.ndarray) -> None:
+        self.probabilities = probabilities
+        self.classes = classes
+        self.classes_ = classes
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        # Kept predictions are float32: rows are summed again in float64, so that
+        # scorers checking that probabilities sum to one are not misled by rounding.
+        proba = np.asarray(self.probabilities[_row_numbers(X)], dtype=float)
+        sums = proba.sum(axis=1, keepdims=True)
+        return np.divide(proba, sums, out=np.zeros_like(proba), where=sums > 0)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+
+class PrecomputedRegressor(RegressorMixin, BaseEstimator):
+    """A "fitted" regressor whose predictions are given values, for scoring them."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.values[_row_numbers(X)], dtype=float)
+
+
+def _row_numbers(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.intp).reshape(-1)
+
+
+def score_predictions(
+    scoring: str, predictions: np.ndarray, y: np.ndarray, classes: np.ndarray | None
+) -> float:
+    """``scoring`` (any scikit-learn scorer name) of ``predictions`` against ``y``.
+
+    ``predictions`` are class probabilities (columns in ``classes``' order) or, with
+    ``classes`` None, regression values. Greater is better, as for every scorer.
+    """
+    scorer = get_scorer(scoring)
+    estimator: BaseEstimator
+    if classes is None:
+        estimator = PrecomputedRegressor(predictions)
+    else:
+        estimator = PrecomputedClassifier(predictions, classes)
+    rows = np.arange(len(y)).reshape(-1, 1)
+    return float(scorer(estimator, rows, y))
+
+
+# -- selection -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of greedy selection: how often each trial was chosen, and scores."""
+
+    counts: dict[int, int]
+    """Trial number -> times chosen; weights are these over their sum."""
+    score: float
+    """Validation score of the selected ensemble."""
+    best_single: int
+    """Trial number of the best single candidate on the same validation predictions."""
+    best_single_score: float
+    rounds: int
+    """Greedy rounds run (the selection is the best prefix of them)."""
+
+    @property
+    def weights(self) -> dict[int, float]:
+        total = sum(self.counts.values())
+        return {number: count / total for number, count in self.counts.items()}
+
+
+def select_ensemble(
+    candidates: Sequence[KeptTrial],
+    y: np.ndarray,
+    scoring: str,
+    classes: np.ndarray | None,
+    size: int,
+    deadline: float | None = None,
+) -> Selection | None:
+    """Greedy forward selection with replacement over ``candidates``' predictions.
+
+    Each of at most ``size`` rounds adds the candidate that makes the averaged
+    predictions score best on ``y``; ties go to a candidate already chosen (no new
+    member), then to the cheaper fit. The result is the best-scoring prefix of the
+    rounds, the shortest among equals, so it never scores below the best single
+    candidate (round one). Rounds stop early at ``deadline`` (``time.monotonic()``).
+    Candidates whose predictions cannot be scored are left out; None if none can.
+    """
+    singles = {c.number: _safe_score(scoring, c.predictions, y, classes) for c in candidates}
+    usable = [c for c in candidates if math.isfinite(singles[c.number])]
+    if not usable:
+        return None
+    total = np.zeros(usable[0].predictions.shape, dtype=float)
+    picks: list[int] = []
+    history: list[float] = []
+    for round_ in range(size):
+        if round_ and deadline is not None and time.monotonic() >= deadline:
+            break
+        scored = [
+            (
+                singles[c.number]
+                if not picks
+                else _safe_score(scoring, (total + c.predictions) / (round_ + 1), y, classes),
+                c,
+            )
+            for c in usable
+        ]
+        top = max(score for score, _ in scored)
+        tied = [c for score, c in scored if score >= top - _TIE * max(1.0, abs(top))]
+        chosen = min(tied, key=lambda c: (c.number not in picks, c.evaluation.fit_time, c.number))
+        picks.append(chosen.number)
+        total += chosen.predictions
+        history.append(top)
+    best_rounds = 1 + int(np.argmax(history))  # the first maximum: fewest rounds
+    counts: dict[int, int] = {}
+    for number in picks[:best_rounds]:
+        counts[number] = counts.get(number, 0) + 1
+    single = max(usable, key=lambda c: (singles[c.number], -c.evaluation.fit_time))
+    return Selection(
+        counts=counts,
+        score=history[best_rounds - 1],
+        best_single=single.number,
+        best_single_score=singles[single.number],
+        rounds=len(history),
+    )
+
+
+def weighted_predictions(candidates: Sequence[KeptTrial], weights: dict[int, float]) -> np.ndarray:
+    """The ensemble's validation predictions for ``weights`` (trial number -> weight)."""
+    by_number = {c.number: c for c in candidates}
+    first = by_number[next(iter(weights))].predictions
+    total = np.zeros(first.shape, dtype=float)
+    for number, weight in weights.items():
+        total += weight * by_number[number].predictions
+    return total
+
+
+def _safe_score(
+    scoring: str, predictions: np.ndarray, y: np.ndarray, classes: np.ndarray | None
+) -> float:
+    """The score, or -inf when the scorer cannot score these predictions.
+
+    Any error counts as "cannot" (a scorer of a third party may need a response the
+    precomputed estimators do not give): selection then leaves the candidate out, and
+    a fit with no scorable candidate refits its best configuration alone. Warnings of
+    the many scorer calls (e.g. an undefined metric on one candidate) are silenced.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = score_predictions(scoring, predictions, y, classes)
+    except Exception:
+        return -math.inf
+    return score if math.isfinite(score) else -math.inf

@@ -1,0 +1,315 @@
+"""The fitted ensemble: members refitted on all rows, their weights, and what it scored.
+
+:func:`build_ensemble` runs after the search: it selects members from the kept
+out-of-fold predictions (:mod:`autometa.search._ensemble`), refits each on all rows
+within the time left (a member that fails or does not fit in the time is dropped and
+the weights renormalised) and returns the model to predict with: a
+:class:`WeightedEnsemble`, or the one member's own estimator when only one is left
+(exactly what a single refit gives).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from autometa.contract._task import Task
+from autometa.contract._types import Algorithm, Config, Evaluation
+from autometa.search._ensemble import (
+    KeptTrial,
+    PredictionStore,
+    score_predictions,
+    select_ensemble,
+    weighted_predictions,
+)
+from autometa.search._evaluation import fit_with_limit, predict_for_ensemble
+from autometa.search._loop import Budget, estimated_refit_seconds
+
+logger = logging.getLogger(__name__)
+
+
+class WeightedEnsemble(BaseEstimator):
+    """A weighted average of fitted members' predictions.
+
+    For a classification (``classes`` given) it averages class probabilities (a member
+    without ``predict_proba`` contributes one-hot labels) and predicts the most probable
+    class; for a regression it averages the predicted values. Members are fitted
+    estimators; nothing is learned in this object itself.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Any],
+        weights: Sequence[float],
+        classes: np.ndarray | None = None,
+    ) -> None:
+        self.members = members
+        self.weights = weights
+        self.classes = classes
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return len(self.members) > 0
+
+    def _average(self, X: Any) -> np.ndarray:
+        if not self.members:
+            raise NotFittedError("This WeightedEnsemble has no members.")
+        total: np.ndarray | None = None
+        for member, weight in zip(self.members, self.weights, strict=True):
+            part = weight * predict_for_ensemble(member, X, self.classes)
+            total = part if total is None else total + part
+        assert total is not None
+        return total
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if self.classes is None:
+            raise AttributeError("a regression ensemble has no predict_proba")
+        return self._average(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        average = self._average(X)
+        if self.classes is None:
+            return average
+        return np.asarray(self.classes)[np.argmax(average, axis=1)]
+
+
+@dataclass(frozen=True)
+class EnsembleMember:
+    """One member: its configuration, weight, trial and validation scores."""
+
+    config: Config
+    weight: float
+    trial_number: int
+    score: float
+    """The trial's own score (mean over folds), as in ``evaluations_``."""
+    fit_time: float
+
+
+@dataclass(frozen=True)
+class EnsembleSummary:
+    """What ``ensemble_`` holds: the members and how the ensemble compares.
+
+    Scores are on the validation rows' out-of-fold predictions (pooled over the folds),
+    for the ensemble as refitted (weights renormalised after drops) and for the best
+    single trial with predictions. ``notes`` say what was left out and why.
+    """
+
+    members: tuple[EnsembleMember, ...]
+    scoring: str
+    score: float
+    best_single_score: float
+    best_single_config: Config | None
+    n_candidates: int
+    """Trials whose predictions were kept for the selection."""
+    n_without_predictions: int
+    """Successful trials without predictions here: run by other processes or an earlier
+    fit of a durable study, or whose estimator could not predict the validation rows.
+    (Trials whose predictions the memory bound evicted are in ``notes``.)"""
+    rounds: int
+    dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    """Time the selection and the members' refits took."""
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(m.weight for m in self.members)
+
+
+@dataclass(frozen=True)
+class BuiltEnsemble:
+    """The result of :func:`build_ensemble`; ``model`` is None when no member refitted."""
+
+    model: Any | None
+    summary: EnsembleSummary
+    failed: frozenset[Config]
+    """Configurations whose refit failed: a single-model fallback skips them."""
+
+
+def build_ensemble(
+    task: Task,
+    algorithms: Mapping[str, Algorithm],
+    store: PredictionStore,
+    evaluations: Sequence[Evaluation],
+    *,
+    size: int,
+    budget: Budget,
+    min_first_limit_s: float,
+) -> BuiltEnsemble:
+    """Select members from ``store``, refit them on all rows, and describe the result.
+
+    Members are refitted in order of weight; each gets the time left (the first at least
+    ``min_first_limit_s``), and one whose estimated refit does not fit in the time left
+    is not tried. ``evaluations`` (all of the study's, other processes' included) only
+    count the successful trials that had no predictions here.
+    """
+    started = time.monotonic()
+    built = _build(task, algorithms, store, evaluations, size, budget, min_first_limit_s)
+    summary = dataclasses.replace(built.summary, seconds=time.monotonic() - started)
+    return dataclasses.replace(built, summary=summary)
+
+
+def _build(
+    task: Task,
+    algorithms: Mapping[str, Algorithm],
+    store: PredictionStore,
+    evaluations: Sequence[Evaluation],
+    size: int,
+    budget: Budget,
+    min_first_limit_s: float,
+) -> BuiltEnsemble:
+    candidates = sorted(store.kept.values(), key=lambda k: k.number)
+    n_ok = sum(1 for e in evaluations if e.ok)
+    without = max(n_ok - store.offered, 0)
+    notes = _notes(store, n_ok)
+    y = task.y[store.rows]
+    selection = (
+        select_ensemble(candidates, y, task.scoring, task.classes, size, budget.deadline)
+        if candidates
+        else None
+    )
+    if selection is None:
+        if candidates:
+            notes.append(f"no kept trial's predictions could be scored with {task.scoring}")
+        summary = EnsembleSummary(
+            (), task.scoring, math.nan, math.nan, None, 0, without, 0, (), tuple(notes)
+        )
+        return BuiltEnsemble(None, summary, frozenset())
+    by_number = {c.number: c for c in candidates}
+    weights = selection.weights
+    order = sorted(weights, key=lambda n: (-weights[n], n))
+    fitted: dict[int, Any] = {}
+    dropped: list[str] = []
+    failed: set[Config] = set()
+    for number in order:
+        evaluation = by_number[number].evaluation
+        left = budget.seconds_left()
+        estimate = estimated_refit_seconds(evaluation, task)
+        if fitted and estimate > left:
+            dropped.append(
+                f"{evaluation.config} (weight {weights[number]:.2f}): its refit would take "
+                f"about {estimate:.1f}s, {max(left, 0):.1f}s were left"
+            )
+            continue
+        limit = None if math.isinf(left) else (left if fitted else max(left, min_first_limit_s))
+        try:
+            estimator = algorithms[evaluation.config.algorithm].make_estimator(
+                evaluation.config.params, task
+            )
+            fitted[number] = fit_with_limit(estimator, task.X, task.y, limit)
+        except Exception as exc:  # includes TrialTimeLimitExceeded: the member is dropped
+            failed.add(evaluation.config)
+            dropped.append(
+                f"{evaluation.config} (weight {weights[number]:.2f}): refit failed: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            logger.warning("ensemble member dropped: %s", dropped[-1])
+    best_single = by_number[selection.best_single].evaluation.config
+    if not fitted:
+        summary = EnsembleSummary(
+            (),
+            task.scoring,
+            math.nan,
+            selection.best_single_score,
+            best_single,
+            len(candidates),
+            without,
+            selection.rounds,
+            tuple(dropped),
+            (*notes, "no member could be refitted on all rows"),
+        )
+        return BuiltEnsemble(None, summary, frozenset(failed))
+    kept_weight = sum(weights[n] for n in fitted)
+    final = {n: weights[n] / kept_weight for n in order if n in fitted}
+    score = (
+        selection.score
+        if len(final) == len(weights)
+        else score_predictions(
+            task.scoring, weighted_predictions(candidates, final), y, task.classes
+        )
+    )
+    members = tuple(
+        EnsembleMember(
+            by_number[n].evaluation.config,
+            w,
+            n,
+            by_number[n].evaluation.score,
+            by_number[n].evaluation.fit_time,
+        )
+        for n, w in final.items()
+    )
+    model: Any
+    if len(final) == 1:
+        model = fitted[next(iter(final))]
+    else:
+        model = WeightedEnsemble(
+            [fitted[n] for n in final], [final[n] for n in final], task.classes
+        )
+    summary = EnsembleSummary(
+        members,
+        task.scoring,
+        score,
+        selection.best_single_score,
+        best_single,
+        len(candidates),
+        without,
+        selection.rounds,
+        tuple(dropped),
+        tuple(notes),
+    )
+    return BuiltEnsemble(model, summary, frozenset(failed))
+
+
+def _notes(store: PredictionStore, n_ok: int) -> list[str]:
+    """Why some successful trials are not candidates."""
+    notes = []
+    if store.capacity == 0:
+        notes.append(
+            f"one trial's predictions take {store.bytes_per_trial / 2**20:.1f} MB, more than "
+            f"ensemble_memory_limit={store.memory_limit_mb:g} MB: no ensemble"
+        )
+    elif store.offered > len(store.kept):
+        notes.append(
+            f"predictions of the best {len(store.kept)} of {store.offered} trials kept "
+            f"(ensemble_memory_limit={store.memory_limit_mb:g} MB, at most "
+            f"{store.max_kept} trials)"
+        )
+    missing = n_ok - store.offered
+    if missing > 0:
+        notes.append(
+            f"{missing} successful trials have no predictions here (run by another process "
+            "or an earlier fit of a durable study, or their estimator could not predict "
+            "the validation rows)"
+        )
+    return notes
+
+
+def no_ensemble_summary(scoring: str, reason: str, n_without: int) -> EnsembleSummary:
+    """An ``ensemble_`` saying why there is no ensemble (e.g. no trial ran here)."""
+    return EnsembleSummary((), scoring, math.nan, math.nan, None, 0, n_without, 0, (), (reason,))
+
+
+def make_store(task: Task, rows: np.ndarray, memory_limit_mb: float) -> PredictionStore:
+    """An empty store for ``task``'s validation ``rows``."""
+    width = 1 if task.classes is None else len(task.classes)
+    return PredictionStore(rows=rows, width=width, memory_limit_mb=memory_limit_mb)
+
+
+__all__ = [
+    "BuiltEnsemble",
+    "EnsembleMember",
+    "EnsembleSummary",
+    "KeptTrial",
+    "WeightedEnsemble",
+    "build_ensemble",
+    "make_store",
+    "no_ensemble_summary",
+]
