@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from autometa.contract import hookspecs
-from autometa.contract._metalearner import MetaLearner
+from autometa.contract._metalearner import MetaLearner, SearchBudget
 from autometa.contract._sampler import BUILTIN_SAMPLERS
 from autometa.contract._types import Algorithm, Evaluation, Strategy
 
@@ -179,14 +179,19 @@ class Plugins:
         meta_features: Mapping[str, float],
         knowledge: KnowledgeView,
         meta_learners: Sequence[str],
+        budget: SearchBudget | None = None,
     ) -> tuple[Strategy, str] | None:
-        """The first strategy a selector returns (last registered asked first), and who."""
+        """The first strategy a selector returns (last registered asked first), and who.
+
+        ``budget`` defaults to no time limit on the task's own rows and folds.
+        """
         impls = list(reversed(self._impls("autometa_select_strategy")))
         kwargs = {
             "task": task,
             "meta_features": meta_features,
             "knowledge": knowledge,
             "meta_learners": list(meta_learners),
+            "budget": budget or SearchBudget(None, task.n_splits, task.n_rows),
         }
         for impl in impls:
             result = _call_impl(impl, "autometa_select_strategy", kwargs)

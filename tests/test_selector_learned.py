@@ -18,7 +18,7 @@ import autometa
 import autometa_selectors
 from autometa._cli import main
 from autometa._plugins import build_plugin_manager
-from autometa.contract import Config, Evaluation
+from autometa.contract import Config, Evaluation, SearchBudget
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import SBS, _summarise
 from autometa.testing import check_plugin, check_strategy_selector, small_tasks
@@ -306,6 +306,7 @@ def test_too_small_or_empty_base_or_unseen_kind_leaves_the_rule_based_selector(
         meta_features=binary_features(),
         knowledge=synthetic_kb(5),
         meta_learners=list(PAIR),
+        budget=SearchBudget(None, task.n_splits, task.n_rows),
     )
     assert strategy.reason.startswith("rule-based")
     assert strategy.meta_learner == "greedy_portfolio"
@@ -474,14 +475,40 @@ def test_plugin_conformance_with_the_learned_selector_answering(tmp_path: Path) 
     check_plugin(autometa_selectors)
     kb = synthetic_kb()
     check_strategy_selector(autometa_selectors, PAIR, knowledge=kb)
+    task = small_tasks()["binary"]
+    untimed = SearchBudget(None, task.n_splits, task.n_rows)
     strategy = autometa_selectors.autometa_select_strategy(
-        task=small_tasks()["binary"],
+        task=task,
         meta_features=binary_features(),
         knowledge=kb,
         meta_learners=list(PAIR),
+        budget=untimed,
     )
     assert strategy.reason.startswith("learned selector")
     assert strategy.meta_learner in PAIR
+
+
+def test_a_fit_with_a_timeout_warm_starts_from_the_cost_aware_portfolio() -> None:
+    task = small_tasks()["binary"]
+    kb = synthetic_kb(5)
+    learners = [*PAIR, autometa_selectors.TIME_BOUNDED_LEARNER]
+
+    def choose(seconds: float | None, offered: list[str], base: KnowledgeBase = kb) -> Any:
+        return autometa_selectors.autometa_select_strategy(
+            task=task,
+            meta_features=binary_features(),
+            knowledge=base,
+            meta_learners=offered,
+            budget=SearchBudget(seconds, task.n_splits, task.n_rows),
+        )
+
+    timed = choose(60.0, learners)
+    assert timed.meta_learner == "cost_aware_portfolio"
+    assert timed.reason.startswith("timeout=60s: cost_aware_portfolio")
+    assert choose(None, learners).meta_learner != "cost_aware_portfolio"  # n_trials only
+    assert choose(60.0, list(PAIR)).meta_learner in PAIR  # not registered: not chosen
+    cold = choose(60.0, learners, KnowledgeBase.in_memory())  # no earlier task of the kind
+    assert cold.meta_learner is None
 
 
 def test_fit_records_the_learned_choice_and_its_reason() -> None:

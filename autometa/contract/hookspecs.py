@@ -28,7 +28,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from autometa.contract._knowledge import KnowledgeView
-    from autometa.contract._metalearner import MetaLearner
+    from autometa.contract._metalearner import MetaLearner, SearchBudget
     from autometa.contract._sampler import SamplerFactory
     from autometa.contract._task import Task
     from autometa.contract._types import Algorithm, Evaluation, Strategy
@@ -87,6 +87,7 @@ def autometa_select_strategy(
     meta_features: Mapping[str, float],
     knowledge: KnowledgeView,
     meta_learners: Sequence[str],
+    budget: SearchBudget,
 ) -> Strategy | None:
     """Choose how to search ``task``: meta-learner, warm starts, sampler, validation.
 
@@ -100,6 +101,9 @@ def autometa_select_strategy(
     :param knowledge: the knowledge base the fit learns from (read it through
         :class:`autometa.contract.KnowledgeView`).
     :param meta_learners: names of the registered meta-learners (choose among these).
+    :param budget: what the search may spend: ``budget.seconds`` is the fit's timeout
+        (None when only ``n_trials`` bounds it), with the task's rows and default folds.
+        An implementation that does not name ``budget`` is not given it.
     :return: a Strategy, or None to abstain.
     """
 

@@ -154,7 +154,10 @@ def make_plan(
         learners = manager.meta_learners()
         source = "user"
         if strategy is None:
-            selected = manager.select_strategy(task, meta_features.values, base, sorted(learners))
+            budget = SearchBudget(_finite_or_none(timeout), task.n_splits, task.n_rows)
+            selected = manager.select_strategy(
+                task, meta_features.values, base, sorted(learners), budget
+            )
             strategy, source = selected if selected is not None else _fallback(learners)
         if warm_start is not None:
             strategy = replace(strategy, n_warm_starts=warm_start)
@@ -203,7 +206,7 @@ def recommend_for(
     learner = learners[strategy.meta_learner]().fit(knowledge)
     extra = {}
     if "budget" in inspect.signature(learner.recommend).parameters:
-        seconds = timeout if timeout is not None and math.isfinite(timeout) else None
+        seconds = _finite_or_none(timeout)
         extra["budget"] = SearchBudget(seconds, task.n_splits, task.n_rows)
     candidates = learner.recommend(
         meta_features,
@@ -296,3 +299,8 @@ def _fallback(learners: Mapping[str, type]) -> tuple[Strategy, str]:
     return Strategy(meta_learner=None, n_warm_starts=0, reason="no meta-learner registered"), (
         "autometa default"
     )
+
+
+def _finite_or_none(seconds: float | None) -> float | None:
+    """A time limit in seconds, None when there is none."""
+    return seconds if seconds is not None and math.isfinite(seconds) else None

@@ -8,7 +8,7 @@ import math
 
 from autometa._plugins import PluginError, Plugins, build_plugin_manager
 from autometa.contract import hookspecs
-from autometa.contract._metalearner import MetaLearner
+from autometa.contract._metalearner import MetaLearner, SearchBudget
 from autometa.contract._task import Task
 from autometa.contract._types import (
     Algorithm,
@@ -153,8 +153,14 @@ def _check_learner_classes(plugins: Plugins, name: str) -> list[str]:
 
 
 def _check_strategy(
-    plugins: Plugins, name: str, task: Task, knowledge: KnowledgeBase, learners: list[str]
+    plugins: Plugins,
+    name: str,
+    task: Task,
+    knowledge: KnowledgeBase,
+    learners: list[str],
+    seconds: float | None = None,
 ) -> Strategy | None:
+    """Ask for a strategy on ``task`` for a fit with a ``seconds`` timeout (None: none)."""
     before = knowledge.counts()
     result = _call_hook(
         plugins,
@@ -164,6 +170,7 @@ def _check_strategy(
         meta_features=compute_meta_features(task).values,
         knowledge=knowledge,
         meta_learners=list(learners),
+        budget=SearchBudget(seconds, task.n_splits, task.n_rows),
     )
     if knowledge.counts() != before:
         _fail(f"Plugin {name!r}: autometa_select_strategy modified the knowledge base.")

@@ -18,8 +18,9 @@ def check_strategy_selector(
 ) -> None:
     """Ask ``plugin``'s ``autometa_select_strategy`` for strategies on several tasks.
 
-    Tasks of each kind, with an empty and with a small real knowledge base, and with
-    ``meta_learners`` and with no registered learner at all. Each answer must be a
+    Tasks of each kind, with an empty and with a small real knowledge base, with
+    ``meta_learners`` and with no registered learner at all, for fits with and without
+    a timeout. Each answer must be a
     :class:`~autometa.contract.Strategy` or None; a strategy may only name a meta-learner
     from the ``meta_learners`` it was given (a fit with another fails), must name a
     sampler autometa can build, and the selector must not modify the knowledge base.
@@ -38,4 +39,5 @@ def check_strategy_selector(
     for task in small_tasks().values():
         for knowledge in knowledges:
             for learners in (sorted(meta_learners), []):
-                _check_strategy(plugins, name, task, knowledge, learners)
+                for seconds in (None, 30.0):
+                    _check_strategy(plugins, name, task, knowledge, learners, seconds)
