@@ -61,6 +61,14 @@ def test_infer_kind_rules() -> None:
     assert infer_kind(np.linspace(0, 1, 30)) == "regression"
 
 
+def test_a_column_without_values_is_numeric_not_categorical() -> None:
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": np.array([None] * 4, dtype=object)})
+    task = Task.from_data(X, np.array([0, 1, 0, 1]), cv=2)
+    assert task.schema.categorical == ()
+    assert task.X["b"].dtype == np.float64
+    assert task.X["b"].isna().all()
+
+
 def test_the_scorer_decides_the_kind_before_the_values_do() -> None:
     ratings = np.array([1, 2, 3, 1, 2, 3, 2, 2])
     assert infer_kind(ratings) == "multiclass"
@@ -194,12 +202,6 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
             np.array([0, "0", 1, "1"], dtype=object),
             ValueError,
             "differ only in type: 0 \\(int\\), '0' \\(str\\) would all be class '0'",
-        ),
-        (
-            pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [None] * 4}),
-            np.array([0, 1, 0, 1]),
-            ValueError,
-            r"Columns \['b'\] have no values",
         ),
         (np.ones(4), np.array([0, 1, 0, 1]), ValueError, "2-D"),
         (None, np.array([0, 1]), TypeError, "2-D array"),

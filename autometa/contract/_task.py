@@ -518,15 +518,14 @@ def _regression_target(y: np.ndarray) -> np.ndarray:
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
-    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
-    if empty:
-        raise ValueError(
-            f"Columns {empty[:10]} have no values (all missing); no model can learn from "
-            "them. Drop them before fitting."
-        )
     categorical = []
     for column in frame.columns:
         series = frame[column]
+        if series.isna().all():
+            # No value says what kind the column is: numeric, all NaN, which every
+            # algorithm's preprocessing keeps (an all-None object column used to become
+            # a categorical that the encoders dropped, leaving some pipelines no feature).
+            continue
         dtype = series.dtype
         if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
             raise TypeError(
