@@ -10,16 +10,29 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from autometa._version import __version__
+
+if TYPE_CHECKING:
+    from autometa.contract import TaskKind
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 logger = logging.getLogger(__name__)
 
-PLOTS_HELP = 'Write PNG plots into this folder (needs pip install "autometa[plots]").'
+PLOTS_HELP = 'Write PNG plots into this folder (needs pip install "autometa-ml[plots]").'
+
+
+KIND_HELP = (
+    "binary, multiclass or regression. Default: a regression scorer in --scoring means "
+    "regression, another scorer classification; without one it is guessed from the "
+    "target (an integer target with few values, each on two rows or more, is taken as "
+    "classes)."
+)
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -28,6 +41,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="autometa")
 @click.option("-v", "--verbose", count=True, help="Log progress (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """autometa: meta-learning AutoML that warm-starts Optuna from earlier tasks."""
@@ -38,6 +52,7 @@ def main(verbose: int) -> None:
 @main.command()
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", required=True, help="Name of the target column.")
+@click.option("--kind", default=None, help=KIND_HELP)
 @click.option("--timeout", type=float, default=None, help="Seconds for search and refit.")
 @click.option("--n-trials", type=int, default=None, help="Stop after this many trials.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel trials.")
@@ -60,7 +75,7 @@ def main(verbose: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Save the fitted model here: .skops (data only, safe to share; needs "
-    "autometa[safe]) or .joblib (a pickle: it runs code when loaded, so load only files "
+    "autometa-ml[safe]) or .joblib (a pickle: it runs code when loaded, so load only files "
     "you trust).",
 )
 @click.option(
@@ -152,6 +167,7 @@ def predict(
 @main.command()
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", required=True)
+@click.option("--kind", default=None, help=KIND_HELP)
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True)
 @click.option("--knowledge", default=None, help="Knowledge base file or URL (default: shipped).")
 @click.option(
@@ -160,7 +176,14 @@ def predict(
     default=None,
     help=PLOTS_HELP + " Draws the task among the earlier ones.",
 )
-def recommend(data: Path, target: str, k: int, knowledge: str | None, plots: Path | None) -> None:
+def recommend(
+    data: Path,
+    target: str,
+    kind: TaskKind | None,
+    k: int,
+    knowledge: str | None,
+    plots: Path | None,
+) -> None:
     """Recommend configurations for DATA, with the evidence for each; fits nothing."""
     from autometa._explain import format_recommendations
     from autometa.knowledge._base import KnowledgeBase
@@ -179,7 +202,7 @@ def recommend(data: Path, target: str, k: int, knowledge: str | None, plots: Pat
             if knowledge is None
             else KnowledgeBase.open(knowledge, read_only=True, create=False)
         )
-        plan = make_plan(X, y, knowledge=base, warm_start=k)  # what autometa.recommend does
+        plan = make_plan(X, y, kind=kind, knowledge=base, warm_start=k)  # as autometa.recommend
     except (ValueError, TypeError, OSError) as exc:
         _fail(str(exc))
     click.echo(
@@ -199,7 +222,7 @@ def _check_plots_available() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        _fail('--plots needs matplotlib: pip install "autometa[plots]"')
+        _fail('--plots needs matplotlib: pip install "autometa-ml[plots]"')
 
 
 def _echo_plots(paths: list[Path]) -> None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from autometa._version import __version__
 from autometa.contract import hookspecs
 from autometa.contract._metalearner import MetaLearner, SearchBudget
 from autometa.contract._sampler import BUILTIN_SAMPLERS
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "autometa"
 DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
-BUILTIN_DISTRIBUTION = "autometa"
+BUILTIN_DISTRIBUTION = "autometa-ml"
 
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("learners", "autometa_learners"),
@@ -412,10 +413,8 @@ def build_plugin_manager(
 
 
 def _builtin_version() -> str:
-    try:
-        return importlib.metadata.version(BUILTIN_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:  # running from a source tree
-        return ""
+    """The built-in plugins ship with autometa: its version."""
+    return __version__
 
 
 def _load(pm: pluggy.PluginManager, name: str, load: Callable[[], object], origin: str) -> bool:

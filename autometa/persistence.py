@@ -4,7 +4,7 @@
 file names, so load only files you made or trust. ``.skops`` is skops' format (made by
 scikit-learn maintainers): the file is data, and loading refuses every type that is not
 known to be safe unless you name it in ``trusted``. It needs the optional dependency
-(``pip install "autometa[safe]"``).
+(``pip install "autometa-ml[safe]"``).
 
 Known to be safe without asking: what skops itself trusts (scikit-learn, NumPy, SciPy
 types), autometa's own result types, and classes defined by installed autometa plugins
@@ -180,7 +180,7 @@ def _skops_io() -> Any:
     except ImportError:
         raise ImportError(
             f"Saving or loading {SKOPS_SUFFIX} files needs skops: "
-            'pip install "autometa[safe]" (or pip install skops).'
+            'pip install "autometa-ml[safe]" (or pip install skops).'
         ) from None
 
 

@@ -1,7 +1,7 @@
 """Plots of a fit: where the task sits among earlier ones, how the search went, and
 whether the recommendations scored as predicted.
 
-matplotlib is an optional extra (``pip install "autometa[plots]"``), imported only when a
+matplotlib is an optional extra (``pip install "autometa-ml[plots]"``), imported only when a
 plot is asked for. Figures are built as :class:`matplotlib.figure.Figure` objects on the
 Agg canvas, never through ``pyplot``: nothing opens a window, and the caller's pyplot
 state and backend are left alone. Every function returns the Figure; :func:`write_plots`
@@ -530,7 +530,7 @@ def _figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
-            'autometa\'s plots need matplotlib: pip install "autometa[plots]"'
+            'autometa\'s plots need matplotlib: pip install "autometa-ml[plots]"'
         ) from None
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)

@@ -123,7 +123,7 @@ def overhead(n_trials: int, repeats: int) -> None:
     if importlib.util.find_spec("distributed") is not None:
         settings.append(("dask LocalCluster", 2, dask_cluster()))
     else:
-        print("(dask is not installed: pip install 'autometa[dask]' to measure it)")
+        print("(dask is not installed: pip install 'autometa-ml[dask]' to measure it)")
     print(f"\n2. Overhead per trial: naive Bayes on iris, {n_trials} trials, median of {repeats}")
     print(
         f"   {'backend':<18} {'n_jobs':>6}  {'trials/s':>9}  {'ms/trial':>9}  {'overhead ms':>11}"

@@ -112,7 +112,7 @@ def test_plots_without_matplotlib_fail_before_any_work(
             main, [command, str(data), "--target", "target", "--plots", str(tmp_path / "p")]
         )
         assert result.exit_code == 2, result.output
-        assert 'pip install "autometa[plots]"' in result.output
+        assert 'pip install "autometa-ml[plots]"' in result.output
     assert not (tmp_path / "p").exists()
 
 
@@ -228,3 +228,35 @@ def test_kb_build_defaults_are_the_library_protocol() -> None:
     from autometa.knowledge._builder import DEFAULT_BUILD_PLUGINS
 
     assert tuple(defaults["allowed"]) == DEFAULT_BUILD_PLUGINS
+
+
+def test_version_is_the_package_s() -> None:
+    import autometa
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"autometa, version {autometa.__version__}"
+
+
+def test_kind_overrides_the_guess_and_a_bad_kind_is_named(tmp_path: Path) -> None:
+    """Counts (0..4) would be guessed as classes; --kind regression fits a regressor."""
+    rows = 60
+    data = tmp_path / "counts.csv"
+    pd.DataFrame(
+        {"x": [float(i % 7) for i in range(rows)], "target": [i % 5 for i in range(rows)]}
+    ).to_csv(data, index=False)
+    common = ["--target", "target", "--n-trials", "2", "--random-state", "0", "--no-ensemble"]
+    runner = CliRunner()
+    regression = runner.invoke(main, ["fit", str(data), *common, "--kind", "regression"])
+    assert regression.exit_code == 0, regression.output
+    assert "with r2=" in regression.output
+    guessed = runner.invoke(main, ["fit", str(data), *common])
+    assert guessed.exit_code == 0, guessed.output
+    assert "with neg_log_loss=" in guessed.output
+    bad = runner.invoke(main, ["fit", str(data), *common, "--kind", "ordinal"])
+    assert bad.exit_code == 2
+    assert "kind must be one of" in bad.output
+    recommended = runner.invoke(
+        main, ["recommend", str(data), "--target", "target", "-k", "2", "--kind", "regression"]
+    )
+    assert recommended.exit_code == 0, recommended.output

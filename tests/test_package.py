@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_version_is_the_installed_distribution_s() -> None:
-    assert autometa.__version__ == importlib.metadata.version("autometa")
+    assert autometa.__version__ == importlib.metadata.version("autometa-ml")
     assert autometa.__version__.count(".") >= 2
 
 

@@ -52,7 +52,7 @@ def test_first_party_plugins_load_as_builtins() -> None:
     assert {name for name, _ in BUILTIN_PLUGINS} == FIRST_PARTY
     infos = {info.name: info for info in plugins.info()}
     assert set(infos) >= FIRST_PARTY
-    assert infos["sklearn"].distribution == "autometa"
+    assert infos["sklearn"].distribution == "autometa-ml"
     assert infos["sklearn"].hooks == ("autometa_algorithms",)
     assert "autometa_select_strategy" in infos["selectors"].hooks
 

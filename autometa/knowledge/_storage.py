@@ -35,7 +35,6 @@ import struct
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from autometa._version import __version__
 from autometa.contract._types import TASK_KINDS
 from autometa.knowledge._format import STATUSES, KnowledgeBaseError, dumps, loads
 
@@ -141,11 +141,8 @@ evaluations_table = Table(
 
 
 def autometa_version() -> str:
-    """The installed autometa version, or ``"unknown"`` when run from a source tree."""
-    try:
-        return importlib_metadata.version("autometa")
-    except importlib_metadata.PackageNotFoundError:
-        return "unknown"
+    """The running autometa's version (recorded with what a base is built by)."""
+    return __version__
 
 
 # -- engines -------------------------------------------------------------------------------
@@ -254,7 +251,7 @@ def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
     except ImportError as exc:
         raise KnowledgeBaseError(
             f"Cannot open knowledge base {shown}: its database driver is not installed "
-            f"({exc}). For PostgreSQL, pip install 'autometa[postgres]' and use a "
+            f"({exc}). For PostgreSQL, pip install 'autometa-ml[postgres]' and use a "
             "postgresql+psycopg:// URL."
         ) from exc
     if engine.dialect.name == "postgresql" and read_only:
