@@ -264,13 +264,17 @@ def test_a_type_swapped_into_a_skops_file_is_refused_before_it_runs(
     nodes = [n for n in _live_nodes(schema) if n["__loader__"] not in TYPE_BLIND_LOADERS]
     node = data.draw(st.sampled_from(nodes), label="node")
     module, name = data.draw(st.sampled_from(DANGEROUS), label="type")
+    # skops loads a node once per ``__id__`` and reuses it wherever the id occurs again,
+    # so every occurrence of the drawn node is swapped: whichever skops reads first.
+    same = [n for n in _nodes(schema) if n.get("__id__") == node.get("__id__")]
     with tempfile.TemporaryDirectory() as folder:
         marker = Path(folder) / "ran.txt"
-        if name == "Tripwire":
-            node.clear()
-            node.update(_tripwire_node(marker))
-        else:
-            node.update({"__module__": module, "__class__": name})
+        for occurrence in same:
+            if name == "Tripwire":
+                occurrence.clear()
+                occurrence.update(_tripwire_node(marker))
+            else:
+                occurrence.update({"__module__": module, "__class__": name})
         with pytest.raises(UntrustedTypesError) as info:
             load_model(_tampered(saved_skops, folder, schema))
         assert f"{module}.{name}" in info.value.types

@@ -65,8 +65,13 @@ def test_a_column_without_values_is_numeric_not_categorical() -> None:
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": np.array([None] * 4, dtype=object)})
     task = Task.from_data(X, np.array([0, 1, 0, 1]), cv=2)
     assert task.schema.categorical == ()
+    assert task.schema.empty == ("b",)
     assert task.X["b"].dtype == np.float64
     assert task.X["b"].isna().all()
+    # values seen only later (a split without them at fit time) are not read
+    later = task.schema.transform(pd.DataFrame({"a": [1.0], "b": ["yes"]}))
+    assert later["b"].dtype == np.float64
+    assert later["b"].isna().all()
 
 
 def test_the_scorer_decides_the_kind_before_the_values_do() -> None:

@@ -74,6 +74,9 @@ class FeatureSchema:
 
     columns: tuple[str, ...]
     categorical: tuple[str, ...]
+    empty: tuple[str, ...] = ()
+    """Columns without a single value at fit time: numeric and all NaN, whatever comes
+    later (a model learned nothing from them, so later values are not read)."""
 
     @property
     def numeric(self) -> tuple[str, ...]:
@@ -93,11 +96,13 @@ class FeatureSchema:
                 f"X lacks columns seen during fit: {missing[:10]}. Pass data with the same "
                 "columns as the training data."
             )
-        cats = set(self.categorical)
+        cats, empty = set(self.categorical), set(self.empty)
         columns = {
             column: (
                 _as_category_strings(frame[column])
                 if column in cats
+                else pd.Series(np.nan, index=frame.index, dtype=float)
+                if column in empty
                 else _as_float(frame[column], column)
             )
             for column in self.columns
@@ -518,13 +523,14 @@ def _regression_target(y: np.ndarray) -> np.ndarray:
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
-    categorical = []
+    categorical, empty = [], []
     for column in frame.columns:
         series = frame[column]
         if series.isna().all():
             # No value says what kind the column is: numeric, all NaN, which every
             # algorithm's preprocessing keeps (an all-None object column used to become
             # a categorical that the encoders dropped, leaving some pipelines no feature).
+            empty.append(str(column))
             continue
         dtype = series.dtype
         if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
@@ -537,7 +543,7 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
             if not pd.api.types.is_bool_dtype(dtype) and _is_numeric_object(series):
                 continue
             categorical.append(str(column))
-    return FeatureSchema(tuple(str(c) for c in frame.columns), tuple(categorical))
+    return FeatureSchema(tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty))
 
 
 def _is_numeric_object(series: pd.Series) -> bool:
