@@ -27,6 +27,13 @@ logger = logging.getLogger(__name__)
 PLOTS_HELP = 'Write PNG plots into this folder (needs pip install "autometa-ml[plots]").'
 
 
+JSON_REPORT_OPTION = click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the full report (per task) as JSON.",
+)
 KIND_HELP = (
     "binary, multiclass or regression. Default: a regression scorer in --scoring means "
     "regression, another scorer classification; without one it is guessed from the "
@@ -313,13 +320,7 @@ def kb_build(
 @click.option("--learners", default=None, help="Comma-separated learner names (default: all).")
 @click.option("--k", "ks", default="1,3,5,10,25", show_default=True, help="Comma-separated k.")
 @click.option("--n-jobs", type=int, default=1, show_default=True)
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the full report (per task) as JSON.",
-)
+@JSON_REPORT_OPTION
 @click.option(
     "--selector",
     is_flag=True,
@@ -411,13 +412,7 @@ def kb_evaluate(
 @click.option("--budget", type=float, default=None, help="Seconds the policies are told.")
 @click.option("--overhead", type=float, default=0.1, show_default=True, help="Seconds per trial.")
 @click.option("--random-state", type=int, default=0, show_default=True)
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the full report (per task) as JSON.",
-)
+@JSON_REPORT_OPTION
 @click.option(
     "--cost-model", is_flag=True, help="Also report the cost model's error on held-out tasks."
 )
