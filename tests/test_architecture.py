@@ -26,8 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "autometa"
 PLUGINS = ROOT / "plugins"
 
-LAYERS: Mapping[str, int] = {"contract": 0, "_plugins": 1, "knowledge": 2, "search": 3}
-"""Rank of each layered unit of autometa; every other unit is the surface, above them."""
+LAYERS: Mapping[str, int] = {
+    "_version": 0,
+    "contract": 0,
+    "_plugins": 1,
+    "knowledge": 2,
+    "search": 3,
+}
+"""Rank of each layered unit of autometa; every other unit is the surface, above them.
+``_version`` (one constant, no imports) sits beside the contract at the bottom."""
 SURFACE = max(LAYERS.values()) + 1
 
 KNOWN_VIOLATIONS: Mapping[tuple[str, str], str] = {
