@@ -205,7 +205,7 @@ def test_without_matplotlib_the_error_says_what_to_install(
 ) -> None:
     for name in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r'pip install "autometa\[plots\]"'):
+    with pytest.raises(ImportError, match=r'pip install "autometa-ml\[plots\]"'):
         plots.plot_history(fitted)
 
 
