@@ -59,10 +59,9 @@ from sklearn.model_selection import train_test_split
 
 import autometa
 from autometa._plugins import build_plugin_manager
-from autometa.contract import Evaluation, Strategy
+from autometa.contract import BUILTIN_SAMPLERS, Evaluation, Strategy
 from autometa.knowledge import KnowledgeBase
 from autometa.knowledge._corpus import read_table
-from autometa.search._loop import SAMPLERS
 
 CHECKPOINTS = (1, 5, 10, 25, 50)
 MEASURES = {
@@ -275,7 +274,7 @@ def main() -> None:
         chosen = args.tasks
     else:
         chosen = names[:: max(1, len(names) // args.n_tasks)][: args.n_tasks]
-    known = {*SAMPLERS, *build_plugin_manager().samplers()}
+    known = {*BUILTIN_SAMPLERS, *build_plugin_manager().samplers()}
     unknown_samplers = sorted(set(args.samplers) - known)
     if unknown_samplers:
         raise SystemExit(

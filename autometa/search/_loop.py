@@ -43,8 +43,7 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import BaseTrial, Trial, TrialState
 
-from autometa.contract._sampler import BUILTIN_SAMPLERS, SamplerContext
-from autometa.contract._sampler import builtin_sampler as _built_in_sampler
+from autometa.contract._sampler import BUILTIN_SAMPLERS, SamplerContext, builtin_sampler
 from autometa.contract._task import Task
 from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
 from autometa.search._evaluation import CVOutcome, Splits, describe_error, run_trial
@@ -67,8 +66,6 @@ MIN_TRIAL_TIME_S = 0.5
 
 WATCHDOG_INTERVAL_S = 0.25
 """How often the watchdog looks for trials past their deadline and grace."""
-
-SAMPLERS = BUILTIN_SAMPLERS
 
 ENSEMBLE_SELECTION_RESERVE_S = 1.0
 """Seconds kept for ensemble selection when the time for an ensemble is reserved."""
@@ -147,9 +144,9 @@ def make_sampler(
 ) -> BaseSampler:
     """An Optuna sampler from a name, seeded; instances are returned unchanged.
 
-    Built-in names (:data:`SAMPLERS`) come first; any other name is one a plugin offers
-    (``autometa_samplers``), built from ``context``. An unknown name is a ValueError
-    listing the known ones.
+    Built-in names (:data:`autometa.contract.BUILTIN_SAMPLERS`) come first; any other
+    name is one a plugin offers (``autometa_samplers``), built from ``context``. An
+    unknown name is a ValueError listing the known ones.
     """
     if isinstance(spec, BaseSampler):
         return spec
@@ -157,8 +154,8 @@ def make_sampler(
         raise TypeError(
             f"A sampler is a name or an optuna.samplers.BaseSampler, got {type(spec).__name__}."
         )
-    if spec in SAMPLERS:
-        return _built_in_sampler(spec, random_state, n_jobs)
+    if spec in BUILTIN_SAMPLERS:
+        return builtin_sampler(spec, random_state, n_jobs)
     offered = [] if plugins is None else sorted(plugins.samplers())
     if spec in offered:
         assert plugins is not None
@@ -170,7 +167,7 @@ def make_sampler(
         return plugins.make_sampler(spec, context, random_state, n_jobs)
     hint = "" if plugins is not None else " (pass plugins= to include the plugins' samplers)"
     raise ValueError(
-        f"Unknown sampler {spec!r}; use one of {[*SAMPLERS, *offered]}{hint} or an Optuna "
+        f"Unknown sampler {spec!r}; use one of {[*BUILTIN_SAMPLERS, *offered]}{hint} or an Optuna "
         "sampler instance."
     )
 

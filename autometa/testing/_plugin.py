@@ -9,6 +9,7 @@ import math
 from autometa._plugins import PluginError, Plugins, build_plugin_manager
 from autometa.contract import hookspecs
 from autometa.contract._metalearner import MetaLearner, SearchBudget
+from autometa.contract._sampler import BUILTIN_SAMPLERS
 from autometa.contract._task import Task
 from autometa.contract._types import (
     Algorithm,
@@ -17,10 +18,7 @@ from autometa.contract._types import (
     Strategy,
 )
 from autometa.knowledge._base import KnowledgeBase
-from autometa.search._loop import (
-    SAMPLERS,
-    make_sampler,
-)
+from autometa.search._loop import make_sampler
 from autometa.search._metafeatures import compute_meta_features
 from autometa.testing._common import _SEED, HOOK_NAMES, _call_hook, _fail, _label, _registered
 from autometa.testing._data import small_tasks
@@ -188,13 +186,13 @@ def _check_strategy(
             f"registered ones it was given ({learners}); choose from `meta_learners`."
         )
     sampler = result.sampler
-    if isinstance(sampler, str) and sampler not in SAMPLERS:
+    if isinstance(sampler, str) and sampler not in BUILTIN_SAMPLERS:
         offered = _offered_samplers(plugins)
         if sampler not in offered:
             _fail(
                 f"Plugin {name!r}: autometa_select_strategy returned an unusable sampler: "
-                f"Unknown sampler {sampler!r}; neither built in ({list(SAMPLERS)}) nor offered "
-                f"by the plugin or an installed one ({sorted(offered)})."
+                f"Unknown sampler {sampler!r}; neither built in ({list(BUILTIN_SAMPLERS)}) nor "
+                f"offered by the plugin or an installed one ({sorted(offered)})."
             )
         return result
     try:
