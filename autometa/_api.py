@@ -194,11 +194,11 @@ class _AutoMetaBase(BaseEstimator):
     def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
         """Search on ``X, y``; refit the ensemble's members (or the best) on all rows."""
         started = time.monotonic()
-        self._check_budget()
+        timeout, _ = self._check_budget()
         storage = open_storage(self.storage)  # an unreachable database fails before planning
         if kind is None and len(self._kinds) == 1:
             kind = self._kinds[0]
-        plan = self._plan(X, y, kind)
+        plan = self._plan(X, y, kind, timeout)
         if self._kinds and plan.task.kind not in self._kinds:
             other = "AutoMetaRegressor" if plan.task.kind == "regression" else "AutoMetaClassifier"
             raise ValueError(
@@ -207,7 +207,8 @@ class _AutoMetaBase(BaseEstimator):
             )
         return self._fit_plan(plan, started, storage)
 
-    def _plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
+    def _plan(self, X: Any, y: Any, kind: TaskKind | None, timeout: float | None) -> Plan:
+        """Steps 1-5 of a fit; ``timeout`` is the checked budget, told to the strategy."""
         return make_plan(
             X,
             y,
@@ -221,7 +222,7 @@ class _AutoMetaBase(BaseEstimator):
             plugins=self.plugins,
             blocked=self.blocked,
             algorithms=self.algorithms,
-            timeout=self._check_budget()[0],
+            timeout=timeout,
         )
 
     def _fit_plan(self, plan: Plan, started: float, storage: BaseStorage | None) -> _AutoMetaBase:
@@ -567,9 +568,9 @@ def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _Auto
     """
     started = time.monotonic()
     estimator: _AutoMetaBase = AutoMetaClassifier(**params)
-    estimator._check_budget()
+    timeout, _ = estimator._check_budget()
     storage = open_storage(estimator.storage)
-    plan = estimator._plan(X, y, kind)  # validated once, inside the time budget
+    plan = estimator._plan(X, y, kind, timeout)  # validated once, inside the time budget
     if plan.task.kind == "regression":
         estimator = AutoMetaRegressor(**params)
     return estimator._fit_plan(plan, started, storage)

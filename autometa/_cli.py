@@ -18,6 +18,7 @@ from autometa._version import __version__
 
 if TYPE_CHECKING:
     from autometa.contract import TaskKind
+    from autometa.knowledge import KnowledgeBase
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -40,6 +41,16 @@ KIND_HELP = (
     "target (an integer target with few values, each on two rows or more, is taken as "
     "classes)."
 )
+
+
+def _read_knowledge(location: str | None) -> KnowledgeBase:
+    """The knowledge base at ``location``, opened only to read (it must exist), or the
+    shipped one."""
+    from autometa.knowledge._base import KnowledgeBase
+
+    if location:
+        return KnowledgeBase.open(location, read_only=True, create=False)
+    return KnowledgeBase.default()
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -349,7 +360,6 @@ def kb_evaluate(
     oracle_selector, each task's best learner (an upper bound).
     """
     from autometa._plugins import build_plugin_manager
-    from autometa.knowledge._base import KnowledgeBase
     from autometa.knowledge._loto import leave_one_task_out
 
     manager = build_plugin_manager()
@@ -359,11 +369,7 @@ def kb_evaluate(
     if unknown:
         _fail(f"unknown learners {unknown}; registered: {sorted(registry)}")
     try:
-        knowledge = (
-            KnowledgeBase.open(location, read_only=True, create=False)
-            if location
-            else KnowledgeBase.default()
-        )
+        knowledge = _read_knowledge(location)
         report = leave_one_task_out(
             knowledge,
             {n: registry[n] for n in names},
@@ -435,7 +441,6 @@ def kb_replay(
     for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle.
     """
     from autometa.contract._cost import timing_table
-    from autometa.knowledge._base import KnowledgeBase
     from autometa.knowledge._cost_model import cost_model_error
     from autometa.knowledge._replay import FULL_ROWS, replay
 
@@ -443,11 +448,7 @@ def kb_replay(
         n_rows: float | str | None = None
         if rows is not None:
             n_rows = rows if rows == FULL_ROWS else float(rows)
-        knowledge = (
-            KnowledgeBase.open(location, read_only=True, create=False)
-            if location
-            else KnowledgeBase.default()
-        )
+        knowledge = _read_knowledge(location)
         report = replay(
             knowledge,
             seconds=[float(s) for s in seconds.split(",")],
@@ -505,14 +506,9 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
 
     --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
     """
-    from autometa.knowledge._base import KnowledgeBase
 
     try:
-        knowledge = (
-            KnowledgeBase.open(location, read_only=True, create=False)
-            if location
-            else KnowledgeBase.default()
-        )
+        knowledge = _read_knowledge(location)
         with knowledge:
             kept = [t.task_id for t in knowledge.tasks() if t.task_id not in set(exclude)]
             counts = knowledge.export_jsonl(out, task_ids=kept)
