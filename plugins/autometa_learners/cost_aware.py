@@ -26,6 +26,7 @@ from autometa.contract import (
     Config,
     CostModel,
     Evidence,
+    MetaFeatureSpace,
     MetaLearner,
     Recommendation,
     SearchBudget,
@@ -75,22 +76,16 @@ class CostAwarePortfolio(MetaLearner):
     def fit(self, knowledge: KnowledgeView) -> CostAwarePortfolio:
         self.cost_model_ = CostModel().fit(knowledge)
         self.tables_: dict[str, tuple[list[Config], np.ndarray]] = {}
-        self.meta_features_: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.spaces_: dict[str, MetaFeatureSpace] = {}
         for kind in sorted({record.kind for record in knowledge.tasks()}):
             table = knowledge.score_table(kind)
             if table.task_ids:
                 regret = 1.0 - np.nan_to_num(table.normalized(), nan=0.0)
                 self.tables_[kind] = (list(table.configs), regret)
                 records = {r.task_id: r for r in knowledge.tasks(kind)}
-                names = sorted({n for t in table.task_ids for n in records[t].meta_features})
-                matrix = np.array(
-                    [
-                        [records[t].meta_features.get(n, np.nan) for n in names]
-                        for t in table.task_ids
-                    ],
-                    dtype=float,
-                ).reshape(len(table.task_ids), len(names))
-                self.meta_features_[kind] = (names, matrix)
+                self.spaces_[kind] = MetaFeatureSpace.from_records(
+                    records[t] for t in table.task_ids
+                )
         return self
 
     def recommend(
@@ -110,9 +105,10 @@ class CostAwarePortfolio(MetaLearner):
         allowed = np.array([c.algorithm in available for c in configs])
         size = TaskSize.from_meta_features(meta_features, n_rows=budget.n_rows)
         seconds = self.cost_model_.predict(configs, size, n_splits=budget.n_splits)
-        names, matrix = self.meta_features_[kind]
-        query = np.array([meta_features.get(n, np.nan) for n in names], dtype=float)
-        weights = similarity_weights(matrix, query, bandwidth=self.bandwidth, share=self.share)
+        space = self.spaces_[kind]
+        weights = similarity_weights(
+            space.matrix, space.query(meta_features), bandwidth=self.bandwidth, share=self.share
+        )
         picks = cost_aware_cover(
             regret,
             seconds + self.overhead,
