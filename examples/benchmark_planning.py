@@ -152,7 +152,9 @@ def statistics_effect(corpus: str) -> None:
     from autometa.contract._task import Task
     from autometa.knowledge import KnowledgeBase
     from autometa.knowledge._corpus import read_table
-    from autometa.search import _metafeatures as mf
+    from autometa.search import _metafeature_data as mf
+    from autometa.search import _metafeature_groups as groups
+    from autometa.search._metafeatures import DEFAULT_SEED
 
     root = Path(corpus)
     manifest = json.loads((root / "manifest.json").read_text())
@@ -163,10 +165,10 @@ def statistics_effect(corpus: str) -> None:
         if entry["n_rows"] <= mf.MAX_STATISTICS_ROWS or name not in stored:
             continue
         X, y = read_table(next((root / "data").glob(name + ".*")), "target")
-        data = mf._TaskData(Task.from_data(X, y, kind=stored[name].kind), mf.DEFAULT_SEED)
-        bounded = mf._statistical(data)
+        data = mf._TaskData(Task.from_data(X, y, kind=stored[name].kind), DEFAULT_SEED)
+        bounded = groups._statistical(data)
         data.__dict__["statistics_sample"] = data.numeric  # every row, as the shipped base
-        full = mf._statistical(data)
+        full = groups._statistical(data)
         same = all(
             full[k] == stored[name].meta_features[k]
             or (math.isnan(full[k]) and math.isnan(stored[name].meta_features[k]))

@@ -13,13 +13,13 @@ import scipy.stats
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 
 from autometa.contract import Task
+from autometa.search._metafeature_data import _subsample
 from autometa.search._metafeatures import (
     CHEAP_GROUPS,
     DEFAULT_SEED,
     EXPENSIVE_GROUPS,
     MAX_SUBSAMPLE_ROWS,
     MetaFeatures,
-    _subsample,
     compute_meta_features,
 )
 

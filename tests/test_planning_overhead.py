@@ -27,7 +27,7 @@ from autometa.knowledge._base import (
     _Packaged,
     _packaged_file,
 )
-from autometa.search import _metafeatures
+from autometa.search import _metafeature_data as _metafeatures
 from autometa.search._metafeatures import MAX_STATISTICS_ROWS, compute_meta_features
 from autometa.search._planning import PLANNING_STEPS, make_plan
 from autometa_selectors import learned

@@ -44,33 +44,35 @@ the population standard deviation.
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.stats
-from scipy.linalg import LinAlgError
-from sklearn.decomposition import PCA
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Ridge
-from sklearn.metrics import r2_score
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
 from autometa.contract._task import Task
 from autometa.contract._types import TASK_KINDS, TaskKind
+from autometa.search._metafeature_data import (
+    MAX_STATISTICS_ROWS,
+    MAX_SUBSAMPLE_CELLS,
+    MAX_SUBSAMPLE_ROWS,
+    MIN_SUBSAMPLE_ROWS,
+    _TaskData,
+)
+from autometa.search._metafeature_groups import (
+    _class,
+    _general,
+    _landmarking,
+    _missing,
+    _pca,
+    _statistical,
+    _symbols,
+)
 
 __all__ = [
     "CHEAP_GROUPS",
@@ -83,45 +85,11 @@ __all__ = [
     "MetaFeatures",
     "compute_meta_features",
 ]
-
-MAX_SUBSAMPLE_ROWS = 2000
-"""Rows the expensive groups see at most."""
-
-MAX_STATISTICS_ROWS = 20_000
-"""Rows the skewness and kurtosis of the ``statistical`` group see at most.
-
-Per-column moments over 100,000 rows x 100 columns take about 1 s, most of a fit's
-planning; on 20,000 rows they take a fifth of that, and a moment estimated from 20,000
-rows is close to the full data's (measured on the shipped base's tasks above the bound:
-docs/benchmarks.md). The knowledge-base builder computes meta-features with this same
-function, so new bases get the same bound. The shipped base was built before the bound
-existed: 18 of its 263 tasks have more rows, and their stored skewness and kurtosis come
-from all their rows; they are left as they are."""
-
-MAX_SUBSAMPLE_CELLS = 300_000
-"""Rows x encoded columns the expensive groups aim to stay under. Fitting a decision
-tree costs about rows x columns, so this keeps landmarking under a second on wide
-tasks (a 370-column task gets about 800 rows)."""
-
-MIN_SUBSAMPLE_ROWS = 500
-"""Rows the expensive groups get at least (when the task has them), however wide it is."""
-
-LANDMARK_FOLDS = 3
-"""Cross-validation folds of the landmarkers (fewer when the smallest class is smaller)."""
-
-MAX_ONE_HOT_LEVELS = 10
-"""Categorical columns are one-hot encoded into at most this many indicator columns
-(rarer levels share one "infrequent" column), which bounds the width of the matrix the
-expensive groups work on."""
-
 DEFAULT_SEED = 0
 """Seed used when ``random_state`` is None. Meta-features describe the data, so by
 default they depend on nothing else: not on the search seed in ``task.random_state``,
 and not on the run; a task compared with a knowledge base gets the description its
 earlier tasks got."""
-
-_MISSING_LEVEL = "\x00missing"
-"""Level that stands for a missing categorical cell during encoding."""
 
 
 # -- result ------------------------------------------------------------------------------
@@ -175,154 +143,6 @@ class MetaFeatures:
         )
 
 
-# -- shared, lazily computed views of one task --------------------------------------------
-class _TaskData:
-    """The task plus views several groups need, computed once per call on first use.
-
-    The time of a shared view is charged to the first group that asks for it.
-    """
-
-    def __init__(self, task: Task, seed: int) -> None:
-        self.task = task
-        self.seed = seed
-
-    @cached_property
-    def numeric(self) -> np.ndarray:
-        """Numeric columns as a C-contiguous ``(n_numeric, n_rows)`` float array.
-
-        Column-major because pandas stores a frame's columns contiguously and every
-        statistic here is per column.
-        """
-        columns = list(self.task.schema.numeric)
-        if not columns:
-            return np.empty((0, self.task.n_rows))
-        values = self.task.X[columns].to_numpy(dtype=np.float64)
-        return np.ascontiguousarray(values.T)
-
-    @cached_property
-    def statistics_sample(self) -> np.ndarray:
-        """:attr:`numeric` on at most :data:`MAX_STATISTICS_ROWS` rows: a seeded,
-        stratified subsample (sorted row order) when the task has more."""
-        numeric = self.numeric
-        if self.task.n_rows <= MAX_STATISTICS_ROWS:
-            return numeric
-        rows = _subsample(self.task.y, self.task.kind, MAX_STATISTICS_ROWS, self.seed)
-        return np.ascontiguousarray(numeric[:, rows])
-
-    @cached_property
-    def categorical_missing(self) -> np.ndarray:
-        """Missing-cell mask of the categorical columns, ``(n_rows, n_categorical)``."""
-        columns = list(self.task.schema.categorical)
-        if not columns:
-            return np.zeros((self.task.n_rows, 0), dtype=bool)
-        return self.task.X[columns].isna().to_numpy()
-
-    @cached_property
-    def levels(self) -> np.ndarray:
-        """Distinct observed levels (missing excluded) per categorical column."""
-        columns = list(self.task.schema.categorical)
-        if not columns:
-            return np.empty(0)
-        return self.task.X[columns].nunique(dropna=True).to_numpy(dtype=np.float64)
-
-    @cached_property
-    def encoded_width(self) -> int:
-        """Columns the encoding of :attr:`sample` produces (at most; the subsample may
-        lack some levels): one per numeric column, one per level of a categorical
-        column (missing counts as a level) up to :data:`MAX_ONE_HOT_LEVELS`."""
-        with_missing = self.levels + self.categorical_missing.any(axis=0)
-        one_hot = np.minimum(with_missing, MAX_ONE_HOT_LEVELS).sum()
-        return len(self.task.schema.numeric) + int(one_hot)
-
-    @cached_property
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        """A seeded subsample, imputed, encoded and standardised: ``(Z, y)``.
-
-        Median imputation for numeric columns, one-hot encoding (missing is a level of
-        its own, rare levels pooled) for categorical ones, then every column scaled to
-        zero mean and unit variance so distances and components weigh columns equally.
-        The encoders see the whole subsample, including the rows later used to score
-        the landmarkers: harmless for describing a task, as in auto-sklearn.
-        """
-        task = self.task
-        budget = MAX_SUBSAMPLE_CELLS // max(self.encoded_width, 1)
-        max_rows = min(MAX_SUBSAMPLE_ROWS, max(MIN_SUBSAMPLE_ROWS, budget))
-        rows = _subsample(task.y, task.kind, max_rows, self.seed)
-        frame = task.X.iloc[rows]
-        parts = []
-        if task.schema.numeric:
-            numeric = frame[list(task.schema.numeric)].to_numpy(dtype=np.float64)
-            # Columns with no observed value in the subsample are dropped by the imputer.
-            parts.append(SimpleImputer(strategy="median").fit_transform(numeric))
-        if task.schema.categorical:
-            levels = frame[list(task.schema.categorical)].fillna(_MISSING_LEVEL)
-            encoder = OneHotEncoder(
-                max_categories=MAX_ONE_HOT_LEVELS, sparse_output=False, dtype=np.float64
-            )
-            parts.append(encoder.fit_transform(levels.to_numpy(dtype=object)))
-        Z = np.hstack(parts) if parts else np.empty((len(rows), 0))
-        if Z.shape[1]:
-            with np.errstate(all="ignore"):
-                Z = StandardScaler().fit_transform(Z)
-            # Values near the float limit (e.g. 1e300) overflow the variance; such a column
-            # cannot be standardised and is treated as carrying no usable signal.
-            Z = np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0)
-        return Z, task.y[rows]
-
-
-def _subsample(y: np.ndarray, kind: TaskKind, max_rows: int, seed: int) -> np.ndarray:
-    """Sorted indices of at most ``max_rows`` rows, drawn without replacement.
-
-    Classification subsamples are stratified: each class keeps at least two rows (when
-    ``2 * n_classes <= max_rows``), so stratified CV still works, and the remaining rows
-    are shared out in proportion to class size by largest remainders.
-    """
-    n = len(y)
-    if n <= max_rows:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    if kind == "regression":
-        return np.sort(rng.choice(n, size=max_rows, replace=False))
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    floor = np.minimum(counts, 2) if 2 * len(classes) <= max_rows else np.zeros_like(counts)
-    spare = counts - floor
-    share = (max_rows - floor.sum()) * spare / spare.sum()
-    extra = np.floor(share).astype(np.int64)
-    short = max_rows - int(floor.sum()) - int(extra.sum())
-    # Largest remainders first; a stable sort breaks ties by class order (deterministic).
-    extra[np.argsort(-(share - extra), kind="stable")[:short]] += 1
-    take = floor + extra
-    chosen = [rng.permutation(np.flatnonzero(inverse == c))[: take[c]] for c in range(len(classes))]
-    return np.sort(np.concatenate(chosen))
-
-
-# -- numeric helpers ---------------------------------------------------------------------
-def _log(x: float) -> float:
-    return math.log(x) if x > 0 else math.nan
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator != 0 else math.nan
-
-
-def _summary(prefix: str, values: np.ndarray) -> dict[str, float]:
-    """``{prefix+Min/Max/Mean/STD: ...}`` over the finite entries of ``values``.
-
-    NaN entries (undefined for that column) are skipped; with no finite entry left,
-    every statistic is NaN. STD is the population standard deviation, as auto-sklearn's
-    ``np.nanstd``.
-    """
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return {f"{prefix}{s}": math.nan for s in ("Min", "Max", "Mean", "STD")}
-    return {
-        f"{prefix}Min": float(finite.min()),
-        f"{prefix}Max": float(finite.max()),
-        f"{prefix}Mean": float(finite.mean()),
-        f"{prefix}STD": float(finite.std()),
-    }
-
-
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Silence numeric warnings that degenerate data (constant or empty columns, tiny
@@ -344,212 +164,6 @@ def _single_threaded(active: bool) -> Iterator[None]:
         return
     with threadpool_limits(limits=1):
         yield
-
-
-# -- cheap groups ------------------------------------------------------------------------
-def _general(data: _TaskData) -> dict[str, float]:
-    """Size and column kinds."""
-    schema = data.task.schema
-    n_rows = float(data.task.n_rows)
-    n_features = float(data.task.n_features)
-    n_numeric = float(len(schema.numeric))
-    n_categorical = float(len(schema.categorical))
-    ratio = _ratio(n_features, n_rows)
-    inverse = _ratio(n_rows, n_features)
-    return {
-        "NumberOfInstances": n_rows,
-        "LogNumberOfInstances": _log(n_rows),
-        "NumberOfFeatures": n_features,
-        "LogNumberOfFeatures": _log(n_features),
-        "DatasetRatio": ratio,
-        "LogDatasetRatio": _log(ratio),
-        "InverseDatasetRatio": inverse,
-        "LogInverseDatasetRatio": _log(inverse),
-        "NumberOfNumericFeatures": n_numeric,
-        "NumberOfCategoricalFeatures": n_categorical,
-        "RatioNumericalToNominal": _ratio(n_numeric, n_categorical),
-        "RatioNominalToNumerical": _ratio(n_categorical, n_numeric),
-    }
-
-
-def _missing(data: _TaskData) -> dict[str, float]:
-    """How many cells, rows and columns have missing values."""
-    numeric_missing = np.isnan(data.numeric)  # (n_numeric, n_rows)
-    categorical_missing = data.categorical_missing  # (n_rows, n_categorical)
-    per_row = numeric_missing.sum(axis=0) + categorical_missing.sum(axis=1)
-    per_column = np.concatenate([numeric_missing.sum(axis=1), categorical_missing.sum(axis=0)])
-    n_rows, n_features = data.task.n_rows, data.task.n_features
-    rows_with = float(np.count_nonzero(per_row))
-    columns_with = float(np.count_nonzero(per_column))
-    cells = float(per_row.sum())
-    return {
-        "NumberOfInstancesWithMissingValues": rows_with,
-        "PercentageOfInstancesWithMissingValues": _ratio(rows_with, n_rows),
-        "NumberOfFeaturesWithMissingValues": columns_with,
-        "PercentageOfFeaturesWithMissingValues": _ratio(columns_with, n_features),
-        "NumberOfMissingValues": cells,
-        "PercentageOfMissingValues": _ratio(cells, n_rows * n_features),
-    }
-
-
-def _class(data: _TaskData) -> dict[str, float]:
-    """Class balance: number of classes, their frequencies and entropy (bits)."""
-    counts = np.unique(data.task.y, return_counts=True)[1].astype(np.float64)
-    probabilities = counts / counts.sum()
-    return {
-        "NumberOfClasses": float(len(counts)),
-        "ClassProbabilityMin": float(probabilities.min()),
-        "ClassProbabilityMax": float(probabilities.max()),
-        "ClassProbabilityMean": float(probabilities.mean()),
-        "ClassProbabilitySTD": float(probabilities.std()),
-        "ClassEntropy": float(scipy.stats.entropy(counts, base=2)),
-    }
-
-
-def _symbols(data: _TaskData) -> dict[str, float]:
-    """Number of distinct levels (missing excluded) of the categorical columns.
-
-    Columns without any observed level are left out of Min/Max/Mean/STD, as in
-    auto-sklearn; with no categorical column those are NaN and ``SymbolsSum`` is 0.
-    """
-    levels = data.levels
-    observed = np.where(levels > 0, levels, np.nan)
-    return {
-        **_summary("Symbols", observed),
-        "SymbolsSum": float(levels.sum()),
-    }
-
-
-def _statistical(data: _TaskData) -> dict[str, float]:
-    """Skewness and kurtosis of the numeric columns, summarised over columns.
-
-    Per column: ``scipy.stats.skew`` / ``scipy.stats.kurtosis`` (biased moments, Fisher
-    kurtosis; scipy's and auto-sklearn's defaults) over the observed cells of at most
-    :data:`MAX_STATISTICS_ROWS` rows. Constant and empty columns are undefined (NaN)
-    and skipped by the summaries.
-    """
-    numeric = data.statistics_sample
-    if numeric.shape[0] == 0:
-        skewness = kurtosis = np.empty(0)
-    else:
-        # nan_policy="omit" is scipy's slow path; without missing cells it changes nothing.
-        policy = "omit" if np.isnan(numeric).any() else "propagate"
-        skewness = np.asarray(scipy.stats.skew(numeric, axis=1, nan_policy=policy), float)
-        kurtosis = np.asarray(scipy.stats.kurtosis(numeric, axis=1, nan_policy=policy), float)
-    return {**_summary("Skewness", skewness), **_summary("Kurtosis", kurtosis)}
-
-
-# -- expensive groups --------------------------------------------------------------------
-def _classification_landmarkers(seed: int) -> dict[str, Any]:
-    return {
-        "Landmark1NN": KNeighborsClassifier(n_neighbors=1),
-        "LandmarkDecisionNodeLearner": DecisionTreeClassifier(
-            criterion="entropy", max_depth=1, random_state=seed
-        ),
-        "LandmarkDecisionTree": DecisionTreeClassifier(random_state=seed),
-        "LandmarkLDA": LinearDiscriminantAnalysis(),
-        "LandmarkNaiveBayes": GaussianNB(),
-        "LandmarkRandomNodeLearner": DecisionTreeClassifier(
-            criterion="entropy", max_depth=1, max_features=1, random_state=seed
-        ),
-    }
-
-
-def _regression_landmarkers(seed: int) -> dict[str, Any]:
-    return {
-        "Landmark1NN": KNeighborsRegressor(n_neighbors=1),
-        "LandmarkDecisionNodeLearner": DecisionTreeRegressor(max_depth=1, random_state=seed),
-        "LandmarkDecisionTree": DecisionTreeRegressor(random_state=seed),
-        "LandmarkLinearRegression": Ridge(alpha=1.0),
-        "LandmarkRandomNodeLearner": DecisionTreeRegressor(
-            max_depth=1, max_features=1, random_state=seed
-        ),
-    }
-
-
-def _landmarking(data: _TaskData) -> dict[str, float]:
-    """Cross-validated scores of simple learners: where they do well, so do their kin.
-
-    Classification: mean accuracy; regression: mean R². Stratified, shuffled, seeded
-    folds; fewer than :data:`LANDMARK_FOLDS` when the smallest class is smaller.
-    """
-    classification = data.task.kind != "regression"
-    learners = (
-        _classification_landmarkers(data.seed)
-        if classification
-        else _regression_landmarkers(data.seed)
-    )
-    Z, y = data.sample
-    splitter: KFold | StratifiedKFold
-    if classification:
-        smallest = int(np.unique(y, return_counts=True)[1].min())
-        n_splits = max(2, min(LANDMARK_FOLDS, smallest))
-        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=data.seed)
-    else:
-        n_splits = min(LANDMARK_FOLDS, len(y))
-        splitter = KFold(max(n_splits, 2), shuffle=True, random_state=data.seed)
-    if Z.shape[1] == 0 or n_splits < 2:
-        return dict.fromkeys(learners, math.nan)
-    folds = list(splitter.split(Z, y))
-    return {
-        name: _cv_score(learner, Z, y, folds, classification) for name, learner in learners.items()
-    }
-
-
-def _cv_score(
-    learner: Any,
-    Z: np.ndarray,
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    classification: bool,
-) -> float:
-    scores = []
-    for train, test in folds:
-        try:
-            learner.fit(Z[train], y[train])
-            predicted = learner.predict(Z[test])
-        # Degenerate folds are properties of the data, not bugs, and make the landmark
-        # undefined. LDA raises LinAlgError on a singular scatter matrix, ValueError with
-        # fewer rows than classes, and (scikit-learn 1.9) IndexError when no feature
-        # varies within classes, e.g. a single column that equals the label.
-        except (LinAlgError, ValueError, IndexError):
-            return math.nan
-        if classification:
-            scores.append(float(np.mean(predicted == y[test])))
-        else:
-            scores.append(float(r2_score(y[test], predicted)))
-    return float(np.mean(scores))
-
-
-def _pca(data: _TaskData) -> dict[str, float]:
-    """Principal components of the encoded, standardised subsample.
-
-    ``PCAFractionOfComponentsFor95PercentVariance``: components needed to explain 95 %
-    of the variance over the number of encoded columns. Skewness/kurtosis of the data
-    projected on the first component (whose sign scikit-learn fixes deterministically).
-    """
-    undefined = {
-        "PCAFractionOfComponentsFor95PercentVariance": math.nan,
-        "PCAKurtosisFirstPC": math.nan,
-        "PCASkewnessFirstPC": math.nan,
-    }
-    Z, _ = data.sample
-    if Z.shape[0] < 2 or Z.shape[1] == 0:
-        return undefined
-    try:
-        pca = PCA(svd_solver="full").fit(Z)
-    except LinAlgError:  # the SVD did not converge: the group is undefined for this data
-        return undefined
-    if not pca.explained_variance_.sum() > 0:  # every column constant: no direction
-        return undefined
-    cumulative = np.cumsum(pca.explained_variance_ratio_)
-    needed = min(int(np.searchsorted(cumulative, 0.95)) + 1, len(cumulative))
-    first = (Z - pca.mean_) @ pca.components_[0]
-    return {
-        "PCAFractionOfComponentsFor95PercentVariance": needed / Z.shape[1],
-        "PCAKurtosisFirstPC": float(scipy.stats.kurtosis(first)),
-        "PCASkewnessFirstPC": float(scipy.stats.skew(first)),
-    }
 
 
 # -- the engine --------------------------------------------------------------------------
