@@ -30,7 +30,7 @@ from optuna.distributions import (
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
 import autometa
-from autometa.study_transfer._studies import (
+from autometa.study_transfer import (
     DESCRIPTORS_ATTR,
     TRANSFER_ATTR,
     TransferWarning,
