@@ -10,7 +10,8 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSplit
 
-from autometa.contract._task import Task, infer_kind
+from autometa.contract._task import Task
+from autometa.contract._task_checks import infer_kind
 
 
 def mixed_frame(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
