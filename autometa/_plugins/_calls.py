@@ -1,31 +1,12 @@
-"""Build the plugin manager and call hooks with typed, checked results.
+"""Typed hook calls: one method per hook, each implementation called on its own.
 
-Plugins come from three places only, as in pytest: the first-party plugins shipped with
-autometa (:data:`BUILTIN_PLUGINS`, imported by their fixed module names), installed
-packages that declare an entry point in the ``autometa`` group, and objects the user
-passes explicitly. Nothing is imported by path or name from configuration, so the set of
-code that runs is the set the user installed or handed over. ``blocked`` removes
-plugins by name (built-ins included), ``allowed`` narrows built-ins and entry points to
-a list, and the environment variable ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD=1`` skips
-third-party entry points (the built-ins stay), as pytest does with its own variable.
-
-Hook wrappers (``hookwrapper=True`` / ``wrapper=True``) are refused at registration
-with an error naming the plugin: each implementation is called on its own, below, so
-that a failure or a wrong return type names its plugin, and a wrapper around one
-implementation would wrap nothing.
-
-Each hook implementation is called one at a time (not through one pluggy call) so that
-an exception or a wrong return type can be reported with the name of the plugin that
-caused it.
+Each implementation is called one at a time (not through one pluggy call) so that an
+exception or a wrong return type is reported with the name of the plugin that caused it.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.metadata
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from autometa._version import __version__
-from autometa.contract import hookspecs
+from autometa._plugins._errors import ObserverWarning, PluginError
 from autometa.contract._metalearner import MetaLearner, SearchBudget
 from autometa.contract._sampler import BUILTIN_SAMPLERS
 from autometa.contract._types import Algorithm, Evaluation, Strategy
@@ -45,31 +25,6 @@ if TYPE_CHECKING:
     from autometa.contract._knowledge import KnowledgeView
     from autometa.contract._sampler import SamplerContext, SamplerFactory
     from autometa.contract._task import Task
-
-ENTRY_POINT_GROUP = "autometa"
-DISABLE_AUTOLOAD_ENV = "AUTOMETA_DISABLE_PLUGIN_AUTOLOAD"
-BUILTIN_DISTRIBUTION = "autometa-ml"
-
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
-    ("learners", "autometa_learners"),
-    ("multitask", "autometa_multitask"),
-    ("selectors", "autometa_selectors"),
-    ("sklearn", "autometa_sklearn"),
-)
-"""The first-party plugins, ``(plugin name, module)``, registered in this order before any
-entry point; block one by its name (``blocked=["selectors"]``)."""
-
-
-class PluginError(RuntimeError):
-    """A plugin raised, returned the wrong type, or clashed with another plugin."""
-
-
-class PluginLoadWarning(UserWarning):
-    """An installed plugin could not be imported; the others still load."""
-
-
-class ObserverWarning(UserWarning):
-    """An observer hook (``autometa_trial_completed``) raised; the fit goes on."""
 
 
 @dataclass(frozen=True)
@@ -346,129 +301,3 @@ def _checked_meta_features(impl: Any, task: Task) -> Callable[[], Mapping[str, f
         return checked
 
     return compute
-
-
-def build_plugin_manager(
-    plugins: Iterable[object] = (),
-    *,
-    blocked: Iterable[str] = (),
-    allowed: Iterable[str] | None = None,
-    autoload: bool | None = None,
-    builtins: bool = True,
-) -> Plugins:
-    """Create the plugin manager for one fit.
-
-    Registration order (later ones are asked first by firstresult hooks): the built-ins
-    (:data:`BUILTIN_PLUGINS`), the installed entry points, then ``plugins``.
-
-    :param plugins: plugin objects (modules, classes or instances with hookimpls) to
-        register after the installed ones, so they are asked first by firstresult hooks.
-    :param blocked: plugin names (built-in names, entry-point names, or the names of
-        passed objects) to leave out.
-    :param allowed: if given, only built-ins and entry points with these names are loaded.
-    :param autoload: load third-party entry points; None reads the environment variable
-        ``AUTOMETA_DISABLE_PLUGIN_AUTOLOAD`` (autoload unless it is set to 1/true). The
-        built-ins do not depend on it.
-    :param builtins: load the first-party plugins; False leaves only entry points and
-        ``plugins`` (what :mod:`autometa.testing` uses to check one plugin alone).
-    """
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    blocked = set(blocked)
-    for name in blocked:
-        pm.set_blocked(name)
-    if autoload is None:
-        autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("1", "true", "yes")
-    allowed_names = set(allowed) if allowed is not None else None
-    distributions: dict[str, tuple[str, str]] = {}
-    if builtins:
-        version = _builtin_version()
-        for name, module in BUILTIN_PLUGINS:
-            if name in blocked or (allowed_names is not None and name not in allowed_names):
-                continue
-            if _load(pm, name, functools.partial(importlib.import_module, module), module):
-                distributions[name] = (BUILTIN_DISTRIBUTION, version)
-    if autoload:
-        for entry_point in sorted(
-            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
-        ):
-            if entry_point.name in blocked or pm.has_plugin(entry_point.name):
-                continue
-            if allowed_names is not None and entry_point.name not in allowed_names:
-                continue
-            dist = entry_point.dist
-            dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
-            origin = f"distribution {dist_name!r} ({entry_point.value})"
-            if _load(pm, entry_point.name, entry_point.load, origin):
-                distributions[entry_point.name] = (
-                    dist_name,
-                    dist.version if dist is not None else "",
-                )
-    for plugin in plugins:
-        name = _plugin_name(plugin)
-        if name in blocked:
-            continue
-        _register(pm, plugin, name)
-    return Plugins(pm, distributions)
-
-
-def _builtin_version() -> str:
-    """The built-in plugins ship with autometa: its version."""
-    return __version__
-
-
-def _load(pm: pluggy.PluginManager, name: str, load: Callable[[], object], origin: str) -> bool:
-    """Import one installed plugin and register it; a failed import warns and skips it."""
-    try:
-        plugin = load()
-    except Exception as exc:  # a broken package must not take the others down
-        warnings.warn(
-            f"Could not load autometa plugin {name!r} from {origin}: "
-            f"{type(exc).__name__}: {exc}. It is skipped; block it with "
-            f"blocked=[{name!r}] to silence this.",
-            PluginLoadWarning,
-            stacklevel=3,
-        )
-        return False
-    _register(pm, plugin, name)
-    return True
-
-
-def _plugin_name(plugin: object) -> str:
-    explicit = getattr(plugin, "autometa_plugin_name", None)
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    name = getattr(plugin, "__name__", None) or type(plugin).__name__
-    return str(name)
-
-
-def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
-    if pm.has_plugin(name) or pm.is_registered(plugin):
-        raise PluginError(
-            f"A plugin named {name!r} is already registered; give the new one another name "
-            "(set an `autometa_plugin_name` attribute) or block the installed one."
-        )
-    try:
-        pm.register(plugin, name=name)
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        if pm.is_registered(plugin):
-            pm.unregister(plugin)
-        raise PluginError(
-            f"Plugin {name!r} is invalid: {exc}. Known hooks: "
-            f"{sorted(h for h in dir(hookspecs) if h.startswith('autometa_'))}."
-        ) from exc
-    wrappers = sorted(
-        impl.function.__name__
-        for caller in pm.get_hookcallers(plugin) or []
-        for impl in caller.get_hookimpls()
-        if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper)
-    )
-    if wrappers:
-        pm.unregister(plugin)
-        raise PluginError(
-            f"Plugin {name!r} implements {wrappers} as hook wrappers (hookwrapper=True or "
-            "wrapper=True), which autometa does not run: it calls each implementation on "
-            "its own so that errors name their plugin. Implement the hook plainly (drop "
-            "the wrapper flag and return the result), or post-process in your own code."
-        )
