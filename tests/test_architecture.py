@@ -303,3 +303,96 @@ def test_plugin_back_doors_are_still_there() -> None:
     }
     gone = sorted(set(PLUGIN_BACK_DOORS) - present)
     assert gone == [], f"closed: remove {gone} from PLUGIN_BACK_DOORS"
+
+
+# -- sizes: a module or class a newcomer can read --------------------------------------------
+MAX_MODULE_LINES = 400
+"""Physical lines (blank lines, comments and docstrings included) of one module at most."""
+MAX_CLASS_LINES = 300
+"""Lines of one class statement at most, from its first decorator to its last line."""
+
+
+def oversized(path: Path, top: Path = ROOT) -> list[str]:
+    """The module at ``path`` and any class in it over its size limit, with their sizes
+    (named relative to ``top``)."""
+    source = path.read_text(encoding="utf-8")
+    name = path.relative_to(top).as_posix()
+    found = []
+    lines = len(source.splitlines())
+    if lines > MAX_MODULE_LINES:
+        found.append(f"{name}: {lines} lines (at most {MAX_MODULE_LINES})")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            size = node.end_lineno - first + 1
+            if size > MAX_CLASS_LINES:
+                found.append(f"{name}: class {node.name} {size} lines (at most {MAX_CLASS_LINES})")
+    return found
+
+
+def test_oversized_sees_long_modules_and_classes(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_CLASS_LINES))
+    long_class = tmp_path / "long_class.py"
+    long_class.write_text(f"@decorator\nclass Big:\n{body}\n", encoding="utf-8")
+    long_module = tmp_path / "long_module.py"
+    long_module.write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    short = tmp_path / "short.py"
+    short.write_text("class Small:\n    x = 1\n" + "\n" * (MAX_MODULE_LINES - 2), encoding="utf-8")
+    assert oversized(long_class, tmp_path) == [
+        f"long_class.py: class Big {MAX_CLASS_LINES + 2} lines (at most {MAX_CLASS_LINES})"
+    ]
+    assert oversized(long_module, tmp_path) == [
+        f"long_module.py: {MAX_MODULE_LINES + 1} lines (at most {MAX_MODULE_LINES})"
+    ]
+    assert oversized(short, tmp_path) == []
+
+
+def test_no_module_or_class_is_too_long() -> None:
+    offenders = [found for path in core_files() for found in oversized(path)]
+    assert not offenders, "split these by job (one module, one job):\n" + "\n".join(offenders)
+
+
+# -- what is public ------------------------------------------------------------------------------
+PUBLIC_MODULES: Mapping[str, str] = {
+    "autometa": "the export table users import from: fit, recommend, warm_start, ...",
+    "autometa.contract": "what a plugin author imports: hook types, MetaLearner, helpers",
+    "autometa.contract.hookspecs": "the hook specifications docs/plugins.md documents",
+    "autometa.knowledge": "KnowledgeBase and the knowledge layer's documented names",
+    "autometa.persistence": "save_model / load_model of .skops files (README)",
+    "autometa.plots": "plots of a fitted model (README, docs/concepts.md)",
+    "autometa.search": "names the search layer; exports nothing, its modules are private",
+    "autometa.study_transfer": "transfer between a user's own Optuna studies",
+    "autometa.testing": "conformance checks plugin authors run (docs/plugins.md)",
+}
+"""Every module of autometa whose dotted name has no part starting with ``_``, and why
+it is public; docs/architecture.md ("What is public") lists the same modules."""
+
+ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
+
+
+def public_modules() -> set[str]:
+    names = {module_name(path, ROOT) for path in core_files()}
+    return {name for name in names if not any(part.startswith("_") for part in name.split("."))}
+
+
+def documented_public_modules() -> set[str]:
+    """Modules named in backquotes in the first column of docs/architecture.md's table
+    under "## What is public"."""
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    section = text.split("## What is public", 1)[1].split("\n## ", 1)[0]
+    return {
+        line.split("`")[1]
+        for line in section.splitlines()
+        if line.startswith("| `") and line.split("`")[1].startswith("autometa")
+    }
+
+
+def test_every_public_module_is_meant_to_be() -> None:
+    assert public_modules() == set(PUBLIC_MODULES), (
+        "a module without a leading underscore is public API: make it private (_name.py) "
+        "or add it, with a reason, to PUBLIC_MODULES and docs/architecture.md"
+    )
+
+
+def test_the_docs_list_the_public_modules() -> None:
+    assert documented_public_modules() == set(PUBLIC_MODULES)
