@@ -4,6 +4,25 @@ Cheap groups (``general``, ``missing``, ``class``, ``symbols``, ``statistical``)
 the data as given; expensive ones (``landmarking``, ``pca``) fit models on the encoded
 subsample. Each returns ``{feature name: value}``, NaN where a value is undefined;
 :mod:`autometa.search._metafeatures` times them and merges their results.
+
+Where autometa deliberately differs from auto-sklearn:
+
+* Undefined quantities are NaN. auto-sklearn returns 0 for ``RatioNumericalToNominal``
+  without categorical columns (and vice versa) and for the ``Symbols*`` and
+  ``Skewness*``/``Kurtosis*`` statistics over an empty set of columns; 0 there would
+  claim, for example, "columns have zero levels on average", which is false. The one
+  exception is ``SymbolsSum``: the total number of levels of no columns is 0.
+* Skewness and kurtosis are taken over the numeric columns of the data as given,
+  ignoring missing cells (auto-sklearn took them over its one-hot encoded, imputed
+  matrix, which mixes in 0/1 indicator columns).
+* Landmarkers use a shuffled, stratified 3-fold CV on the subsample (auto-sklearn meant
+  to stratify 5 folds but, through a bug, used unshuffled plain ``KFold``, on all rows);
+  regression tasks get regression landmarkers scored by R².
+* Landmarkers and PCA see the subsample imputed, one-hot encoded (rare levels pooled)
+  and standardised, so PCA works on correlations rather than raw scales.
+
+As in auto-sklearn, ``Percentage*`` features are fractions in [0, 1] and every STD is
+the population standard deviation.
 """
 
 from __future__ import annotations
