@@ -45,7 +45,7 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autometa.search._studies import open_storage
+from autometa.search._storage import open_storage
 
 DESCRIPTORS_ATTR = "autometa_descriptors"
 """Study user attribute holding ``{descriptor name: number or null}`` of the study's task."""
