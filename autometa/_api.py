@@ -192,7 +192,9 @@ class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
     _kinds = ("regression",)
 
 
-def fit(X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any) -> _AutoMetaBase:
+def fit(
+    X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any
+) -> AutoMetaClassifier | AutoMetaRegressor:
     """Search for a good model of ``y`` given ``X`` and return it fitted.
 
     Returns an :class:`AutoMetaClassifier` or :class:`AutoMetaRegressor` depending on
@@ -226,7 +228,9 @@ class ApplySchema(TransformerMixin, BaseEstimator):
     The first step of a :class:`SearchSpace` estimator: catalogue pipelines select
     columns by name and expect numeric columns as floats and categorical ones as strings
     (what :meth:`FeatureSchema.transform` makes of a DataFrame, or of an array of the same
-    width). Stateless: nothing is learned in ``fit``.
+    width). Stateless: nothing is learned in ``fit``. It lives here rather than beside
+    :class:`SearchSpace` because saved models (joblib and .skops files, and the list of
+    safe types in :mod:`autometa.persistence`) name it ``autometa._api.ApplySchema``.
     """
 
     def __init__(self, schema: FeatureSchema) -> None:
