@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from autometa._version import __version__
 
 _EXPORTS = {
-    "AllTrialsFailedError": "autometa._api",
+    "AllTrialsFailedError": "autometa.search._errors",
     "AutoMetaClassifier": "autometa._api",
     "AutoMetaRegressor": "autometa._api",
-    "BudgetTooSmallError": "autometa._api",
-    "SearchSpace": "autometa._api",
+    "BudgetTooSmallError": "autometa.search._errors",
+    "SearchSpace": "autometa._search_space",
     "fit": "autometa._api",
-    "recommend": "autometa._api",
-    "warm_start": "autometa._api",
+    "recommend": "autometa._recommend",
+    "warm_start": "autometa._recommend",
     "hookimpl": "autometa.contract",
     "KnowledgeBase": "autometa.knowledge",
     "MetaLearner": "autometa.contract",
@@ -77,17 +77,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autometa._api import (
-        AllTrialsFailedError,
-        AutoMetaClassifier,
-        AutoMetaRegressor,
-        BudgetTooSmallError,
-        SearchSpace,
-        fit,
-        recommend,
-        warm_start,
-    )
+    from autometa._api import AutoMetaClassifier, AutoMetaRegressor, fit
     from autometa._plugins import PluginError
+    from autometa._recommend import recommend, warm_start
+    from autometa._search_space import SearchSpace
     from autometa.contract import (
         Algorithm,
         Config,
@@ -100,6 +93,7 @@ if TYPE_CHECKING:
         hookimpl,
     )
     from autometa.knowledge import KnowledgeBase
+    from autometa.search._errors import AllTrialsFailedError, BudgetTooSmallError
     from autometa.study_transfer import (
         TransferredTrial,
         TransferWarning,

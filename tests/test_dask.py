@@ -25,7 +25,7 @@ import autometa
 from autometa import hookimpl
 from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.search._loop import HARD_TIMEOUT_GRACE_S
+from autometa.search._watchdog import HARD_TIMEOUT_GRACE_S
 
 distributed = pytest.importorskip("distributed")  # the `dask` extra; part of `test`
 

@@ -22,10 +22,11 @@ from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa import hookimpl
-from autometa._api import enqueue
 from autometa.contract import Algorithm, Config, Evidence, MetaLearner, Recommendation, Strategy
 from autometa.knowledge import KnowledgeBase
-from autometa.search._studies import LEASE_ATTR, RETRY_ATTR, counts_as_done
+from autometa.search._leases import LEASE_ATTR, RETRY_ATTR
+from autometa.search._space import enqueue
+from autometa.search._studies import counts_as_done
 
 # -- a slow, deterministic search: the child process imports these too -------------------
 SLEEPY = Algorithm(

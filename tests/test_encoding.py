@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from autometa._plugins import build_plugin_manager
 from autometa.contract import Config
 from autometa.contract._encoding import INACTIVE, SINGLE_VALUE, ConfigEncoder, spaces_of
-from autometa.search._loop import suggest_config
+from autometa.search._space import suggest_config
 from autometa.testing import small_tasks
 
 SPACES = {

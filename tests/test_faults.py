@@ -41,8 +41,10 @@ from autometa.contract import (
     Task,
 )
 from autometa.knowledge import KnowledgeBase
-from autometa.search._evaluation import memory_cap, resolve_memory_limit
-from autometa.search._loop import HARD_TIMEOUT_GRACE_S, Budget, run_search
+from autometa.search._budget import Budget
+from autometa.search._limits import memory_cap, resolve_memory_limit
+from autometa.search._loop import run_search
+from autometa.search._watchdog import HARD_TIMEOUT_GRACE_S
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="memory limits and the deadlock are Linux's"

@@ -7,7 +7,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from autometa.contract import Algorithm, Task, from_unit, make_pool, space_filling_configs
-from autometa.search._loop import config_in_space
+from autometa.search._space import config_in_space
 
 
 def algorithm(name: str, space: dict) -> Algorithm:  # type: ignore[type-arg]

@@ -30,7 +30,8 @@ from autometa import hookimpl
 from autometa.contract import Algorithm, Config, Evaluation, Evidence, MetaLearner, Recommendation
 from autometa.knowledge import KnowledgeBase, KnowledgeBaseError, TaskRecord
 from autometa.knowledge._storage import CONNECT_TIMEOUT_S, configs_table
-from autometa.search._studies import LEASE_ATTR, counts_as_done
+from autometa.search._leases import LEASE_ATTR
+from autometa.search._studies import counts_as_done
 
 TESTS = str(Path(__file__).parent)
 
@@ -358,8 +359,8 @@ RECOMMENDATIONS = [
 ENQUEUE = """
 import sys
 import optuna
-from autometa._api import enqueue
-from autometa.search._studies import open_storage, study_lock
+from autometa.search._space import enqueue
+from autometa.search._storage import open_storage, study_lock
 from test_postgres import RECOMMENDATIONS, ready_then_wait
 storage = open_storage(sys.argv[1])
 study = optuna.load_study(study_name="queue", storage=storage)

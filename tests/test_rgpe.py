@@ -23,7 +23,7 @@ import autometa_multitask
 from autometa._plugins import build_plugin_manager
 from autometa.contract import Config, ConfigEncoder, Evaluation, Strategy
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.search._loop import make_sampler
+from autometa.search._space import make_sampler
 from autometa_multitask.rgpe import (
     PROPOSAL_ATTR,
     RankingWeightedEnsemble,
@@ -128,7 +128,7 @@ def test_the_new_tasks_own_model_gains_weight_with_its_trials() -> None:
 
 # -- the sampler -------------------------------------------------------------------------------
 def suggest(trial: optuna.trial.BaseTrial) -> Config:
-    """The conditional space as autometa.search._loop.suggest_config samples it."""
+    """The conditional space as autometa.search._space.suggest_config samples it."""
     name = trial.suggest_categorical("algorithm", sorted(SPACES))
     assert isinstance(name, str)
     params = {}

@@ -15,7 +15,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from autometa.contract import Algorithm, Config, Task
-from autometa.search._loop import Budget, config_in_space, make_sampler, run_search
+from autometa.search._budget import Budget
+from autometa.search._loop import run_search
+from autometa.search._space import config_in_space, make_sampler
 
 
 def logistic(params: Any, task: Task) -> Any:

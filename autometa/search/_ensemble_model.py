@@ -24,6 +24,7 @@ from sklearn.exceptions import NotFittedError
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
+from autometa.search._budget import Budget, estimated_refit_seconds
 from autometa.search._ensemble import (
     KeptTrial,
     PredictionStore,
@@ -32,7 +33,6 @@ from autometa.search._ensemble import (
     weighted_predictions,
 )
 from autometa.search._evaluation import fit_with_limit, predict_for_ensemble
-from autometa.search._loop import Budget, estimated_refit_seconds
 
 logger = logging.getLogger(__name__)
 

@@ -1,210 +1,50 @@
-"""The search: Optuna ask/tell over one conditional space, trials evaluated by joblib.
+"""The search: Optuna ask/tell over one conditional space, trials run by an executor.
 
-One study covers every algorithm: the parameter ``algorithm`` chooses one, and only that
-algorithm's ``<algorithm>__<param>`` parameters are suggested (a conditional,
-define-by-run space). Warm starts are enqueued trials, so samplers, storages and
-dashboards see them as ordinary trials.
-
-A trial is asked whenever one of ``n_jobs`` joblib workers is free (processes with the
-default loky backend, a cluster under ``joblib.parallel_config(backend="dask")``), and
-told as soon as it ends. A configuration that raises or runs out of time becomes a
-failed trial carrying its reason; the search goes on.
+A trial is asked whenever the executor (:mod:`autometa.search._executors`) has a worker
+free, and told as soon as it ends. A configuration that raises or runs out of time
+becomes a failed trial carrying its reason; the search goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import multiprocessing
-import os
-import re
-import shutil
-import signal
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
-import numpy as np
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.samplers import BaseSampler
-from optuna.trial import BaseTrial, Trial, TrialState
+from optuna.trial import Trial, TrialState
 
-from autometa.contract._sampler import BUILTIN_SAMPLERS, SamplerContext, builtin_sampler
 from autometa.contract._task import Task
-from autometa.contract._types import ALGORITHM_PARAM, PARAM_SEPARATOR, Algorithm, Config, Evaluation
-from autometa.search._evaluation import CVOutcome, Splits, describe_error, run_trial
-from autometa.search._studies import TrialLease, reclaim_abandoned
+from autometa.contract._types import Algorithm, Config, Evaluation
+from autometa.search._budget import Budget, SearchOutcome, estimated_refit_seconds
+from autometa.search._evaluation import CVOutcome, Splits, describe_error
+from autometa.search._executors import (
+    TrialCall,
+    TrialData,
+    TrialExecutor,
+    TrialsLost,
+    make_executor,
+)
+from autometa.search._leases import TrialLease, reclaim_abandoned
+from autometa.search._space import suggest_config
+from autometa.search._watchdog import stopped_outcome
 
 if TYPE_CHECKING:
-    from autometa._plugins import Plugins
     from autometa.search._ensemble import PredictionStore
 
 logger = logging.getLogger(__name__)
 
-HARD_TIMEOUT_GRACE_S = 2.0
-"""Seconds past a trial's own limit before its worker process is stopped.
-
-A worker whose trial hit the limit returns within milliseconds; one that has not by then
-is stuck where no signal reaches Python (see ``_watchdog``)."""
-
 MIN_TRIAL_TIME_S = 0.5
 """A trial is not started with less time than this left."""
 
-WATCHDOG_INTERVAL_S = 0.25
-"""How often the watchdog looks for trials past their deadline and grace."""
-
 ENSEMBLE_SELECTION_RESERVE_S = 1.0
 """Seconds kept for ensemble selection when the time for an ensemble is reserved."""
-
-
-# -- the space ---------------------------------------------------------------------------
-def suggest(trial: BaseTrial, name: str, distribution: BaseDistribution) -> Any:
-    """Suggest one parameter from an Optuna distribution object."""
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(
-            name,
-            distribution.low,
-            distribution.high,
-            log=distribution.log,
-            step=distribution.step,
-        )
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(
-            name,
-            distribution.low,
-            distribution.high,
-            log=distribution.log,
-            step=distribution.step,
-        )
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    raise TypeError(f"Unsupported distribution for {name!r}: {distribution!r}")
-
-
-def suggest_config(trial: BaseTrial, algorithms: Mapping[str, Algorithm], task: Task) -> Config:
-    """Sample a configuration from the joint conditional space of ``algorithms``.
-
-    Any Optuna trial works, a ``FixedTrial`` included; parameter names are those of
-    :meth:`Config.to_trial_params`, so enqueued warm starts are received as they are.
-    """
-    name = trial.suggest_categorical(ALGORITHM_PARAM, sorted(algorithms))
-    assert isinstance(name, str)
-    params = {
-        param: suggest(trial, f"{name}{PARAM_SEPARATOR}{param}", distribution)
-        for param, distribution in algorithms[name].search_space(task).items()
-    }
-    return Config(name, params)
-
-
-def config_in_space(config: Config, algorithms: Mapping[str, Algorithm], task: Task) -> bool:
-    """Whether ``config`` is a point of this task's space (algorithm known, values inside).
-
-    Recommendations from earlier tasks can fall outside a new task's space (an algorithm
-    gated off by size, a range that shrank); enqueuing them would fail or warn, so they
-    are filtered with this first.
-    """
-    algorithm = algorithms.get(config.algorithm)
-    if algorithm is None:
-        return False
-    space = algorithm.search_space(task)
-    if set(space) != set(config.params):
-        return False
-    for param, distribution in space.items():
-        value = config.params[param]
-        try:
-            internal = distribution.to_internal_repr(value)
-        except (ValueError, TypeError):
-            return False
-        if not distribution._contains(internal):
-            return False
-    return True
-
-
-def make_sampler(
-    spec: str | BaseSampler,
-    random_state: int | None,
-    n_jobs: int = 1,
-    *,
-    plugins: Plugins | None = None,
-    context: SamplerContext | None = None,
-) -> BaseSampler:
-    """An Optuna sampler from a name, seeded; instances are returned unchanged.
-
-    Built-in names (:data:`autometa.contract.BUILTIN_SAMPLERS`) come first; any other
-    name is one a plugin offers (``autometa_samplers``), built from ``context``. An
-    unknown name is a ValueError listing the known ones.
-    """
-    if isinstance(spec, BaseSampler):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(
-            f"A sampler is a name or an optuna.samplers.BaseSampler, got {type(spec).__name__}."
-        )
-    if spec in BUILTIN_SAMPLERS:
-        return builtin_sampler(spec, random_state, n_jobs)
-    offered = [] if plugins is None else sorted(plugins.samplers())
-    if spec in offered:
-        assert plugins is not None
-        if context is None:
-            raise ValueError(
-                f"Sampler {spec!r} comes from a plugin and is built from the fit's task and "
-                "knowledge base: pass context=SamplerContext(...) to make_sampler."
-            )
-        return plugins.make_sampler(spec, context, random_state, n_jobs)
-    hint = "" if plugins is not None else " (pass plugins= to include the plugins' samplers)"
-    raise ValueError(
-        f"Unknown sampler {spec!r}; use one of {[*BUILTIN_SAMPLERS, *offered]}{hint} or an Optuna "
-        "sampler instance."
-    )
-
-
-# -- running -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Budget:
-    """When the search must stop: after ``n_trials`` new trials or at ``deadline``.
-
-    ``n_trials`` counts the trials of this search only; ``autometa.fit`` subtracts those
-    an earlier process already finished in a resumed study.
-    """
-
-    n_trials: int | None
-    deadline: float | None
-    """Absolute ``time.monotonic()`` value by which the whole fit, refit included, ends."""
-
-    def seconds_left(self) -> float:
-        return math.inf if self.deadline is None else self.deadline - time.monotonic()
-
-
-@dataclass
-class SearchOutcome:
-    """Evaluations of this search, in the order they were told to the study."""
-
-    evaluations: list[Evaluation]
-    trial_numbers: list[int]
-
-    def best(self) -> Evaluation | None:
-        ok = [e for e in self.evaluations if e.ok]
-        return max(ok, key=lambda e: e.score) if ok else None
-
-
-def estimated_refit_seconds(evaluation: Evaluation, task: Task) -> float:
-    """Time a fit on all rows will take, from the mean time of one CV fold."""
-    per_fold = evaluation.fit_time / max(task.n_splits, 1)
-    return per_fold * task.n_rows / max(task.fold_train_size(), 1)
 
 
 def run_search(
@@ -235,7 +75,7 @@ def run_search(
     then. With a ``lease`` (durable studies), trials dead processes left running are
     reclaimed before each ask, and this process's own trials are marked as its while
     they run and released if the search raises. ``memory_limit_mb`` limits each trial's
-    memory (see :func:`autometa.search._evaluation.memory_cap`).
+    memory (see :func:`autometa.search._limits.memory_cap`).
 
     ``splits`` are the validation splits (by default ``task.cv``'s). With
     ``predictions`` (a store for those splits' validation rows), trials also return
@@ -250,23 +90,28 @@ def run_search(
             "autometa_sklearn plugin (or another algorithm plugin) is installed and not "
             "blocked."
         )
-    in_process = joblib.effective_n_jobs(n_jobs) == 1
+    data = TrialData(
+        task.X,
+        task.y,
+        list(task.cv.split(task.X, task.y)) if splits is None else list(splits),
+        task.scoring,
+        memory_limit_mb,
+        task.classes,
+    )
+    executor = make_executor(n_jobs, data)
     holding: AbstractContextManager[Callable[[Trial], Trial]] = (
         nullcontext(_unclaimed) if lease is None else lease.hold(study)
     )
     outcome = SearchOutcome([], [])
-    with holding as claim, _watchdog(enabled=not in_process) as watch:
+    with holding as claim, executor:
         search = _AsyncSearch(
             task=task,
             algorithms=algorithms,
             study=study,
             budget=budget,
-            n_jobs=n_jobs,
-            splits=list(task.cv.split(task.X, task.y)) if splits is None else list(splits),
-            memory_limit_mb=memory_limit_mb,
+            executor=executor,
             lease=lease,
             claim=claim,
-            watch=watch,
             outcome=outcome,
             earlier=_best_few(previous, reserved_refits),
             on_evaluation=on_evaluation,
@@ -315,43 +160,36 @@ class _Pending:
 
 @dataclass
 class _AsyncSearch:
-    """One search's ask/evaluate/tell loop over a stream of joblib calls.
+    """One search's ask/evaluate/tell loop over a stream of trial calls.
 
-    joblib pulls calls from :meth:`_feed` lazily (``pre_dispatch="n_jobs"``): ``n_jobs``
-    of them when a stream starts, then one more each time a trial finishes, so a worker
-    never waits for the others. With worker processes the pull happens in joblib's
-    callback thread while this thread tells results, hence :attr:`lock` around every use
-    of the study. joblib looks ahead: a stream may ask up to ``n_jobs - 1`` trials
-    before a worker is free for them; each still ends by its own deadline.
+    The executor pulls calls from :meth:`_feed` lazily, one more each time a worker is
+    free, so a worker never waits for the others. With worker processes the pull may
+    happen in another thread (joblib's callback thread) while this thread tells results,
+    hence :attr:`lock` around every use of the study.
 
     A fault stays with the trial that caused it:
 
-    - raising, running past its time limit or past ``memory_limit_mb``: handled inside
-      the worker (:func:`autometa.search._evaluation.cross_validate_config`): failed or capped;
+    - raising, running past its time limit or past ``memory_limit_mb``: handled where
+      the trial runs (:func:`autometa.search._evaluation.cross_validate_config`): failed
+      or capped;
     - hanging where no signal reaches Python (native code stuck on a lock): the
-      watchdog kills its worker :data:`HARD_TIMEOUT_GRACE_S` after its deadline: capped;
+      executor's watchdog kills its worker after its deadline
+      (:data:`autometa.search._watchdog.HARD_TIMEOUT_GRACE_S`): capped;
     - ending its worker process (``os._exit``, a crash in native code, the out-of-memory
-      killer): the process pool breaks and takes the other running trials with it, so
-      each of them is evaluated once more, alone; the innocent ones then get their
-      result and the culprit, dying again, is failed with the exit code or signal.
+      killer): the executor loses every running trial (:class:`TrialsLost`), so each of
+      them is evaluated once more, alone; the innocent ones then get their result and
+      the culprit, dying again, is failed with the exit code or signal.
 
-    joblib starts fresh workers for the next stream, and the search goes on. With
-    ``n_jobs=1`` trials run in this process (joblib's sequential backend): the time and
-    memory limits still apply (the memory limit is lifted again after each trial), but a
-    configuration that ends its process ends the caller, and one that hangs in native
-    code hangs it.
+    The next stream gets fresh workers, and the search goes on.
     """
 
     task: Task
     algorithms: Mapping[str, Algorithm]
     study: optuna.Study
     budget: Budget
-    n_jobs: int
-    splits: Sequence[tuple[np.ndarray, np.ndarray]]
-    memory_limit_mb: float | None
+    executor: TrialExecutor
     lease: TrialLease | None
     claim: Callable[[Trial], Trial]
-    watch: _Watch
     outcome: SearchOutcome
     earlier: list[Evaluation]
     """The best evaluations of earlier processes (a resumed study), best first."""
@@ -376,8 +214,8 @@ class _AsyncSearch:
                 return
             self._settle(loss)
 
-    # -- feeding workers (joblib's callback thread) ------------------------------------
-    def _feed(self) -> Iterator[Any]:
+    # -- feeding workers (possibly the executor's thread) -----------------------------
+    def _feed(self) -> Iterator[TrialCall]:
         while True:
             try:
                 with self.lock:
@@ -389,8 +227,8 @@ class _AsyncSearch:
                 return
             yield call
 
-    def _next_call(self) -> Any | None:
-        """The next trial to run as a joblib call; None once the budget is spent."""
+    def _next_call(self) -> TrialCall | None:
+        """The next trial to run; None once the budget is spent."""
         if self.retry:
             return self._call(self.retry.popleft())
         if self.budget.n_trials is not None and self.asked >= self.budget.n_trials:
@@ -432,69 +270,37 @@ class _AsyncSearch:
             reserve += ENSEMBLE_SELECTION_RESERVE_S
         return self.budget.seconds_left() - reserve
 
-    def _call(self, number: int) -> Any:
+    def _call(self, number: int) -> TrialCall:
         pending = self.pending[number]
         if pending.known is not None:
-            return joblib.delayed(_given)(number, pending.known)
+            return TrialCall(number, known=pending.known)
         seconds = self._trial_seconds()
         if seconds < MIN_TRIAL_TIME_S:  # only a retry gets here
             lost = CVOutcome(
                 math.nan, 0.0, "capped", "lost with a worker process; no time left to retry"
             )
-            return joblib.delayed(_given)(number, lost)
-        # Workers get an absolute wall-clock deadline, not a duration: time spent waiting
-        # for a worker, starting it or shipping data to it then counts against it too.
+            return TrialCall(number, known=lost)
+        # An absolute wall-clock deadline, not a duration: time spent waiting for a
+        # worker, starting it or shipping data to it then counts against the trial too.
         deadline = None if math.isinf(seconds) else time.time() + seconds
-        return joblib.delayed(run_trial)(
-            number,
-            deadline,
-            pending.estimator,
-            self.task.X,
-            self.task.y,
-            self.splits,
-            self.task.scoring,
-            self.memory_limit_mb,
-            self.watch.marker_dir,
-            self._keep_predictions(),
-            self.task.classes,
-        )
+        return TrialCall(number, deadline, pending.estimator, self._keep_predictions())
 
     def _keep_predictions(self) -> bool:
         return self.predictions is not None and self.predictions.capacity > 0
 
     # -- collecting results (this thread) ------------------------------------------------
-    def _stream(self, calls: Iterator[Any]) -> CVOutcome | None:
-        """Run ``calls`` in joblib workers, telling each result as it comes back.
+    def _stream(self, calls: Iterator[TrialCall]) -> CVOutcome | None:
+        """Run ``calls`` with the executor, telling each result as it comes back.
 
         Returns None when every call came back, else the outcome the trials still
-        pending get: capped when joblib's timeout passed, failed when a worker died.
+        pending get: capped when no result came back in time, failed when a worker died.
         """
-        in_process = joblib.effective_n_jobs(self.n_jobs) == 1
-        seconds = self.budget.seconds_left()
-        # The watchdog stops a hung worker first; joblib's timeout is the last resort where
-        # it cannot (a cluster's worker). joblib ignores (and warns about) timeouts
-        # in-process, where cross_validate_config's limit is the guard.
-        last_resort = None if math.isinf(seconds) else seconds + 2 * HARD_TIMEOUT_GRACE_S
-        parallel = joblib.Parallel(
-            n_jobs=self.n_jobs,
-            timeout=None if in_process else last_resort,
-            return_as="generator_unordered",
-            pre_dispatch="n_jobs",
-            batch_size=1,
-        )
-        results = parallel(calls)
-        while True:
-            try:
-                number, result = next(results)
-            except StopIteration:
-                return None
-            except (TimeoutError, multiprocessing.TimeoutError):
-                return CVOutcome(
-                    math.nan, 0.0, "capped", "no result within the hard limit: worker abandoned"
-                )
-            except Exception as exc:  # a worker process died, or the watchdog stopped one
-                return CVOutcome(math.nan, 0.0, "failed", describe_worker_loss(exc))
-            self._tell(number, result)  # outside the try: its errors are not a worker's
+        try:
+            for number, result in self.executor.results(calls, self.budget.seconds_left()):
+                self._tell(number, result)  # its errors are not a worker's: not TrialsLost
+        except TrialsLost as lost:
+            return lost.outcome
+        return None
 
     def _tell(self, number: int, result: CVOutcome) -> None:
         with self.lock:
@@ -518,13 +324,13 @@ class _AsyncSearch:
     def _settle(self, loss: CVOutcome) -> None:
         """Give the trials a lost stream left pending their result, or another worker."""
         lost = sorted(self.pending)
-        stopped = set(self.watch.take_stopped()) & set(lost)
+        stopped = set(self.executor.take_stopped()) & set(lost)
         if loss.status == "capped" or stopped:
             # Nothing came back in time (all are capped), or the watchdog names the
             # culprit (the others died with its pool: they get a worker again).
             for number in lost:
                 if number in stopped:
-                    self._tell(number, _stopped_outcome())
+                    self._tell(number, stopped_outcome())
                 elif loss.status == "capped":
                     self._tell(number, loss)
                 else:
@@ -535,134 +341,5 @@ class _AsyncSearch:
             for number in lost:  # alone, so that only a culprit can break its pool
                 again = self._stream(iter([self._call(number)]))
                 if again is not None:
-                    stopped_now = self.watch.take_stopped()
-                    self._tell(number, _stopped_outcome() if stopped_now else again)
-
-
-def _given(number: int, outcome: CVOutcome) -> tuple[int, CVOutcome]:
-    """A joblib call whose outcome is known already (a trial that cannot run)."""
-    return number, outcome
-
-
-def _stopped_outcome() -> CVOutcome:
-    return CVOutcome(
-        math.nan,
-        0.0,
-        "capped",
-        f"no result within the hard limit ({HARD_TIMEOUT_GRACE_S:.0f}s past its time "
-        "limit): its worker process ignored the limit (stuck in native code?) and was "
-        "stopped",
-    )
-
-
-@dataclass
-class _Watch:
-    """What one watchdog saw: its marker folder and the trials whose worker it stopped."""
-
-    marker_dir: str | None
-    stopped: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take_stopped(self) -> list[int]:
-        """The trials stopped since the last call."""
-        with self.lock:
-            stopped, self.stopped = self.stopped, []
-        return stopped
-
-
-@contextmanager
-def _watchdog(*, enabled: bool) -> Iterator[_Watch]:
-    """Kill the worker processes of trials running :data:`HARD_TIMEOUT_GRACE_S` past
-    their deadline.
-
-    Workers mark the trial they run, with its deadline, in a private folder
-    (``autometa.search._evaluation``'s ``run_trial``); a thread here reads the markers every
-    :data:`WATCHDOG_INTERVAL_S` and sends SIGKILL. This is the guard for code that no
-    signal handler can interrupt (native code stuck on a lock, or looping without
-    returning to Python), which a worker-side time limit cannot stop. Only processes
-    that are this process's own children are killed (loky's workers are), never this
-    process: a trial running in-process or on a cluster's worker (another parent,
-    another machine) is left alone, and joblib's own timeout remains its guard.
-    """
-    if not enabled:
-        yield _Watch(None)
-        return
-    watch = _Watch(tempfile.mkdtemp(prefix="autometa-trials-"))
-    done = threading.Event()
-
-    def patrol() -> None:
-        while not done.wait(WATCHDOG_INTERVAL_S):
-            _stop_stragglers(watch)
-
-    thread = threading.Thread(target=patrol, name="autometa-watchdog", daemon=True)
-    thread.start()
-    try:
-        yield watch
-    finally:
-        done.set()
-        thread.join()
-        assert watch.marker_dir is not None
-        shutil.rmtree(watch.marker_dir, ignore_errors=True)
-
-
-def _stop_stragglers(watch: _Watch) -> None:
-    """Kill each child worker process whose marker says its trial is past the grace."""
-    assert watch.marker_dir is not None
-    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
-    try:
-        markers = sorted(Path(watch.marker_dir).iterdir())
-    except OSError:
-        return
-    now = time.time()
-    for marker in markers:
-        if not marker.name.isdigit():
-            continue  # a marker being written
-        try:
-            pid, parent, deadline = marker.read_text().split()
-        except (OSError, ValueError):
-            continue  # the trial just ended and removed it
-        if deadline == "none" or now < float(deadline) + HARD_TIMEOUT_GRACE_S:
-            continue
-        if int(parent) != os.getpid() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), kill)
-        except OSError:
-            continue
-        with watch.lock:
-            watch.stopped.append(int(marker.name))
-        with contextlib.suppress(OSError):
-            marker.unlink()
-        logger.warning("stopped worker process %s: its trial ignored the time limit", pid)
-
-
-_EXIT_CODES = re.compile(r"exit codes of the workers are \{([^}]*)\}")
-
-
-def describe_worker_loss(exc: BaseException) -> str:
-    """Why a worker process was lost, from the error joblib raised in the parent.
-
-    loky names the exit codes of the workers that ended (``{EXIT(3)}``,
-    ``{SIGKILL(-9)}``); they become e.g. ``worker process died (exit code 3)``.
-    Other backends' errors are described as they are.
-    """
-    found = _EXIT_CODES.search(str(exc))
-    codes = [int(code) for code in re.findall(r"\((-?\d+)\)", found.group(1))] if found else []
-    if not codes:
-        return f"worker process lost: {describe_error(exc)}"
-    return "worker process died (" + "; ".join(_describe_exit(code) for code in codes) + ")"
-
-
-def _describe_exit(code: int) -> str:
-    if code >= 0:
-        return f"exit code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hints = {
-        "SIGKILL": ": killed, often by the system's out-of-memory killer (see memory_limit)",
-        "SIGSEGV": ": a crash in native code",
-        "SIGABRT": ": aborted by native code",
-    }
-    return f"killed by {name}{hints.get(name, '')}"
+                    stopped_now = self.executor.take_stopped()
+                    self._tell(number, stopped_outcome() if stopped_now else again)

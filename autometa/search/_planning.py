@@ -2,7 +2,8 @@
 
 ``make_plan`` runs steps 1-5 of a fit (plugins, task, algorithms and meta-features,
 knowledge, strategy, recommendations). ``autometa.recommend`` stops there; ``fit`` goes
-on to search. Keeping it in one place means both see exactly the same recommendations.
+on to search; ``SearchSpace`` takes only the first steps (:func:`plan_space`). Keeping it
+in one place means all of them see exactly the same task, space and recommendations.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from autometa.contract._metalearner import SearchBudget
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase
-from autometa.search._loop import config_in_space
 from autometa.search._metafeatures import MetaFeatures, compute_meta_features
+from autometa.search._space import config_in_space
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,15 @@ GUARD_MODEL = "cheap guard"
 
 KnowledgeSpec = KnowledgeBase | str | Path | None
 KNOWLEDGE_ENV = "AUTOMETA_KNOWLEDGE"
+
+
+@dataclass
+class Space:
+    """What a fit searches: the plugins, the validated task and the algorithms offered."""
+
+    plugins: Plugins
+    task: Task
+    algorithms: dict[str, Algorithm]
 
 
 @dataclass
@@ -127,22 +137,20 @@ def make_plan(
     if warm_start is not None and warm_start < 0:
         raise ValueError(f"warm_start must be >= 0 (0 = cold search), got {warm_start}.")
     timings: dict[str, float] = {}
-    with _timed(timings, "plugins"):
-        manager = build_plugin_manager(plugins, blocked=blocked)
-    with _timed(timings, "validation"):
-        task = Task.from_data(
-            X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
-        )
-    with _timed(timings, "algorithms"):
-        offered = manager.algorithms(task)
-        algorithms = (
-            offered if algorithms is None else restrict_algorithms(offered, algorithms, task)
-        )
-    if not algorithms:
-        raise ValueError(
-            f"No installed plugin offers an algorithm for a {task.kind} task. Install "
-            "autometa with its first-party plugins, or unblock 'sklearn'."
-        )
+    space = plan_space(
+        X,
+        y,
+        kind=kind,
+        scoring=scoring,
+        cv=cv,
+        random_state=random_state,
+        name=name,
+        plugins=plugins,
+        blocked=blocked,
+        algorithms=algorithms,
+        timings=timings,
+    )
+    manager, task, searched = space.plugins, space.task, space.algorithms
     with _timed(timings, "meta_features"):
         # Their own fixed seed (not random_state) and row bound, so a new task's values
         # are computed exactly as the knowledge base's were.
@@ -164,12 +172,12 @@ def make_plan(
         task = task.with_validation(strategy.validation, strategy.n_splits)
     with _timed(timings, "recommendations"):
         recommendations = recommend_for(
-            task, meta_features.values, algorithms, base, strategy, learners, timeout=timeout
+            task, meta_features.values, searched, base, strategy, learners, timeout=timeout
         )
     return Plan(
         manager,
         task,
-        algorithms,
+        searched,
         meta_features,
         base,
         strategy,
@@ -177,6 +185,43 @@ def make_plan(
         recommendations,
         timings,
     )
+
+
+def plan_space(
+    X: Any,
+    y: Any,
+    *,
+    kind: TaskKind | None = None,
+    scoring: str | None = None,
+    cv: Any = None,
+    random_state: int | None = None,
+    name: str | None = None,
+    plugins: Iterable[object] = (),
+    blocked: Iterable[str] = (),
+    algorithms: Iterable[str] | None = None,
+    timings: dict[str, float] | None = None,
+) -> Space:
+    """Steps 1-3 of a plan: the plugins, the validated task, the algorithms searched.
+
+    ``algorithms`` restricts the space to those names; with ``timings``, the seconds
+    each step took are added to it.
+    """
+    timings = {} if timings is None else timings
+    with _timed(timings, "plugins"):
+        manager = build_plugin_manager(plugins, blocked=blocked)
+    with _timed(timings, "validation"):
+        task = Task.from_data(
+            X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
+        )
+    with _timed(timings, "algorithms"):
+        offered = manager.algorithms(task)
+        searched = offered if algorithms is None else restrict_algorithms(offered, algorithms, task)
+    if not searched:
+        raise ValueError(
+            f"No installed plugin offers an algorithm for a {task.kind} task. Install "
+            "autometa with its first-party plugins, or unblock 'sklearn'."
+        )
+    return Space(manager, task, searched)
 
 
 def recommend_for(

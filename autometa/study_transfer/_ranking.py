@@ -12,7 +12,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import BaseStorage
 
-from autometa.search._studies import open_storage
+from autometa.search._storage import open_storage
 from autometa.study_transfer._descriptors import _checked_descriptors, study_descriptors
 from autometa.study_transfer._warnings import _warn
 

@@ -23,7 +23,7 @@ HOOK_NAMES: tuple[str, ...] = tuple(
 """Every hook of the contract, read from the markers of :mod:`autometa.contract.hookspecs`."""
 
 SUPPORTED_DISTRIBUTIONS = (FloatDistribution, IntDistribution, CategoricalDistribution)
-"""The Optuna distributions the search can suggest (see :func:`autometa.search._loop.suggest`)."""
+"""The Optuna distributions the search can suggest (see :func:`autometa.search._space.suggest`)."""
 
 PROBABILITY_TOLERANCE = 1e-6
 """How far a row of ``predict_proba`` may sum from 1."""

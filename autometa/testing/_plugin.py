@@ -18,8 +18,8 @@ from autometa.contract._types import (
     Strategy,
 )
 from autometa.knowledge._base import KnowledgeBase
-from autometa.search._loop import make_sampler
 from autometa.search._metafeatures import compute_meta_features
+from autometa.search._space import make_sampler
 from autometa.testing._common import _SEED, HOOK_NAMES, _call_hook, _fail, _label, _registered
 from autometa.testing._data import small_tasks
 from autometa.testing._meta_features import _check_feature_mapping

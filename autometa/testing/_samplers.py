@@ -19,12 +19,12 @@ from autometa.contract._types import (
     Config,
 )
 from autometa.knowledge._base import KnowledgeBase
-from autometa.search._loop import (
+from autometa.search._metafeatures import compute_meta_features
+from autometa.search._space import (
     SamplerContext,
     config_in_space,
     suggest_config,
 )
-from autometa.search._metafeatures import compute_meta_features
 from autometa.testing._common import _SEED, _fail, _registered
 from autometa.testing._data import _reference_algorithms, small_knowledge_base, small_tasks
 

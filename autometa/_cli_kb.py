@@ -1,0 +1,290 @@
+"""The ``autometa kb`` commands: build, evaluate, replay, inspect, export and import
+knowledge bases."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from autometa._cli_common import JSON_REPORT_OPTION, fail, read_knowledge
+
+logger = logging.getLogger(__name__)
+
+
+@click.group()
+def kb() -> None:
+    """Build and inspect knowledge bases."""
+
+
+@kb.command("build")
+@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, help="Knowledge base file (SQLite) or database URL.")
+@click.option(
+    "--shards",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also export each finished task as JSON Lines here (resumable across machines).",
+)
+@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (repeatable).")
+@click.option("--n-jobs", type=int, default=-1, show_default=True)
+@click.option("--n-splits", type=int, default=3, show_default=True)
+@click.option("--max-rows", type=int, default=2000, show_default=True)
+@click.option(
+    "--time-limit",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds per evaluation before it is recorded as capped.",
+)
+@click.option("--pool-size", type=int, default=300, show_default=True)
+@click.option("--random-state", type=int, default=0, show_default=True)
+@click.option(
+    "--plugin",
+    "allowed",
+    multiple=True,
+    default=("sklearn",),
+    show_default=True,
+    help="Installed algorithm plugins the pool is drawn from (repeatable).",
+)
+def kb_build(
+    corpus_dir: Path,
+    out: str,
+    shards: Path | None,
+    datasets: tuple[str, ...],
+    n_jobs: int,
+    n_splits: int,
+    max_rows: int,
+    time_limit: float,
+    pool_size: int,
+    random_state: int,
+    allowed: tuple[str, ...],
+) -> None:
+    """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
+    from autometa.knowledge._builder import BuildProtocol, build_knowledge_base
+
+    logger.info("kb build started: %s -> %s", corpus_dir, out)
+    try:
+        protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
+        knowledge = build_knowledge_base(
+            corpus_dir,
+            out,
+            protocol=protocol,
+            datasets=datasets or None,
+            shards_dir=shards,
+            n_jobs=n_jobs,
+            allowed=allowed,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    logger.info("kb build finished: %s", knowledge.counts())
+    click.echo(f"{knowledge!r}")
+
+
+@kb.command("evaluate")
+@click.argument("location", required=False)
+@click.option("--learners", default=None, help="Comma-separated learner names (default: all).")
+@click.option("--k", "ks", default="1,3,5,10,25", show_default=True, help="Comma-separated k.")
+@click.option("--n-jobs", type=int, default=1, show_default=True)
+@JSON_REPORT_OPTION
+@click.option(
+    "--selector",
+    is_flag=True,
+    help="Also evaluate the learned strategy selector (and the oracle) by leave-one-task-out.",
+)
+@click.option(
+    "--save-selector-data",
+    "selector_data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the per-task regrets as the selector's training data (JSON) here.",
+)
+def kb_evaluate(
+    location: str | None,
+    learners: str | None,
+    ks: str,
+    n_jobs: int,
+    json_out: Path | None,
+    selector: bool = False,
+    selector_data: Path | None = None,
+) -> None:
+    """Leave-one-task-out evaluation of meta-learners on a knowledge base (default: shipped).
+
+    --selector adds two rows: learned_selector, the meta-learner a pairwise-forest
+    selector trained on the other tasks picks for each held-out task, and
+    oracle_selector, each task's best learner (an upper bound).
+    """
+    from autometa._plugins import build_plugin_manager
+    from autometa.knowledge._loto import leave_one_task_out
+
+    manager = build_plugin_manager()
+    registry = manager.meta_learners()
+    names = [n.strip() for n in learners.split(",")] if learners else sorted(registry)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        fail(f"unknown learners {unknown}; registered: {sorted(registry)}")
+    try:
+        knowledge = read_knowledge(location)
+        report = leave_one_task_out(
+            knowledge,
+            {n: registry[n] for n in names},
+            ks=[int(k) for k in ks.split(",")],
+            n_jobs=n_jobs,
+            progress=sys.stderr.isatty(),
+        )
+        summary = None
+        if selector or selector_data is not None:
+            judged = manager.evaluate_selector(
+                report,
+                knowledge,
+                evaluate=selector,
+                save_to=None if selector_data is None else str(selector_data),
+                n_jobs=n_jobs,
+            )
+            if judged is None:
+                fail(
+                    "no installed plugin evaluates a strategy selector; install autometa "
+                    "with its first-party plugins, or unblock 'selectors'."
+                )
+            else:
+                report, summary = judged
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(report.table())
+    if summary:
+        click.echo(summary)
+    if json_out is not None:
+        json_out.write_text(report.to_json())
+
+
+@kb.command("replay")
+@click.argument("location", required=False)
+@click.option(
+    "--seconds", default="5,10,30,60,120", show_default=True, help="Comma-separated budgets."
+)
+@click.option("--trials", default="1,5,10,25", show_default=True, help="Comma-separated counts.")
+@click.option(
+    "--rows",
+    default=None,
+    help="Scale every task's times to this many rows, or 'full' (each task's own size before "
+    "subsampling); default: the stored times.",
+)
+@click.option("--n-splits", type=int, default=None, help="Folds per trial (default: stored 3).")
+@click.option("--budget", type=float, default=None, help="Seconds the policies are told.")
+@click.option("--overhead", type=float, default=0.1, show_default=True, help="Seconds per trial.")
+@click.option("--random-state", type=int, default=0, show_default=True)
+@JSON_REPORT_OPTION
+@click.option(
+    "--cost-model", is_flag=True, help="Also report the cost model's error on held-out tasks."
+)
+def kb_replay(
+    location: str | None,
+    seconds: str,
+    trials: str,
+    rows: str | None,
+    n_splits: int | None,
+    budget: float | None,
+    overhead: float,
+    random_state: int,
+    json_out: Path | None,
+    cost_model: bool,
+) -> None:
+    """Replay search policies leaving one task out, charging stored scores and fit times.
+
+    Prints the mean normalized regret, (best - achieved) / (best - worst) over the pool
+    on the held-out task, after each simulated budget in seconds and each trial count,
+    for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle.
+    """
+    from autometa.contract._cost import timing_table
+    from autometa.knowledge._cost_model import cost_model_error
+    from autometa.knowledge._replay import FULL_ROWS, replay
+
+    try:
+        n_rows: float | str | None = None
+        if rows is not None:
+            n_rows = rows if rows == FULL_ROWS else float(rows)
+        knowledge = read_knowledge(location)
+        report = replay(
+            knowledge,
+            seconds=[float(s) for s in seconds.split(",")],
+            trials=[int(k) for k in trials.split(",")],
+            n_rows=n_rows,
+            n_splits=n_splits,
+            budget=budget,
+            overhead=overhead,
+            random_state=random_state,
+        )
+        error = cost_model_error(*timing_table(knowledge)) if cost_model else None
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(report.table())
+    if error is not None:
+        click.echo("\ncost model, one task held out at a time:")
+        click.echo(error.table())
+    if json_out is not None:
+        json_out.write_text(report.to_json())
+
+
+@kb.command("info")
+@click.argument("location", required=False)
+def kb_info(location: str | None) -> None:
+    """Counts and provenance of a knowledge base (default: the shipped one)."""
+    from autometa.knowledge._base import KnowledgeBase
+
+    try:
+        knowledge = (
+            KnowledgeBase.open(location, read_only=True) if location else KnowledgeBase.default()
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(
+        json.dumps(
+            {"counts": knowledge.counts(), "metadata": knowledge.metadata()},
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+    )
+
+
+@kb.command("export")
+@click.argument("location", required=False)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines file to write (.jsonl, or .jsonl.gz for gzip).",
+)
+@click.option("--exclude", multiple=True, help="Leave out this task id (repeatable).")
+def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None:
+    """Export a knowledge base (default: the shipped one) to JSON Lines.
+
+    --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
+    """
+
+    try:
+        knowledge = read_knowledge(location)
+        with knowledge:
+            kept = [t.task_id for t in knowledge.tasks() if t.task_id not in set(exclude)]
+            counts = knowledge.export_jsonl(out, task_ids=kept)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {out}: {counts}")
+
+
+@kb.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--into", required=True, help="Knowledge base file or URL (created if missing).")
+def kb_import(sources: tuple[Path, ...], into: str) -> None:
+    """Import JSON Lines files or folders of them; all or nothing."""
+    from autometa.knowledge._base import KnowledgeBase
+
+    try:
+        with KnowledgeBase.open(into) as knowledge:
+            counts = knowledge.import_jsonl(list(sources))
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(f"imported into {into}: {counts}")

@@ -1,0 +1,270 @@
+"""One fit's run, from the checked parameters to the fitted model.
+
+:class:`FitRun` plans (steps 1-5 of docs/architecture.md's fit), opens or resumes the
+study, searches, builds the ensemble or refits the best, and adds the trials to a
+knowledge base the user named. The estimators and :func:`autometa.fit` only check their
+parameters, build a run and keep what it returns (:class:`FitResult`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import optuna
+from optuna.samplers import BaseSampler
+from sklearn.base import BaseEstimator
+
+from autometa._fit_settings import FitSettings
+from autometa.contract._sampler import SamplerContext
+from autometa.contract._types import Evaluation, TaskKind
+from autometa.knowledge._base import TaskRecord
+from autometa.search._budget import Budget, SearchOutcome
+from autometa.search._durable import DurableStudy
+from autometa.search._ensemble import PredictionStore
+from autometa.search._ensemble_model import EnsembleSummary, make_store
+from autometa.search._evaluation import Splits, validation_rows
+from autometa.search._loop import run_search
+from autometa.search._planning import Plan, make_plan
+from autometa.search._progress import search_progress
+from autometa.search._refit import check_outcome, ensemble_or_refit
+from autometa.search._space import make_sampler
+from autometa.search._studies import SCORING_ATTR, TASK_ATTR
+
+logger = logging.getLogger(__name__)
+
+RESERVED_ENSEMBLE_REFITS = 4
+"""With an ensemble, the search keeps time to refit this many of its best configurations
+(members past what the time left allows are dropped)."""
+
+Estimator = TypeVar("Estimator", bound=BaseEstimator)
+
+
+@dataclass
+class FitResult:
+    """What a fit learned, to be kept on the estimator as its fitted attributes."""
+
+    plan: Plan
+    study: optuna.Study
+    evaluations: list[Evaluation]
+    best: Evaluation
+    """The best single configuration that did not fail to refit."""
+    model: BaseEstimator
+    """The ensemble, or the best configuration refitted on all rows."""
+    ensemble: EnsembleSummary | None
+
+    def fitted(self, estimator: Estimator) -> Estimator:
+        """Set scikit-learn's fitted attributes (names ending in ``_``) on ``estimator``."""
+        plan, task = self.plan, self.plan.task
+        attributes: dict[str, Any] = {
+            "model_": self.model,
+            "best_config_": self.best.config,
+            "best_score_": self.best.score,
+            "study_": self.study,
+            "evaluations_": self.evaluations,
+            "n_configs_": len(self.evaluations),
+            "meta_features_": plan.meta_features,
+            "recommendations_": plan.recommendations,
+            "strategy_": plan.strategy,
+            "strategy_source_": plan.strategy_source,
+            "planning_timings_": dict(plan.timings),
+            "task_kind_": task.kind,
+            "scoring_": task.scoring,
+            "task_id_": task.task_id,
+            "schema_": task.schema,
+            "n_features_in_": task.n_features,
+            "feature_names_in_": np.array(task.schema.columns, dtype=object),
+        }
+        if task.is_classification:
+            attributes["classes_"] = task.classes
+        attributes["ensemble_"] = self.ensemble
+        for name, value in attributes.items():
+            setattr(estimator, name, value)
+        return estimator
+
+
+class FitRun:
+    """One fit: :meth:`open` it, :meth:`plan`, then :meth:`complete` the search, refit
+    and record.
+
+    ``started`` is the ``time.monotonic()`` value the fit's ``timeout`` counts from.
+    """
+
+    def __init__(self, settings: FitSettings, started: float, study: DurableStudy) -> None:
+        self.settings = settings
+        self.started = started
+        self.study = study
+
+    @classmethod
+    def open(cls, settings: FitSettings, started: float) -> FitRun:
+        """A run with its study's storage open: an unreachable database fails here,
+        before planning."""
+        return cls(settings, started, DurableStudy.open(settings.storage, settings.study_name))
+
+    def plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
+        """Steps 1-5 of a fit; the strategy is told the checked budget."""
+        s = self.settings
+        return make_plan(
+            X,
+            y,
+            kind=kind,
+            scoring=s.scoring,
+            cv=s.cv,
+            random_state=s.random_state,
+            knowledge=s.knowledge,
+            strategy=s.strategy,
+            warm_start=s.warm_start,
+            plugins=s.plugins,
+            blocked=s.blocked,
+            algorithms=s.algorithms,
+            timeout=s.timeout,
+        )
+
+    def complete(self, plan: Plan) -> FitResult:
+        """Steps 5-8: warm start, search, ensemble or refit, grow the knowledge base."""
+        s = self.settings
+        deadline = None if s.timeout is None else self.started + s.timeout
+        splits = list(plan.task.cv.split(plan.task.X, plan.task.y))
+        store = (
+            make_store(plan.task, validation_rows(splits), s.ensemble_memory_limit)
+            if s.ensemble
+            else None
+        )
+        with quiet_optuna():
+            previous = self.study.resume(
+                plan.task,
+                plan.algorithms,
+                sampler=lambda seed: _make_sampler(plan, seed, s.n_jobs),
+                random_state=s.random_state,
+                user_attrs=study_attributes(plan),
+            )
+            remaining = None if s.n_trials is None else max(s.n_trials - len(previous), 0)
+            budget = Budget(remaining, deadline)
+            outcome = SearchOutcome([], [])
+            if remaining != 0:
+                self.study.enqueue_once(plan.recommendations)
+                outcome = self._search(plan, budget, previous, splits, store)
+            else:
+                logger.info("study already has %d trials; refitting its best", len(previous))
+        evaluations = self.study.evaluations(plan.task, [*previous, *outcome.evaluations])
+        check_outcome(evaluations, s.timeout)
+        best, model, summary = ensemble_or_refit(
+            plan.task, plan.algorithms, evaluations, budget, store, s.ensemble_size
+        )
+        result = FitResult(plan, self.study.study, evaluations, best, model, summary)
+        self._grow_knowledge(plan, evaluations)
+        return result
+
+    def _search(
+        self,
+        plan: Plan,
+        budget: Budget,
+        previous: list[Evaluation],
+        splits: Splits,
+        store: PredictionStore | None,
+    ) -> SearchOutcome:
+        """Run the search, showing progress and telling the plugins of each trial."""
+        s = self.settings
+        with search_progress(
+            s.progress, budget.n_trials, budget.deadline, plan.task.scoring
+        ) as show:
+
+            def observe(evaluation: Evaluation) -> None:
+                show(evaluation)
+                plan.plugins.trial_completed(evaluation, plan.task)
+
+            return run_search(
+                plan.task,
+                plan.algorithms,
+                self.study.study,
+                budget,
+                n_jobs=s.n_jobs,
+                on_evaluation=observe,
+                previous=previous,
+                lease=self.study.lease(s.n_trials),
+                memory_limit_mb=s.memory_limit_mb,
+                splits=splits,
+                predictions=store,
+                reserved_refits=(
+                    min(s.ensemble_size, RESERVED_ENSEMBLE_REFITS)
+                    if store is not None and store.capacity > 0
+                    else 1
+                ),
+            )
+
+    def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
+        """Add this task and its evaluations to a knowledge base the user named.
+
+        The shipped base (``knowledge=None``) and bases opened read-only only teach.
+        """
+        knowledge = plan.knowledge
+        if self.settings.knowledge is None or knowledge.read_only:
+            return
+        record = TaskRecord(
+            task_id=plan.task.task_id,
+            name=plan.task.name,
+            kind=plan.task.kind,
+            scoring=plan.task.scoring,
+            meta_features=dict(plan.meta_features.values),
+            provenance={
+                "source": "autometa.fit",
+                "n_rows": plan.task.n_rows,
+                "validation": plan.strategy.validation,
+                "n_splits": plan.task.n_splits,
+            },
+        )
+        knowledge.add_task(record)
+        knowledge.add_evaluations(evaluations)
+
+
+def _make_sampler(plan: Plan, random_state: int | None, n_jobs: int) -> BaseSampler:
+    """The strategy's sampler: a built-in name, an instance, or a name a plugin offers
+    (built from the fit's task, space, knowledge base and meta-features)."""
+    context = SamplerContext(plan.task, plan.algorithms, plan.knowledge, plan.meta_features.values)
+    return make_sampler(
+        plan.strategy.sampler, random_state, n_jobs, plugins=plan.plugins, context=context
+    )
+
+
+def study_attributes(plan: Plan) -> dict[str, Any]:
+    """The task, meta-features and recommendations (with evidence), kept on the study.
+
+    Values are plain JSON (non-finite numbers become null), as RDB and journal storages
+    need.
+    """
+    return {
+        TASK_ATTR: plan.task.task_id,
+        SCORING_ATTR: plan.task.scoring,
+        "autometa_meta_features": {
+            k: _finite_or_none(v) for k, v in plan.meta_features.values.items()
+        },
+        "autometa_recommendations": [
+            {
+                "config": {"algorithm": r.config.algorithm, "params": dict(r.config.params)},
+                "predicted_score": _finite_or_none(r.predicted_score),
+                "evidence": r.evidence.describe(),
+            }
+            for r in plan.recommendations
+        ],
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines during a fit, then restore the caller's level."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(previous, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)

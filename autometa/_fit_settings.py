@@ -1,0 +1,111 @@
+"""An estimator's parameters, checked once, with the fit's budget resolved.
+
+Bad values fail here, before any work, with a message naming the parameter and what to
+pass instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from autometa.contract._types import Strategy
+from autometa.search._limits import resolve_memory_limit
+from autometa.search._planning import KnowledgeSpec
+
+DEFAULT_TIMEOUT_S = 60.0
+"""Time budget when neither ``timeout`` nor ``n_trials`` is given (as FLAML's default)."""
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What one fit runs with: the estimator's parameters after :meth:`check`."""
+
+    timeout: float | None
+    """Seconds for search and refit together; :data:`DEFAULT_TIMEOUT_S` when neither a
+    timeout nor ``n_trials`` was given."""
+    n_trials: int | None
+    n_jobs: int
+    memory_limit_mb: float | None
+    """The per-trial memory limit in megabytes for ``n_jobs`` workers (None: no limit)."""
+    random_state: int | None
+    scoring: str | None
+    cv: Any
+    warm_start: int | None
+    strategy: Strategy | None
+    knowledge: KnowledgeSpec
+    storage: str | optuna.storages.BaseStorage | None
+    study_name: str | None
+    plugins: Sequence[object]
+    blocked: Sequence[str]
+    algorithms: Sequence[str] | None
+    progress: bool
+    ensemble: bool
+    ensemble_size: int
+    ensemble_memory_limit: float
+
+    @classmethod
+    def check(cls, params: Mapping[str, Any]) -> FitSettings:
+        """Check an estimator's parameters (``get_params(deep=False)``); resolve the budget."""
+        timeout, n_trials = params["timeout"], params["n_trials"]
+        if n_trials is not None and (not isinstance(n_trials, (int, np.integer)) or n_trials < 1):
+            raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if timeout is None and n_trials is None:
+            timeout = DEFAULT_TIMEOUT_S
+        _check_ensemble(
+            params["ensemble"], params["ensemble_size"], params["ensemble_memory_limit"]
+        )
+        n_jobs: int = params["n_jobs"]
+        if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {n_jobs!r}.")
+        memory_limit_mb = resolve_memory_limit(params["memory_limit"], n_jobs)  # bad values fail
+        return cls(
+            timeout=timeout,
+            n_trials=n_trials,
+            n_jobs=n_jobs,
+            memory_limit_mb=memory_limit_mb,
+            random_state=params["random_state"],
+            scoring=params["scoring"],
+            cv=params["cv"],
+            warm_start=params["warm_start"],
+            strategy=params["strategy"],
+            knowledge=params["knowledge"],
+            storage=params["storage"],
+            study_name=params["study_name"],
+            plugins=params["plugins"],
+            blocked=params["blocked"],
+            algorithms=params["algorithms"],
+            progress=params["progress"],
+            ensemble=bool(params["ensemble"]),
+            ensemble_size=int(params["ensemble_size"]),
+            ensemble_memory_limit=float(params["ensemble_memory_limit"]),
+        )
+
+
+def _check_ensemble(ensemble: Any, size: Any, bound: Any) -> None:
+    if not isinstance(ensemble, (bool, np.bool_)):
+        raise ValueError(f"ensemble must be True or False, got {ensemble!r}.")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(
+            "ensemble_size must be a positive integer (greedy rounds, the most members "
+            f"an ensemble can have), got {size!r}; pass ensemble=False for no ensemble."
+        )
+    if (
+        isinstance(bound, bool)
+        or not isinstance(bound, (int, float, np.integer, np.floating))
+        or not math.isfinite(bound)
+        or bound <= 0
+    ):
+        raise ValueError(
+            "ensemble_memory_limit must be a positive number of megabytes for the "
+            f"trials' kept predictions, got {bound!r}; pass ensemble=False for no ensemble."
+        )
