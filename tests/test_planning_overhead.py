@@ -19,14 +19,10 @@ from autometa._explain import explain_fit, format_planning
 from autometa.contract import Config, Evaluation
 from autometa.contract._task import Task
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.knowledge._base import (
-    CACHE_DIR_ENV,
-    _derived_fingerprints,
-    _derived_scores,
-    _derived_tasks,
-    _Packaged,
-    _packaged_file,
-)
+from autometa.knowledge._base import CACHE_DIR_ENV
+from autometa.knowledge._derived import _derived_fingerprints, _derived_scores, _derived_tasks
+from autometa.knowledge._packaged import Packaged as _Packaged
+from autometa.knowledge._packaged import packaged_file as _packaged_file
 from autometa.search import _metafeatures
 from autometa.search._metafeatures import MAX_STATISTICS_ROWS, compute_meta_features
 from autometa.search._planning import PLANNING_STEPS, make_plan
