@@ -22,26 +22,13 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from autometa.contract._types import Config, Evaluation, TaskKind
-from autometa.knowledge._derived import (
-    Derivations,
-    derived_fingerprints,
-    derived_scores,
-    derived_tasks,
-    fingerprints_of,
-)
-from autometa.knowledge._format import RESERVED_METADATA, KnowledgeBaseError, dumps
-from autometa.knowledge._jsonl_files import read_sources, sources, write_file
-from autometa.knowledge._records import (
-    Bundle,
-    TaskRecord,
-    check_evaluation,
-    check_kind_argument,
-    copy_record,
-)
+from autometa.knowledge._derived import Derivations
+from autometa.knowledge._format import KnowledgeBaseError
+from autometa.knowledge._jsonl_files import paths, read_sources, sources, write_file
+from autometa.knowledge._records import Bundle, TaskRecord, check_evaluation, check_metadata
 from autometa.knowledge._schema import APPLICATION_ID, SCHEMA_VERSION
 from autometa.knowledge._scores import ScoreTable
 from autometa.knowledge._shipped import (
@@ -117,34 +104,22 @@ class KnowledgeBase:
     @classmethod
     def in_memory(cls) -> KnowledgeBase:
         """A new, empty, writable knowledge base in memory (gone when closed)."""
-        store = SqlAlchemyStore.in_memory()
-        return cls(store, store.location)
+        return cls(SqlAlchemyStore.in_memory(), ":memory:")
 
     @classmethod
     def default(cls) -> KnowledgeBase:
-        """The knowledge base shipped with autometa, read-only.
+        """The knowledge base shipped with autometa (``autometa/data/default_kb/``), read-only.
 
-        Every ``*.jsonl`` (and ``*.jsonl.gz``) file of ``autometa/data/default_kb/``
-        (built by ``autometa kb build``) is imported in name order, and the result cached
-        as an SQLite file named after the files' hash in autometa's cache folder
-        (``AUTOMETA_CACHE_DIR``, else ``$XDG_CACHE_HOME/autometa`` or
-        ``~/.cache/autometa``); later calls open it read-only in milliseconds. A damaged
-        cache is rebuilt; an unwritable cache folder only costs the parse; a missing or
-        empty data folder gives an empty base. Until the cache exists, what planning reads
-        comes from the packaged ``autometa/data/default_kb_derived.npz`` and the files are
-        parsed only when something else is asked for. To add to it, copy it into your
-        own: ``KnowledgeBase.default().copy_into(kb)``.
+        Parsed once and cached in autometa's cache folder (``AUTOMETA_CACHE_DIR``, else
+        ``$XDG_CACHE_HOME/autometa`` or ``~/.cache/autometa``; see
+        :mod:`autometa.knowledge._shipped`). To add to it, copy it into your own:
+        ``KnowledgeBase.default().copy_into(kb)``.
         """
         shipped = open_shipped()
         location = DEFAULT_LOCATION if shipped.store is None else shipped.store.location
         kb = cls(shipped.store, location, read_only=True)
         kb._build = shipped.build
-        kb._derived = Derivations(
-            kb._live_store,
-            packaged=shipped.packaged,
-            shipped_digest=shipped.digest,
-            prefix=shipped.prefix,
-        )
+        kb._derived = Derivations(kb._live_store, **shipped.derivation_options())
         return kb
 
     # -- lifetime ------------------------------------------------------------------------
@@ -172,12 +147,7 @@ class KnowledgeBase:
     def __enter__(self) -> KnowledgeBase:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -248,14 +218,7 @@ class KnowledgeBase:
 
     def set_metadata(self, key: str, value: Any) -> None:
         """Store a JSON value under ``key`` (e.g. the provenance of a build)."""
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"metadata key must be a non-empty string, got {key!r}.")
-        if key in RESERVED_METADATA:
-            raise ValueError(f"metadata key {key!r} is maintained by the knowledge base itself.")
-        try:
-            dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata {key!r} must be JSON-serialisable (no NaN): {exc}") from None
+        check_metadata(key, value)
         self._writable().write(Bundle(metadata={key: value}))
 
     def add_study(
@@ -271,42 +234,19 @@ class KnowledgeBase:
     ) -> int:
         """Import an earlier Optuna study as a task with its evaluations; return how many.
 
-        The study's trials must use autometa's parameter convention (what
-        :meth:`Config.to_trial_params` writes): ``algorithm`` plus ``<algorithm>__<param>``.
-        Trials without an ``algorithm`` parameter are skipped with a warning. Complete
-        trials become ``ok`` evaluations, failed trials ``failed`` ones (error from the
-        trial's ``error`` user attribute when present); pruned, running and waiting trials
-        are ignored. A study that *minimizes* has its values negated (scores are stored
-        greater-is-better, like scikit-learn's ``neg_*`` scorers), so pass the ``scoring``
-        name the stored values correspond to. The fit time is the trial's ``fit_time``
-        user attribute when present, else its duration. When two trials share a
-        configuration, the last ok one is kept. ``task_id`` defaults to
-        ``optuna:<study name>``, ``name`` to the study name. Multi-objective studies are
-        refused.
+        Trials must use :meth:`Config.to_trial_params`'s names (others are skipped with a
+        warning); a minimised value is stored negated (greater is better), so pass the
+        ``scoring`` it then corresponds to. ``task_id`` defaults to ``optuna:<study
+        name>``. Details: :func:`autometa.knowledge._study.study_content`.
         """
-        content = study_content(
-            study,
-            meta_features=meta_features,
-            kind=kind,
-            scoring=scoring,
-            task_id=task_id,
-            name=name,
-            provenance=provenance,
-        )
+        content = study_content(study, meta_features, kind, scoring, task_id, name, provenance)
         self._writable().write(content)
         return len(content.evaluations)
 
     # -- reads ---------------------------------------------------------------------------
     def tasks(self, kind: TaskKind | None = None) -> list[TaskRecord]:
-        """All tasks (or those of one kind), sorted by task id; read once per
-        :meth:`content_digest`, and each call returns its own copies."""
-        if kind is not None:
-            check_kind_argument(kind)
-        digest = self.content_digest()
-        if digest is None:
-            return self._live_store().read_tasks(kind)
-        records = derived_tasks(self._derived.key(digest))
-        return [copy_record(r) for r in records if kind is None or r.kind == kind]
+        """All tasks (or those of one kind) sorted by task id; each call gets its own copies."""
+        return self._derived.tasks(kind)
 
     def task(self, task_id: str) -> TaskRecord:
         """One task; KeyError if the knowledge base does not have it."""
@@ -338,48 +278,29 @@ class KnowledgeBase:
     ) -> ScoreTable:
         """The task x config matrix of ``ok`` scores, for the tasks of ``kind`` (or all).
 
-        Rows are the tasks with at least one ok, finite score among the selected
-        configurations; columns are the configurations (of ``algorithms``, if given) with
-        at least one ok, finite score on the selected tasks. Everything else is NaN. The
-        table of all tasks is read once per :meth:`content_digest` (for the shipped base,
-        kept on disk beside its cache); the table of a kind or of some algorithms is cut
-        from it.
+        Rows are the tasks with an ok, finite score among the selected configurations;
+        columns the configurations (of ``algorithms``, if given) with one on those tasks;
+        NaN elsewhere. Read once per :meth:`content_digest`, then cut.
         """
-        if kind is not None:
-            check_kind_argument(kind)
-        digest = self.content_digest()
-        if digest is None:
-            return self._live_store().read_score_table(kind, algorithms)
-        derived = derived_scores(self._derived.key(digest))
-        return derived.cut(kind, None if algorithms is None else sorted(set(algorithms)))
+        return self._derived.score_table(kind, algorithms)
 
     def content_digest(self) -> str | None:
         """A key of this base's content: equal keys mean equal content, and every write
-        changes it. None when the base has none yet (never written by this autometa).
-
-        The shipped base's key is the hash of its files; any other base's is a random
-        token each write transaction stores with its changes (meta key ``revision``). (An
-        edit made outside autometa, with SQL, keeps the old token: derived data would then
-        be stale until the next write through autometa.)
-        """
-        if self._derived.shipped_digest is not None:
-            return self._derived.shipped_digest
-        revision = self._live_store().revision()
-        return None if revision is None else f"revision-{revision}"
+        through autometa changes it (the shipped files' hash, else the meta ``revision``
+        token each write stores). None when the base was never written by autometa."""
+        return self._derived.digest()
 
     def metadata(self) -> dict[str, Any]:
         """Everything in the ``meta`` table: schema_version, application, created_with, and
         what builders stored with :meth:`set_metadata` (e.g. build provenance)."""
-        packaged = self._derived.packaged
-        if self._store is None and packaged is not None:
-            return copy.deepcopy(dict(packaged.metadata))
+        if self._store is None and self._derived.packaged is not None:
+            return copy.deepcopy(dict(self._derived.packaged.metadata))
         return self._live_store().read_metadata()
 
     def counts(self) -> dict[str, int]:
         """``{"tasks": n, "configs": n, "evaluations": n}``."""
-        packaged = self._derived.packaged
-        if self._store is None and packaged is not None:
-            return dict(packaged.counts)
+        if self._store is None and self._derived.packaged is not None:
+            return dict(self._derived.packaged.counts)
         return self._live_store().counts()
 
     # -- sharing -------------------------------------------------------------------------
@@ -388,11 +309,9 @@ class KnowledgeBase:
     ) -> dict[str, int]:
         """Write the knowledge base (or some tasks and their evaluations) as JSON Lines.
 
-        The format is documented in :mod:`autometa.knowledge._jsonl`. The output is
-        deterministic (same content, same bytes), so exports diff cleanly under version
-        control. A path ending in ``.gz`` is gzip-compressed (reproducibly). The file is
-        written to a temporary name and renamed, so readers never see half of it.
-        Returns the number of records of each type.
+        Format: :mod:`autometa.knowledge._jsonl`. Deterministic (same content, same
+        bytes); gzip-compressed for a ``.gz`` path; written to a temporary name and
+        renamed. Returns the number of records of each type.
         """
         wanted = None if task_ids is None else sorted(set(task_ids))
         content = self._live_store().read_content(wanted)
@@ -402,20 +321,13 @@ class KnowledgeBase:
     def import_jsonl(self, path_or_paths: PathLike | Iterable[PathLike]) -> dict[str, int]:
         """Import JSON Lines exports (files, or folders of ``*.jsonl``/``*.jsonl.gz`` files).
 
-        All files are parsed and checked before anything is written, then imported in one
-        transaction: a malformed line raises :class:`KnowledgeBaseError` naming the file
-        and line number and leaves the knowledge base unchanged. Imported tasks replace
-        stored ones with the same id (meta-features included); evaluation cells replace
-        stored cells; metadata keys of a file's meta record are set. Evaluations may refer
-        to tasks defined in any of the files or already stored. Returns the number of
-        records of each type read, and of files.
+        All files are parsed and checked first (a malformed line raises
+        :class:`KnowledgeBaseError` naming file and line, and nothing is written), then
+        imported in one transaction, replacing stored tasks and cells with the same keys.
+        Returns the number of records of each type read, and of files.
         """
-        if isinstance(path_or_paths, (str, os.PathLike)):
-            items: list[PathLike] = [path_or_paths]
-        else:
-            items = list(path_or_paths)
         store = self._writable()  # fail before parsing, not after
-        content, counts = read_sources(sources([Path(p) for p in items]))
+        content, counts = read_sources(sources(paths(path_or_paths)))
         store.write(content)
         return counts
 
@@ -438,18 +350,10 @@ class KnowledgeBase:
 
     # -- fingerprints: cache keys for what is derived from the content ---------------------
     def task_fingerprints(self) -> dict[str, str]:
-        """A content hash of each task, by task id, computed once per :meth:`content_digest`.
-
-        It covers what a meta-learner sees: the task's kind, scoring and meta-features and
-        every evaluation cell (configuration key, score, status); not the name,
-        provenance, fit times or errors. Equal content gives equal hashes on any storage
-        backend, so derived data (e.g. a strategy selector's training data) can be keyed
-        by it.
-        """
-        digest = self.content_digest()
-        if digest is None:
-            return fingerprints_of(self._live_store().digest_inputs())
-        return dict(derived_fingerprints(self._derived.key(digest)))
+        """A content hash of each task, by task id, computed once per :meth:`content_digest`:
+        of what a meta-learner sees (kind, scoring, meta-features, every cell's config key,
+        score and status), equal on any storage backend."""
+        return self._derived.fingerprints()
 
     def fingerprint(self, task_fingerprints: Mapping[str, str] | None = None) -> str:
         """A content hash of the whole knowledge base: of its :meth:`task_fingerprints`

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -21,8 +21,8 @@ from typing import Any, cast
 import numpy as np
 
 from autometa.knowledge._packaged import Packaged
-from autometa.knowledge._records import TaskRecord
-from autometa.knowledge._scores import Scores
+from autometa.knowledge._records import TaskRecord, check_kind_argument, copy_record
+from autometa.knowledge._scores import Scores, ScoreTable
 from autometa.knowledge._store import DigestInputs, KnowledgeStore
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,41 @@ class Derivations:
         self.packaged = packaged
         self.shipped_digest = shipped_digest
         self.prefix = prefix
+
+    def digest(self) -> str | None:
+        """``KnowledgeBase.content_digest``: the shipped files' hash, or the revision."""
+        if self.shipped_digest is not None:
+            return self.shipped_digest
+        revision = self.store().revision()
+        return None if revision is None else f"revision-{revision}"
+
+    def tasks(self, kind: str | None) -> list[TaskRecord]:
+        """``KnowledgeBase.tasks``: read once per digest; each call gets its own copies."""
+        if kind is not None:
+            check_kind_argument(kind)
+        digest = self.digest()
+        if digest is None:
+            return self.store().read_tasks(cast(Any, kind))
+        records = _derived_tasks(self.key(digest))
+        return [copy_record(r) for r in records if kind is None or r.kind == kind]
+
+    def score_table(self, kind: str | None, algorithms: Iterable[str] | None) -> ScoreTable:
+        """``KnowledgeBase.score_table``: the table of all tasks is read once per digest,
+        the table of a kind or of some algorithms cut from it."""
+        if kind is not None:
+            check_kind_argument(kind)
+        digest = self.digest()
+        if digest is None:
+            return self.store().read_score_table(cast(Any, kind), algorithms)
+        derived = _derived_scores(self.key(digest))
+        return derived.cut(kind, None if algorithms is None else sorted(set(algorithms)))
+
+    def fingerprints(self) -> dict[str, str]:
+        """``KnowledgeBase.task_fingerprints``, computed once per digest."""
+        digest = self.digest()
+        if digest is None:
+            return fingerprints_of(self.store().digest_inputs())
+        return dict(_derived_fingerprints(self.key(digest)))
 
     def key(self, digest: str) -> DerivedKey:
         """The memo key of this base's content ``digest``."""
@@ -128,21 +163,6 @@ def _derived_tasks(key: DerivedKey) -> tuple[TaskRecord, ...]:
 def _derived_fingerprints(key: DerivedKey) -> tuple[tuple[str, str], ...]:
     """The task fingerprints of the base with content ``key.digest``."""
     return key.derivations().compute_fingerprints()
-
-
-def derived_scores(key: DerivedKey) -> Scores:
-    """Memoised :meth:`Derivations.compute_scores`."""
-    return _derived_scores(key)
-
-
-def derived_tasks(key: DerivedKey) -> tuple[TaskRecord, ...]:
-    """Memoised :meth:`Derivations.compute_tasks`."""
-    return _derived_tasks(key)
-
-
-def derived_fingerprints(key: DerivedKey) -> tuple[tuple[str, str], ...]:
-    """Memoised :meth:`Derivations.compute_fingerprints`."""
-    return _derived_fingerprints(key)
 
 
 def read_scores(store: KnowledgeStore) -> Scores:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -26,6 +26,13 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 # -- files ---------------------------------------------------------------------------------
+def paths(path_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """One path, or several, as a list of paths."""
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        return [Path(path_or_paths)]
+    return [Path(p) for p in path_or_paths]
+
+
 def sources(items: Sequence[Traversable]) -> list[Traversable]:
     """Files to import: each item itself, or a folder's JSON Lines files in name order."""
     out: list[Traversable] = []

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
-from autometa.knowledge._format import STATUSES, dumps
+from autometa.knowledge._format import RESERVED_METADATA, STATUSES, dumps
 
 if TYPE_CHECKING:
     from autometa.contract._task import Task
@@ -161,6 +161,18 @@ def check_evaluation(evaluation: Any) -> None:
             raise TypeError(f"Evaluation.{name} must be a number, got {value!r}.")
     if float(evaluation.fit_time) < 0:
         raise ValueError(f"Evaluation.fit_time must be >= 0, got {evaluation.fit_time!r}.")
+
+
+def check_metadata(key: Any, value: Any) -> None:
+    """Raise ValueError/TypeError unless ``value`` may be stored as metadata ``key``."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"metadata key must be a non-empty string, got {key!r}.")
+    if key in RESERVED_METADATA:
+        raise ValueError(f"metadata key {key!r} is maintained by the knowledge base itself.")
+    try:
+        dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"metadata {key!r} must be JSON-serialisable (no NaN): {exc}") from None
 
 
 @dataclass

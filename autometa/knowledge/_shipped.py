@@ -1,11 +1,16 @@
 """The knowledge base shipped with autometa: its files, its cache, and its packaged data.
 
-The shipped base is a folder of JSON Lines files (``autometa/data/default_kb/``).
-Parsing them takes seconds, so the result is cached as an SQLite file named after a hash
-of the files' contents in autometa's cache folder (:func:`default_cache_dir`); the files
-are immutable, so the hash names the content for good. Until that cache exists, what
-planning reads comes from the packaged ``.npz`` (:mod:`autometa.knowledge._packaged`) and
-the database is made only when something else is asked for.
+The shipped base is a folder of JSON Lines files (``autometa/data/default_kb/``, built by
+``autometa kb build``); every ``*.jsonl`` and ``*.jsonl.gz`` file there is imported in
+name order. Parsing them takes seconds, so the result is cached as an SQLite file named
+after a hash of the files' contents in autometa's cache folder (:func:`default_cache_dir`)
+and later opened read-only in milliseconds; the files are immutable, so the hash names the
+content for good. A damaged cache is rebuilt, an unwritable cache folder only costs the
+parse, and a missing or empty data folder gives an empty base. Until the cache exists,
+what planning reads (tasks, score tables, task fingerprints, counts) comes from the
+packaged ``.npz`` (:mod:`autometa.knowledge._packaged`), and the files are parsed only
+when something else is asked for: the first ``autometa.recommend`` on a fresh machine does
+not wait for the parse.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ class Shipped:
     packaged: Packaged | None = None
     digest: str | None = None
     prefix: Path | None = None
+
+    def derivation_options(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~autometa.knowledge._derived.Derivations`."""
+        return {"packaged": self.packaged, "shipped_digest": self.digest, "prefix": self.prefix}
 
 
 def open_shipped() -> Shipped:

@@ -1,5 +1,7 @@
 """Rows of the knowledge-base tables to records and back, for the SQLAlchemy store.
 
+Also the two reads that assemble many rows: a score table and a content bundle.
+
 Reading decodes and type-checks every stored value (a crafted database raises
 :class:`~autometa.knowledge._format.KnowledgeBaseError` naming the row); writing turns
 :class:`~autometa.knowledge._records.TaskRecord` and :class:`~autometa.contract.Evaluation`
@@ -9,14 +11,16 @@ into rows inside the caller's write transaction.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, select
 
 from autometa.contract._types import Config, Evaluation
 from autometa.knowledge._format import (
+    RESERVED_METADATA,
     KnowledgeBaseError,
     check_optional_number,
     check_status,
@@ -35,9 +39,11 @@ from autometa.knowledge._schema import (
     configs_table,
     evaluations_table,
     existing,
+    meta_table,
     tasks_table,
     upsert,
 )
+from autometa.knowledge._scores import ScoreTable
 
 EVALUATION_COLUMNS = tuple(
     evaluations_table.c[name]
@@ -199,3 +205,77 @@ def write_evaluations(conn: Connection, location: str, content: Bundle) -> None:
         ["task_id", "config_id"],
         ["score", "fit_time", "status", "error"],
     )
+
+
+def read_score_table(
+    conn: Connection, rows_of: Rows, kind: str | None, algorithms: Iterable[str] | None
+) -> ScoreTable:
+    """The score table of the tasks of ``kind`` (and configurations of ``algorithms``)."""
+    ev, cf, tk = evaluations_table, configs_table, tasks_table
+    stmt = (
+        select(ev.c.task_id, ev.c.config_id, ev.c.score)
+        .join(cf, cf.c.config_id == ev.c.config_id)
+        .where(ev.c.status == "ok", ev.c.score.is_not(None))
+    )
+    config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
+    if kind is not None:
+        stmt = stmt.join(tk, tk.c.task_id == ev.c.task_id).where(tk.c.kind == kind)
+    if algorithms is not None:
+        names = sorted(set(algorithms))
+        stmt = stmt.where(cf.c.algorithm.in_(names))
+        config_stmt = config_stmt.where(cf.c.algorithm.in_(names))
+    config_stmt = config_stmt.where(cf.c.config_id.in_(stmt.with_only_columns(ev.c.config_id)))
+    rows = conn.execute(stmt).all()
+    config_rows = conn.execute(config_stmt).all()
+    where = f"{rows_of.location}: evaluations"
+    cells = []
+    for task_id, config_id, score in rows:
+        value = check_optional_number(score, where, "score")
+        if math.isfinite(value):
+            cells.append((check_text(task_id, where, "task_id"), config_id, value))
+    used = {config_id for _, config_id, _ in cells}
+    configs = sorted(
+        ((rows_of.config(*row), row[0]) for row in config_rows if row[0] in used),
+        key=lambda pair: pair[0].key,
+    )
+    task_ids = sorted({task_id for task_id, _, _ in cells})
+    row_of = {task_id: i for i, task_id in enumerate(task_ids)}
+    col_of = {config_id: j for j, (_, config_id) in enumerate(configs)}
+    scores = np.full((len(task_ids), len(configs)), np.nan)
+    if cells:
+        count = len(cells)
+        rows_idx = np.fromiter((row_of[t] for t, _, _ in cells), dtype=np.intp, count=count)
+        cols_idx = np.fromiter((col_of[c] for _, c, _ in cells), dtype=np.intp, count=count)
+        scores[rows_idx, cols_idx] = np.fromiter((s for _, _, s in cells), float, count)
+    return ScoreTable(task_ids=task_ids, configs=[c for c, _ in configs], scores=scores)
+
+
+def read_content(conn: Connection, rows: Rows, task_ids: Sequence[str] | None) -> Bundle:
+    """Everything, or the given tasks with their evaluations and configurations."""
+    bundle = Bundle()
+    for key, value in conn.execute(select(meta_table.c.key, meta_table.c.value)):
+        if key not in RESERVED_METADATA:
+            bundle.metadata[key] = loads(value, f"{rows.location}: meta {key!r}")
+    task_stmt = select(tasks_table)
+    ev, cf = evaluations_table, configs_table
+    eval_stmt = select(*EVALUATION_COLUMNS)
+    config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
+    if task_ids is not None:
+        known = existing(conn, tasks_table.c.task_id, task_ids)
+        if unknown := [t for t in task_ids if t not in known]:
+            raise KeyError(f"No tasks {unknown[:10]} in knowledge base {rows.location}.")
+        task_stmt = task_stmt.where(tasks_table.c.task_id.in_(task_ids))
+        eval_stmt = eval_stmt.where(ev.c.task_id.in_(task_ids))
+        config_stmt = config_stmt.where(
+            cf.c.config_id.in_(eval_stmt.with_only_columns(ev.c.config_id))
+        )
+    for row in conn.execute(task_stmt):
+        task = rows.task(row)
+        bundle.tasks[task.task_id] = task
+    configs: dict[int, Config] = {}
+    for row in conn.execute(config_stmt):
+        config = configs[row.config_id] = rows.config(*row)
+        bundle.configs[config.key] = config
+    for row in conn.execute(eval_stmt):
+        bundle.evaluations.append(rows.evaluation(row, configs[row[1]]))
+    return bundle

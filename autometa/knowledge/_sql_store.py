@@ -9,7 +9,6 @@ Rows are decoded by :mod:`autometa.knowledge._sql_rows`.
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import uuid
@@ -18,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -27,7 +25,6 @@ from autometa.knowledge._format import (
     RESERVED_METADATA,
     REVISION_KEY,
     KnowledgeBaseError,
-    check_optional_number,
     check_status,
     check_text,
     dumps,
@@ -37,13 +34,19 @@ from autometa.knowledge._records import Bundle, TaskRecord, check_kind_argument
 from autometa.knowledge._schema import (
     configs_table,
     evaluations_table,
-    existing,
     meta_table,
     tasks_table,
     upsert,
 )
 from autometa.knowledge._scores import ScoreTable
-from autometa.knowledge._sql_rows import EVALUATION_COLUMNS, Rows, write_evaluations, write_tasks
+from autometa.knowledge._sql_rows import (
+    EVALUATION_COLUMNS,
+    Rows,
+    read_content,
+    read_score_table,
+    write_evaluations,
+    write_tasks,
+)
 from autometa.knowledge._storage import open_location, open_memory, transaction
 from autometa.knowledge._store import DigestInputs, KnowledgeStore
 
@@ -247,78 +250,14 @@ class SqlAlchemyStore(KnowledgeStore):
     def read_score_table(
         self, kind: TaskKind | None = None, algorithms: Iterable[str] | None = None
     ) -> ScoreTable:
-        ev, cf, tk = evaluations_table, configs_table, tasks_table
-        stmt = (
-            select(ev.c.task_id, ev.c.config_id, ev.c.score)
-            .join(cf, cf.c.config_id == ev.c.config_id)
-            .where(ev.c.status == "ok", ev.c.score.is_not(None))
-        )
-        config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
         if kind is not None:
-            kind = check_kind_argument(kind)  # type: ignore[assignment]
-            stmt = stmt.join(tk, tk.c.task_id == ev.c.task_id).where(tk.c.kind == kind)
-        if algorithms is not None:
-            names = sorted(set(algorithms))
-            stmt = stmt.where(cf.c.algorithm.in_(names))
-            config_stmt = config_stmt.where(cf.c.algorithm.in_(names))
-        config_stmt = config_stmt.where(cf.c.config_id.in_(stmt.with_only_columns(ev.c.config_id)))
+            check_kind_argument(kind)
         with self._reading() as conn:
-            rows = conn.execute(stmt).all()
-            config_rows = conn.execute(config_stmt).all()
-        where = f"{self._location}: evaluations"
-        cells = []
-        for task_id, config_id, score in rows:
-            value = check_optional_number(score, where, "score")
-            if math.isfinite(value):
-                cells.append((check_text(task_id, where, "task_id"), config_id, value))
-        used = {config_id for _, config_id, _ in cells}
-        configs = sorted(
-            ((self._rows.config(*row), row[0]) for row in config_rows if row[0] in used),
-            key=lambda pair: pair[0].key,
-        )
-        task_ids = sorted({task_id for task_id, _, _ in cells})
-        row_of = {task_id: i for i, task_id in enumerate(task_ids)}
-        col_of = {config_id: j for j, (_, config_id) in enumerate(configs)}
-        scores = np.full((len(task_ids), len(configs)), np.nan)
-        if cells:
-            count = len(cells)
-            rows_idx = np.fromiter((row_of[t] for t, _, _ in cells), dtype=np.intp, count=count)
-            cols_idx = np.fromiter((col_of[c] for _, c, _ in cells), dtype=np.intp, count=count)
-            scores[rows_idx, cols_idx] = np.fromiter((s for _, _, s in cells), float, count)
-        return ScoreTable(task_ids=task_ids, configs=[c for c, _ in configs], scores=scores)
+            return read_score_table(conn, self._rows, kind, algorithms)
 
     def read_content(self, task_ids: Sequence[str] | None = None) -> Bundle:
         with self._reading() as conn:
-            return self._content(conn, task_ids)
-
-    def _content(self, conn: Connection, task_ids: Sequence[str] | None) -> Bundle:
-        bundle = Bundle()
-        for key, value in conn.execute(select(meta_table.c.key, meta_table.c.value)):
-            if key not in RESERVED_METADATA:
-                bundle.metadata[key] = loads(value, f"{self._location}: meta {key!r}")
-        task_stmt = select(tasks_table)
-        ev, cf = evaluations_table, configs_table
-        eval_stmt = select(*EVALUATION_COLUMNS)
-        config_stmt = select(cf.c.config_id, cf.c.key, cf.c.algorithm, cf.c.params)
-        if task_ids is not None:
-            known = existing(conn, tasks_table.c.task_id, task_ids)
-            if unknown := [t for t in task_ids if t not in known]:
-                raise KeyError(f"No tasks {unknown[:10]} in knowledge base {self._location}.")
-            task_stmt = task_stmt.where(tasks_table.c.task_id.in_(task_ids))
-            eval_stmt = eval_stmt.where(ev.c.task_id.in_(task_ids))
-            config_stmt = config_stmt.where(
-                cf.c.config_id.in_(eval_stmt.with_only_columns(ev.c.config_id))
-            )
-        for row in conn.execute(task_stmt):
-            task = self._rows.task(row)
-            bundle.tasks[task.task_id] = task
-        configs: dict[int, Config] = {}
-        for row in conn.execute(config_stmt):
-            config = configs[row.config_id] = self._rows.config(*row)
-            bundle.configs[config.key] = config
-        for row in conn.execute(eval_stmt):
-            bundle.evaluations.append(self._rows.evaluation(row, configs[row[1]]))
-        return bundle
+            return read_content(conn, self._rows, task_ids)
 
     def read_metadata(self) -> dict[str, Any]:
         with self._reading() as conn:

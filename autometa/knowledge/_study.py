@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 def study_content(
     study: Study,
-    *,
     meta_features: Mapping[str, float],
     kind: TaskKind,
     scoring: str,
@@ -24,8 +23,21 @@ def study_content(
     name: str | None = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> Bundle:
-    """The task and evaluations ``KnowledgeBase.add_study`` stores (see its docstring);
-    warns from the caller of ``add_study`` about trials that are not autometa's."""
+    """The task and evaluations ``KnowledgeBase.add_study`` stores.
+
+    The study's trials must use autometa's parameter convention (what
+    :meth:`Config.to_trial_params` writes): ``algorithm`` plus ``<algorithm>__<param>``.
+    Trials without an ``algorithm`` parameter are skipped with a warning (issued for the
+    caller of ``add_study``). Complete trials become ``ok`` evaluations, failed trials
+    ``failed`` ones (error from the trial's ``error`` user attribute when present; they
+    keep the parameters sampled before the failure); pruned, running and waiting trials
+    are ignored. Scores are stored greater-is-better: a study that *minimizes* has its
+    values negated (a minimised log loss L is stored as -L, like scikit-learn's ``neg_*``
+    scorers). The fit time is the trial's ``fit_time`` user attribute when present, else
+    its duration. When two trials share a configuration, the last ok one is kept.
+    ``task_id`` defaults to ``optuna:<study name>``, ``name`` to the study name.
+    Multi-objective studies are refused.
+    """
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
