@@ -1,4 +1,4 @@
-"""The JSON Lines exchange format of knowledge bases: parse, format, read and write files.
+"""The JSON Lines exchange format of knowledge bases: parsing and formatting its lines.
 
 UTF-8, one JSON object per line, each with a ``type``::
 
