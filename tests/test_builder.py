@@ -15,7 +15,7 @@ import pytest
 
 from autometa.knowledge import KnowledgeBase
 from autometa.knowledge._builder import BuildProtocol, build_knowledge_base, subsample
-from autometa.knowledge._storage import autometa_version
+from autometa.knowledge._schema import autometa_version
 
 PROTOCOL = BuildProtocol(n_splits=3, max_rows=120, time_limit_s=20, pool_size=12)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from autometa.knowledge._base import CACHE_DIR_ENV, DEFAULT_LOCATION, KnowledgeBase
+from autometa.knowledge._derived import fingerprints_of
 
 
 def test_second_load_opens_the_cache_read_only(
@@ -68,9 +69,10 @@ def test_planning_reads_wait_for_no_parse(tmp_path: Path, monkeypatch: pytest.Mo
     assert lazy.evaluations(tasks[0].task_id)  # not packaged: the files are parsed now
     assert list(tmp_path.glob("default-kb-*.db"))
     assert lazy.counts() == counts
-    assert lazy._read_tasks(None) == tasks
-    assert lazy._read_task_fingerprints() == fingerprints
-    read = lazy._read_score_table("binary", None)
+    store = lazy._live_store()  # read from the database itself, past the memos
+    assert store.read_tasks(None) == tasks
+    assert fingerprints_of(store.digest_inputs()) == fingerprints
+    read = store.read_score_table("binary", None)
     assert read.task_ids == table.task_ids
     assert read.configs == table.configs
     np.testing.assert_array_equal(read.scores, table.scores)

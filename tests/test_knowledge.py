@@ -23,8 +23,8 @@ import optuna
 import pytest
 
 from autometa.contract import Config, Evaluation
-from autometa.knowledge import _base as knowledge
 from autometa.knowledge import _format as kb_format
+from autometa.knowledge import _shipped as knowledge
 from autometa.knowledge import _storage as kb_storage
 from autometa.knowledge._base import (
     APPLICATION_ID,

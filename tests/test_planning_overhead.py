@@ -19,14 +19,15 @@ from autometa._explain import explain_fit, format_planning
 from autometa.contract import Config, Evaluation
 from autometa.contract._task import Task
 from autometa.knowledge import KnowledgeBase, TaskRecord
-from autometa.knowledge._base import (
-    CACHE_DIR_ENV,
+from autometa.knowledge._base import CACHE_DIR_ENV
+from autometa.knowledge._derived import (
     _derived_fingerprints,
     _derived_scores,
     _derived_tasks,
-    _Packaged,
-    _packaged_file,
+    fingerprints_of,
 )
+from autometa.knowledge._packaged import Packaged as _Packaged
+from autometa.knowledge._packaged import packaged_file as _packaged_file
 from autometa.search import _metafeature_data as _metafeatures
 from autometa.search._metafeatures import MAX_STATISTICS_ROWS, compute_meta_features
 from autometa.search._planning import PLANNING_STEPS, make_plan
@@ -115,18 +116,18 @@ def test_memoised_reads_equal_fresh_reads_and_are_copies(tiny_knowledge: Path) -
         assert kb.content_digest() is not None  # the builder wrote it
         for kind in (None, "binary", "multiclass", "regression"):
             for algorithms in (None, ["linear"], ["knn", "random_forest"]):
-                fresh = kb._read_score_table(kind, algorithms)
+                fresh = kb._live_store().read_score_table(kind, algorithms)
                 memo = kb.score_table(kind, algorithms=algorithms)
                 assert memo.task_ids == fresh.task_ids
                 assert memo.configs == fresh.configs
                 np.testing.assert_array_equal(memo.scores, fresh.scores)
-        assert kb.task_fingerprints() == kb._read_task_fingerprints()
-        assert kb.tasks() == kb._read_tasks(None)
-        assert kb.tasks("binary") == kb._read_tasks("binary")
+        assert kb.task_fingerprints() == fingerprints_of(kb._live_store().digest_inputs())
+        assert kb.tasks() == kb._live_store().read_tasks(None)
+        assert kb.tasks("binary") == kb._live_store().read_tasks("binary")
         kb.tasks()[0].meta_features.clear()  # a caller's copy: the memo is untouched
         kb.score_table().task_ids.clear()
-        assert kb.tasks() == kb._read_tasks(None)
-        assert kb.score_table().task_ids == kb._read_score_table(None, None).task_ids
+        assert kb.tasks() == kb._live_store().read_tasks(None)
+        assert kb.score_table().task_ids == kb._live_store().read_score_table(None, None).task_ids
 
 
 def test_a_base_without_revision_is_read_directly(tmp_path: Path, tiny_knowledge: Path) -> None:
@@ -136,7 +137,10 @@ def test_a_base_without_revision_is_read_directly(tmp_path: Path, tiny_knowledge
         raw.execute("DELETE FROM meta WHERE key = 'revision'")
     with KnowledgeBase.open(copy, read_only=True) as kb:
         assert kb.content_digest() is None
-        assert kb.score_table("binary").shape == kb._read_score_table("binary", None).shape
+        assert (
+            kb.score_table("binary").shape
+            == kb._live_store().read_score_table("binary", None).shape
+        )
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +173,9 @@ def test_shipped_derived_files_are_keyed_by_the_files_digest(
     assert again.task_ids == table.task_ids
     assert again.configs == table.configs
     np.testing.assert_array_equal(again.scores, table.scores)
-    assert kb.task_fingerprints() == fingerprints == kb._read_task_fingerprints()
+    assert (
+        kb.task_fingerprints() == fingerprints == fingerprints_of(kb._live_store().digest_inputs())
+    )
     # a file written for other content is not used: it is recomputed and replaced
     with np.load(scores, allow_pickle=False) as data:
         arrays = dict(data)
@@ -196,10 +202,10 @@ def test_the_packaged_planning_data_describes_the_shipped_files(
             'regenerate it: python -c "from autometa.knowledge._base import write_packaged; '
             'write_packaged()"'
         )
-        assert packaged.tasks == tuple(kb._read_tasks(None))
-        assert dict(packaged.fingerprints) == kb._read_task_fingerprints()
+        assert packaged.tasks == tuple(kb._live_store().read_tasks(None))
+        assert dict(packaged.fingerprints) == fingerprints_of(kb._live_store().digest_inputs())
         assert dict(packaged.counts) == kb.counts()
-        table = kb._read_score_table(None, None)
+        table = kb._live_store().read_score_table(None, None)
         assert packaged.scores.table.task_ids == table.task_ids
         assert packaged.scores.table.configs == table.configs
         np.testing.assert_array_equal(packaged.scores.table.scores, table.scores)

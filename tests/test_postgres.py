@@ -29,7 +29,8 @@ import autometa
 from autometa import hookimpl
 from autometa.contract import Algorithm, Config, Evaluation, Evidence, MetaLearner, Recommendation
 from autometa.knowledge import KnowledgeBase, KnowledgeBaseError, TaskRecord
-from autometa.knowledge._storage import CONNECT_TIMEOUT_S, configs_table
+from autometa.knowledge._schema import configs_table
+from autometa.knowledge._storage import CONNECT_TIMEOUT_S
 from autometa.search._leases import LEASE_ATTR
 from autometa.search._studies import counts_as_done
 

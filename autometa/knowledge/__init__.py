@@ -1,8 +1,10 @@
 """The knowledge base: earlier tasks, the configurations tried on them, how they scored.
 
-:class:`KnowledgeBase` stores them (SQLite or any SQLAlchemy database) and reads and
-writes the JSON Lines format; the shipped base, building a base from a corpus of
-datasets, and leave-one-task-out evaluation of meta-learners live beside it. Replay judges
+:class:`KnowledgeBase` stores them through a store (the SQLAlchemy one: SQLite or any
+SQLAlchemy database; :mod:`autometa.knowledge._store` is the interface a backend
+implements) and reads and writes the JSON Lines format; the shipped base, building a base
+from a corpus of datasets, and leave-one-task-out evaluation of meta-learners live beside
+it. Replay judges
 search policies by charging each pick its stored score and time; the cost model it
 uses to scale those times (:class:`autometa.contract.CostModel`) is part of the
 contract, and its held-out error is measured here.

@@ -34,7 +34,7 @@ from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation, TaskKind
 from autometa.knowledge._base import KnowledgeBase, TaskRecord
 from autometa.knowledge._corpus import dataset_name, read_table
-from autometa.knowledge._storage import autometa_version
+from autometa.knowledge._schema import autometa_version
 from autometa.search._evaluation import cross_validate_config, describe_error
 from autometa.search._metafeatures import compute_meta_features
 

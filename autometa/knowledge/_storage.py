@@ -1,16 +1,15 @@
-"""Where a knowledge base lives: its tables, and opening a database without harming it.
-
-The schema is SQLAlchemy Core, so the same statements run on a SQLite file (the
-default), SQLite in memory, and any other SQLAlchemy URL such as PostgreSQL.
+"""Opening a knowledge-base database (SQLite file or memory, or a URL) without harming it.
 
 Opening is careful because a knowledge base may come from someone else, or the path may
 name the wrong file. An existing, non-empty file is checked before anything is written to
-it (no WAL switch, no table): its header bytes first, then, under SQLite's lock, its
-application id, tables and ``meta`` rows. A file that is not SQLite, a truncated file, an
-SQLite database of another application, or a schema from a newer autometa raise
-:class:`~autometa.knowledge._format.KnowledgeBaseError` naming the file and the fix, and leave
-the file's bytes as they were. Only a missing or empty file (or an SQLite database
-without tables) becomes a new knowledge base.
+it (no WAL switch, no table), by SQLite itself under its lock: ``PRAGMA application_id``,
+``page_size`` and ``page_count`` against the file's size, then the tables and ``meta``
+rows (:mod:`autometa.knowledge._schema`). A file that is not SQLite, a truncated file, an
+SQLite database of another application, a FIFO, or a schema from a newer autometa raise
+:class:`~autometa.knowledge._format.KnowledgeBaseError` naming the file and the fix, and
+leave the file's bytes as they were. Only a missing or empty file (or an SQLite database
+without tables) becomes a new knowledge base. The file's bytes are never read here: closing
+a descriptor of a database file would drop the locks SQLite holds on it for this process.
 
 SQLite connections use a 30 s busy timeout and foreign keys; files use WAL journaling;
 write transactions start with ``BEGIN IMMEDIATE`` so that two processes appending to one
@@ -29,54 +28,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
-import struct
-import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    Column,
-    Connection,
-    Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    Table,
-    Text,
-    and_,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-)
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from autometa._version import __version__
-from autometa.contract._types import TASK_KINDS
-from autometa.knowledge._format import STATUSES, KnowledgeBaseError, dumps, loads
-
-SCHEMA_VERSION = 1
-"""Version of the table layout; stored in ``meta`` and checked on every open."""
-
-APPLICATION_ID = 0x414D4B42  # "AMKB"
-"""SQLite ``PRAGMA application_id`` of autometa knowledge-base files (bytes 68-71)."""
-
-APPLICATION = "autometa"
-"""Value of the ``application`` row of ``meta``: marks the database as a knowledge base."""
+from autometa.knowledge._format import KnowledgeBaseError
+from autometa.knowledge._schema import APPLICATION_ID, check_schema, create_schema, foreign
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for another process's write lock before failing."""
@@ -86,63 +50,6 @@ CONNECT_TIMEOUT_S = 10
 
 WRITE_OPTION = "autometa_write"
 """Connection execution option: the next transaction writes (SQLite: BEGIN IMMEDIATE)."""
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = ("meta", "tasks", "configs", "evaluations")
-
-# -- schema --------------------------------------------------------------------------------
-# Module-level Table objects are the schema definition itself (constants, never mutated).
-schema = MetaData()
-
-meta_table = Table(
-    "meta",
-    schema,
-    Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=False),  # JSON
-)
-
-tasks_table = Table(
-    "tasks",
-    schema,
-    Column("task_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("scoring", Text, nullable=False),
-    Column("meta_features", Text, nullable=False),  # JSON {name: number | null}
-    Column("provenance", Text, nullable=False),  # JSON object
-    CheckConstraint(f"kind IN {TASK_KINDS!r}", name="ck_tasks_kind"),
-)
-
-configs_table = Table(
-    "configs",
-    schema,
-    Column("config_id", Integer, primary_key=True, autoincrement=True),
-    Column("key", Text, nullable=False, unique=True),  # Config.key, canonical JSON
-    Column("algorithm", Text, nullable=False),
-    Column("params", Text, nullable=False),  # JSON object of scalars / lists
-    Index("ix_configs_algorithm", "algorithm"),
-)
-
-evaluations_table = Table(
-    "evaluations",
-    schema,
-    Column("task_id", Text, ForeignKey("tasks.task_id"), nullable=False),
-    Column("config_id", Integer, ForeignKey("configs.config_id"), nullable=False),
-    Column("score", Float, nullable=True),  # greater is better; NULL: failed / not finite
-    Column("fit_time", Float, nullable=True),  # seconds; NULL: unknown
-    Column("status", Text, nullable=False),
-    Column("error", Text, nullable=True),
-    # The primary key is the UNIQUE(task_id, config_id) cell and, through its leading
-    # column, the index on task_id; a separate task_id index would only duplicate it.
-    PrimaryKeyConstraint("task_id", "config_id", name="pk_evaluations"),
-    CheckConstraint(f"status IN {STATUSES!r}", name="ck_evaluations_status"),
-    Index("ix_evaluations_config_id", "config_id"),
-)
-
-
-def autometa_version() -> str:
-    """The running autometa's version (recorded with what a base is built by)."""
-    return __version__
 
 
 # -- engines -------------------------------------------------------------------------------
@@ -213,7 +120,7 @@ def open_memory() -> Opened:
     """A new, empty in-memory knowledge base."""
     engine = memory_engine()
     with transaction(engine, write=True) as conn:
-        _create_schema(conn)
+        create_schema(conn)
     return Opened(engine, ":memory:")
 
 
@@ -264,9 +171,9 @@ def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
                 conn.execute(select(func.pg_advisory_xact_lock(APPLICATION_ID)))
             names = set(inspect(conn).get_table_names())
             if not names and create and not read_only:
-                _create_schema(conn)
+                create_schema(conn)
             else:
-                _check_schema(conn, shown, names)
+                check_schema(conn, shown, names)
     except OperationalError as exc:
         engine.dispose()
         message = str(exc.orig or exc).strip()
@@ -289,93 +196,24 @@ def _postgres_read_only(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
-@dataclass(frozen=True)
-class _Header:
-    size: int
-    page_size: int
-    page_count: int | None  # None when the in-header size is not valid (old writers)
-    application_id: int
-    wal: bool
-
-
-def _first_bytes(path: Path, count: int) -> bytes:
-    """The first ``count`` bytes of ``path``, read without closing a descriptor here.
-
-    SQLite's locks are POSIX record locks, which belong to the process: closing *any*
-    descriptor of the database file drops all of them, even those SQLite connections of
-    this process hold. Another process may then checkpoint and delete the WAL in use
-    (seen as "disk I/O error", with commits at risk). So the bytes are read by a
-    short-lived child process (``head``) wherever there is one; without it (Windows,
-    where locks are not POSIX locks) the file is read directly.
-    """
-    head = shutil.which("head")
-    if head is not None and os.name == "posix":
-        done = subprocess.run([head, "-c", str(count), str(path)], capture_output=True)
-        if done.returncode == 0:
-            return done.stdout
-    # No `head`, or it could not read the file (then no SQLite connection of ours has it
-    # open either): read it here, which also raises the right OSError naming the path.
-    with path.open("rb") as handle:
-        return handle.read(count)
-
-
-def _read_header(path: Path) -> _Header | None:
-    """The SQLite header as bytes (no SQLite involved); None for an empty file."""
-    size = path.stat().st_size
-    head = _first_bytes(path, 100)
-    if size == 0:
-        return None
-    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
-        looks_json = head.lstrip()[:1] == b"{"
-        hint = (
-            " It looks like JSON Lines: load an export with "
-            "KnowledgeBase.in_memory().import_jsonl(path)."
-            if looks_json
-            else " It may be truncated, or another kind of file."
-        )
-        raise KnowledgeBaseError(
-            f"{path} is not an autometa knowledge base: it is not an SQLite database "
-            f"({size} bytes, starting {head[:16]!r}).{hint} Pass the path of a knowledge "
-            "base, or a path that does not exist yet to create a new one."
-        )
-    (raw_page_size,) = struct.unpack(">H", head[16:18])
-    page_size = 65536 if raw_page_size == 1 else raw_page_size
-    change_counter, page_count = struct.unpack(">II", head[24:32])
-    (valid_for,) = struct.unpack(">I", head[92:96])
-    (application_id,) = struct.unpack(">i", head[68:72])
-    return _Header(
-        size=size,
-        page_size=page_size,
-        page_count=page_count if page_count and change_counter == valid_for else None,
-        application_id=application_id,
-        wal=head[18] == 2,
-    )
-
-
-def _check_truncation(path: Path, header: _Header) -> None:
+def _check_pages(conn: Connection, path: Path) -> None:
+    """Refuse a file shorter than the pages SQLite says it has (asked of SQLite, under its
+    lock: ``PRAGMA page_size`` and ``page_count``)."""
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         return  # pages may legitimately live in the WAL until the next checkpoint
-    expected = header.page_count * header.page_size if header.page_count else header.size
-    if header.size % header.page_size or header.size < expected:
-        raise KnowledgeBaseError(
-            f"{path} is truncated or damaged: it has {header.size} bytes but its header "
-            f"describes {expected} bytes in pages of {header.page_size}. Restore it from a "
-            "copy, or rebuild it (an earlier export_jsonl file can be imported into a new "
-            "knowledge base)."
-        )
+    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+    expected = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one()) * page_size
+    size = path.stat().st_size
+    if size % page_size or size < expected:
+        raise _truncated(path, f"its header describes {expected} bytes in pages of {page_size}")
 
 
-def _foreign(path: Path | str, detail: str, *, sqlite: bool = True) -> KnowledgeBaseError:
-    if not sqlite:
-        return KnowledgeBaseError(
-            f"{path} is a database but not an autometa knowledge base ({detail}). Pass the "
-            "URL of a knowledge base, or of an empty database to create one in (autometa "
-            "does not add its tables to a database that holds others)."
-        )
+def _truncated(path: Path, detail: str) -> KnowledgeBaseError:
     return KnowledgeBaseError(
-        f"{path} is an SQLite database but not an autometa knowledge base ({detail}). "
-        "Pass the path of a knowledge base, or a path that does not exist yet to create one."
+        f"{path} is truncated or damaged: it has {path.stat().st_size} bytes but {detail}. "
+        "Restore it from a copy, or rebuild it (an earlier export_jsonl file can be imported "
+        "into a new knowledge base)."
     )
 
 
@@ -387,6 +225,12 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
             f"{path / 'knowledge.db'}."
         )
     if path.exists():
+        if not path.is_file():
+            raise KnowledgeBaseError(
+                f"{path} is not an autometa knowledge base: it is not a regular file (a FIFO, "
+                "socket or device). Pass the path of a knowledge-base file, or a path that "
+                "does not exist yet to create one."
+            )
         if not read_only and not os.access(path, os.W_OK):
             raise PermissionError(
                 f"Knowledge base {path} is not writable; open it with read_only=True or "
@@ -421,16 +265,12 @@ def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
     path = path.expanduser().absolute()
     exists = _check_path(path, read_only=read_only, create=create)
-    header: _Header | None = None
-    if exists:
-        # Cheap byte-level rejection before SQLite touches the file. Only checks that no
-        # concurrent writer can make transiently false (truncation is checked under a lock).
-        header = _read_header(path)
-        if header is not None and header.application_id not in (0, APPLICATION_ID):
-            raise _foreign(path, f"application_id {header.application_id:#x}")
+    # Only SQLite reads the file (through PRAGMAs, under its locks): a descriptor opened
+    # and closed here would drop the POSIX locks this process's SQLite connections hold.
+    empty = not exists or path.stat().st_size == 0
     engine = _file_engine(path, read_only=read_only, create=create)
     try:
-        if header is None and not read_only and create:
+        if empty and not read_only and create:
             # A new (missing or empty) database is WAL from its first page: switching a
             # file from a rollback journal to WAL while another process (a concurrent
             # creator) has it open makes that process fail with SQLITE_IOERR.
@@ -449,11 +289,16 @@ def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
 
 def _translate(exc: DBAPIError, path: Path) -> Exception:
     message = str(exc.orig)
-    if "not a database" in message or "malformed" in message:
+    if "not a database" in message:  # SQLite found no database header
         return KnowledgeBaseError(
-            f"{path} is damaged or not a knowledge base (SQLite: {message}). Restore it "
-            "from a copy or rebuild it."
+            f"{path} is not an autometa knowledge base: it is not an SQLite database "
+            f"(SQLite: {message}; {path.stat().st_size} bytes). It may be truncated, or "
+            "another kind of file; a JSON Lines export is loaded with "
+            "KnowledgeBase.in_memory().import_jsonl(path). Pass the path of a knowledge "
+            "base, or a path that does not exist yet to create a new one."
         )
+    if "malformed" in message:  # e.g. fewer pages than the header describes
+        return _truncated(path, f"SQLite finds it malformed ({message})")
     if "unable to open" in message or "readonly" in message:
         return PermissionError(f"Cannot open knowledge base {path} (SQLite: {message}).")
     return exc
@@ -469,20 +314,18 @@ def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: 
         names = set(inspect(conn).get_table_names())
         if application_id == 0:
             if names:
-                raise _foreign(path, f"application_id 0, tables {sorted(names)}")
+                raise foreign(path, f"application_id 0, tables {sorted(names)}")
             if not (writable and create):
                 raise KnowledgeBaseError(
                     f"{path} is an empty database, not a knowledge base"
                     + (" (opened read-only, so nothing is created)." if read_only else ".")
                 )
-            _create_schema(conn)
+            create_schema(conn)
             return
         if application_id != APPLICATION_ID:
-            raise _foreign(path, f"application_id {application_id:#x}")
-        header = _read_header(path)
-        if header is not None:
-            _check_truncation(path, header)
-        _check_schema(conn, str(path), names)
+            raise foreign(path, f"application_id {application_id:#x}")
+        _check_pages(conn, path)
+        check_schema(conn, str(path), names)
 
 
 def _ensure_wal(engine: Engine) -> None:
@@ -496,114 +339,3 @@ def _ensure_wal(engine: Engine) -> None:
                 dbapi.execute("PRAGMA journal_mode = WAL")
     finally:
         raw.close()
-
-
-# -- schema creation and checks ------------------------------------------------------------
-def _create_schema(conn: Connection) -> None:
-    """Create tables and the meta rows; inside the caller's write transaction."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    schema.create_all(conn)
-    rows = {
-        "schema_version": SCHEMA_VERSION,
-        "application": APPLICATION,
-        "created_with": autometa_version(),
-    }
-    existing = set(conn.execute(select(meta_table.c.key)).scalars())
-    new = [{"key": k, "value": dumps(v)} for k, v in rows.items() if k not in existing]
-    if new:
-        conn.execute(meta_table.insert(), new)
-
-
-def _check_schema(conn: Connection, location: str, names: set[str]) -> None:
-    if missing := set(_TABLES) - names:
-        detail = f"tables {sorted(names)}; missing {sorted(missing)}"
-        raise _foreign(location, detail, sqlite=conn.dialect.name == "sqlite")
-    values = {k: v for k, v in conn.execute(select(meta_table.c.key, meta_table.c.value))}
-    application = loads(values.get("application"), f"{location}: meta 'application'")
-    if application != APPLICATION:
-        detail = f"meta application is {application!r}"
-        raise _foreign(location, detail, sqlite=conn.dialect.name == "sqlite")
-    version = loads(values.get("schema_version"), f"{location}: meta 'schema_version'")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise KnowledgeBaseError(f"{location}: meta schema_version is invalid ({version!r}).")
-    if version > SCHEMA_VERSION:
-        raise KnowledgeBaseError(
-            f"{location} was written by a newer autometa (knowledge-base schema version "
-            f"{version}; autometa {autometa_version()} reads up to {SCHEMA_VERSION}). "
-            "Upgrade autometa (pip install -U autometa) to open it."
-        )
-    # version < SCHEMA_VERSION would be migrated here; version 1 is the first schema.
-
-
-# -- portable bulk writes ------------------------------------------------------------------
-CHUNK = 500
-"""Bound parameters per IN (...) list; well below every backend's limit."""
-
-
-def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    """``items`` in slices of :data:`CHUNK` (for IN lists)."""
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
-def existing(conn: Connection, column: Any, values: Sequence[str]) -> set[str]:
-    """Which of ``values`` are present in ``column``."""
-    found: set[str] = set()
-    for chunk in chunks(values):
-        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
-
-
-def upsert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    keys: Sequence[str],
-    update: Sequence[str],
-) -> None:
-    """Insert rows; on a key clash update the ``update`` columns (none: keep the stored row).
-
-    Rows with the same key are collapsed first (the last wins), which is also what
-    PostgreSQL's batched ``ON CONFLICT`` needs, and written in key order: two transactions
-    writing overlapping rows then lock them in the same order and wait for each other
-    instead of deadlocking. SQLite and PostgreSQL use ``ON CONFLICT``; other backends a
-    delete-then-insert (or select-then-insert) in the same transaction.
-    """
-    by_key = {tuple(row[k] for k in keys): row for row in rows}
-    unique = [by_key[key] for key in sorted(by_key)]
-    if not unique:
-        return
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
-        if update:
-            stmt = insert.on_conflict_do_update(
-                index_elements=list(keys), set_={c: insert.excluded[c] for c in update}
-            )
-        else:
-            stmt = insert.on_conflict_do_nothing(index_elements=list(keys))
-        if dialect == "sqlite":
-            # Same statement, positional tuples straight to the driver: SQLAlchemy's
-            # per-row parameter processing would otherwise double the cost of 10^5 rows.
-            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(unique[0]))
-            order = compiled.positiontup or []
-            conn.exec_driver_sql(
-                compiled.string, [tuple(row[name] for name in order) for row in unique]
-            )
-        else:
-            conn.execute(stmt, unique)
-        return
-    match = and_(*(table.c[k] == bindparam(f"match_{k}") for k in keys))
-    params = [{f"match_{k}": row[k] for k in keys} for row in unique]
-    if update:
-        conn.execute(table.delete().where(match), params)
-        conn.execute(table.insert(), unique)
-        return
-    fresh = [
-        row
-        for row, param in zip(unique, params, strict=True)
-        if conn.execute(select(table.c[keys[0]]).where(match), param).first() is None
-    ]
-    if fresh:
-        conn.execute(table.insert(), fresh)

@@ -28,8 +28,8 @@ The checks are split by concern (one private module each, all names public from 
 plugins as a whole (:func:`check_plugin`), algorithms (:func:`check_algorithm`),
 meta-features (:func:`check_meta_features`), meta-learners (:func:`check_meta_learner`),
 strategy selectors (:func:`check_strategy_selector`), samplers (:func:`check_samplers`),
-and the small tasks and knowledge bases they run on (:func:`small_tasks`,
-:func:`small_knowledge_base`).
+knowledge-store backends (:func:`check_knowledge_store`), and the small tasks and
+knowledge bases they run on (:func:`small_tasks`, :func:`small_knowledge_base`).
 """
 
 from autometa.testing._algorithms import check_algorithm
@@ -37,6 +37,7 @@ from autometa.testing._common import HOOK_NAMES as HOOK_NAMES
 from autometa.testing._common import PROBABILITY_TOLERANCE as PROBABILITY_TOLERANCE
 from autometa.testing._common import SUPPORTED_DISTRIBUTIONS as SUPPORTED_DISTRIBUTIONS
 from autometa.testing._data import small_knowledge_base, small_tasks
+from autometa.testing._knowledge_store import check_knowledge_store
 from autometa.testing._meta_features import check_meta_features
 from autometa.testing._meta_learners import check_meta_learner
 from autometa.testing._plugin import check_plugin
@@ -45,6 +46,7 @@ from autometa.testing._selectors import check_strategy_selector
 
 __all__ = [
     "check_algorithm",
+    "check_knowledge_store",
     "check_meta_features",
     "check_meta_learner",
     "check_plugin",
