@@ -39,6 +39,12 @@ from typing import Protocol
 
 import numpy as np
 
+from autometa.contract._adaptive import (
+    DEFAULT_EPS,
+    DEFAULT_SIGMA,
+    DEFAULT_TAU,
+    observation_weights,
+)
 from autometa.contract._cost import (
     PROTOCOL_SPLITS,
     CostModel,
@@ -90,9 +96,10 @@ class History:
     """The training tasks of one kind: what a policy learns from.
 
     ``regret`` and ``seconds`` are tasks x ``configs``: normalized regret (missing or
-    failed = 1) and stored fit seconds (NaN where unknown). ``meta_features`` is tasks x
-    ``feature_names``. ``cost_model`` is fitted on these tasks' times; ``defaults`` are
-    the algorithms' default configurations.
+    failed = 1) and stored fit seconds (NaN where unknown); ``scores`` the same cells in
+    the kind's scoring (greater is better, NaN where unknown or failed). ``meta_features``
+    is tasks x ``feature_names``. ``cost_model`` is fitted on these tasks' times;
+    ``defaults`` are the algorithms' default configurations.
     """
 
     configs: list[Config]
@@ -103,6 +110,7 @@ class History:
     sizes: list[TaskSize]
     cost_model: CostModel
     defaults: frozenset[Config] = frozenset()
+    scores: np.ndarray | None = None
 
 
 class Policy(Protocol):
@@ -115,6 +123,30 @@ class Policy(Protocol):
 
     def order(self, task: HeldOutTask, history: History) -> np.ndarray:
         """Column indices of ``history.configs`` in the order to try them (a permutation)."""
+        ...
+
+
+class Proposer(Protocol):
+    """One adaptive search on one held-out task: asked for a pick, told its score."""
+
+    def ask(self) -> int:
+        """The next column of ``history.configs`` to evaluate (never one asked before)."""
+        ...
+
+    def tell(self, column: int, score: float) -> None:
+        """The held-out task's score of ``column`` (greater is better; NaN = failed)."""
+        ...
+
+
+class AdaptivePolicy(Protocol):
+    """A policy that revises its order after every observed score (replay tells it the
+    held-out task's stored score of each pick, as a search would observe it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def start(self, task: HeldOutTask, history: History) -> Proposer:
+        """A fresh search on ``task``."""
         ...
 
 
@@ -255,6 +287,62 @@ class GuardedPolicy:
         return np.concatenate([[guard[0]], order[order != guard[0]]])
 
 
+@dataclass
+class AdaptivePortfolioPolicy:
+    """The greedy portfolio re-weighted after every observation (``observation_weights``).
+
+    Each step picks the column that most lowers the weighted expected best-so-far regret,
+    the earlier tasks weighted by how well their stored scores agree with the scores the
+    held-out task showed so far (order and level terms; ``level=False`` drops the level
+    term). With no observation yet the weights are uniform, so the first pick is the
+    static portfolio's. After ``adapt_steps`` picks the rest of the order follows the
+    last weights without asking again (the scores seen by then have settled them).
+    """
+
+    tau: float = DEFAULT_TAU
+    eps: float = DEFAULT_EPS
+    sigma: float = DEFAULT_SIGMA
+    level: bool = True
+    adapt_steps: int = 50
+    name: str = "adaptive_portfolio"
+
+    def start(self, task: HeldOutTask, history: History) -> _AdaptiveSearch:
+        return _AdaptiveSearch(self, history)
+
+
+@dataclass
+class _AdaptiveSearch:
+    """One held-out task's adaptive portfolio: the picks and scores so far."""
+
+    policy: AdaptivePortfolioPolicy
+    history: History
+    columns: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    queued: list[int] = field(default_factory=list)
+
+    def ask(self) -> int:
+        if self.queued:
+            return self.queued.pop(0)
+        regret = self.history.regret
+        weights = observation_weights(
+            1.0 - regret,
+            self.history.scores if self.policy.level else None,
+            self.columns,
+            self.scores,
+            tau=self.policy.tau,
+            eps=self.policy.eps,
+            sigma=self.policy.sigma,
+        )
+        size = 1 if len(self.columns) < self.policy.adapt_steps else regret.shape[1]
+        picks = [c for c, _ in greedy_cover(regret, size, weights=weights, after=self.columns)]
+        self.queued = picks[1:]
+        return picks[0]
+
+    def tell(self, column: int, score: float) -> None:
+        self.columns.append(column)
+        self.scores.append(score)
+
+
 def default_policies(random_state: int = 0, overhead: float = DEFAULT_OVERHEAD) -> list[Policy]:
     """Today's greedy portfolio, nearest tasks, random and the cost-aware policy, then the
     greedy and cost-aware ones with the cheap guard first (as a fit runs them)."""
@@ -346,11 +434,12 @@ class _KindData:
     meta_features: np.ndarray
     sizes: list[TaskSize]
     full_rows: list[float]
+    scores: np.ndarray
 
 
 def replay(
     knowledge: KnowledgeBase,
-    policies: Sequence[Policy] | None = None,
+    policies: Sequence[Policy | AdaptivePolicy] | None = None,
     *,
     seconds: Sequence[float] = DEFAULT_SECONDS,
     trials: Sequence[int] = DEFAULT_TRIALS,
@@ -461,7 +550,7 @@ def _replay_task(
     data: _KindData,
     index: int,
     train: list[int],
-    policies: Sequence[Policy],
+    policies: Sequence[Policy | AdaptivePolicy],
     defaults: frozenset[Config],
     *,
     n_rows: float | str | None,
@@ -484,6 +573,7 @@ def _replay_task(
         sizes=sizes,
         cost_model=cost_model,
         defaults=defaults,
+        scores=data.scores[train],
     )
     record = data.records[index]
     own = data.sizes[index]
@@ -518,7 +608,10 @@ def _replay_task(
     ks = np.array(trials)
     out: dict[str, dict[str, list[float]]] = {}
     for policy in policies:
-        order = np.asarray(policy.order(task, history), dtype=int)
+        if hasattr(policy, "start"):
+            order = _walk(policy.start(task, history), data.scores[index])
+        else:
+            order = np.asarray(policy.order(task, history), dtype=int)
         if sorted(order.tolist()) != list(range(len(data.configs))):
             raise ValueError(
                 f"policy {policy.name!r} must return a permutation of the "
@@ -543,6 +636,20 @@ def _replay_task(
         "count": [1.0 if f.any() else 0.0 for f in fits],
     }
     return out
+
+
+def _walk(search: Proposer, scores: np.ndarray) -> np.ndarray:
+    """The order an adaptive search takes when told the held-out task's ``scores``."""
+    order: list[int] = []
+    seen: set[int] = set()
+    while len(order) < len(scores):
+        column = int(search.ask())
+        if column in seen or not 0 <= column < len(scores):
+            raise ValueError(f"an adaptive policy asked for column {column} twice or out of range.")
+        seen.add(column)
+        order.append(column)
+        search.tell(column, float(scores[column]))
+    return np.array(order, dtype=int)
 
 
 def _kind_data(knowledge: KnowledgeBase, kind: TaskKind, max_rows: int) -> _KindData | None:
@@ -570,8 +677,9 @@ def _kind_data(knowledge: KnowledgeBase, kind: TaskKind, max_rows: int) -> _Kind
     )
     sizes = [TaskSize.evaluated(r, max_rows) for r in records]
     full_rows = [_full_rows(r, size) for r, size in zip(records, sizes, strict=True)]
+    scores = np.asarray(table.scores, dtype=float)[rows]
     return _KindData(
-        records, list(table.configs), regret, seconds, feature_names, meta, sizes, full_rows
+        records, list(table.configs), regret, seconds, feature_names, meta, sizes, full_rows, scores
     )
 
 

@@ -1,0 +1,121 @@
+"""Which earlier tasks does the new one resemble, judged by how its first trials scored.
+
+Meta-features say little about which earlier tasks a new one will behave like; the
+scores of its first trials say more. For every configuration already evaluated on the new
+task, the knowledge base (dense: every pool configuration on every earlier task) holds its
+score on each earlier task, so each earlier task can be weighed by how well its stored
+scores agree with the observed ones. :func:`observation_weights` does that with two
+likelihood terms, both invariant to the scale of the scores:
+
+- **order**: for every pair of observed configurations, the probability that the earlier
+  task ranks them as the new task did, ``sigmoid(difference of normalized scores /
+  tau)`` mixed with ``eps`` of noise (a Bradley-Terry model with label noise; RGPE
+  weighs its base models by the same kind of pairwise ranking agreement);
+- **level**: for each observed configuration, how far the observed score's quantile among
+  the earlier tasks' scores of that configuration lies from the earlier task's own
+  quantile (a Gaussian of width ``sigma`` on the quantile scale), so a configuration that
+  scored high here points to the tasks where it scored high too. This term needs
+  comparable raw scores (one scoring) and is skipped when ``level=False``.
+
+Missing cells (NaN) and failed observations contribute nothing; observations of
+configurations outside the pool are the caller's to drop (they have no stored scores).
+With no usable observation the weights are the prior. The greedy portfolio with these
+weights (:func:`~autometa.contract.greedy_cover`) is the adaptive portfolio: with equal
+weights it is today's static one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_TAU = 0.05
+"""Scale of normalized-score differences in the order term (the pool's scores per task
+span [0, 1])."""
+DEFAULT_EPS = 0.05
+"""Chance that an observed order is noise (two configurations within noise of each other)."""
+DEFAULT_SIGMA = 0.2
+"""Width of the level term on the quantile scale."""
+
+
+def observation_weights(
+    normalized: np.ndarray,
+    raw: np.ndarray | None,
+    columns: Sequence[int],
+    scores: Sequence[float],
+    prior: np.ndarray | None = None,
+    *,
+    tau: float = DEFAULT_TAU,
+    eps: float = DEFAULT_EPS,
+    sigma: float = DEFAULT_SIGMA,
+) -> np.ndarray:
+    """Weights of the earlier tasks (summing to 1) given the new task's observations.
+
+    :param normalized: earlier tasks x pool configurations, each row scaled to [0, 1]
+        (1 = that task's best); NaN where unknown.
+    :param raw: the same cells in the scoring's own units (greater is better), for the
+        level term; None skips that term.
+    :param columns: pool columns evaluated on the new task, in the order they were.
+    :param scores: their observed scores (greater is better; NaN = failed).
+    :param prior: weights before any observation (e.g. by meta-feature nearness);
+        uniform when None.
+    """
+    if len(columns) != len(scores):
+        raise ValueError(f"{len(columns)} columns but {len(scores)} scores were given.")
+    if not (tau > 0 and 0 <= eps < 0.5 and sigma > 0):
+        raise ValueError(f"need tau > 0, 0 <= eps < 0.5, sigma > 0; got {tau}, {eps}, {sigma}.")
+    n_tasks = normalized.shape[0]
+    log_weight = np.log(
+        np.full(n_tasks, 1.0 / max(n_tasks, 1)) if prior is None else np.maximum(prior, 1e-300)
+    )
+    observed = [(int(c), float(s)) for c, s in zip(columns, scores, strict=True) if np.isfinite(s)]
+    log_weight += _order_log_likelihood(normalized, observed, tau, eps)
+    if raw is not None:
+        log_weight += _level_log_likelihood(raw, observed, sigma)
+    log_weight -= log_weight.max(initial=0.0)
+    weights = np.exp(log_weight)
+    total = weights.sum()
+    return weights / total if total > 0 else np.full(n_tasks, 1.0 / max(n_tasks, 1))
+
+
+def _order_log_likelihood(
+    normalized: np.ndarray, observed: Sequence[tuple[int, float]], tau: float, eps: float
+) -> np.ndarray:
+    """Sum over observed pairs of log P(earlier task orders the pair as observed)."""
+    total = np.zeros(normalized.shape[0])
+    for i, (column_a, score_a) in enumerate(observed):
+        for column_b, score_b in observed[i + 1 :]:
+            if score_a == score_b or column_a == column_b:
+                continue  # a tie or a repeat says nothing about the order
+            better, worse = (column_a, column_b) if score_a > score_b else (column_b, column_a)
+            difference = normalized[:, better] - normalized[:, worse]
+            agree = 1.0 / (1.0 + np.exp(-np.nan_to_num(difference, nan=0.0) / tau))
+            total += np.log(eps + (1.0 - 2.0 * eps) * agree)
+    return total
+
+
+def _level_log_likelihood(
+    raw: np.ndarray, observed: Sequence[tuple[int, float]], sigma: float
+) -> np.ndarray:
+    """Sum over observations of the Gaussian log density of the quantile distance."""
+    total = np.zeros(raw.shape[0])
+    for column, score in observed:
+        stored = raw[:, column]
+        known = np.isfinite(stored)
+        if known.sum() < 2:
+            continue
+        ranked = np.sort(stored[known])
+        here = _mid_quantile(ranked, np.array([score]))[0]
+        there = _mid_quantile(ranked, np.where(known, stored, np.nan))
+        distance = np.where(known, here - there, 0.0)
+        total -= distance**2 / (2.0 * sigma**2)
+    return total
+
+
+def _mid_quantile(ranked: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Quantile of each value among ``ranked`` (sorted), ties counted half; NaN stays."""
+    below = np.searchsorted(ranked, values, side="left")
+    at_or_below = np.searchsorted(ranked, values, side="right")
+    quantile = (below + at_or_below) / (2.0 * len(ranked))
+    return np.where(np.isnan(values), np.nan, quantile)
