@@ -5,17 +5,17 @@ scores of its first trials say more. For every configuration already evaluated o
 task, the knowledge base (dense: every pool configuration on every earlier task) holds its
 score on each earlier task, so each earlier task can be weighed by how well its stored
 scores agree with the observed ones. :func:`observation_weights` does that with two
-likelihood terms, both invariant to the scale of the scores:
+likelihood terms, neither tied to the units of the scores:
 
 - **order**: for every pair of observed configurations, the probability that the earlier
   task ranks them as the new task did, ``sigmoid(difference of normalized scores /
   tau)`` mixed with ``eps`` of noise (a Bradley-Terry model with label noise; RGPE
   weighs its base models by the same kind of pairwise ranking agreement);
-- **level**: for each observed configuration, how far the observed score's quantile among
-  the earlier tasks' scores of that configuration lies from the earlier task's own
-  quantile (a Gaussian of width ``sigma`` on the quantile scale), so a configuration that
-  scored high here points to the tasks where it scored high too. This term needs
-  comparable raw scores (one scoring) and is skipped when ``level=False``.
+- **level**: for each observed configuration, how far the observed score lies from the
+  earlier task's stored score, in units of that configuration's spread over the earlier
+  tasks (a Gaussian of width ``sigma`` in those units), so a configuration that scored
+  high here points to the tasks where it scored high too. This term needs comparable raw
+  scores (one scoring) and is skipped when ``raw`` is None.
 
 Missing cells (NaN) and failed observations contribute nothing; observations of
 configurations outside the pool are the caller's to drop (they have no stored scores).
@@ -35,8 +35,8 @@ DEFAULT_TAU = 0.05
 span [0, 1])."""
 DEFAULT_EPS = 0.05
 """Chance that an observed order is noise (two configurations within noise of each other)."""
-DEFAULT_SIGMA = 0.2
-"""Width of the level term on the quantile scale."""
+DEFAULT_SIGMA = 0.5
+"""Width of the level term, in units of a configuration's spread over the earlier tasks."""
 
 
 def observation_weights(
@@ -98,24 +98,30 @@ def _order_log_likelihood(
 def _level_log_likelihood(
     raw: np.ndarray, observed: Sequence[tuple[int, float]], sigma: float
 ) -> np.ndarray:
-    """Sum over observations of the Gaussian log density of the quantile distance."""
+    """Sum over observations of the Gaussian log density of the scaled score distance.
+
+    The distance between the observed score and an earlier task's stored one is measured
+    in units of the configuration's spread over the earlier tasks (the median absolute
+    deviation, scaled to a standard deviation), so one width fits every configuration
+    and every scoring.
+    """
     total = np.zeros(raw.shape[0])
     for column, score in observed:
         stored = raw[:, column]
         known = np.isfinite(stored)
         if known.sum() < 2:
             continue
-        ranked = np.sort(stored[known])
-        here = _mid_quantile(ranked, np.array([score]))[0]
-        there = _mid_quantile(ranked, np.where(known, stored, np.nan))
-        distance = np.where(known, here - there, 0.0)
+        spread = _spread(stored[known])
+        distance = np.where(known, (score - np.where(known, stored, 0.0)) / spread, 0.0)
         total -= distance**2 / (2.0 * sigma**2)
     return total
 
 
-def _mid_quantile(ranked: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Quantile of each value among ``ranked`` (sorted), ties counted half; NaN stays."""
-    below = np.searchsorted(ranked, values, side="left")
-    at_or_below = np.searchsorted(ranked, values, side="right")
-    quantile = (below + at_or_below) / (2.0 * len(ranked))
-    return np.where(np.isnan(values), np.nan, quantile)
+def _spread(values: np.ndarray) -> float:
+    """A robust standard deviation (1.4826 x MAD), falling back to the standard deviation
+    and then to 1 when the values barely vary."""
+    mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    if mad > 1e-12:
+        return mad
+    std = float(values.std())
+    return std if std > 1e-12 else 1.0
