@@ -13,7 +13,10 @@ contract, and its held-out error is measured here.
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
 from autometa.knowledge._cost_model import CostModelError, cost_model_error
 from autometa.knowledge._format import KnowledgeBaseError
-from autometa.knowledge._replay import (
+from autometa.knowledge._replay import ReplayReport, replay
+from autometa.knowledge._replay_policies import (
+    AdaptivePolicy,
+    AdaptivePortfolioPolicy,
     CostAwarePolicy,
     GreedyPortfolioPolicy,
     GuardedPolicy,
@@ -21,14 +24,15 @@ from autometa.knowledge._replay import (
     History,
     NearestTasksPolicy,
     Policy,
+    Proposer,
     RandomPolicy,
-    ReplayReport,
     SingleBestPolicy,
     default_policies,
-    replay,
 )
 
 __all__ = [
+    "AdaptivePolicy",
+    "AdaptivePortfolioPolicy",
     "CostAwarePolicy",
     "CostModelError",
     "GreedyPortfolioPolicy",
@@ -39,6 +43,7 @@ __all__ = [
     "KnowledgeBaseError",
     "NearestTasksPolicy",
     "Policy",
+    "Proposer",
     "RandomPolicy",
     "ReplayReport",
     "ScoreTable",

@@ -31,11 +31,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import warnings
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
@@ -43,229 +40,31 @@ from autometa.contract._cost import (
     PROTOCOL_SPLITS,
     CostModel,
     TaskSize,
-    cost_aware_cover,
     measured_rows,
-    similarity_weights,
     timing_table,
 )
-from autometa.contract._metalearner import greedy_cover
 from autometa.contract._types import Config, TaskKind
 from autometa.knowledge._base import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import _same_task
+from autometa.knowledge._replay_policies import (
+    DEFAULT_OVERHEAD,
+    SINGLE_BEST,
+    AdaptivePolicy,
+    HeldOutTask,
+    History,
+    Policy,
+    Proposer,
+    SingleBestPolicy,
+    default_policies,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0)
 DEFAULT_TRIALS = (1, 5, 10, 25)
-DEFAULT_OVERHEAD = 0.1
-"""Seconds every trial costs beyond its fit (sampling, bookkeeping, scoring setup)."""
-DEFAULT_BANDWIDTH = 0.02
-DEFAULT_SHARE = 0.8
 FULL_ROWS = "full"
 """``n_rows`` value that scales every task to its own size before subsampling."""
 ORACLE = "oracle"
-SINGLE_BEST = "single_best"
-
-
-# -- what a policy sees --------------------------------------------------------------------
-@dataclass(frozen=True)
-class HeldOutTask:
-    """The new task as a policy may see it: no scores, no times.
-
-    ``size`` is the size the search runs on (scaled when replay was asked for other
-    rows), ``n_splits`` the folds of every trial, ``budget`` the seconds the search has
-    (None: order for any budget).
-    """
-
-    task_id: str
-    kind: TaskKind
-    meta_features: Mapping[str, float]
-    size: TaskSize
-    n_splits: int
-    budget: float | None
-
-
-@dataclass(frozen=True, eq=False)
-class History:
-    """The training tasks of one kind: what a policy learns from.
-
-    ``regret`` and ``seconds`` are tasks x ``configs``: normalized regret (missing or
-    failed = 1) and stored fit seconds (NaN where unknown). ``meta_features`` is tasks x
-    ``feature_names``. ``cost_model`` is fitted on these tasks' times; ``defaults`` are
-    the algorithms' default configurations.
-    """
-
-    configs: list[Config]
-    regret: np.ndarray
-    seconds: np.ndarray
-    feature_names: list[str]
-    meta_features: np.ndarray
-    sizes: list[TaskSize]
-    cost_model: CostModel
-    defaults: frozenset[Config] = frozenset()
-
-
-class Policy(Protocol):
-    """A search policy: an ordering of the pool for a held-out task."""
-
-    @property
-    def name(self) -> str:
-        """Unique among the policies replayed together."""
-        ...
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        """Column indices of ``history.configs`` in the order to try them (a permutation)."""
-        ...
-
-
-# -- the policies ----------------------------------------------------------------------------
-@dataclass
-class SingleBestPolicy:
-    """The pool by mean normalized regret over the training tasks (best on average first)."""
-
-    name: str = SINGLE_BEST
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        return np.argsort(history.regret.mean(axis=0), kind="stable")
-
-
-@dataclass
-class GreedyPortfolioPolicy:
-    """Today's greedy portfolio (``GreedyPortfolio``), continued to the whole pool."""
-
-    name: str = "greedy_portfolio"
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        n = history.regret.shape[1]
-        return np.array([column for column, _ in greedy_cover(history.regret, n)], dtype=int)
-
-
-@dataclass
-class NearestTasksPolicy:
-    """The nearest-tasks learner's order (``NearestTasks``), continued to the whole pool.
-
-    The single best default first; then, nearest task first (L1 over meta-features scaled
-    to [0, 1]), each task's best configuration not taken yet; then each task's next
-    best, round by round.
-    """
-
-    name: str = "nearest_tasks"
-    default_first: bool = True
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        regret = history.regret
-        query = np.array([task.meta_features.get(n, np.nan) for n in history.feature_names])
-        both = np.vstack([history.meta_features, query])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-            low, high = np.nanmin(both, axis=0), np.nanmax(both, axis=0)
-            span = np.where(high - low > 0, high - low, np.nan)
-            diff = np.abs((history.meta_features - low) / span - (query - low) / span)
-            distance = np.nanmean(diff, axis=1)
-        nearest = np.argsort(np.nan_to_num(distance, nan=np.inf), kind="stable")
-        chosen: list[int] = []
-        taken = np.zeros(regret.shape[1], dtype=bool)
-        if self.default_first and history.defaults:
-            columns = [j for j, c in enumerate(history.configs) if c in history.defaults]
-            if columns:
-                best = columns[int(np.argmin(regret[:, columns].mean(axis=0)))]
-                chosen.append(best)
-                taken[best] = True
-        ranked = np.argsort(regret[nearest], axis=1, kind="stable")
-        for row in ranked:  # each near task's best configuration not taken yet
-            free = row[~taken[row]]
-            if len(free):
-                chosen.append(int(free[0]))
-                taken[free[0]] = True
-        for column in ranked.T.ravel():  # then round by round
-            if not taken[column]:
-                chosen.append(int(column))
-                taken[column] = True
-        chosen.extend(np.flatnonzero(~taken).tolist())
-        return np.array(chosen, dtype=int)
-
-
-@dataclass
-class RandomPolicy:
-    """A random permutation, reproducible from ``random_state`` and the task id."""
-
-    random_state: int = 0
-    name: str = "random"
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        rng = np.random.default_rng([self.random_state, zlib.crc32(task.task_id.encode())])
-        return rng.permutation(history.regret.shape[1])
-
-
-@dataclass
-class CostAwarePolicy:
-    """Greedy portfolio by regret reduction per predicted second (``cost_aware_cover``).
-
-    Seconds are the cost model's prediction for this task's size and folds, plus the
-    per-trial ``overhead``; with a budget, picks that no longer fit are deferred. The
-    training tasks are weighted by nearness in meta-features (``similarity_weights``
-    with ``bandwidth`` and ``share``; ``share=0`` weighs them all alike).
-    """
-
-    overhead: float = DEFAULT_OVERHEAD
-    bandwidth: float = DEFAULT_BANDWIDTH
-    share: float = DEFAULT_SHARE
-    name: str = "cost_aware"
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
-        query = np.array([task.meta_features.get(n, np.nan) for n in history.feature_names])
-        weights = similarity_weights(
-            history.meta_features, query, bandwidth=self.bandwidth, share=self.share
-        )
-        picks = cost_aware_cover(
-            history.regret,
-            seconds + self.overhead,
-            history.regret.shape[1],
-            budget=task.budget,
-            weights=weights,
-        )
-        return np.array([column for column, _ in picks], dtype=int)
-
-
-@dataclass
-class GuardedPolicy:
-    """Another policy's order with the cheap guard first, as a fit runs it.
-
-    The guard is ``algorithm``'s default configuration when the pool holds it (see
-    ``autometa.search._planning.guard_recommendation``); otherwise the order is unchanged.
-    """
-
-    policy: Policy
-    algorithm: str = "hist_gradient_boosting"
-
-    @property
-    def name(self) -> str:
-        return f"{self.policy.name}+guard"
-
-    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
-        order = np.asarray(self.policy.order(task, history), dtype=int)
-        guard = [
-            j
-            for j, c in enumerate(history.configs)
-            if c in history.defaults and c.algorithm == self.algorithm
-        ]
-        if not guard:
-            return order
-        return np.concatenate([[guard[0]], order[order != guard[0]]])
-
-
-def default_policies(random_state: int = 0, overhead: float = DEFAULT_OVERHEAD) -> list[Policy]:
-    """Today's greedy portfolio, nearest tasks, random and the cost-aware policy, then the
-    greedy and cost-aware ones with the cheap guard first (as a fit runs them)."""
-    return [
-        GreedyPortfolioPolicy(),
-        NearestTasksPolicy(),
-        RandomPolicy(random_state),
-        CostAwarePolicy(overhead),
-        GuardedPolicy(GreedyPortfolioPolicy()),
-        GuardedPolicy(CostAwarePolicy(overhead)),
-    ]
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -346,11 +145,12 @@ class _KindData:
     meta_features: np.ndarray
     sizes: list[TaskSize]
     full_rows: list[float]
+    scores: np.ndarray
 
 
 def replay(
     knowledge: KnowledgeBase,
-    policies: Sequence[Policy] | None = None,
+    policies: Sequence[Policy | AdaptivePolicy] | None = None,
     *,
     seconds: Sequence[float] = DEFAULT_SECONDS,
     trials: Sequence[int] = DEFAULT_TRIALS,
@@ -461,7 +261,7 @@ def _replay_task(
     data: _KindData,
     index: int,
     train: list[int],
-    policies: Sequence[Policy],
+    policies: Sequence[Policy | AdaptivePolicy],
     defaults: frozenset[Config],
     *,
     n_rows: float | str | None,
@@ -484,6 +284,7 @@ def _replay_task(
         sizes=sizes,
         cost_model=cost_model,
         defaults=defaults,
+        scores=data.scores[train],
     )
     record = data.records[index]
     own = data.sizes[index]
@@ -518,7 +319,10 @@ def _replay_task(
     ks = np.array(trials)
     out: dict[str, dict[str, list[float]]] = {}
     for policy in policies:
-        order = np.asarray(policy.order(task, history), dtype=int)
+        if hasattr(policy, "start"):
+            order = _walk(policy.start(task, history), data.scores[index])
+        else:
+            order = np.asarray(policy.order(task, history), dtype=int)
         if sorted(order.tolist()) != list(range(len(data.configs))):
             raise ValueError(
                 f"policy {policy.name!r} must return a permutation of the "
@@ -543,6 +347,20 @@ def _replay_task(
         "count": [1.0 if f.any() else 0.0 for f in fits],
     }
     return out
+
+
+def _walk(search: Proposer, scores: np.ndarray) -> np.ndarray:
+    """The order an adaptive search takes when told the held-out task's ``scores``."""
+    order: list[int] = []
+    seen: set[int] = set()
+    while len(order) < len(scores):
+        column = int(search.ask())
+        if column in seen or not 0 <= column < len(scores):
+            raise ValueError(f"an adaptive policy asked for column {column} twice or out of range.")
+        seen.add(column)
+        order.append(column)
+        search.tell(column, float(scores[column]))
+    return np.array(order, dtype=int)
 
 
 def _kind_data(knowledge: KnowledgeBase, kind: TaskKind, max_rows: int) -> _KindData | None:
@@ -570,8 +388,9 @@ def _kind_data(knowledge: KnowledgeBase, kind: TaskKind, max_rows: int) -> _Kind
     )
     sizes = [TaskSize.evaluated(r, max_rows) for r in records]
     full_rows = [_full_rows(r, size) for r, size in zip(records, sizes, strict=True)]
+    scores = np.asarray(table.scores, dtype=float)[rows]
     return _KindData(
-        records, list(table.configs), regret, seconds, feature_names, meta, sizes, full_rows
+        records, list(table.configs), regret, seconds, feature_names, meta, sizes, full_rows, scores
     )
 
 

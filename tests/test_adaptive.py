@@ -1,0 +1,125 @@
+"""Adaptive portfolio: earlier tasks re-weighted by the new task's observed scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_replay import build
+
+from autometa.contract._adaptive import observation_weights
+from autometa.contract._cost import CostModel, TaskSize
+from autometa.contract._types import Config
+from autometa.knowledge import (
+    AdaptivePortfolioPolicy,
+    GreedyPortfolioPolicy,
+    HeldOutTask,
+    History,
+    KnowledgeBase,
+    replay,
+)
+from autometa.knowledge._replay import _walk
+
+PROBE, FOR_A, FOR_B = Config("m", {"c": 0}), Config("m", {"c": 1}), Config("m", {"c": 2})
+
+
+def two_families(n: int = 5) -> History:
+    """Family A's best is FOR_A, family B's is FOR_B; PROBE is middling on both (so the
+    static portfolio tries it first) but scores high in raw units on A, low on B."""
+    rng = np.random.default_rng(0)
+    normalized, raw = [], []
+    for family in "AB" * n:
+        jitter = rng.uniform(-0.01, 0.01, 3)
+        if family == "A":
+            normalized.append([0.5, 1.0, 0.0])
+            raw.append(np.array([0.90, 0.95, 0.50]) + jitter)
+        else:
+            normalized.append([0.5, 0.0, 1.0])
+            raw.append(np.array([0.60, 0.30, 0.70]) + jitter)
+    size = TaskSize(1000.0, 10.0, 2.0, 0.0)
+    configs = [PROBE, FOR_A, FOR_B]
+    return History(
+        configs=configs,
+        regret=1.0 - np.array(normalized),
+        seconds=np.ones((2 * n, 3)),
+        feature_names=[],
+        meta_features=np.zeros((2 * n, 0)),
+        sizes=[size] * (2 * n),
+        cost_model=CostModel().fit_table(configs, [size] * (2 * n), np.ones((2 * n, 3))),
+        scores=np.array(raw),
+    )
+
+
+def held_out() -> HeldOutTask:
+    return HeldOutTask("new", "binary", {}, TaskSize(1000.0, 10.0, 2.0, 0.0), 3, None)
+
+
+@pytest.mark.parametrize(("probe_score", "expected"), [(0.91, 1), (0.61, 2)])
+def test_one_observation_points_the_next_pick_at_its_family(
+    probe_score: float, expected: int
+) -> None:
+    history = two_families()
+    search = AdaptivePortfolioPolicy().start(held_out(), history)
+    first = search.ask()
+    assert first == 0, "with no observation the static portfolio's first pick"
+    search.tell(first, probe_score)
+    assert search.ask() == expected
+
+
+def test_the_order_term_alone_needs_two_observations_and_then_follows_them() -> None:
+    history = two_families()
+    normalized = 1.0 - history.regret
+    # FOR_A beat PROBE here: the tasks of family A (even rows) agree, B's disagree
+    weights = observation_weights(normalized, None, [0, 1], [0.7, 0.8])
+    assert weights[::2].sum() > 0.9
+    one = observation_weights(normalized, None, [0], [0.7])
+    np.testing.assert_allclose(one, np.full(len(one), 1 / len(one)))
+
+
+def test_failures_ties_repeats_and_missing_cells_say_nothing() -> None:
+    history = two_families()
+    normalized, raw = 1.0 - history.regret, history.scores
+    uniform = np.full(len(normalized), 1 / len(normalized))
+    np.testing.assert_allclose(observation_weights(normalized, raw, [0], [np.nan]), uniform)
+    tie = observation_weights(normalized, None, [1, 2], [0.8, 0.8])
+    np.testing.assert_allclose(tie, uniform)
+    repeat = observation_weights(normalized, None, [1, 1], [0.8, 0.7])
+    np.testing.assert_allclose(repeat, uniform)
+    holes = normalized.copy()
+    holes[:, 1] = np.nan
+    np.testing.assert_allclose(observation_weights(holes, None, [0, 1], [0.7, 0.8]), uniform)
+    prior = np.linspace(1, 2, len(normalized))
+    np.testing.assert_allclose(
+        observation_weights(normalized, None, [], [], prior), prior / prior.sum()
+    )
+
+
+def test_bad_arguments_are_named() -> None:
+    history = two_families()
+    with pytest.raises(ValueError, match="2 columns but 1 scores"):
+        observation_weights(1.0 - history.regret, None, [0, 1], [0.5])
+    with pytest.raises(ValueError, match="tau > 0"):
+        observation_weights(1.0 - history.regret, None, [0], [0.5], tau=0.0)
+
+
+def test_replay_walks_an_adaptive_policy_reproducibly() -> None:
+    knowledge = build(KnowledgeBase.in_memory())
+    policies = [GreedyPortfolioPolicy(), AdaptivePortfolioPolicy()]
+    first = replay(knowledge, policies, trials=(1, 2, 3))
+    second = replay(knowledge, policies, trials=(1, 2, 3))
+    assert first.per_task == second.per_task
+    adaptive, static = first.results["adaptive_portfolio"], first.results["greedy_portfolio"]
+    assert adaptive.regret_at_trials[1] == static.regret_at_trials[1]
+    # the tasks come in two families: after one trial the adaptive search knows which
+    assert adaptive.regret_at_trials[2] <= static.regret_at_trials[2]
+
+
+def test_a_proposer_that_repeats_a_pick_is_refused() -> None:
+    class Stuck:
+        def ask(self) -> int:
+            return 0
+
+        def tell(self, column: int, score: float) -> None:
+            pass
+
+    with pytest.raises(ValueError, match="column 0 twice"):
+        _walk(Stuck(), np.array([0.5, 0.6]))
