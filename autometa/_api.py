@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from autometa._fit_run import FitRun, quiet_optuna
 from autometa._fit_settings import FitSettings
+from autometa._leaderboard import leaderboard
 from autometa.contract._task import FeatureSchema
 from autometa.contract._types import Config, Evaluation, Recommendation, Strategy, TaskKind
 from autometa.search._ensemble import DEFAULT_ENSEMBLE_MEMORY_MB, DEFAULT_ENSEMBLE_SIZE
@@ -174,6 +176,13 @@ class _AutoMetaBase(BaseEstimator):
 
         check_is_fitted(self, "model_")
         return explain_fit(self)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every trial of the fit, best first: algorithm, parameters, score, fit time,
+        status, warm-start rank and ensemble weight (see
+        :func:`autometa._leaderboard.leaderboard` for the columns)."""
+        check_is_fitted(self, "model_")
+        return leaderboard(self.evaluations_, self.recommendations_, self.ensemble_)
 
 
 class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
