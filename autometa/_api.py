@@ -252,7 +252,7 @@ class ApplySchema(TransformerMixin, BaseEstimator):
         return self.schema.transform(X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray(self.schema.columns, dtype=object)
+        return np.asarray(self.schema.features, dtype=object)
 
     def __sklearn_is_fitted__(self) -> bool:
         return True

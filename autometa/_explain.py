@@ -63,6 +63,7 @@ def explain_fit(model: Any) -> str:
     strategy = model.strategy_
     parts = [
         f"Task: {model.task_kind_}, scoring={model.scoring_}, {model.n_features_in_} features.",
+        *(f"  column {line}." for line in model.schema_.roles.describe()),
         f"Strategy ({model.strategy_source_}): meta_learner={strategy.meta_learner}, "
         f"n_warm_starts={strategy.n_warm_starts}, sampler={strategy.sampler}, "
         f"validation={strategy.validation}"

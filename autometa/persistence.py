@@ -42,6 +42,7 @@ SAFE_AUTOMETA_TYPES = frozenset(
         "autometa._api.ApplySchema",
         "autometa.search._metafeatures.MetaFeatures",
         "autometa.contract._task.FeatureSchema",
+        "autometa.contract._column_roles.ColumnRoles",
         "autometa.contract._types.Config",
         "autometa.contract._types.Evaluation",
         "autometa.contract._types.Evidence",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import autometa
 from autometa.contract._column_roles import (
     MIN_ROWS_FOR_ID,
     ColumnRoles,
@@ -113,3 +116,39 @@ def test_describe_names_every_rerolled_column_and_what_happened() -> None:
     assert len(lines) == 7
     assert any("'customer_id'" in line and "dropped" in line for line in lines)
     assert any("'review'" in line and "encode the text yourself" in line for line in lines)
+
+
+def test_a_fit_on_dates_ids_and_text_predicts_new_rows_and_explains_them(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 120
+    days = pd.date_range("2023-01-01", periods=n, freq="3D")
+    frame = pd.DataFrame(
+        {
+            "order_id": np.arange(1000, 1000 + n),
+            "when": days.strftime("%Y-%m-%d"),
+            "note": [f"order {i} asked for {rng.integers(1, 9)} items by post" for i in range(n)],
+            "amount": rng.normal(size=n),
+        }
+    )
+    y = (days.month >= 7).astype(int)  # the date is what tells the classes apart
+    with pytest.warns(UserWarning, match="'order_id' is unique in every row"):
+        model = autometa.fit(
+            frame, y, n_trials=3, random_state=0, algorithms=["linear", "naive_bayes"]
+        )
+    assert list(model.feature_names_in_) == list(frame.columns)
+    assert "order_id" not in model.schema_.features
+    assert "when__month" in model.schema_.features
+    later = frame.iloc[:5].assign(order_id=np.arange(9000, 9005))  # unseen identifiers
+    assert model.predict_proba(later).shape == (5, 2)
+    explanation = model.explain()
+    assert "column 'when' holds dates" in explanation
+    assert "column 'note' holds free text" in explanation
+    pytest.importorskip("skops")
+    from autometa.persistence import UntrustedTypesError, load_model, save_model
+
+    save_model(model, tmp_path / "model.skops")
+    try:
+        loaded = load_model(tmp_path / "model.skops")
+    except UntrustedTypesError as refused:
+        loaded = load_model(tmp_path / "model.skops", trusted=refused.types)
+    np.testing.assert_array_equal(loaded.predict_proba(later), model.predict_proba(later))

@@ -223,11 +223,14 @@ def test_more_folds_than_rows() -> None:
         Task.from_data(np.arange(6.0).reshape(-1, 1), np.arange(6.0), kind="regression", cv=10)
 
 
-def test_datetime_and_nested_columns_are_refused() -> None:
+def test_nested_columns_are_refused_and_dates_become_numbers() -> None:
     y = np.array([0, 1, 0, 1])
     dates = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=4)})
-    with pytest.raises(TypeError, match="dates/times"):
-        Task.from_data(dates, y)
+    with pytest.warns(UserWarning, match="'when' holds dates"):
+        task = Task.from_data(dates, y)
+    assert task.schema.columns == ("when",)
+    assert "when__year" in task.X.columns
+    assert task.X.dtypes.eq(float).all()
     nested = pd.DataFrame({"bag": [[1], [2], [3], [4]]})
     with pytest.raises(TypeError, match="nested"):
         Task.from_data(nested, y)

@@ -117,7 +117,7 @@ def detect_roles(frame: pd.DataFrame) -> ColumnRoles:
         column, series = str(name), frame[name]
         if pd.api.types.is_timedelta64_dtype(series.dtype):
             durations.append(column)
-        elif pd.api.types.is_datetime64_any_dtype(series.dtype) or _is_date_text(series):
+        elif _is_date_column(series) or _is_date_text(series):
             dates.append(column)
             first = _is_day_first(series)
             if first:
@@ -179,6 +179,15 @@ def _text_cells(series: pd.Series) -> pd.Series | None:
     if cells.empty or pd.api.types.infer_dtype(cells, skipna=True) != "string":
         return None
     return cells.astype(str)
+
+
+def _is_date_column(series: pd.Series) -> bool:
+    """A datetime64 column, or an object column of date or datetime objects."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return True
+    if series.dtype != object or series.isna().all():
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) in ("datetime", "datetime64", "date")
 
 
 def _is_date_text(series: pd.Series) -> bool:

@@ -1,7 +1,7 @@
 """Task: validated training data with everything a search needs to know about it.
 
 ``Task.from_data(X, y)`` is where bad input stops. Every problem that would otherwise
-surface deep inside a worker process (a NaN target, a datetime column, a class with a
+surface deep inside a worker process (a NaN target, a nested value, a class with a
 single row) is turned into a ``ValueError`` or ``TypeError`` here, naming the problem
 and what to do about it.
 """
@@ -9,6 +9,7 @@ and what to do about it.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -19,6 +20,12 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
+from autometa.contract._column_roles import (
+    ColumnRoles,
+    derive_columns,
+    derived_columns,
+    detect_roles,
+)
 from autometa.contract._task_checks import (
     DEFAULT_N_SPLITS,
     DEFAULT_SCORING,
@@ -49,15 +56,25 @@ class FeatureSchema:
     """Column names and kinds seen at fit time; applied again to data at predict time."""
 
     columns: tuple[str, ...]
+    """The columns of X, as given (what predict must be given again)."""
     categorical: tuple[str, ...]
     empty: tuple[str, ...] = ()
     """Columns without a single value at fit time: numeric and all NaN, whatever comes
     later (a model learned nothing from them, so later values are not read)."""
+    roles: ColumnRoles = ColumnRoles()  # noqa: RUF009  (frozen: one shared default is safe)
+    """Date, duration, identifier and free-text columns, and what they become (none for a
+    schema pickled before this field existed: the default is a class attribute)."""
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The columns models see: ``columns`` with each re-roled one replaced by what
+        it becomes (:mod:`autometa.contract._column_roles`)."""
+        return derived_columns(self.columns, self.roles)
 
     @property
     def numeric(self) -> tuple[str, ...]:
         cats = set(self.categorical)
-        return tuple(c for c in self.columns if c not in cats)
+        return tuple(c for c in self.features if c not in cats)
 
     def transform(self, X: Any) -> pd.DataFrame:
         """Return ``X`` as a DataFrame with the fit-time columns and normalised dtypes.
@@ -72,6 +89,7 @@ class FeatureSchema:
                 f"X lacks columns seen during fit: {missing[:10]}. Pass data with the same "
                 "columns as the training data."
             )
+        frame = derive_columns(frame, self.roles)
         cats, empty = set(self.categorical), set(self.empty)
         columns = {
             column: (
@@ -81,7 +99,7 @@ class FeatureSchema:
                 if column in empty
                 else _as_float(frame[column], column)
             )
-            for column in self.columns
+            for column in self.features
         }
         converted: pd.DataFrame = pd.DataFrame(columns, index=frame.index)
         return converted
@@ -126,7 +144,8 @@ class Task:
         ----------
         X:
             2-D numpy array or pandas DataFrame. Numeric, categorical (object, category,
-            string, bool) and missing values are supported; datetime and nested values
+            string, bool) and missing values are supported, and date, identifier and free-text
+            columns are turned into what models can use (:mod:`._column_roles`); nested values
             are not.
         y:
             1-D target of the same length, without missing values.
@@ -219,27 +238,28 @@ class Task:
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
-    categorical, empty = [], []
-    for column in frame.columns:
-        series = frame[column]
-        if series.isna().all():
-            # No value says what kind the column is: numeric, all NaN, which every
-            # algorithm's preprocessing keeps (an all-None object column used to become
-            # a categorical that the encoders dropped, leaving some pipelines no feature).
-            empty.append(str(column))
+    # No value says what kind an all-missing column is: numeric, all NaN, which every
+    # algorithm's preprocessing keeps (an all-None object column used to become a
+    # categorical that the encoders dropped, leaving some pipelines no feature).
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    roles = detect_roles(frame.drop(columns=empty))
+    for line in roles.describe():
+        warnings.warn(f"Column {line}.", UserWarning, stacklevel=2)
+    derived = derive_columns(frame, roles)
+    categorical = []
+    for column in derived.columns:
+        series = derived[column]
+        if str(column) in empty:
             continue
         dtype = series.dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-            raise TypeError(
-                f"Column {column!r} holds dates/times ({dtype}); convert it to numbers "
-                "(e.g. a timestamp or day of week) or drop it."
-            )
         if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
             _check_scalar_cells(series, column)
             if not pd.api.types.is_bool_dtype(dtype) and _is_numeric_object(series):
                 continue
             categorical.append(str(column))
-    return FeatureSchema(tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty))
+    return FeatureSchema(
+        tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty), roles
+    )
 
 
 def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:
