@@ -249,6 +249,39 @@ def test_no_import_cycle_between_subpackages() -> None:
     assert cycle is None, detail
 
 
+def module_edges() -> dict[str, dict[str, str]]:
+    """module -> module it imports -> the name imported (each import resolved to the
+    longest dotted prefix that is a module of autometa; a package's ``__init__`` counts
+    as the package's own module)."""
+    modules = {module_name(path, ROOT): path for path in core_files()}
+    edges: dict[str, dict[str, str]] = {}
+    for module, path in modules.items():
+        for name in sorted(imports_of(path, ROOT)):
+            parts = name.split(".")
+            target = next(
+                (
+                    ".".join(parts[:k])
+                    for k in range(len(parts), 0, -1)
+                    if ".".join(parts[:k]) in modules
+                ),
+                None,
+            )
+            if target is not None and target != module:
+                edges.setdefault(module, {}).setdefault(target, name)
+    return edges
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Not even through ``TYPE_CHECKING`` imports: a module that needs another's name
+    only for an annotation still means the two cannot be read (or moved) apart.
+    Checked by ``python -m pytest tests/test_architecture.py``."""
+    edges = module_edges()
+    assert len(edges) > 50, "the checker sees autometa's modules"
+    cycle = find_cycle(edges)
+    detail = [] if cycle is None else [f"{a} -> {b}" for a, b in itertools.pairwise(cycle)]
+    assert cycle is None, detail
+
+
 def test_core_never_imports_a_plugin() -> None:
     plugins = plugin_packages()
     assert {"autometa_sklearn", "autometa_learners", "autometa_multitask"} <= plugins

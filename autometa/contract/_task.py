@@ -26,6 +26,7 @@ from autometa.contract._column_roles import (
     derived_columns,
     detect_roles,
 )
+from autometa.contract._kinds import TASK_KINDS, TaskKind
 from autometa.contract._task_checks import (
     DEFAULT_N_SPLITS,
     DEFAULT_SCORING,
@@ -48,7 +49,6 @@ from autometa.contract._task_data import (
     _is_numeric_object,
     _regression_target,
 )
-from autometa.contract._types import TASK_KINDS, TaskKind
 
 
 @dataclass(frozen=True)

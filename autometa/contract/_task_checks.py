@@ -22,7 +22,7 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
-from autometa.contract._types import TaskKind
+from autometa.contract._kinds import TaskKind
 
 # Logged under the task module's name, where these checks were first written.
 logger = logging.getLogger("autometa.contract._task")

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from optuna.distributions import BaseDistribution
 
+from autometa.contract._kinds import TASK_KINDS as TASK_KINDS  # re-exported: most code imports
+from autometa.contract._kinds import TaskKind as TaskKind  # the kinds from here
+
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
     from sklearn.base import BaseEstimator
 
     from autometa.contract._task import Task
 
-TaskKind = Literal["binary", "multiclass", "regression"]
-TASK_KINDS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
 
 ALGORITHM_PARAM = "algorithm"
 """Name of the Optuna parameter that chooses the algorithm in the joint search space."""
