@@ -132,6 +132,41 @@ def test_timing_table_reads_sizes_and_times_from_a_knowledge_base() -> None:
     assert TaskSize.from_meta_features(features).n_rows == 50000.0
 
 
+def test_the_score_table_carries_the_times_a_cost_model_is_fitted_from() -> None:
+    """Fit times are kept with the score table (once per content), so fitting a cost
+    model reads no evaluation; a capped cell has its time but no score."""
+    kb = KnowledgeBase.in_memory()
+    for task_id in ("a", "b"):
+        features = {"NumberOfInstances": 500.0, "NumberOfFeatures": 4.0}
+        kb.add_task(TaskRecord(task_id, task_id, "binary", "roc_auc", features, {}))
+    kb.add_evaluations(
+        [
+            Evaluation("a", CONFIGS[0], 0.8, 1.5),
+            Evaluation("a", CONFIGS[1], float("nan"), 9.0, "capped", "time limit"),
+            Evaluation("b", CONFIGS[1], 0.7, 4.0),
+            Evaluation("b", CONFIGS[0], float("nan"), 0.2, "failed", "boom"),
+        ]
+    )
+    table = kb.score_table("binary")
+    assert table.fit_times is not None
+    seconds = {
+        (task_id, config): table.fit_times[i, j]
+        for i, task_id in enumerate(table.task_ids)
+        for j, config in enumerate(table.configs)
+    }
+    assert seconds[("a", CONFIGS[0])] == 1.5
+    assert seconds[("a", CONFIGS[1])] == 9.0
+    assert seconds[("b", CONFIGS[1])] == 4.0
+    assert math.isnan(seconds[("b", CONFIGS[0])])
+    configs, _, times = timing_table(kb, "binary")
+    assert configs == table.configs
+    np.testing.assert_array_equal(times, table.fit_times)
+    kb.add_evaluations([Evaluation("b", CONFIGS[2], 0.6, 0.3)])  # a write: read again
+    later = kb.score_table("binary")
+    assert later.fit_times is not None
+    assert later.fit_times[later.task_ids.index("b"), later.configs.index(CONFIGS[2])] == 0.3
+
+
 def test_bad_sizes_are_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="n_rows >= 1"):
         TaskSize(0, 3)

@@ -285,12 +285,19 @@ def timing_table(
 ) -> tuple[list[Config], list[TaskSize], np.ndarray]:
     """(configurations, task sizes, seconds) of ``knowledge``'s tasks of ``kind`` (or all).
 
-    Rows follow ``knowledge.tasks(kind)``; columns are every configuration evaluated on
-    them, sorted by key. A cell holds the stored ``fit_time`` of an ``ok`` or ``capped``
-    evaluation (a capped one ran that long before it was stopped), NaN otherwise.
+    A cell holds the stored ``fit_time`` of an ``ok`` or ``capped`` evaluation (a capped
+    one ran that long before it was stopped), NaN otherwise. When the base's score table
+    carries its fit times (autometa's knowledge bases keep them with the table, once per
+    content), rows and columns are the score table's; otherwise every evaluation is read
+    and rows follow ``knowledge.tasks(kind)``, columns every configuration evaluated.
     """
     records = knowledge.tasks(kind)
     max_rows = measured_rows(knowledge)
+    table = knowledge.score_table(kind)
+    if table.fit_times is not None:
+        record_of = {r.task_id: r for r in records}
+        sizes = [TaskSize.evaluated(record_of[t], max_rows) for t in table.task_ids]
+        return list(table.configs), sizes, np.array(table.fit_times, dtype=float)
     row_of = {r.task_id: i for i, r in enumerate(records)}
     evaluations = [
         e

@@ -66,6 +66,12 @@ class ScoreTableView(Protocol):
     def scores(self) -> npt.NDArray[np.float64]: ...
 
     @property
+    def fit_times(self) -> npt.NDArray[np.float64] | None:
+        """Seconds each ``ok`` or capped cell's evaluation took, NaN elsewhere (None: the
+        base keeps no times)."""
+        ...
+
+    @property
     def shape(self) -> tuple[int, int]: ...
 
     def normalized(self) -> npt.NDArray[np.float64]:

@@ -166,10 +166,20 @@ def _derived_fingerprints(key: DerivedKey) -> tuple[tuple[str, str], ...]:
 
 
 def read_scores(store: KnowledgeStore) -> Scores:
-    """The score table of all tasks and each row's kind, read from ``store``."""
+    """The score table of all tasks with its fit times, and each row's kind, read from
+    ``store`` (the times once here, so that a cost model fitted from them later reads no
+    evaluation)."""
     table = store.read_score_table(None, None)
+    row = {task_id: i for i, task_id in enumerate(table.task_ids)}
+    column = {config: j for j, config in enumerate(table.configs)}
+    fit_times = np.full(table.scores.shape, np.nan)
+    for evaluation in store.read_evaluations():
+        i, j = row.get(evaluation.task_id), column.get(evaluation.config)
+        if i is not None and j is not None and evaluation.status != "failed":
+            fit_times[i, j] = evaluation.fit_time
     kinds = {record.task_id: record.kind for record in store.read_tasks()}
-    return Scores(table, tuple(kinds[t] for t in table.task_ids))
+    timed = ScoreTable(table.task_ids, table.configs, table.scores, fit_times)
+    return Scores(timed, tuple(kinds[t] for t in table.task_ids))
 
 
 def fingerprints_of(inputs: DigestInputs) -> dict[str, str]:

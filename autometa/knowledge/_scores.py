@@ -23,21 +23,27 @@ class ScoreTable:
 
     ``scores[i, j]`` is the greater-is-better score of ``configs[j]`` on ``task_ids[i]``;
     NaN where the pair was not evaluated or the evaluation was not ``ok``. Rows are
-    sorted by task id, columns by :attr:`Config.key`. The array is read-only.
-    (``eq=False``: comparing tables is comparing arrays; do it with numpy.)
+    sorted by task id, columns by :attr:`Config.key`. ``fit_times`` has the same layout:
+    the stored seconds of each ``ok`` or ``capped`` evaluation (a capped one ran that
+    long), NaN elsewhere; None when the table was built without them. The arrays are
+    read-only. (``eq=False``: comparing tables is comparing arrays; do it with numpy.)
     """
 
     task_ids: list[str]
     configs: list[Config]
     scores: np.ndarray
+    fit_times: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        scores = np.array(self.scores, dtype=float)
         expected = (len(self.task_ids), len(self.configs))
-        if scores.shape != expected:
-            raise ValueError(f"scores has shape {scores.shape}, expected {expected}.")
-        scores.setflags(write=False)
-        object.__setattr__(self, "scores", scores)
+        for name in ("scores", "fit_times"):
+            if name == "fit_times" and self.fit_times is None:
+                continue
+            values = np.array(getattr(self, name), dtype=float)
+            if values.shape != expected:
+                raise ValueError(f"{name} has shape {values.shape}, expected {expected}.")
+            values.setflags(write=False)
+            object.__setattr__(self, name, values)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -89,16 +95,21 @@ class Scores:
         finite = np.isfinite(scores) & rows[:, None] & columns[None, :]
         keep_columns = finite.any(axis=0)
         keep_rows = finite[:, keep_columns].any(axis=1)
+        cells = np.ix_(keep_rows, keep_columns)
+        times = self.table.fit_times
         return ScoreTable(
             task_ids=[t for t, keep in zip(self.table.task_ids, keep_rows, strict=True) if keep],
             configs=[c for c, keep in zip(self.table.configs, keep_columns, strict=True) if keep],
-            scores=scores[np.ix_(keep_rows, keep_columns)],
+            scores=scores[cells],
+            fit_times=None if times is None else times[cells],
         )
 
     def arrays(self, digest: str) -> dict[str, np.ndarray]:
         """Plain arrays (strings and floats) for a ``.npz`` file: no pickle."""
         configs = self.table.configs
+        times = {} if self.table.fit_times is None else {"fit_times": self.table.fit_times}
         return {
+            **times,
             "digest": np.array(digest),
             "task_ids": np.array(self.table.task_ids, dtype=str),
             "kinds": np.array(self.kinds, dtype=str),
@@ -131,6 +142,7 @@ class Scores:
                 raise ValueError(f"config key {key!r} does not match its parameters")
             configs.append(config)
         scores = np.array(arrays["scores"], dtype=float)
+        times = np.array(arrays["fit_times"], dtype=float)  # KeyError: from before times
         if len(kinds) != len(task_ids):
             raise ValueError("task_ids and kinds differ in length")
-        return cls(ScoreTable(task_ids, configs, scores), kinds)
+        return cls(ScoreTable(task_ids, configs, scores, times), kinds)
