@@ -104,8 +104,20 @@ def test_integer_values_on_a_single_row_are_counts_not_classes() -> None:
     with pytest.warns(UserWarning, match="taken as a regression target"):
         task = Task.from_data(np.arange(20.0).reshape(-1, 2), counts)
     assert task.kind == "regression"
-    with pytest.raises(ValueError, match="single row"):  # asked for classes: refused, named
-        Task.from_data(np.arange(20.0).reshape(-1, 2), counts, kind="multiclass")
+    with pytest.warns(UserWarning, match="single row: each such row is kept in every training"):
+        classes = Task.from_data(np.arange(20.0).reshape(-1, 2), counts, kind="multiclass")
+    lonely_rows = [6, 7, 8, 9]  # the rows of 3, 12, 16 and 19
+    for train, valid in classes.cv.split(classes.X, classes.y):
+        assert set(lonely_rows) <= set(train)
+        assert not set(lonely_rows) & set(valid)
+        assert set(classes.y[valid]) == {0, 1, 2}
+
+
+def test_a_class_of_one_row_is_refused_where_nothing_could_be_validated() -> None:
+    with pytest.raises(ValueError, match="single row; validating needs two classes"):
+        Task.from_data(np.ones((4, 2)), np.array(["a", "a", "a", "b"]))  # binary
+    with pytest.raises(ValueError, match="single row; validating needs two classes"):
+        Task.from_data(np.ones((5, 2)), np.array(["a", "a", "b", "c", "d"]))
 
 
 def test_many_integer_classes_are_taken_as_classes_with_a_warning() -> None:
@@ -201,7 +213,7 @@ def test_schema_transform_applies_fit_time_kinds() -> None:
             "float32 range",
         ),
         (np.ones((4, 2)), np.array([1, 1, 1, 1]), ValueError, "single class"),
-        (np.ones((5, 2)), np.array(["a", "a", "b", "b", "c"]), ValueError, "single row"),
+        (np.ones((4, 2)), np.array(["a", "a", "a", "b"]), ValueError, "single row"),
         (np.ones((4, 2)), np.ones((4, 2)), ValueError, "multi-output"),
         (
             np.ones((4, 1)),
@@ -240,3 +252,18 @@ def test_same_data_same_id_different_data_different_id() -> None:
     X, y = load_iris(return_X_y=True)
     assert Task.from_data(X, y).task_id == Task.from_data(X, y).task_id
     assert Task.from_data(X[1:], y[1:]).task_id != Task.from_data(X, y).task_id
+
+
+def test_a_fit_with_a_one_row_class_predicts_its_probability_column() -> None:
+    """The peer benchmark's primary_tumor: a class seen once in the training split."""
+    import autometa
+
+    X, y = load_iris(return_X_y=True)
+    y = y.astype(object)
+    y[0] = "rare"
+    with pytest.warns(UserWarning, match=r"Classes \['rare'\] have a single row"):
+        model = autometa.fit(X, y, n_trials=3, random_state=0, algorithms=["linear", "naive_bayes"])
+    assert model.scoring_ == "neg_log_loss"
+    assert np.isfinite(model.best_score_)
+    assert "rare" in list(model.classes_)
+    assert model.predict_proba(X[:5]).shape == (5, 4)

@@ -27,6 +27,7 @@ from autometa.contract._column_roles import (
     detect_roles,
 )
 from autometa.contract._kinds import TASK_KINDS, TaskKind
+from autometa.contract._splitters import TrainingOnlyRows
 from autometa.contract._task_checks import (
     DEFAULT_N_SPLITS,
     DEFAULT_SCORING,
@@ -232,7 +233,8 @@ class Task:
     def fold_train_size(self) -> int:
         """Rows an estimator sees when fitted on one training fold (a lower bound)."""
         splits = self.n_splits
-        if isinstance(self.cv, (ShuffleSplit, StratifiedShuffleSplit)):
+        splitter = self.cv.splitter if isinstance(self.cv, TrainingOnlyRows) else self.cv
+        if isinstance(splitter, (ShuffleSplit, StratifiedShuffleSplit)):
             return int(self.n_rows * (1 - HOLDOUT_FRACTION))
         return int(self.n_rows * (splits - 1) / splits)
 

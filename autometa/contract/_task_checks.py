@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer, get_scorer_names, log_loss, make_scorer
 from sklearn.model_selection import (
     BaseCrossValidator,
     KFold,
@@ -23,6 +23,7 @@ from sklearn.model_selection import (
 )
 
 from autometa.contract._kinds import TaskKind
+from autometa.contract._splitters import TrainingOnlyRows, single_row_classes
 
 # Logged under the task module's name, where these checks were first written.
 logger = logging.getLogger("autometa.contract._task")
@@ -63,7 +64,7 @@ REGRESSION_SCORERS = frozenset(
 compares labels or class probabilities. A scorer says what the user wants predicted,
 so it decides the task kind before any guess from the target's values."""
 
-Splitter: TypeAlias = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit
+Splitter: TypeAlias = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit | TrainingOnlyRows
 
 
 def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
@@ -160,14 +161,24 @@ def make_cv(
         # are undefined on a single row.
         folds = max(2, min(n_splits, len(y) // 2))
         return KFold(n_splits=folds, shuffle=True, random_state=random_state)
-    return StratifiedKFold(
+    folds = StratifiedKFold(
         n_splits=max(2, min(n_splits, _smallest_class(y))), shuffle=True, random_state=random_state
     )
+    return _keep_single_rows_in_training(folds, y)
+
+
+def _keep_single_rows_in_training(splitter: Splitter, y: np.ndarray) -> Splitter:
+    """``splitter`` as is, or wrapped so that one-row classes stay in training."""
+    _, rows = single_row_classes(y)
+    return TrainingOnlyRows(splitter, rows) if len(rows) else splitter
 
 
 def _smallest_class(y: np.ndarray) -> int:
-    """Rows of the rarest class: what bounds the folds or holdout a stratified split can keep."""
-    return int(np.unique(y, return_counts=True)[1].min())
+    """Rows of the rarest class a split can validate (one-row classes stay in training):
+    what bounds the folds or holdout a stratified split can keep."""
+    counts = np.unique(y, return_counts=True)[1]
+    shared = counts[counts >= 2]
+    return int(shared.min() if len(shared) else counts.min())
 
 
 def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | Splitter:
@@ -190,7 +201,10 @@ def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | S
             100 * HOLDOUT_FRACTION,
         )
         return 2
-    return StratifiedShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+    holdout = StratifiedShuffleSplit(
+        n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state
+    )
+    return _keep_single_rows_in_training(holdout, y)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -225,12 +239,38 @@ def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> N
         )
     if kind == "binary" and len(classes) != 2:
         raise ValueError(f"kind='binary' but y has {len(classes)} classes; use kind='multiclass'.")
-    lonely = [c for c, n in zip(classes, counts, strict=True) if n < 2]
-    if lonely:
+    lonely = [_plain(c) for c, n in zip(classes, counts, strict=True) if n < 2]
+    if not lonely:
+        return
+    if kind == "binary" or len(classes) - len(lonely) < 2:
         raise ValueError(
-            f"Classes {[_plain(c) for c in lonely[:10]]} have a single row; cross-validation "
-            "needs at least two rows per class. Drop those rows or merge the classes."
+            f"Classes {lonely[:10]} have a single row; validating needs two classes with "
+            "at least two rows each. Drop those rows or merge the classes."
         )
+    warnings.warn(
+        f"Classes {lonely[:10]} have a single row: each such row is kept in every training "
+        "fold and never validated, so models learn the class exists but no score measures "
+        "it. Merge rare classes if that matters.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def scorer_for(scoring: str, classes: np.ndarray | None) -> Any:
+    """scikit-learn's scorer ``scoring``, told every class when it is log loss.
+
+    A validation part may lack a class (one kept in training only, see
+    :class:`~autometa.contract._splitters.TrainingOnlyRows`); log loss then needs the
+    full list of classes to match the probability columns to them.
+    """
+    if scoring == "neg_log_loss" and classes is not None:
+        return make_scorer(
+            log_loss,
+            greater_is_better=False,
+            response_method="predict_proba",
+            labels=list(classes),
+        )
+    return get_scorer(scoring)
 
 
 def _check_scoring(scoring: str) -> None:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import get_scorer
 
+from autometa.contract._task_checks import scorer_for
 from autometa.contract._types import Evaluation
 
 MAX_KEPT_TRIALS = 50
@@ -147,7 +147,7 @@ def score_predictions(
     ``predictions`` are class probabilities (columns in ``classes``' order) or, with
     ``classes`` None, regression values. Greater is better, as for every scorer.
     """
-    scorer = get_scorer(scoring)
+    scorer = scorer_for(scoring, classes)
     estimator: BaseEstimator
     if classes is None:
         estimator = PrecomputedRegressor(predictions)

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import get_scorer
 
+from autometa.contract._task_checks import scorer_for
 from autometa.search._limits import TrialTimeLimitExceeded, memory_cap, time_limit
 
 Status = Literal["ok", "failed", "capped"]
@@ -74,7 +74,7 @@ def cross_validate_config(
     regression) and a successful outcome carries them as float32, for ensemble
     selection. The score is computed as without them, by the scorer on the model.
     """
-    scorer = get_scorer(scoring)
+    scorer = scorer_for(scoring, classes)
     started = time.perf_counter()
     fold_scores: list[float] = []
     oof = _OutOfFold(splits, classes) if keep_predictions else None

@@ -15,10 +15,10 @@ from optuna.distributions import (
     CategoricalDistribution,
 )
 from sklearn.base import clone
-from sklearn.metrics import get_scorer
 from threadpoolctl import threadpool_limits
 
 from autometa.contract._task import Task
+from autometa.contract._task_checks import scorer_for
 from autometa.contract._types import (
     Algorithm,
     Config,
@@ -160,7 +160,7 @@ def _check_estimator(algorithm: Algorithm, config: Config, task: Task, where: st
             _fail(f"{where}: predict returned shape {predictions.shape} for {len(test)} rows.")
         outputs = _outputs(estimator, X_test, task, where)
         try:
-            score = float(get_scorer(task.scoring)(estimator, X_test, task.y[test]))
+            score = float(scorer_for(task.scoring, task.classes)(estimator, X_test, task.y[test]))
         except Exception as exc:
             _fail(f"{where}: scoring with {task.scoring!r} raised {type(exc).__name__}: {exc}")
         if not math.isfinite(score):
