@@ -97,6 +97,7 @@ def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options
             fail(str(exc))
     try:
         X, y = read_table(data, target)
+        _announce_task(y, options.get("kind"), options.get("scoring"))
         model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
     except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
         fail(str(exc), EXIT_FAILED)
@@ -216,6 +217,32 @@ def _check_plots_available() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         fail('--plots needs matplotlib: pip install "autometa-ml[plots]"')
+
+
+def _announce_task(y: Any, kind: str | None, scoring: str | None) -> None:
+    """Say on stderr, before the search, which kind of task and which scoring it runs
+    with, and whether each was given or inferred (the fit checks both again)."""
+    import warnings
+
+    import numpy as np
+
+    from autometa.contract._task_checks import DEFAULT_SCORING, infer_kind
+
+    if kind is None:
+        with warnings.catch_warnings():  # the fit itself warns about a borderline guess
+            warnings.simplefilter("ignore")
+            try:
+                kind = infer_kind(np.asarray(y), scoring)
+            except (ValueError, TypeError):
+                return  # bad input: the fit names the problem
+        kind_source = "inferred from the target" + (" and scoring" if scoring else "")
+    else:
+        kind_source = "given"
+    if kind not in DEFAULT_SCORING:
+        return
+    scoring_source = "given" if scoring else f"the default for {kind}"
+    chosen = scoring or DEFAULT_SCORING[kind]
+    click.echo(f"Task: {kind} ({kind_source}), scoring={chosen} ({scoring_source}).", err=True)
 
 
 def _echo_plots(paths: list[Path]) -> None:

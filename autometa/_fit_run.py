@@ -109,7 +109,7 @@ class FitRun:
     def plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
         """Steps 1-5 of a fit; the strategy is told the checked budget."""
         s = self.settings
-        return make_plan(
+        plan = make_plan(
             X,
             y,
             kind=kind,
@@ -124,6 +124,18 @@ class FitRun:
             algorithms=s.algorithms,
             timeout=s.timeout,
         )
+        task = plan.task
+        logger.info(
+            "fitting a %s task (%s), scoring=%s (%s), %d rows x %d features, %d-fold validation",
+            task.kind,
+            "given" if kind is not None else "inferred",
+            task.scoring,
+            "given" if s.scoring is not None else "default",
+            task.n_rows,
+            task.n_features,
+            task.n_splits,
+        )
+        return plan
 
     def complete(self, plan: Plan) -> FitResult:
         """Steps 5-8: warm start, search, ensemble or refit, grow the knowledge base."""

@@ -260,3 +260,25 @@ def test_kind_overrides_the_guess_and_a_bad_kind_is_named(tmp_path: Path) -> Non
         main, ["recommend", str(data), "--target", "target", "-k", "2", "--kind", "regression"]
     )
     assert recommended.exit_code == 0, recommended.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "Task: multiclass (inferred from the target), scoring=neg_log_loss (the default"),
+        (
+            ["--scoring", "accuracy"],
+            "Task: multiclass (inferred from the target and scoring), scoring=accuracy (given)",
+        ),
+    ],
+)
+def test_fit_says_the_kind_and_scoring_before_the_search(
+    tiny_corpus: Path, args: list[str], expected: str
+) -> None:
+    data = tiny_corpus / "data" / "iris.csv.gz"
+    result = CliRunner().invoke(
+        main, ["fit", str(data), "--target", "target", "--n-trials", "1", "--no-ensemble", *args]
+    )
+    assert result.exit_code == 0, result.output
+    assert expected in result.stderr
+    assert "Task: multiclass (" not in result.stdout  # on stderr: stdout stays the report
