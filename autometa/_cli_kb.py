@@ -64,7 +64,8 @@ def kb_build(
     allowed: tuple[str, ...],
 ) -> None:
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
-    from autometa.knowledge._builder import BuildProtocol, build_knowledge_base
+    from autometa._build import build_knowledge_base
+    from autometa.knowledge._protocol import BuildProtocol
 
     logger.info("kb build started: %s -> %s", corpus_dir, out)
     try:

@@ -21,6 +21,7 @@ from optuna.samplers import BaseSampler
 from sklearn.base import BaseEstimator
 
 from autometa._fit_settings import FitSettings
+from autometa._progress import search_progress
 from autometa.contract._sampler import SamplerContext
 from autometa.contract._types import Evaluation, TaskKind
 from autometa.knowledge._base import TaskRecord
@@ -31,7 +32,6 @@ from autometa.search._ensemble_model import EnsembleSummary, make_store
 from autometa.search._evaluation import Splits, validation_rows
 from autometa.search._loop import run_search
 from autometa.search._planning import Plan, make_plan
-from autometa.search._progress import search_progress
 from autometa.search._refit import check_outcome, ensemble_or_refit
 from autometa.search._space import make_sampler
 from autometa.search._studies import SCORING_ATTR, TASK_ATTR

@@ -61,7 +61,8 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_knowledge(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real knowledge base built by the real builder with a small pool."""
-    from autometa.knowledge._builder import BuildProtocol, build_knowledge_base
+    from autometa._build import build_knowledge_base
+    from autometa.knowledge._protocol import BuildProtocol
 
     path = tmp_path_factory.mktemp("kb") / "tiny.db"
     protocol = BuildProtocol(n_splits=3, max_rows=300, time_limit_s=20, pool_size=14)

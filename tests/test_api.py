@@ -24,6 +24,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import autometa
 from autometa import AutoMetaClassifier, AutoMetaRegressor, hookimpl
+from autometa._progress import search_progress
 from autometa.contract import (
     Algorithm,
     Config,
@@ -34,7 +35,6 @@ from autometa.contract import (
     Strategy,
 )
 from autometa.knowledge import KnowledgeBase
-from autometa.search._progress import search_progress
 from autometa_sklearn import ALGORITHM_NAMES
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]

@@ -5,9 +5,12 @@ relative imports resolved to absolute names. The rules:
 
 - the contract (``autometa.contract``) imports nothing of autometa outside itself, and
   no plugin;
-- layers import only downwards: contract < plugin manager (``autometa._plugins``) <
-  knowledge < search < surface (everything else in ``autometa``);
-- no import cycle between autometa's subpackages and top-level modules;
+- layers import only downwards: contract < plugin manager (``autometa._plugins``) and
+  progress bars (``autometa._progress``) < knowledge < search < surface (everything
+  else in ``autometa``, the knowledge-base builder ``autometa._build`` among it), with
+  no exception;
+- no import cycle between autometa's subpackages and top-level modules, nor between
+  any two modules;
 - the core (``autometa``) never imports a plugin package, and no plugin imports another
   plugin (what two plugins share belongs to the contract);
 - a first-party plugin imports of autometa only the contract (no back door).
@@ -30,27 +33,13 @@ LAYERS: Mapping[str, int] = {
     "_version": 0,
     "contract": 0,
     "_plugins": 1,
+    "_progress": 1,
     "knowledge": 2,
     "search": 3,
 }
 """Rank of each layered unit of autometa; every other unit is the surface, above them.
 ``_version`` (one constant, no imports) sits beside the contract at the bottom."""
 SURFACE = max(LAYERS.values()) + 1
-
-KNOWN_VIOLATIONS: Mapping[tuple[str, str], str] = {
-    ("autometa/knowledge/_builder.py", "autometa.search._evaluation"): (
-        "building a base cross-validates configurations with the search's trial code"
-    ),
-    ("autometa/knowledge/_builder.py", "autometa.search._metafeatures"): (
-        "building a base computes meta-features with the search's engine"
-    ),
-    ("autometa/knowledge/_loto.py", "autometa.search._progress"): (
-        "leave-one-task-out replay reports progress with the search's progress bar"
-    ),
-}
-"""Imports that break the layering today, each with why; owned by the knowledge layer.
-Moving the shared code below knowledge (or the builder above search) removes an entry;
-:func:`test_known_violations_are_still_there` fails when an entry is no longer needed."""
 
 PLUGIN_BACK_DOORS: Mapping[tuple[str, str], str] = {
     ("plugins/autometa_selectors/__init__.py", "autometa.knowledge"): "annotation only",
@@ -143,15 +132,13 @@ def unit_edges() -> dict[str, dict[str, list[str]]]:
             target = unit_of(name)
             if target is None or target == source_unit or target == "autometa":
                 continue  # the package's __init__ is the public face, not a layer
-            if is_known(relative(path), name):
-                continue
             edges.setdefault(source_unit, {}).setdefault(target, []).append(
                 f"{relative(path)}: {name}"
             )
     return edges
 
 
-def is_known(file: str, name: str, known: Mapping[tuple[str, str], str] = KNOWN_VIOLATIONS) -> bool:
+def is_known(file: str, name: str, known: Mapping[tuple[str, str], str]) -> bool:
     """Whether importing ``name`` (a module or ``module.attribute``) in ``file`` is listed
     in ``known``."""
     return any(
@@ -304,12 +291,6 @@ def test_no_plugin_imports_another_plugin() -> None:
         if name.split(".")[0] in plugins - {package}
     ]
     assert offenders == [], "what two plugins share belongs to autometa.contract"
-
-
-def test_known_violations_are_still_there() -> None:
-    present = {(relative(path), name) for path in core_files() for name in imports_of(path, ROOT)}
-    gone = sorted(set(KNOWN_VIOLATIONS) - present)
-    assert gone == [], f"fixed: remove {gone} from KNOWN_VIOLATIONS"
 
 
 def plugin_files() -> list[Path]:

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autometa._build import build_knowledge_base
 from autometa.knowledge import KnowledgeBase
-from autometa.knowledge._builder import BuildProtocol, build_knowledge_base, subsample
+from autometa.knowledge._protocol import BuildProtocol, subsample
 from autometa.knowledge._schema import autometa_version
 
 PROTOCOL = BuildProtocol(n_splits=3, max_rows=120, time_limit_s=20, pool_size=12)
@@ -115,7 +116,7 @@ def test_subsample_is_stratified_seeded_and_keeps_rare_classes() -> None:
 def test_a_build_killed_mid_write_opens_and_resumes(tiny_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed.db"
     script = (
-        "from autometa.knowledge._builder import BuildProtocol, build_knowledge_base\n"
+        "from autometa._build import BuildProtocol, build_knowledge_base\n"
         f"build_knowledge_base({str(tiny_corpus)!r}, {str(out)!r}, n_jobs=1, progress=False,"
         " protocol=BuildProtocol(n_splits=3, max_rows=120, time_limit_s=20, pool_size=60))\n"
     )

@@ -218,14 +218,14 @@ def test_kb_build_defaults_are_the_library_protocol() -> None:
     """`autometa kb build` with no options reproduces BuildProtocol() (the shipped base)."""
     from dataclasses import asdict
 
-    from autometa.knowledge._builder import BuildProtocol
+    from autometa.knowledge._protocol import BuildProtocol
 
     build = main.commands["kb"].commands["build"]  # type: ignore[attr-defined]
     defaults = {p.name: p.default for p in build.params}
     expected = asdict(BuildProtocol())
     expected["time_limit"] = expected.pop("time_limit_s")
     assert {k: defaults[k] for k in expected} == expected
-    from autometa.knowledge._builder import DEFAULT_BUILD_PLUGINS
+    from autometa.knowledge._protocol import DEFAULT_BUILD_PLUGINS
 
     assert tuple(defaults["allowed"]) == DEFAULT_BUILD_PLUGINS
 

@@ -29,10 +29,10 @@ import numpy as np
 from scipy.stats import rankdata
 
 from autometa._plugins import build_plugin_manager
+from autometa._progress import count_progress
 from autometa.contract._metalearner import MetaLearner
 from autometa.contract._types import Algorithm, Config, TaskKind
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
-from autometa.search._progress import count_progress
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def _same_task(candidate: TaskRecord, held_out: TaskRecord) -> bool:
 
 def _algorithms_by_kind(knowledge: KnowledgeBase) -> dict[str, list[Algorithm]]:
     """The algorithms each kind's tasks were evaluated with (the build's reference spaces)."""
-    from autometa.knowledge._builder import BuildProtocol, reference_task
+    from autometa.knowledge._protocol import BuildProtocol, reference_task
 
     protocol_fields = knowledge.metadata().get("build", {}).get("protocol", {})
     protocol = BuildProtocol(**protocol_fields) if protocol_fields else BuildProtocol()
