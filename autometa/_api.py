@@ -23,6 +23,7 @@ from autometa._fit_settings import FitSettings
 from autometa._leaderboard import leaderboard
 from autometa.contract._task import FeatureSchema
 from autometa.contract._types import Config, Evaluation, Recommendation, Strategy, TaskKind
+from autometa.knowledge._base import KnowledgeBase, reopen_spec
 from autometa.search._ensemble import DEFAULT_ENSEMBLE_MEMORY_MB, DEFAULT_ENSEMBLE_SIZE
 from autometa.search._ensemble_model import EnsembleSummary
 from autometa.search._limits import MemoryLimit
@@ -157,8 +158,11 @@ class _AutoMetaBase(BaseEstimator):
         return run.complete(plan).fitted(self)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle a durable study as an in-memory copy: a loaded model needs no database."""
+        """Pickle a durable study as an in-memory copy (a loaded model needs no database)
+        and a knowledge base object by where to open it again (see ``reopen_spec``)."""
         state = dict(super().__getstate__())
+        if isinstance(self.knowledge, KnowledgeBase):  # a connection does not pickle
+            state["knowledge"] = reopen_spec(self.knowledge)
         if self.storage is not None and "study_" in state:
             with quiet_optuna():
                 state["study_"] = in_memory_copy(state["study_"])

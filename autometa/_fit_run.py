@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -217,21 +218,30 @@ class FitRun:
         knowledge = plan.knowledge
         if self.settings.knowledge is None or knowledge.read_only:
             return
-        record = TaskRecord(
-            task_id=plan.task.task_id,
-            name=plan.task.name,
-            kind=plan.task.kind,
-            scoring=plan.task.scoring,
-            meta_features=dict(plan.meta_features.values),
-            provenance={
-                "source": "autometa.fit",
-                "n_rows": plan.task.n_rows,
-                "validation": plan.strategy.validation,
-                "n_splits": plan.task.n_splits,
-            },
-        )
-        knowledge.add_task(record)
-        knowledge.add_evaluations(evaluations)
+        try:
+            record = TaskRecord(
+                task_id=plan.task.task_id,
+                name=plan.task.name,
+                kind=plan.task.kind,
+                scoring=plan.task.scoring,
+                meta_features=dict(plan.meta_features.values),
+                provenance={
+                    "source": "autometa.fit",
+                    "n_rows": plan.task.n_rows,
+                    "validation": plan.strategy.validation,
+                    "n_splits": plan.task.n_splits,
+                },
+            )
+            knowledge.add_task(record)
+            knowledge.add_evaluations(evaluations)
+        except Exception as exc:  # the search is done: losing its model would cost more
+            warnings.warn(
+                f"The fit finished, but its trials could not be added to the knowledge base "
+                f"{knowledge.location} ({type(exc).__name__}: {exc}); the model is returned "
+                "all the same. Fix the knowledge base and fit again to teach it this task.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _make_sampler(plan: Plan, random_state: int | None, n_jobs: int) -> BaseSampler:

@@ -53,10 +53,17 @@ class FitSettings:
     def check(cls, params: Mapping[str, Any]) -> FitSettings:
         """Check an estimator's parameters (``get_params(deep=False)``); resolve the budget."""
         timeout, n_trials = params["timeout"], params["n_trials"]
-        if n_trials is not None and (not isinstance(n_trials, (int, np.integer)) or n_trials < 1):
+        if n_trials is not None and (
+            not isinstance(n_trials, (int, np.integer))
+            or isinstance(n_trials, bool)  # True is an int to Python, not a count to a user
+            or n_trials < 1
+        ):
             raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
         if timeout is not None and (
-            not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0
+            not isinstance(timeout, (int, float, np.integer, np.floating))
+            or isinstance(timeout, bool)
+            or not math.isfinite(timeout)
+            or timeout <= 0
         ):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
         if timeout is None and n_trials is None:

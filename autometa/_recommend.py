@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import optuna
 
 from autometa.contract._types import Recommendation, Strategy, TaskKind
@@ -59,8 +60,8 @@ def recommendation_plan(
 ) -> Plan:
     """The plan behind :func:`recommend` (and ``autometa recommend``): a fit's steps 1-5
     with ``k`` warm starts."""
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}.")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer (how many recommendations), got {k!r}.")
     return make_plan(
         X,
         y,

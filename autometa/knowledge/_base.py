@@ -364,3 +364,13 @@ class KnowledgeBase:
         for task_id, task_digest in sorted(task_fingerprints.items()):
             digest.update(f"{task_id}\t{task_digest}\n".encode())
         return digest.hexdigest()
+
+
+def reopen_spec(knowledge: KnowledgeBase) -> str | None:
+    """What a pickled model keeps of a ``knowledge=`` base: the location to open it
+    again (a URL's password left out, as :attr:`KnowledgeBase.location` shows it), or
+    None for the shipped base (the default again) and an in-memory one (whose content
+    lives only in the process that made it)."""
+    if knowledge._derived.shipped_digest is not None or knowledge.location == ":memory:":
+        return None
+    return knowledge.location

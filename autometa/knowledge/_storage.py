@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from autometa.knowledge._format import KnowledgeBaseError
@@ -131,7 +132,7 @@ def open_location(location: str | os.PathLike[str], *, read_only: bool, create: 
             raise KnowledgeBaseError("A new in-memory knowledge base cannot be read-only.")
         return open_memory()
     if isinstance(location, str) and "://" in location:
-        url = make_url(location)
+        url = database_url(location)
         if url.get_backend_name() == "sqlite":
             if url.database in (None, "", ":memory:"):
                 return open_location(":memory:", read_only=read_only, create=create)
@@ -145,8 +146,22 @@ def open_location(location: str | os.PathLike[str], *, read_only: bool, create: 
     return _open_sqlite_file(Path(location), read_only=read_only, create=create)
 
 
+def database_url(text: str) -> URL:
+    """``text`` parsed as an SQLAlchemy URL. A malformed one (SQLAlchemy's own message for
+    a port that is not a number is a bare ``int()`` error) is a ``ValueError`` that names
+    the URL, password masked, and shows the expected form."""
+    shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
+    try:
+        return make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            f"{shown} is not a valid database URL (is the port a number?); expected e.g. "
+            "'postgresql+psycopg://user:password@host:5432/database' or 'sqlite:///file.db'."
+        ) from None
+
+
 def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
-    parsed = make_url(url)
+    parsed = database_url(url)
     shown = parsed.render_as_string(hide_password=True)
     options: dict[str, Any] = {}
     server = parsed.get_backend_name() in ("postgresql", "mysql")

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from autometa.contract._task_checks import scorer_for
-from autometa.search._limits import TrialTimeLimitExceeded, memory_cap, time_limit
+from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded, memory_cap, time_limit
 
 Status = Literal["ok", "failed", "capped"]
 Splits = Sequence[tuple[np.ndarray, np.ndarray]]
@@ -112,7 +112,7 @@ def cross_validate_config(
         return _outcome_from_error(
             "capped",
             started,
-            f"exceeded the memory limit of {memory_limit_mb:.0f} MB ({describe_error(exc)})",
+            f"{MEMORY_CAPPED} of {memory_limit_mb:.0f} MB ({describe_error(exc)})",
             fold_scores,
         )
     except SystemExit as exc:  # an estimator must not end the process that evaluates it

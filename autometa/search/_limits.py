@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,11 @@ class TrialTimeLimitExceeded(Exception):
     """Raised inside a worker when a configuration runs past its time limit."""
 
 
+MEMORY_CAPPED = "exceeded the memory limit"
+"""How a trial stopped by the memory limit says so in its error (the time limit's
+trials say ``time limit``): the failure message of a fit tells the two apart."""
+
+
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt the block with :class:`TrialTimeLimitExceeded` after ``seconds``.
@@ -61,6 +67,10 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     def _raise(signum: int, frame: FrameType | None) -> None:
         raise TrialTimeLimitExceeded(f"time limit of {seconds:.1f}s exceeded")
 
+    # A timer the caller set is put back afterwards, less the time this block took
+    # (an overdue one fires at once), with its handler: the fit borrows SIGALRM.
+    caller_delay, caller_interval = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
     try:
@@ -68,6 +78,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if caller_delay > 0:
+            left = caller_delay - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), caller_interval)
 
 
 # -- memory --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from autometa.search._ensemble import PredictionStore
 from autometa.search._ensemble_model import EnsembleSummary, build_ensemble, no_ensemble_summary
 from autometa.search._errors import AllTrialsFailedError, BudgetTooSmallError
 from autometa.search._evaluation import fit_with_limit
+from autometa.search._limits import MEMORY_CAPPED
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,18 @@ def check_outcome(evaluations: list[Evaluation], timeout: float | None) -> None:
     if any(e.ok for e in evaluations):
         return
     if not evaluations or all(e.status == "capped" for e in evaluations):
+        by_memory = sum(1 for e in evaluations if MEMORY_CAPPED in (e.error or ""))
+        if by_memory == len(evaluations) > 0:
+            raise BudgetTooSmallError(
+                f"Every configuration ({by_memory}) {MEMORY_CAPPED} before it finished. "
+                "Raise memory_limit (MB per trial), run fewer trials at once (n_jobs), or "
+                "subsample the data."
+            )
+        memory = f", {by_memory} by the memory limit" if by_memory else ""
         raise BudgetTooSmallError(
             f"timeout={timeout}s was too small to evaluate even one configuration "
-            f"({len(evaluations)} stopped by the time limit). Increase timeout, or "
-            "subsample the data for a first look."
+            f"({len(evaluations) - by_memory} stopped by the time limit{memory}). Increase "
+            "timeout, or subsample the data for a first look."
         )
     errors = sorted({e.error or "" for e in evaluations if e.status == "failed"})
     raise AllTrialsFailedError(

@@ -16,6 +16,8 @@ import optuna
 import sqlalchemy
 from optuna.storages import BaseStorage
 
+from autometa.knowledge._storage import database_url
+
 CONNECT_TIMEOUT_S = 10
 """Seconds a PostgreSQL or MySQL server gets to answer before opening a storage fails."""
 
@@ -39,11 +41,10 @@ def open_storage(storage: str | BaseStorage | None) -> BaseStorage | None:
             f"storage object (e.g. a JournalStorage); got {type(storage).__name__}."
         )
     try:
-        url = sqlalchemy.engine.make_url(storage)
-    except sqlalchemy.exc.ArgumentError:
+        url = database_url(storage)
+    except ValueError as exc:
         raise ValueError(
-            f"storage={storage!r} is not a database URL; use e.g. 'sqlite:///study.db', "
-            "'postgresql://user@host/db', or pass an Optuna storage object."
+            f"storage: {exc} Or pass an Optuna storage object (e.g. a JournalStorage)."
         ) from None
     shown = url.render_as_string(hide_password=True)
     _check_sqlite_directory(url, shown)
