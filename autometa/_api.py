@@ -157,6 +157,17 @@ class _AutoMetaBase(BaseEstimator):
             )
         return run.complete(plan).fitted(self)
 
+    def __sklearn_tags__(self) -> Any:
+        """What scikit-learn's checks and meta-estimators may assume: missing values,
+        categorical and string columns are welcome; with ``n_jobs`` other than 1 the
+        trials finish in an order the machine decides, so results may differ."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.n_jobs not in (1, None)
+        return tags
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle a durable study as an in-memory copy (a loaded model needs no database)
         and a knowledge base object by where to open it again (see ``reopen_spec``)."""

@@ -58,6 +58,8 @@ class FitResult:
     model: BaseEstimator
     """The ensemble, or the best configuration refitted on all rows."""
     ensemble: EnsembleSummary | None
+    feature_names: np.ndarray | None = None
+    """X's column names when they were all strings (scikit-learn's convention)."""
 
     def fitted(self, estimator: Estimator) -> Estimator:
         """Set scikit-learn's fitted attributes (names ending in ``_``) on ``estimator``."""
@@ -78,9 +80,10 @@ class FitResult:
             "scoring_": task.scoring,
             "task_id_": task.task_id,
             "schema_": task.schema,
-            "n_features_in_": task.n_features,
-            "feature_names_in_": np.array(task.schema.columns, dtype=object),
+            "n_features_in_": len(task.schema.columns),  # as given, before columns get roles
         }
+        if self.feature_names is not None:
+            attributes["feature_names_in_"] = self.feature_names
         if task.is_classification:
             attributes["classes_"] = task.classes
         attributes["ensemble_"] = self.ensemble
@@ -100,6 +103,7 @@ class FitRun:
         self.settings = settings
         self.started = started
         self.study = study
+        self.feature_names: np.ndarray | None = None
 
     @classmethod
     def open(cls, settings: FitSettings, started: float) -> FitRun:
@@ -110,6 +114,9 @@ class FitRun:
     def plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
         """Steps 1-5 of a fit; the strategy is told the checked budget."""
         s = self.settings
+        columns = getattr(X, "columns", None)
+        named = columns is not None and all(isinstance(c, str) for c in columns)
+        self.feature_names = np.asarray(columns, dtype=object) if named else None
         plan = make_plan(
             X,
             y,
@@ -169,7 +176,9 @@ class FitRun:
         best, model, summary = ensemble_or_refit(
             plan.task, plan.algorithms, evaluations, budget, store, s.ensemble_size
         )
-        result = FitResult(plan, self.study.study, evaluations, best, model, summary)
+        result = FitResult(
+            plan, self.study.study, evaluations, best, model, summary, self.feature_names
+        )
         self._grow_knowledge(plan, evaluations)
         return result
 
