@@ -9,12 +9,13 @@ picks the right one from the data. The fit itself is a :class:`autometa._fit_run
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.trial import FrozenTrial
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -73,6 +74,11 @@ class _AutoMetaBase(BaseEstimator):
     (passing over one whose refit on all rows failed).
     Durable studies ensemble only this process's trials: other processes' trials have no
     predictions here (``explain()`` says how many).
+
+    ``callbacks`` are Optuna's: each is called as ``callback(study, frozen_trial)`` after
+    every trial, as ``study.optimize(callbacks=...)`` calls them (optuna-integration's
+    ``MLflowCallback`` and ``WeightsAndBiasesCallback`` work). ``study.stop()`` inside one
+    is not supported: bound the search with ``n_trials`` or ``timeout``.
     """
 
     _kinds: tuple[TaskKind, ...] = ()
@@ -99,6 +105,7 @@ class _AutoMetaBase(BaseEstimator):
         ensemble: bool = True,
         ensemble_size: int = DEFAULT_ENSEMBLE_SIZE,
         ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
+        callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -119,6 +126,7 @@ class _AutoMetaBase(BaseEstimator):
         self.ensemble = ensemble
         self.ensemble_size = ensemble_size
         self.ensemble_memory_limit = ensemble_memory_limit
+        self.callbacks = callbacks
 
     # Fitted attributes, set by :meth:`fit` (see :meth:`autometa._fit_run.FitResult.fitted`).
     model_: BaseEstimator
@@ -231,8 +239,9 @@ def fit(
     ``algorithms`` (search only these algorithm names), ``progress`` (a progress bar with
     the best score so far and the time left on standard error), ``ensemble`` (default
     True: an ensemble of the evaluated configurations; False refits the single best),
-    ``ensemble_size`` (most members) and ``ensemble_memory_limit`` (megabytes of kept
-    out-of-fold predictions); see :class:`AutoMetaClassifier`.
+    ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
+    out-of-fold predictions) and ``callbacks`` (Optuna's, called as ``callback(study,
+    trial)`` after each trial); see :class:`AutoMetaClassifier`.
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study

@@ -217,6 +217,7 @@ class FitRun:
                     if store is not None and store.capacity > 0
                     else 1
                 ),
+                callbacks=s.callbacks,
             )
 
     def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:

@@ -7,12 +7,13 @@ pass instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.trial import FrozenTrial
 
 from autometa.contract._types import Strategy
 from autometa.search._limits import resolve_memory_limit
@@ -48,6 +49,7 @@ class FitSettings:
     ensemble: bool
     ensemble_size: int
     ensemble_memory_limit: float
+    callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> FitSettings:
@@ -95,7 +97,23 @@ class FitSettings:
             ensemble=bool(params["ensemble"]),
             ensemble_size=int(params["ensemble_size"]),
             ensemble_memory_limit=float(params["ensemble_memory_limit"]),
+            callbacks=_check_callbacks(params.get("callbacks", ())),
         )
+
+
+def _check_callbacks(callbacks: Any) -> tuple[Callable[[optuna.Study, FrozenTrial], None], ...]:
+    """Optuna callbacks: a sequence of callables (one callable alone is a common slip)."""
+    if callbacks is None:
+        return ()
+    if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            "callbacks must be a list of callables called as callback(study, trial), as "
+            f"for optuna.Study.optimize; got {callbacks!r}. Wrap a single one: [callback]."
+        )
+    wrong = [c for c in callbacks if not callable(c)]
+    if wrong:
+        raise TypeError(f"callbacks must be callables; these are not: {wrong!r}.")
+    return tuple(callbacks)
 
 
 def _check_ensemble(ensemble: Any, size: Any, bound: Any) -> None:

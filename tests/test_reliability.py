@@ -149,3 +149,19 @@ def test_a_bad_port_in_a_database_url_is_named_without_the_password(
     with pytest.raises(ValueError, match="not a valid database URL") as info:
         autometa.fit(*cancer, n_trials=1, storage=url, algorithms=CHEAP)
     assert "s3cret" not in str(info.value)
+
+
+def test_optuna_callbacks_see_every_trial_as_optimize_shows_it(cancer: tuple[Any, Any]) -> None:
+    seen: list[tuple[int, str, float | None]] = []
+
+    def record(study: Any, trial: Any) -> None:
+        assert trial.number < len(study.trials)
+        seen.append((trial.number, trial.state.name, trial.value))
+
+    model = autometa.fit(*cancer, n_trials=3, algorithms=CHEAP, ensemble=False, callbacks=[record])
+    assert [number for number, _, _ in seen] == [t.number for t in model.study_.trials]
+    assert {state for _, state, _ in seen} <= {"COMPLETE", "FAIL"}
+    best = max(value for _, state, value in seen if state == "COMPLETE")
+    assert best == pytest.approx(model.best_score_)
+    with pytest.raises(TypeError, match=r"Wrap a single one: \[callback\]"):
+        autometa.fit(*cancer, n_trials=1, algorithms=CHEAP, callbacks=record)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.trial import Trial, TrialState
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
@@ -61,6 +61,7 @@ def run_search(
     splits: Splits | None = None,
     predictions: PredictionStore | None = None,
     reserved_refits: int = 1,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -83,6 +84,11 @@ def run_search(
     selection. ``reserved_refits`` is how many of the best configurations so far the
     time kept for the end must refit (more than one: an ensemble's members, plus
     :data:`ENSEMBLE_SELECTION_RESERVE_S` for the selection).
+
+    ``callbacks`` are called as ``callback(study, frozen_trial)`` after each trial is
+    told, as ``optuna.Study.optimize`` calls its callbacks (so optuna-integration's
+    MLflow and Weights & Biases callbacks work); an exception in one ends the search,
+    as it ends ``optimize``.
     """
     if not algorithms:
         raise ValueError(
@@ -117,6 +123,7 @@ def run_search(
             on_evaluation=on_evaluation,
             predictions=predictions,
             reserved_refits=max(reserved_refits, 1),
+            callbacks=tuple(callbacks),
         )
         search.run()
     return outcome
@@ -131,7 +138,9 @@ def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
     return sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)[: max(n, 1)]
 
 
-def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome) -> None:
+def _tell(
+    study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome
+) -> FrozenTrial:
     # ``status`` is written last: a failed trial carrying it was evaluated (it counts as
     # done when a durable study is resumed), see autometa.search._studies.
     trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
@@ -141,10 +150,9 @@ def _tell(study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVO
         trial.set_user_attr("error", evaluation.error)
     trial.set_user_attr("status", evaluation.status)
     if evaluation.ok:
-        study.tell(trial, evaluation.score)
-    else:
-        study.tell(trial, state=TrialState.FAIL)
-        logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
+        return study.tell(trial, evaluation.score)
+    logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
+    return study.tell(trial, state=TrialState.FAIL)
 
 
 @dataclass
@@ -196,6 +204,7 @@ class _AsyncSearch:
     on_evaluation: Callable[[Evaluation], None] | None
     predictions: PredictionStore | None = None
     reserved_refits: int = 1
+    callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -313,13 +322,15 @@ class _AsyncSearch:
                 result.status,
                 result.error,
             )
-            _tell(self.study, pending.trial, evaluation, result)
+            frozen = _tell(self.study, pending.trial, evaluation, result)
             if self.predictions is not None and result.predictions is not None:
                 self.predictions.add(number, evaluation, result.predictions)
             self.outcome.evaluations.append(evaluation)
             self.outcome.trial_numbers.append(number)
         if self.on_evaluation is not None:
             self.on_evaluation(evaluation)
+        for callback in self.callbacks:
+            callback(self.study, frozen)
 
     def _settle(self, loss: CVOutcome) -> None:
         """Give the trials a lost stream left pending their result, or another worker."""
