@@ -43,17 +43,54 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "data", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--target", required=True, help="Name of the target column.")
 @click.option("--kind", default=None, help=KIND_HELP)
-@click.option("--timeout", type=float, default=None, help="Seconds for search and refit.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds for search and refit together. Default: 60 when --n-trials is not given.",
+)
 @click.option("--n-trials", type=int, default=None, help="Stop after this many trials.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel trials.")
-@click.option("--random-state", type=int, default=None)
-@click.option("--scoring", default=None, help="A scikit-learn scorer name.")
-@click.option("--warm-start", type=int, default=None, help="Warm starts (0 = cold search).")
+@click.option("--random-state", type=int, default=None, help="Seed for a reproducible fit.")
+@click.option(
+    "--scoring",
+    default=None,
+    help="A scikit-learn scorer name. Default: roc_auc (binary), neg_log_loss "
+    "(multiclass), r2 (regression).",
+)
+@click.option("--cv", type=int, default=None, help="Folds. Default: chosen by the strategy.")
+@click.option(
+    "--warm-start",
+    type=int,
+    default=None,
+    help="Warm starts from the knowledge base. Default: the strategy's.",
+)
+@click.option("--no-warm-start", is_flag=True, help="A cold search (same as --warm-start 0).")
+@click.option(
+    "--algorithms",
+    default=None,
+    help="Comma-separated algorithm names to search (see `autometa plugins`). Default: all.",
+)
+@click.option("--blocked", default=None, help="Comma-separated plugin names not to load.")
+@click.option(
+    "--plugin",
+    "plugin_modules",
+    multiple=True,
+    help="Import this module (dotted name) and register it as a plugin; repeatable.",
+)
+@click.option(
+    "--memory-limit",
+    default="auto",
+    show_default=True,
+    help="Megabytes per trial, 'auto' (80%% of RAM shared by the workers) or 'none'.",
+)
 @click.option("--storage", default=None, help="Optuna storage URL for a durable study.")
-@click.option("--study-name", default=None)
+@click.option("--study-name", default=None, help="Name of the durable study (with --storage).")
 @click.option(
     "--knowledge", default=None, help="Knowledge base file or URL to learn from and grow."
 )
@@ -77,7 +114,21 @@ def main(verbose: int) -> None:
     default=None,
     help=PLOTS_HELP,
 )
-def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options: Any) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as JSON (kind, scoring, best configuration and score, every "
+    "trial) instead of the explanation.",
+)
+def fit(
+    data: Path,
+    target: str,
+    out: Path | None,
+    plots: Path | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Fit a model on DATA (CSV, CSV.gz or Parquet) and print how the search went.
 
     The explanation says where each warm start came from, what the meta-learner
@@ -96,6 +147,7 @@ def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options
         except (ValueError, ImportError) as exc:
             fail(str(exc))
     try:
+        options = _fit_options(**options)
         X, y = read_table(data, target)
         _announce_task(y, options.get("kind"), options.get("scoring"))
         model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
@@ -103,7 +155,7 @@ def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options
         fail(str(exc), EXIT_FAILED)
     except (ValueError, TypeError) as exc:
         fail(str(exc))
-    click.echo(model.explain())
+    click.echo(_as_json(model) if as_json else model.explain())
     if out is not None:
         from autometa.persistence import save_model
 
@@ -123,7 +175,9 @@ def fit(data: Path, target: str, out: Path | None, plots: Path | None, **options
 
 @main.command()
 @click.argument("model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "data", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--target", default=None, help="Drop this column before predicting, if present.")
 @click.option("--proba", is_flag=True, help="Print class probabilities instead of labels.")
 @click.option(
@@ -142,24 +196,34 @@ def predict(
     """
     import pandas as pd
 
+    from autometa.knowledge._corpus import read_frame
     from autometa.persistence import load_model
 
     try:
         model = load_model(model_path, trusted=trusted)
     except (ValueError, ImportError) as exc:  # UntrustedTypesError is a ValueError
         fail(str(exc))
-    frame = pd.read_csv(data, keep_default_na=False, na_values=[""])
+    try:
+        frame = read_frame(data)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
     if target and target in frame.columns:
         frame = frame.drop(columns=[target])
     try:
         values = model.predict_proba(frame) if proba else model.predict(frame)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         fail(str(exc))
-    pd.DataFrame(values if proba else {"prediction": values}).to_csv(sys.stdout, index=False)
+    if proba:  # one column per class, headed by its label
+        table = pd.DataFrame(values, columns=[str(c) for c in model.classes_])
+    else:
+        table = pd.DataFrame({"prediction": values})
+    table.to_csv(sys.stdout, index=False)
 
 
 @main.command()
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "data", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--target", required=True)
 @click.option("--kind", default=None, help=KIND_HELP)
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True)
@@ -217,6 +281,70 @@ def _check_plots_available() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         fail('--plots needs matplotlib: pip install "autometa-ml[plots]"')
+
+
+def _fit_options(
+    *,
+    no_warm_start: bool,
+    algorithms: str | None,
+    blocked: str | None,
+    plugin_modules: tuple[str, ...],
+    memory_limit: str,
+    **options: Any,
+) -> dict[str, Any]:
+    """The command line's fit options as ``autometa.fit`` takes them."""
+    import importlib
+
+    if no_warm_start:
+        if options.get("warm_start") not in (None, 0):
+            raise ValueError("--no-warm-start and --warm-start N contradict each other.")
+        options["warm_start"] = 0
+    options["algorithms"] = _names(algorithms)
+    options["blocked"] = _names(blocked) or ()
+    plugins = []
+    for name in plugin_modules:
+        try:
+            plugins.append(importlib.import_module(name))
+        except ImportError as exc:
+            raise ValueError(f"--plugin {name}: cannot import it ({exc}).") from None
+    options["plugins"] = plugins
+    limit = memory_limit.strip().lower()
+    if limit in ("auto", "none"):
+        options["memory_limit"] = None if limit == "none" else "auto"
+    else:
+        try:
+            options["memory_limit"] = float(limit)
+        except ValueError:
+            raise ValueError(
+                f"--memory-limit must be megabytes, 'auto' or 'none'; got {memory_limit!r}."
+            ) from None
+    return options
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``"a, b"`` as ``["a", "b"]``; None as None."""
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _as_json(model: Any) -> str:
+    """What a script reads after a fit: the task, the winner, and every trial."""
+    import json
+
+    board = model.leaderboard()
+    trials = json.loads(board.to_json(orient="records"))
+    return json.dumps(
+        {
+            "kind": model.task_kind_,
+            "scoring": model.scoring_,
+            "best_config": {"algorithm": model.best_config_.algorithm, **model.best_config_.params},
+            "best_score": model.best_score_,
+            "n_trials": len(board),
+            "ensemble_members": int((board["ensemble_weight"] > 0).sum()),
+            "trials": trials,
+        },
+        indent=2,
+        default=str,
+    )
 
 
 def _announce_task(y: Any, kind: str | None, scoring: str | None) -> None:

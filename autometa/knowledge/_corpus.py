@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -9,29 +10,55 @@ import pandas as pd
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 
-def read_table(path: str | Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Read a CSV (optionally gzipped) or Parquet file and split off the ``target`` column.
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file; ``"-"`` reads CSV from standard input.
 
     Only empty cells count as missing in CSV files, so category labels such as "NA" or
-    "None" stay labels. Rows whose target is missing are an error, not silently dropped.
+    "None" stay labels. Text columns come back as plain object columns.
     """
+    stdin = str(path) == "-"
     path = Path(path)
     name = path.name.lower()
-    if not path.is_file():
+    if not stdin and not path.is_file():
         raise FileNotFoundError(f"No such data file: {path}")
+    shown = "standard input" if stdin else str(path)
     try:
-        if name.endswith((".parquet", ".pq")):
+        if stdin or name.endswith((".csv", ".csv.gz")):
+            frame = pd.read_csv(
+                sys.stdin if stdin else path,
+                keep_default_na=False,
+                na_values=[""],
+                low_memory=False,
+            )
+        elif name.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
-        elif name.endswith((".csv", ".csv.gz")):
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
         else:
             raise ValueError(
-                f"{path}: unsupported file type; use one of {', '.join(TABLE_SUFFIXES)}."
+                f"{path}: unsupported file type; use one of {', '.join(TABLE_SUFFIXES)}, or - "
+                "for CSV on standard input."
             )
+    except ImportError as exc:  # pandas names the missing Parquet engine
+        raise ValueError(
+            f'{shown}: reading Parquet needs pyarrow: pip install "autometa-ml[parquet]" ({exc}).'
+        ) from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
         raise ValueError(
-            f"{path}: cannot be read as a table ({type(exc).__name__}: {exc})."
+            f"{shown}: cannot be read as a table ({type(exc).__name__}: {exc})."
         ) from exc
+    for column in frame.columns:  # pandas 3 reads text as "str"; categoricals as plain objects
+        if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_object_dtype(
+            frame[column]
+        ):
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
+def read_table(path: str | Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`read_frame`, with the ``target`` column split off.
+
+    Rows whose target is missing are an error, not silently dropped.
+    """
+    frame = read_frame(path)
     if target not in frame.columns:
         shown = ", ".join(map(str, list(frame.columns)[:10]))
         raise ValueError(
@@ -44,11 +71,7 @@ def read_table(path: str | Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
             f"{path}: target column {target!r} has {int(y.isna().sum())} missing values; "
             "drop those rows first."
         )
-    X = frame.drop(columns=[target])
-    for column in X.columns:  # pandas 3 reads text as "str"; categoricals as plain objects
-        if pd.api.types.is_string_dtype(X[column]) and not pd.api.types.is_object_dtype(X[column]):
-            X[column] = X[column].astype(object)
-    return X, y
+    return frame.drop(columns=[target]), y
 
 
 def dataset_name(path: str | Path) -> str:
