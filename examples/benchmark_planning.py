@@ -20,6 +20,7 @@ autometa without them, the same steps timed one by one), and, for scale, one
     python examples/benchmark_planning.py                       # 10,000 x 50 and 100,000 x 100
     python examples/benchmark_planning.py --sizes 10000x50 --kind regression --repeat 5
     python examples/benchmark_planning.py --statistics-effect ../shared/corpus
+    python examples/benchmark_planning.py --sizes 10000x50 --timeout 30   # a timed fit's plan
 
 Numbers are wall times on this machine; compare them within one run.
 """
@@ -100,7 +101,15 @@ def _steps_by_hand(X: Any, y: Any) -> dict[str, float]:
     return times
 
 
-def child(rows: int, columns: int, kind: str, repeat: int, k: int, reference: bool) -> None:
+def child(
+    rows: int,
+    columns: int,
+    kind: str,
+    repeat: int,
+    k: int,
+    reference: bool,
+    timeout: float | None = None,
+) -> None:
     """Run inside a fresh process: time the calls and print one JSON line."""
     started = time.perf_counter()
     import autometa
@@ -115,7 +124,7 @@ def child(rows: int, columns: int, kind: str, repeat: int, k: int, reference: bo
         recs = recommend(X, y, k=k)
         recommend_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        plan = make_plan(X, y, warm_start=10)
+        plan = make_plan(X, y, warm_start=10, timeout=timeout)
         plan_seconds = time.perf_counter() - start
         calls.append(
             {
@@ -193,20 +202,31 @@ def statistics_effect(corpus: str) -> None:
 
 
 def run_child(
-    rows: int, columns: int, kind: str, repeat: int, k: int, cache_dir: str, reference: bool
+    rows: int,
+    columns: int,
+    kind: str,
+    repeat: int,
+    k: int,
+    cache_dir: str,
+    reference: bool,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        f"{rows}x{columns}",
-        "--kind",
-        kind,
-        "--repeat",
-        str(repeat),
-        "-k",
-        str(k),
-    ] + (["--reference"] if reference else [])
+    command = (
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            f"{rows}x{columns}",
+            "--kind",
+            kind,
+            "--repeat",
+            str(repeat),
+            "-k",
+            str(k),
+        ]
+        + (["--reference"] if reference else [])
+        + ([] if timeout is None else ["--timeout", str(timeout)])
+    )
     env = {**os.environ, "AUTOMETA_CACHE_DIR": cache_dir}
     env.pop("AUTOMETA_KNOWLEDGE", None)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -236,6 +256,13 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10, help="recommendations asked for")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="plan as for a fit with this timeout (the selector then picks the cost-aware "
+        "portfolio, which fits a cost model); recommend is timed without one",
+    )
+    parser.add_argument(
         "--statistics-effect",
         metavar="CORPUS",
         help="instead: compare bounded and all-rows skewness/kurtosis on a corpus folder",
@@ -248,14 +275,18 @@ def main() -> None:
         return
     if args.child:
         rows, columns = _size(args.child)
-        child(rows, columns, args.kind, args.repeat, args.k, args.reference)
+        child(rows, columns, args.kind, args.repeat, args.k, args.reference, args.timeout)
         return
     results = {}
     for size in args.sizes:
         rows, columns = _size(size)
         with tempfile.TemporaryDirectory(prefix="autometa-bench-cache-") as cache:
-            fresh = run_child(rows, columns, args.kind, args.repeat, args.k, cache, False)
-            warm = run_child(rows, columns, args.kind, 1, args.k, cache, rows <= 20_000)
+            fresh = run_child(
+                rows, columns, args.kind, args.repeat, args.k, cache, False, args.timeout
+            )
+            warm = run_child(
+                rows, columns, args.kind, 1, args.k, cache, rows <= 20_000, args.timeout
+            )
         results[size] = {"fresh_process_empty_cache": fresh, "new_process_filled_cache": warm}
         same = fresh["calls"][0]["recommendations"] == warm["calls"][0]["recommendations"]
         print(
