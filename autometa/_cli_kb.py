@@ -181,6 +181,12 @@ def kb_evaluate(
 @click.option(
     "--cost-model", is_flag=True, help="Also report the cost model's error on held-out tasks."
 )
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Also replay the adaptive portfolio, which re-weights the earlier tasks after every "
+    "observed score (slower: it is asked again at each step).",
+)
 def kb_replay(
     location: str | None,
     seconds: str,
@@ -192,24 +198,36 @@ def kb_replay(
     random_state: int,
     json_out: Path | None,
     cost_model: bool,
+    adaptive: bool,
 ) -> None:
     """Replay search policies leaving one task out, charging stored scores and fit times.
 
     Prints the mean normalized regret, (best - achieved) / (best - worst) over the pool
     on the held-out task, after each simulated budget in seconds and each trial count,
-    for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle.
+    for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle
+    (and adaptive_portfolio with --adaptive).
     """
     from autometa.contract._cost import timing_table
     from autometa.knowledge._cost_model import cost_model_error
     from autometa.knowledge._replay import FULL_ROWS, replay
+    from autometa.knowledge._replay_policies import (
+        AdaptivePolicy,
+        AdaptivePortfolioPolicy,
+        Policy,
+        default_policies,
+    )
 
     try:
         n_rows: float | str | None = None
         if rows is not None:
             n_rows = rows if rows == FULL_ROWS else float(rows)
         knowledge = read_knowledge(location)
+        policies: list[Policy | AdaptivePolicy] = [*default_policies(random_state, overhead)]
+        if adaptive:
+            policies.append(AdaptivePortfolioPolicy())
         report = replay(
             knowledge,
+            policies,
             seconds=[float(s) for s in seconds.split(",")],
             trials=[int(k) for k in trials.split(",")],
             n_rows=n_rows,

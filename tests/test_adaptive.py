@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from test_replay import build
 
+from autometa._cli import main
 from autometa.contract._adaptive import observation_weights
 from autometa.contract._cost import CostModel, TaskSize
 from autometa.contract._types import Config
@@ -123,3 +127,17 @@ def test_a_proposer_that_repeats_a_pick_is_refused() -> None:
 
     with pytest.raises(ValueError, match="column 0 twice"):
         _walk(Stuck(), np.array([0.5, 0.6]))
+
+
+def test_cli_replay_adds_the_adaptive_portfolio_on_request(tmp_path: Path) -> None:
+    location = tmp_path / "kb.sqlite"
+    with KnowledgeBase.open(location) as kb:
+        build(kb)
+    plain = CliRunner().invoke(main, ["kb", "replay", str(location), "--trials", "1,2"])
+    adaptive = CliRunner().invoke(
+        main, ["kb", "replay", str(location), "--trials", "1,2", "--adaptive"]
+    )
+    assert plain.exit_code == 0, plain.output
+    assert adaptive.exit_code == 0, adaptive.output
+    assert "adaptive_portfolio" not in plain.output
+    assert "adaptive_portfolio" in adaptive.output
