@@ -103,8 +103,8 @@ def _store_cache(store: SqlAlchemyStore, cache: Path) -> None:
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        # Parsed in memory, then copied page by page: other processes never see a half-built cache,
-        # and the copy takes milliseconds where inserting into the file takes seconds.
+        # Parsed in memory, then copied page by page (milliseconds; inserting into a file takes
+        # seconds) to a temporary file renamed below: no process opens a half-built cache.
         store.backup_to(temporary)
         SqlAlchemyStore.open(temporary, read_only=True, create=False).close()  # it opens
         os.replace(temporary, cache)
