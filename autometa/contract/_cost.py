@@ -153,6 +153,7 @@ class CostModel:
         terms = np.array([s.terms(self.n_splits) for s in sizes]).reshape(
             len(sizes), len(SIZE_TERMS)
         )
+        # Per fit: a cell timed n_splits fits; _log_predict multiplies back by the new count.
         log_time = np.log(np.maximum(times, MIN_SECONDS) / _fits(self.n_splits))
         log_time[~np.isfinite(times)] = np.nan
         self.configs_ = list(configs)
@@ -275,6 +276,7 @@ def _fixed_effects(log_time: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray,
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
+    # alpha times the cell count: x.T @ x grows with it, so the ridge keeps the same pull.
     gram = x.T @ x + alpha * len(y) * np.eye(x.shape[1])
     result: np.ndarray = np.linalg.solve(gram, x.T @ y)
     return result
@@ -357,6 +359,7 @@ def cost_aware_cover(
         after = weights @ np.minimum(best_so_far[:, None], regret)
         gain = (current - after) / cost
         if not (gain[remaining] > 1e-12).any():
+            # No column lowers the regret now: rank by quality per second, below any real gain.
             gain = 1e-12 * quality / cost
         candidates = remaining.copy()
         if budget is not None:
@@ -389,7 +392,9 @@ def similarity_weights(
     uniform = np.full(n_tasks, 1.0 / n_tasks)
     if not np.isfinite(distance).any() or bandwidth <= 0:
         return uniform
+    # A task sharing no defined meta-feature with the query counts as the farthest one.
     distance = np.where(np.isfinite(distance), distance, np.nanmax(distance))
+    # Shifted so the nearest gets exp(0): the sum cannot underflow to 0 for a far query.
     kernel = np.exp(-(distance - distance.min()) / bandwidth)
     weights: np.ndarray = share * kernel / kernel.sum() + (1.0 - share) * uniform
     return weights

@@ -105,9 +105,11 @@ class _Numeric:
     def scale(self, value: float) -> float:
         """``value`` mapped to [0, 1] (unclipped); the caller checks the range."""
         if self.high <= self.low:
+            # The middle, not 0: a range of one value has no smallest end to mean.
             return SINGLE_VALUE
         if self.log:
             if value <= 0:
+                # No logarithm: -inf, which the caller reports as clipped and encodes as 0.
                 return -math.inf
             low, high, value = math.log(self.low), math.log(self.high), math.log(value)
         else:
@@ -133,6 +135,7 @@ _Parameter = _Numeric | _Categorical
 
 def _choice_key(value: Any) -> tuple[str, Any]:
     """A key under which equal JSON values match: 1 and 1.0 do, True and 1 do not."""
+    # bool first: True is an int too, and must not match 1.
     if isinstance(value, (bool, np.bool_)):
         return ("bool", bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -175,6 +178,8 @@ def _widened(parameter: _Parameter, values: Sequence[Any]) -> _Parameter:
         key = _choice_key(value)
         if key not in known:
             extra.setdefault(key, value)
+    # After the space's own choices, in repr order: the columns do not depend on the order the
+    # configurations came in, and reprs compare where values of mixed types would not.
     ordered = [extra[key] for key in sorted(extra, key=repr)]
     return _Categorical((*parameter.choices, *ordered))
 
@@ -298,6 +303,7 @@ class ConfigEncoder:
         """Many configurations as a matrix, one row each, with each row's issues."""
         configs = list(configs)
         X = np.full((len(configs), len(self.columns)), self.inactive)
+        # X[i] is a view: _fill writes each row in place.
         issues = tuple(self._fill(X[i], config) for i, config in enumerate(configs))
         n_rows = sum(1 for found in issues if found)
         if n_rows:
@@ -313,6 +319,8 @@ class ConfigEncoder:
                 "or skip such configurations (ConfigEncoder.covers)."
             )
         row[self.algorithms.index(config.algorithm)] = 1.0
+        # The row starts out inactive everywhere, but the algorithm columns are one-hot: the other
+        # algorithms' are 0.
         for other in self.algorithms:
             if other != config.algorithm:
                 row[self.algorithms.index(other)] = 0.0
@@ -338,6 +346,8 @@ class ConfigEncoder:
                 if position is None:
                     issues.append(EncodingIssue(name, value, "invalid"))
                     continue
+                # An active parameter's choice columns are 0/1; they stay inactive only for an
+                # invalid value (above).
                 row[where] = 0.0
                 row[where.start + position] = 1.0
         for param in sorted(set(config.params) - set(params)):

@@ -106,11 +106,13 @@ def greedy_cover(
     weights = np.full(n_tasks, 1.0 / max(n_tasks, 1)) if weights is None else weights
     remaining = np.ones(n_configs, dtype=bool) if allowed is None else allowed.copy()
     remaining[list(after)] = False
+    # initial=1.0: with nothing picked, each task's best-so-far regret is the worst, 1.
     best_so_far = regret[:, list(after)].min(axis=1, initial=1.0)
     picked: list[tuple[int, float]] = []
     while len(picked) < size and remaining.any():
         expected = weights @ np.minimum(best_so_far[:, None], regret)
         expected[~remaining] = np.inf
+        # argmin returns the first minimum: ties go to the earliest column.
         column = int(np.argmin(expected))
         remaining[column] = False
         best_so_far = np.minimum(best_so_far, regret[:, column])

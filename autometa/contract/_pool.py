@@ -29,6 +29,7 @@ def from_unit(u: float, distribution: BaseDistribution) -> Any:
     """Map ``u`` in [0, 1) to a value of ``distribution`` (log scales respected)."""
     if isinstance(distribution, CategoricalDistribution):
         choices = distribution.choices
+        # min(): a u just below 1 can round u * len up to len.
         return choices[min(int(u * len(choices)), len(choices) - 1)]
     if isinstance(distribution, (FloatDistribution, IntDistribution)):
         low, high = float(distribution.low), float(distribution.high)
@@ -36,6 +37,9 @@ def from_unit(u: float, distribution: BaseDistribution) -> Any:
             value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
         else:
             value = low + u * (high - low)
+        # Snapped to the step grid counted from low, as Optuna counts it, so the value is one the
+        # distribution contains; rounding (exp of logs, snapping) can land a hair outside the
+        # range, hence the clamps.
         step = distribution.step
         if isinstance(distribution, IntDistribution):
             step = step or 1
@@ -62,6 +66,7 @@ def space_filling_configs(
     sampler = qmc.Sobol(d=len(names), scramble=True, seed=random_state)
     # Draw a power of two (Sobol's balance property) with room for duplicates.
     points = sampler.random(2 ** math.ceil(math.log2(max(4 * n, 2))))
+    # A dict as an ordered set: duplicates (a small categorical space) drop out, draw order stays.
     configs: dict[Config, None] = {}
     default = algorithm.default_config
     for point in points:
@@ -90,12 +95,15 @@ def make_pool(
     shares = _split(remaining, len(names))
     drawn: dict[str, list[Config]] = {}
     for offset, name in enumerate(names):
+        # Each algorithm its own scramble, fixed by random_state and its place among the names.
         seed = random_state + 1000 * offset
         drawn[name] = space_filling_configs(algorithms[name], task, shares[offset], seed)
     shortfall = remaining - sum(len(v) for v in drawn.values())
     for offset, name in enumerate(names):
         if shortfall <= 0:
             break
+        # Same seed, more points: a scrambled Sobol sequence repeats its prefix, so the earlier
+        # draws come back unchanged and only new ones are added.
         extra = space_filling_configs(
             algorithms[name], task, len(drawn[name]) + shortfall, random_state + 1000 * offset
         )

@@ -61,6 +61,7 @@ def builtin_sampler(name: str, random_state: int | None, n_jobs: int = 1) -> Bas
                 seed=random_state,
                 multivariate=True,
                 group=True,  # the space is conditional on `algorithm`
+                # Trials asked before others are told would otherwise crowd the same region.
                 constant_liar=n_jobs > 1,
             )
     if name == "random":
@@ -68,6 +69,8 @@ def builtin_sampler(name: str, random_state: int | None, n_jobs: int = 1) -> Bas
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(
             seed=random_state,
+            # CMA-ES models numeric parameters only: the algorithm choice and categorical ones go to
+            # TPE rather than Optuna's default, random sampling.
             independent_sampler=builtin_sampler("tpe", random_state, n_jobs),
         )
     if name == "qmc":

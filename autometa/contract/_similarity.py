@@ -51,6 +51,7 @@ def task_distances(tasks: npt.ArrayLike, query: npt.ArrayLike) -> FloatArray:
     with np.errstate(all="ignore"):
         difference = np.abs(rows - point)
     return np.array(
+        # Checked first: nanmean of an all-NaN row warns, and NaN is the answer anyway.
         [float(np.nanmean(d)) if np.isfinite(d).any() else np.nan for d in difference],
         dtype=float,
     )
@@ -72,6 +73,8 @@ def scale_jointly(tasks: npt.ArrayLike, query: npt.ArrayLike) -> tuple[FloatArra
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
         low, high = np.nanmin(both, axis=0), np.nanmax(both, axis=0)
+        # A constant column gets a NaN span, not a division by zero: its scaled values are NaN, so
+        # every distance leaves it out.
         span = np.where(high - low > 0, high - low, np.nan)
         return (rows - low) / span, (point - low) / span
 

@@ -50,6 +50,7 @@ class Derivations:
         if self.shipped_digest is not None:
             return self.shipped_digest
         revision = self.store().revision()
+        # The prefix keeps a revision token from ever equalling a shipped digest in the shared memo.
         return None if revision is None else f"revision-{revision}"
 
     def tasks(self, kind: str | None) -> list[TaskRecord]:
@@ -58,8 +59,11 @@ class Derivations:
             check_kind_argument(kind)
         digest = self.digest()
         if digest is None:
+            # No revision yet: nothing identifies the content, so nothing can be memoised; read it.
             return self.store().read_tasks(cast(Any, kind))
         records = _derived_tasks(self.key(digest))
+        # Copies: the memoised records are shared by every base with this digest, and a caller may
+        # mutate the meta-features of what it gets.
         return [copy_record(r) for r in records if kind is None or r.kind == kind]
 
     def score_table(self, kind: str | None, algorithms: Iterable[str] | None) -> ScoreTable:
@@ -82,6 +86,8 @@ class Derivations:
 
     def key(self, digest: str) -> DerivedKey:
         """The memo key of this base's content ``digest``."""
+        # Weak: the lru_cache keeps its keys alive, and a strong reference would keep the base and
+        # its database connection alive with them.
         return DerivedKey(digest, weakref.ref(self))
 
     def file(self, what: str) -> Path | None:
@@ -175,6 +181,9 @@ def read_scores(store: KnowledgeStore) -> Scores:
     fit_times = np.full(table.scores.shape, np.nan)
     for evaluation in store.read_evaluations():
         i, j = row.get(evaluation.task_id), column.get(evaluation.config)
+        # Capped cells keep their time (the budget they used, which the cost model needs); a failed
+        # fit's time says nothing about what a successful one costs. Cells outside the table (no
+        # finite score) are skipped.
         if i is not None and j is not None and evaluation.status != "failed":
             fit_times[i, j] = evaluation.fit_time
     kinds = {record.task_id: record.kind for record in store.read_tasks()}
@@ -189,6 +198,8 @@ def fingerprints_of(inputs: DigestInputs) -> dict[str, str]:
         task_id: hashlib.sha256(f"{kind}\n{scoring}\n{meta}\n".encode())
         for task_id, kind, scoring, meta in inputs.tasks
     }
+    # Sorted: the hash must not depend on the order the backend returns rows in. score!r is the
+    # shortest round-trip form, so equal floats hash equal and any change shows.
     for task_id, key, score, status in sorted(inputs.cells):  # (task_id, key) is unique
         digests[task_id].update(f"{key}\t{score!r}\t{status}\n".encode())
     return {task_id: digest.hexdigest() for task_id, digest in sorted(digests.items())}
@@ -205,6 +216,9 @@ def _load_fingerprints(path: Path, digest: str) -> tuple[tuple[str, str], ...]:
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Best effort: write ``arrays`` to ``path`` atomically (a temporary file, a rename)."""
+    # The pid keeps two processes caching at once off each other's temporary file, and the rename is
+    # atomic: a reader sees the old file or the whole new one. The name already ends in .npz, or
+    # np.savez would append it.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     try:
         np.savez(temporary, **cast(dict[str, Any], arrays))

@@ -120,6 +120,8 @@ def parse_jsonl(
             raise KnowledgeBaseError(f"{source}, line {number}: not UTF-8 text ({exc}).") from None
         if not text or text.isspace():
             continue
+        # Keyed by the raw line: a byte-identical line means the same config, and the lookup skips
+        # the JSON parse and the checks.
         known = parsed_configs.get(text)
         if known is not None:  # a config line seen (and checked) in another file
             ident, config = known
@@ -134,6 +136,8 @@ def parse_jsonl(
         record = loads(text, f"{source}, line {number}")
         kind = record.get("type") if isinstance(record, dict) else None
         fields = _FIELDS.get(kind) if isinstance(kind, str) else None
+        # Required <= keys <= allowed: one set test on the hot path; _reject_record works out the
+        # message only when it fails.
         if fields is None or not (fields[0] <= record.keys() <= fields[1]):
             _reject_record(record, f"{source}, line {number}")
         if kind == "evaluation":
@@ -141,6 +145,7 @@ def parse_jsonl(
         elif kind == "config":
             where = f"{source}, line {number}"
             ident = record["id"]
+            # bool is an int: true would otherwise alias config 1.
             if not isinstance(ident, int) or isinstance(ident, bool):
                 raise KnowledgeBaseError(f"{where}: config id must be an integer, found {ident!r}.")
             if ident in config_keys:
@@ -193,6 +198,7 @@ def _parse_evaluation(
         record["status"],
     )
     fit_time, error = record.get("fit_time"), record.get("error")
+    # type() is, not isinstance: a bool id (true == 1) must not resolve to config 1.
     config = configs.get(ident) if type(ident) is int else None
     # Fast path for well-formed lines (10^5 per file); the checks below explain the rest.
     if config is not None and is_well_formed_evaluation(task_id, score, fit_time, status, error):
@@ -229,6 +235,7 @@ def _parse_meta(record: Mapping[str, Any], where: str) -> dict[str, Any]:
             f"{where}: format is {record['format']!r}, expected {FORMAT_NAME!r}."
         )
     version = record["schema_version"]
+    # bool is an int: true must not read as version 1.
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise KnowledgeBaseError(f"{where}: schema_version must be a positive integer.")
     if version > FORMAT_VERSION:
@@ -320,6 +327,8 @@ def format_jsonl(bundle: Bundle) -> Iterator[str]:
         }
     )
     ids: dict[str, int] = {}
+    # Renumbered in key order rather than any stored config_id: the same content gives the same
+    # bytes from any base.
     for number, key in enumerate(sorted(bundle.configs), start=1):
         ids[key] = number
         config = bundle.configs[key]

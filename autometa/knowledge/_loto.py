@@ -122,6 +122,7 @@ def leave_one_task_out(
         if (wanted is None or r.kind in wanted) and (only is None or r.task_id in only)
     ]
     tables = {kind: knowledge.score_table(kind) for kind in sorted({r.kind for r in records})}
+    # A task with fewer than two scores cannot be held out: see _row.
     held_out = [r for r in records if _row(tables[r.kind], r.task_id) is not None]
     if not held_out:
         raise ValueError(f"{knowledge!r} has no task with evaluations to hold out.")
@@ -147,6 +148,7 @@ def leave_one_task_out(
                 per_task[task_id] = scores
                 advance(1)
         else:
+            # Unordered: the bar moves as soon as any chunk finishes; results are keyed by task.
             outcomes = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
                 joblib.delayed(_evaluate_chunk)(export, chunk, dict(learners), ks)
                 for chunk in _chunks(held_out, workers)
@@ -196,6 +198,7 @@ def _held_out_scores(
         training = KnowledgeBase.in_memory()
         keep = [t.task_id for t in all_tasks if not _same_task(t, record)]
         full.copy_into(training, task_ids=keep)
+        # The truth comes from the full base: the training copy has no row for this task.
         truth = _regrets(full.score_table(record.kind), record.task_id)
         scores = _score_learners(training, record, learners, algorithms[record.kind], truth, ks)
         training.close()
@@ -219,6 +222,8 @@ def _score_learners(
             .fit(training)
             .recommend(record.meta_features, kind=record.kind, algorithms=algorithms, k=k_max)
         )
+        # A fresh learner per held-out task (above), fitted on the copy without it: nothing the
+        # learner keeps can leak the held-out row.
         scores[name] = _regret_curve([r.config for r in recommendations], truth, ks)
     table = training.score_table(record.kind)
     if table.task_ids:
@@ -236,6 +241,8 @@ def _regret_curve(
     configs: Sequence[Config], truth: Mapping[Config, float], ks: tuple[int, ...]
 ) -> list[float]:
     """Regret of the best of the first k configurations, for each k (1.0 if none known)."""
+    # A recommendation never evaluated on the task counts as the worst: an unknown cell must not
+    # look good.
     regrets = [truth.get(config, 1.0) for config in configs]
     return [min(regrets[:k], default=1.0) for k in ks]
 
@@ -257,6 +264,8 @@ def _row(table: ScoreTable, task_id: str) -> int | None:
         row = table.task_ids.index(task_id)
     except ValueError:
         return None
+    # Regrets scale between the task's worst and best score: with fewer than two scores that range
+    # is empty and every regret would be 0/0.
     return row if np.isfinite(table.scores[row]).sum() >= 2 else None
 
 
@@ -270,6 +279,7 @@ def _same_task(candidate: TaskRecord, held_out: TaskRecord) -> bool:
         return False
     a = np.array([candidate.meta_features[n] for n in sorted(candidate.meta_features)])
     b = np.array([held_out.meta_features[n] for n in sorted(held_out.meta_features)])
+    # equal_nan: a meta-feature undefined on both tasks is a match, not a difference.
     return bool(np.allclose(a, b, equal_nan=True))
 
 
@@ -302,6 +312,7 @@ def _summarise(
             n_tasks=len(task_ids),
             regret_at={k: float(regrets[name][:, i].mean()) for i, k in enumerate(ks)},
             rank_at={k: float(ranks[index, :, i].mean()) for i, k in enumerate(ks)},
+            # SBS regret 0 (it was best on every task): no gap to close, NaN rather than 0/0.
             gap_closed=1.0 - mean_at_1 / sbs_mean if sbs_mean > 0 else math.nan,
         )
     return LotoReport(results, per_task, ks)

@@ -66,6 +66,7 @@ tasks_table = Table(
     Column("scoring", Text, nullable=False),
     Column("meta_features", Text, nullable=False),  # JSON {name: number | null}
     Column("provenance", Text, nullable=False),  # JSON object
+    # A tuple of plain strings has a repr that is also a valid SQL list: ('binary', ...).
     CheckConstraint(f"kind IN {TASK_KINDS!r}", name="ck_tasks_kind"),
 )
 
@@ -118,6 +119,8 @@ def foreign(path: Path | str, detail: str, *, sqlite: bool = True) -> KnowledgeB
 def create_schema(conn: Connection) -> None:
     """Create tables and the meta rows; inside the caller's write transaction."""
     if conn.dialect.name == "sqlite":
+        # Only an SQLite file has a header to mark; other backends are recognised by the meta rows
+        # alone.
         conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
     schema.create_all(conn)
     rows = {
@@ -141,6 +144,7 @@ def check_schema(conn: Connection, location: str, names: set[str]) -> None:
         detail = f"meta application is {application!r}"
         raise foreign(location, detail, sqlite=conn.dialect.name == "sqlite")
     version = loads(values.get("schema_version"), f"{location}: meta 'schema_version'")
+    # bool is a subclass of int: without the second test JSON true would read as version 1.
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise KnowledgeBaseError(f"{location}: meta schema_version is invalid ({version!r}).")
     if version > SCHEMA_VERSION:
@@ -210,6 +214,9 @@ def upsert(
         else:
             conn.execute(stmt, unique)
         return
+    # Portable fallback. Not atomic against a concurrent writer of the same key on backends without
+    # serializable transactions: such a race fails on the primary key rather than writing a
+    # duplicate.
     match = and_(*(table.c[k] == bindparam(f"match_{k}") for k in keys))
     params = [{f"match_{k}": row[k] for k in keys} for row in unique]
     if update:

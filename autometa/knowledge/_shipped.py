@@ -71,13 +71,17 @@ def open_shipped() -> Shipped:
         empty.freeze(DEFAULT_LOCATION)
         return Shipped(empty)
     digest = _sources_digest(files)
+    # 80 bits of the hash name the file; the derived files next to it check the full digest.
     cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{digest[:20]}.db"
     marks: dict[str, Any] = {"digest": f"shipped-{digest}", "prefix": cache.with_suffix("")}
     if cache.is_file():
         try:
+            # Read-only: processes share this file, and none may change what the hash names.
             return Shipped(SqlAlchemyStore.open(cache, read_only=True, create=False), **marks)
         except KnowledgeBaseError:
             logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+    # None when the packaged data describes other files (a checkout whose data changed): nothing to
+    # answer from meanwhile, so parse now.
     packaged = Packaged.load(packaged_file(), f"shipped-{digest}")
     if packaged is None:
         return Shipped(_parse(files, cache), **marks)
@@ -99,6 +103,8 @@ def _store_cache(store: SqlAlchemyStore, cache: Path) -> None:
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
+        # Parsed in memory, then copied page by page (milliseconds; inserting into a file takes
+        # seconds) to a temporary file renamed below: no process opens a half-built cache.
         store.backup_to(temporary)
         SqlAlchemyStore.open(temporary, read_only=True, create=False).close()  # it opens
         os.replace(temporary, cache)
@@ -108,6 +114,7 @@ def _store_cache(store: SqlAlchemyStore, cache: Path) -> None:
                 stale.unlink(missing_ok=True)
     except (OSError, sqlite3.Error, KnowledgeBaseError) as exc:
         logger.info("not caching the default knowledge base at %s: %s", cache, exc)
+        # The glob also catches SQLite's -journal and -wal files of the temporary copy.
         for leftover in cache.parent.glob(f"{temporary.name}*"):
             leftover.unlink(missing_ok=True)
 
@@ -163,6 +170,8 @@ def _default_kb_dir() -> Traversable:
 def _sources_digest(files: Sequence[Traversable]) -> str:
     """:func:`_digest`, hashed once per process while the files' sizes and modification
     times stay the same (the shipped files are 20 MB: hashing them costs 30 ms)."""
+    # Files inside a zip (a zipimport install) have no stat(): no stamp to key the memo, so hash
+    # them every time.
     if not all(isinstance(source, Path) for source in files):
         return _digest(files)
     stamps = []

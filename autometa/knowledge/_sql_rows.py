@@ -124,6 +124,7 @@ def write_tasks(
     final: dict[str, TaskRecord] = {}
     for record in records:
         row = stored.get(record.task_id)
+        # A task without evaluations may be redeclared: nothing was scored under its old kind.
         if row is not None and (row.kind, row.scoring) != (record.kind, record.scoring):
             has_evaluations = conn.execute(
                 select(evaluations_table.c.task_id)
@@ -138,6 +139,8 @@ def write_tasks(
                     f"scoring={record.scoring!r}. Use a new task_id."
                 )
         if merge:
+            # The same task twice in one write: merge onto the earlier record of this batch, not the
+            # stored row, or the first record's new meta-features would be lost.
             previous = final.get(record.task_id)
             if previous is None and row is not None:
                 previous = rows.task(row)
@@ -180,7 +183,11 @@ def write_evaluations(conn: Connection, location: str, content: Bundle) -> None:
         {"key": key, "algorithm": c.algorithm, "params": dumps(dict(c.params))}
         for key, c in used.items()
     ]
+    # Never updated: the key determines algorithm and params, so a stored row is already identical,
+    # and its config_id (which evaluations refer to) must not change.
     upsert(conn, configs_table, config_rows, ["key"], [])
+    # Read the ids back: the insert returns none for rows that already existed, and RETURNING with
+    # executemany is not portable.
     ids: dict[str, int] = {}
     for chunk in chunks(sorted(used)):
         stmt = select(configs_table.c.key, configs_table.c.config_id).where(
@@ -224,6 +231,7 @@ def read_score_table(
         names = sorted(set(algorithms))
         stmt = stmt.where(cf.c.algorithm.in_(names))
         config_stmt = config_stmt.where(cf.c.algorithm.in_(names))
+    # Only configurations with a scored cell in this cut: the table gets no all-NaN column.
     config_stmt = config_stmt.where(cf.c.config_id.in_(stmt.with_only_columns(ev.c.config_id)))
     rows = conn.execute(stmt).all()
     config_rows = conn.execute(config_stmt).all()
@@ -231,9 +239,13 @@ def read_score_table(
     cells = []
     for task_id, config_id, score in rows:
         value = check_optional_number(score, where, "score")
+        # NaN here: a non-finite number written by other software to a backend that keeps them
+        # (autometa writes NULL). The table holds finite scores only: like NULL, it is no cell.
         if math.isfinite(value):
             cells.append((check_text(task_id, where, "task_id"), config_id, value))
     used = {config_id for _, config_id, _ in cells}
+    # Columns and rows in key and id order, not config_id or storage order: the same content gives
+    # the same table in any base, whatever order it was written in.
     configs = sorted(
         ((rows_of.config(*row), row[0]) for row in config_rows if row[0] in used),
         key=lambda pair: pair[0].key,
@@ -244,6 +256,7 @@ def read_score_table(
     scores = np.full((len(task_ids), len(configs)), np.nan)
     if cells:
         count = len(cells)
+        # One fancy-indexed assignment: a Python loop of item writes costs far more at 10^5 cells.
         rows_idx = np.fromiter((row_of[t] for t, _, _ in cells), dtype=np.intp, count=count)
         cols_idx = np.fromiter((col_of[c] for _, c, _ in cells), dtype=np.intp, count=count)
         scores[rows_idx, cols_idx] = np.fromiter((s for _, _, s in cells), float, count)
@@ -254,6 +267,8 @@ def read_content(conn: Connection, rows: Rows, task_ids: Sequence[str] | None) -
     """Everything, or the given tasks with their evaluations and configurations."""
     bundle = Bundle()
     for key, value in conn.execute(select(meta_table.c.key, meta_table.c.value)):
+        # The reserved keys describe this database (schema, creator, revision), not its content; a
+        # copy writes its own.
         if key not in RESERVED_METADATA:
             bundle.metadata[key] = loads(value, f"{rows.location}: meta {key!r}")
     task_stmt = select(tasks_table)
@@ -267,6 +282,7 @@ def read_content(conn: Connection, rows: Rows, task_ids: Sequence[str] | None) -
         task_stmt = task_stmt.where(tasks_table.c.task_id.in_(task_ids))
         eval_stmt = eval_stmt.where(ev.c.task_id.in_(task_ids))
         config_stmt = config_stmt.where(
+            # Only the configurations these tasks use: a partial export carries no unused ones.
             cf.c.config_id.in_(eval_stmt.with_only_columns(ev.c.config_id))
         )
     for row in conn.execute(task_stmt):

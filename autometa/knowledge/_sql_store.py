@@ -97,6 +97,8 @@ class SqlAlchemyStore(KnowledgeStore):
         try:
             dbapi = raw.driver_connection
             assert dbapi is not None
+            # On the driver connection: query_only is per connection, and this engine is in memory
+            # with its one shared connection (StaticPool), so every later use is refused writes.
             dbapi.execute("PRAGMA query_only = ON")
         finally:
             raw.close()
@@ -150,6 +152,8 @@ class SqlAlchemyStore(KnowledgeStore):
 
     def _translate(self, exc: DBAPIError) -> Exception:
         message = str(exc.orig)
+        # The drivers raise a generic OperationalError: only the message tells a read-only or a
+        # damaged database apart (sqlite3 says readonly, PostgreSQL read-only).
         if "readonly" in message or "read-only" in message:
             return KnowledgeBaseError(
                 f"Knowledge base {self._location} cannot be written ({message})."
@@ -217,6 +221,8 @@ class SqlAlchemyStore(KnowledgeStore):
         for row in rows:
             config = configs.get(row[1])
             if config is None:
+                # Each configuration decoded once however many cells use it; row[6:9] are key,
+                # algorithm and params, selected after the six EVALUATION_COLUMNS.
                 config = configs[row[1]] = self._rows.config(row[1], *row[6:9])
             out.append(self._rows.evaluation(row, config))
         return out
@@ -289,6 +295,7 @@ class SqlAlchemyStore(KnowledgeStore):
     def digest_inputs(self) -> DigestInputs:
         ev, cf, tk = evaluations_table, configs_table, tasks_table
         with self._reading() as conn:
+            # Tasks and cells in one read transaction: both come from the same revision.
             tasks = conn.execute(select(tk.c.task_id, tk.c.kind, tk.c.scoring, tk.c.meta_features))
             task_rows = [tuple(row) for row in tasks]
             cells = conn.execute(

@@ -80,6 +80,8 @@ class DurableStudy:
             study_name=self.study_name,
             direction="maximize",
             sampler=sampler(random_state),
+            # Another process may create the study between check_study and here; load_if_exists
+            # makes that a join, not an error.
             load_if_exists=True,
         )
         for key, value in user_attrs.items():
@@ -105,6 +107,7 @@ class DurableStudy:
         """
         with study_lock(self.study, self.storage):
             joined = self.study.user_attrs.get(WORKERS_ATTR, 0)
+            # A value edited by hand counts as none rather than failing the fit.
             joined = joined if isinstance(joined, int) and joined >= 0 else 0
             self.study.set_user_attr(WORKERS_ATTR, joined + 1)
         return joined
@@ -112,6 +115,8 @@ class DurableStudy:
     def enqueue_once(self, recommendations: Sequence[Recommendation]) -> None:
         """Enqueue the warm starts; processes sharing the study enqueue them once."""
         with study_lock(self.study, self.storage):
+            # enqueue's skip_if_exists is a read then a write: under the lock, two processes cannot
+            # both see no warm start yet and enqueue them twice.
             enqueue(self.study, recommendations)
 
     def lease(self, n_trials: int | None) -> TrialLease | None:

@@ -74,6 +74,7 @@ class PredictionStore:
 
     @property
     def capacity(self) -> int:
+        # max(..., 1): no validation rows would divide by zero.
         fits = int(self.memory_limit_mb * 2**20 // max(self.bytes_per_trial, 1))
         return max(min(fits, self.max_kept), 0)
 
@@ -91,6 +92,8 @@ class PredictionStore:
         if predictions.shape != expected:
             return  # e.g. a regression target predicted as columns: not comparable
         self.kept[number] = KeptTrial(number, evaluation, predictions.astype(np.float32))
+        # Added first, then the worst evicted: a newcomer that is itself the worst leaves again,
+        # with no separate comparison.
         if len(self.kept) > self.capacity:
             worst = min(self.kept.values(), key=_rank)
             del self.kept[worst.number]
@@ -112,6 +115,8 @@ class PrecomputedClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, probabilities: np.ndarray, classes: np.ndarray) -> None:
         self.probabilities = probabilities
         self.classes = classes
+        # classes is the constructor argument (get_params, clone); classes_ is what scorers read off
+        # a fitted classifier.
         self.classes_ = classes
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -119,6 +124,7 @@ class PrecomputedClassifier(ClassifierMixin, BaseEstimator):
         # scorers checking that probabilities sum to one are not misled by rounding.
         proba = np.asarray(self.probabilities[_row_numbers(X)], dtype=float)
         sums = proba.sum(axis=1, keepdims=True)
+        # A row of zeros stays zeros rather than becoming NaN.
         return np.divide(proba, sums, out=np.zeros_like(proba), where=sums > 0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -147,12 +153,15 @@ def score_predictions(
     ``predictions`` are class probabilities (columns in ``classes``' order) or, with
     ``classes`` None, regression values. Greater is better, as for every scorer.
     """
+    # Told every class: the validation rows may lack one (a class seen once is never
+    # validated), and log loss needs them all.
     scorer = scorer_for(scoring, classes)
     estimator: BaseEstimator
     if classes is None:
         estimator = PrecomputedRegressor(predictions)
     else:
         estimator = PrecomputedClassifier(predictions, classes)
+    # Row numbers stand in for X: the scorer hands them to predict or predict_proba unchanged.
     rows = np.arange(len(y)).reshape(-1, 1)
     return float(scorer(estimator, rows, y))
 
@@ -203,6 +212,7 @@ def select_ensemble(
     picks: list[int] = []
     history: list[float] = []
     for round_ in range(size):
+        # Round one always runs: the best single candidate is the floor of the result.
         if round_ and deadline is not None and time.monotonic() >= deadline:
             break
         scored = [
@@ -215,7 +225,10 @@ def select_ensemble(
             for c in usable
         ]
         top = max(score for score, _ in scored)
+        # Relative for large scores, absolute near zero: float noise in the averages must not bring
+        # in a new member.
         tied = [c for score, c in scored if score >= top - _TIE * max(1.0, abs(top))]
+        # False sorts first: a candidate already chosen wins a tie.
         chosen = min(tied, key=lambda c: (c.number not in picks, c.evaluation.fit_time, c.number))
         picks.append(chosen.number)
         total += chosen.predictions
@@ -260,4 +273,6 @@ def _safe_score(
             score = score_predictions(scoring, predictions, y, classes)
     except Exception:
         return -math.inf
+    # NaN compares false with everything, so max() would keep or drop it by position; -inf simply
+    # loses.
     return score if math.isfinite(score) else -math.inf

@@ -57,6 +57,8 @@ class WeightedEnsemble(BaseEstimator):
         self.classes = classes
 
     def __sklearn_is_fitted__(self) -> bool:
+        # check_is_fitted looks for attributes ending in _, which this class has none of; it asks
+        # this method instead.
         return len(self.members) > 0
 
     def _average(self, X: Any) -> np.ndarray:
@@ -168,6 +170,7 @@ def _build(
 ) -> BuiltEnsemble:
     candidates = sorted(store.kept.values(), key=lambda k: k.number)
     n_ok = sum(1 for e in evaluations if e.ok)
+    # max(): offered counts every trial that came with predictions, failed ones too.
     without = max(n_ok - store.offered, 0)
     notes = _notes(store, n_ok)
     y = task.y[store.rows]
@@ -185,6 +188,7 @@ def _build(
         return BuiltEnsemble(None, summary, frozenset())
     by_number = {c.number: c for c in candidates}
     weights = selection.weights
+    # Heaviest first: when time runs out, the members left out weigh least.
     order = sorted(weights, key=lambda n: (-weights[n], n))
     fitted: dict[int, Any] = {}
     dropped: list[str] = []
@@ -193,6 +197,8 @@ def _build(
         evaluation = by_number[number].evaluation
         left = budget.seconds_left()
         estimate = estimated_refit_seconds(evaluation, task)
+        # The first member is always tried, with at least min_first_limit_s: the fit must end with a
+        # model.
         if fitted and estimate > left:
             dropped.append(
                 f"{evaluation.config} (weight {weights[number]:.2f}): its refit would take "
@@ -229,6 +235,8 @@ def _build(
         return BuiltEnsemble(None, summary, frozenset(failed))
     kept_weight = sum(weights[n] for n in fitted)
     final = {n: weights[n] / kept_weight for n in order if n in fitted}
+    # After a drop the renormalised weights are another ensemble, scored again; without one the
+    # selection's score is exact.
     score = (
         selection.score
         if len(final) == len(weights)

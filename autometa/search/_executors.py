@@ -180,12 +180,17 @@ class JoblibExecutor(TrialExecutor):
     ) -> Iterator[tuple[int, CVOutcome]]:
         # The watchdog stops a hung worker first; joblib's timeout is the last resort where
         # it cannot (a cluster's worker).
+        # Twice the grace: every deadline lies within the budget, the watchdog stops a worker one
+        # grace past it, and one more grace lets that stop land first. joblib's timeout abandons
+        # every running trial, the watchdog only the hung one.
         last_resort = None if math.isinf(seconds_left) else seconds_left + 2 * HARD_TIMEOUT_GRACE_S
         parallel = joblib.Parallel(
             n_jobs=self.n_jobs,
             timeout=last_resort,
             return_as="generator_unordered",
             pre_dispatch="n_jobs",
+            # One trial per dispatch: automatic batching would hand one worker several trials to
+            # run back to back, each waiting for the others before it starts.
             batch_size=1,
         )
         outputs = parallel(self._delayed(call) for call in calls)
@@ -222,6 +227,8 @@ class JoblibExecutor(TrialExecutor):
 
 def make_executor(n_jobs: int, data: TrialData) -> TrialExecutor:
     """In this process when joblib would run ``n_jobs`` as one job, else in its workers."""
+    # Ask joblib, not n_jobs: -1 on one core, or parallel_config(n_jobs=1), is one job too,
+    # and in-process skips starting workers and shipping them the data.
     if joblib.effective_n_jobs(n_jobs) == 1:
         return InProcessExecutor(data)
     return JoblibExecutor(data, n_jobs)
@@ -229,6 +236,8 @@ def make_executor(n_jobs: int, data: TrialData) -> TrialExecutor:
 
 def lost_outcome(exc: Exception) -> CVOutcome:
     """What the trials an executor lost get: capped after a timeout, else failed."""
+    # Both: joblib raises multiprocessing's TimeoutError (not a subclass of the builtin) for
+    # backends with a result callback (loky); others pass on their futures' builtin one.
     if isinstance(exc, (TimeoutError, multiprocessing.TimeoutError)):
         return CVOutcome(
             math.nan, 0.0, "capped", "no result within the hard limit: worker abandoned"

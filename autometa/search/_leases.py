@@ -67,6 +67,8 @@ def _process_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
+    # The state follows the command name in parentheses, which may itself hold spaces or ')': split
+    # after the last one.
     return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
@@ -109,6 +111,8 @@ class TrialLease:
         with study_lock(study, self.storage):
             if self.n_trials is not None:
                 n = min(n, self.n_trials - trials_taken(study))
+            # Counted and asked under one lock, so two processes cannot both see room for the same
+            # last trials; max(): the study may already be over its total.
             return [claim(study.ask()) for _ in range(max(n, 0))]
 
     def _renew(self, trials: Sequence[Trial]) -> list[Trial]:
@@ -137,6 +141,8 @@ class TrialLease:
         stop = threading.Event()
 
         def claim(trial: Trial) -> Trial:
+            # Leased now, not at the next beat: until then a reclaiming process could judge the new
+            # trial by its age alone.
             self._renew([trial])
             with guard:
                 held.append(trial)
@@ -146,6 +152,8 @@ class TrialLease:
             while not stop.wait(self.interval_s):
                 with guard:
                     beating = list(held)
+                # Renewed outside the lock: storage writes can be slow, and claim, in joblib's
+                # callback thread, must not wait on them.
                 running = {t.number for t in self._renew(beating)}
                 told = {t.number for t in beating} - running
                 with guard:  # a long search tells thousands of trials: forget those
@@ -156,6 +164,8 @@ class TrialLease:
         try:
             yield claim
         except BaseException:
+            # Re-read from the storage: only trials still RUNNING there are released, since the held
+            # list may lag behind trials told meanwhile.
             numbers = {t.number for t in held}
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if trial.number in numbers:
@@ -170,11 +180,14 @@ def _abandoned(trial: FrozenTrial, host: str, now: float) -> bool:
     lease = trial.user_attrs.get(LEASE_ATTR)
     if not isinstance(lease, Mapping):
         # Killed between ask and lease: only its age tells.
+        # No start time: taken as just started, so it is not reclaimed yet.
         started = trial.datetime_start or datetime.now()
         return (datetime.now() - started).total_seconds() > STALE_AFTER_S
     if now - float(lease.get("beat", 0.0)) > STALE_AFTER_S:
         return True
     pid = lease.get("pid")
+    # A pid means something only on its own host and PID namespace; elsewhere the heartbeat alone
+    # tells (above).
     return lease.get("host") == host and isinstance(pid, int) and not _process_alive(pid)
 
 
@@ -204,12 +217,20 @@ def _release(study: optuna.Study, trial: FrozenTrial) -> None:
     """
     evaluated = trial.user_attrs.get("status") in EVALUATED
     second_death = RETRY_ATTR in trial.user_attrs
+    # Another process reclaiming the same trial may have enqueued it already: a second enqueue would
+    # run the configuration twice.
     retried = any(
         t.user_attrs.get(RETRY_ATTR) == trial.number for t in study.get_trials(deepcopy=False)
     )
+    # A trial that died before sampling its algorithm has no configuration to retry.
     if not (evaluated or second_death or retried) and ALGORITHM_PARAM in trial.params:
         attrs: dict[str, Any] = {RETRY_ATTR: trial.number}
         if "warm_start_rank" in trial.user_attrs:
+            # Still that warm start: the leaderboard and history plot show it as one.
             attrs["warm_start_rank"] = trial.user_attrs["warm_start_rank"]
         study.enqueue_trial(dict(trial.params), user_attrs=attrs)
+    # Enqueued before failing: a process dying in between leaves the trial RUNNING, reclaimed again
+    # later (the retried check stops a second enqueue), never failed without its retry.
+    # skip_if_finished: its owner may have told it meanwhile (a live but slow process whose
+    # heartbeat went stale).
     study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)

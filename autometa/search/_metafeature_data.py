@@ -65,6 +65,8 @@ class _TaskData:
         """
         columns = list(self.task.schema.numeric)
         if not columns:
+            # (0, n_rows), not (0,): _missing also sums the mask along axis 1, which a 1-D
+            # array lacks.
             return np.empty((0, self.task.n_rows))
         values = self.task.X[columns].to_numpy(dtype=np.float64)
         return np.ascontiguousarray(values.T)
@@ -125,6 +127,8 @@ class _TaskData:
             # Columns with no observed value in the subsample are dropped by the imputer.
             parts.append(SimpleImputer(strategy="median").fit_transform(numeric))
         if task.schema.categorical:
+            # Missing becomes a level of its own: OneHotEncoder refuses a column mixing strings and
+            # NaN. The leading NUL keeps it from equalling any real level.
             levels = frame[list(task.schema.categorical)].fillna(_MISSING_LEVEL)
             encoder = OneHotEncoder(
                 max_categories=MAX_ONE_HOT_LEVELS, sparse_output=False, dtype=np.float64
@@ -152,10 +156,13 @@ def _subsample(y: np.ndarray, kind: TaskKind, max_rows: int, seed: int) -> np.nd
         return np.arange(n)
     rng = np.random.default_rng(seed)
     if kind == "regression":
+        # Sorted: the subsample keeps the table's row order, whatever order the draw gave.
         return np.sort(rng.choice(n, size=max_rows, replace=False))
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     floor = np.minimum(counts, 2) if 2 * len(classes) <= max_rows else np.zeros_like(counts)
     spare = counts - floor
+    # spare.sum() > 0: it is n - floor.sum(), and n > max_rows >= floor.sum() (a floor is
+    # kept only when 2 * n_classes <= max_rows).
     share = (max_rows - floor.sum()) * spare / spare.sum()
     extra = np.floor(share).astype(np.int64)
     short = max_rows - int(floor.sum()) - int(extra.sum())

@@ -50,6 +50,7 @@ LANDMARK_FOLDS = 3
 
 # -- numeric helpers ---------------------------------------------------------------------
 def _log(x: float) -> float:
+    # log 0 is undefined, not -inf: NaN, like every undefined feature.
     return math.log(x) if x > 0 else math.nan
 
 
@@ -212,10 +213,13 @@ def _landmarking(data: _TaskData) -> dict[str, float]:
     splitter: KFold | StratifiedKFold
     if classification:
         smallest = int(np.unique(y, return_counts=True)[1].min())
+        # No more folds than the smallest class has rows; but two even for a class of one row, where
+        # StratifiedKFold only warns (the subsample keeps two rows of each class where it can).
         n_splits = max(2, min(LANDMARK_FOLDS, smallest))
         splitter = StratifiedKFold(n_splits, shuffle=True, random_state=data.seed)
     else:
         n_splits = min(LANDMARK_FOLDS, len(y))
+        # max(..., 2) only so the splitter can be built: fewer than two rows return NaN below.
         splitter = KFold(max(n_splits, 2), shuffle=True, random_state=data.seed)
     if Z.shape[1] == 0 or n_splits < 2:
         return dict.fromkeys(learners, math.nan)
@@ -266,12 +270,15 @@ def _pca(data: _TaskData) -> dict[str, float]:
     if Z.shape[0] < 2 or Z.shape[1] == 0:
         return undefined
     try:
+        # full: every component (the 95 % count needs them all) and no dependence on a solver seed.
         pca = PCA(svd_solver="full").fit(Z)
     except LinAlgError:  # the SVD did not converge: the group is undefined for this data
         return undefined
     if not pca.explained_variance_.sum() > 0:  # every column constant: no direction
         return undefined
     cumulative = np.cumsum(pca.explained_variance_ratio_)
+    # searchsorted finds the first component reaching 95 %, +1 makes that a count; min() guards the
+    # index past the end should rounding keep the total just under 0.95.
     needed = min(int(np.searchsorted(cumulative, 0.95)) + 1, len(cumulative))
     first = (Z - pca.mean_) @ pca.components_[0]
     return {

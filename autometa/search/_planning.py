@@ -99,6 +99,8 @@ def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
     if knowledge is None:
         configured = os.environ.get(KNOWLEDGE_ENV)
         if configured:
+            # Read-only, never created: a variable every fit sees must not have each fit write to a
+            # shared base, nor a mistyped path create an empty one.
             return KnowledgeBase.open(configured, read_only=True, create=False)
         return KnowledgeBase.default()
     if isinstance(knowledge, KnowledgeBase):
@@ -168,6 +170,8 @@ def make_plan(
             )
             strategy, source = selected if selected is not None else _fallback(learners)
         if warm_start is not None:
+            # After the selection: the user's count overrides the selector's, but not its learner or
+            # validation.
             strategy = replace(strategy, n_warm_starts=warm_start)
         task = task.with_validation(strategy.validation, strategy.n_splits)
     with _timed(timings, "recommendations"):
@@ -250,6 +254,8 @@ def recommend_for(
         )
     learner = learners[strategy.meta_learner]().fit(knowledge)
     extra = {}
+    # Only a learner that declares budget is told it: one written before the keyword existed would
+    # reject it.
     if "budget" in inspect.signature(learner.recommend).parameters:
         seconds = _finite_or_none(timeout)
         extra["budget"] = SearchBudget(seconds, task.n_splits, task.n_rows)
@@ -267,6 +273,7 @@ def recommend_for(
             len(candidates) - len(usable),
             len(candidates),
         )
+    # Cut after the guard is placed: it takes one of the n_warm_starts places, not an extra one.
     return with_guard(usable, algorithms, task, knowledge)[: strategy.n_warm_starts]
 
 
@@ -317,6 +324,7 @@ def with_guard(
     if guard is None:
         return recommendations
     same = [r for r in recommendations if r.config == guard.config]
+    # The learner's own copy, when it has one, keeps its predicted score and evidence.
     first = same[0] if same else guard
     return [first, *(r for r in recommendations if r.config != guard.config)]
 
@@ -326,6 +334,7 @@ def restrict_algorithms(
 ) -> dict[str, Algorithm]:
     """The ``names`` among ``offered``, in that order; an unknown name is a ValueError."""
     wanted = list(names)
+    # A string is iterable too: algorithms='rf' would otherwise ask for 'r' and 'f'.
     if isinstance(names, str):
         raise TypeError(f"algorithms must be a list of names, got the string {names!r}.")
     unknown = [name for name in wanted if name not in offered]

@@ -84,12 +84,14 @@ def watchdog(*, enabled: bool) -> Iterator[Watch]:
         done.set()
         thread.join()
         assert watch.marker_dir is not None
+        # Removed after the join: the patrol must not read a folder being deleted.
         shutil.rmtree(watch.marker_dir, ignore_errors=True)
 
 
 def _stop_stragglers(watch: Watch) -> None:
     """Kill each child worker process whose marker says its trial is past the grace."""
     assert watch.marker_dir is not None
+    # Windows has no SIGKILL; os.kill with SIGTERM there is TerminateProcess, as final.
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
     try:
         markers = sorted(Path(watch.marker_dir).iterdir())
@@ -105,6 +107,8 @@ def _stop_stragglers(watch: Watch) -> None:
             continue  # the trial just ended and removed it
         if deadline == "none" or now < float(deadline) + HARD_TIMEOUT_GRACE_S:
             continue
+        # In-process trials mark this very process, and a cluster's worker has another parent:
+        # neither is ours to kill (see watchdog).
         if int(parent) != os.getpid() or int(pid) == os.getpid():
             continue
         try:
@@ -114,6 +118,8 @@ def _stop_stragglers(watch: Watch) -> None:
         with watch.lock:
             watch.stopped.append(int(marker.name))
         with contextlib.suppress(OSError):
+            # The killed worker cannot remove its marker: without this the next patrol would signal
+            # the pid again, which may belong to another process by then.
             marker.unlink()
         logger.warning("stopped worker process %s: its trial ignored the time limit", pid)
 
