@@ -26,12 +26,14 @@ def format_recommendations(
     *,
     meta_features: Mapping[str, float] | None = None,
     winner: Config | None = None,
+    scoring: str | None = None,
 ) -> str:
     """A numbered block per recommendation: its evidence, prediction and, after a fit, score.
 
     ``meta_features`` (the new task's) adds its value to each meta-feature named as a
     reason; ``evaluations`` adds what each recommendation scored here, with its rank
-    among the successful trials; ``winner`` marks the configuration that won.
+    among the successful trials, in ``scoring``; ``winner`` marks the configuration that
+    won. Predictions are on each meta-learner's own scale, and each line says which.
     """
     if not recommendations:
         return "No recommendations (cold search: no knowledge base peers or warm_start=0)."
@@ -43,7 +45,9 @@ def format_recommendations(
         lines += [f"      {reason}" for reason in _reasons(rec.evidence, meta_features)]
         lines.append(f"      predicted: {_prediction(rec)}")
         if evaluations:
-            lines.append(f"      observed: {_observation(observed.get(rec.config), ranking)}")
+            lines.append(
+                f"      observed: {_observation(observed.get(rec.config), ranking, scoring)}"
+            )
             if winner is not None and rec.config == winner:
                 lines[-1] += "   <- winner"
         blocks.append("\n".join(lines))
@@ -76,6 +80,7 @@ def explain_fit(model: Any) -> str:
             evaluations,
             meta_features=getattr(model.meta_features_, "values", None),
             winner=best,
+            scoring=model.scoring_,
         ),
         *_summary(recommendations, evaluations, model.scoring_),
         f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, "
@@ -156,18 +161,20 @@ def _value(meta_features: Mapping[str, float] | None, name: str) -> str:
 
 def _prediction(rec: Recommendation) -> str:
     if math.isfinite(rec.predicted_score):
-        return f"{rec.predicted_score:.4g} by {rec.evidence.model}"
+        return f"{rec.predicted_score:.4g} on {rec.evidence.model}'s own scale"
     return f"none ({rec.evidence.model} had nothing to go on)"
 
 
-def _observation(evaluation: Evaluation | None, ranking: Sequence[float]) -> str:
+def _observation(
+    evaluation: Evaluation | None, ranking: Sequence[float], scoring: str | None = None
+) -> str:
     if evaluation is None:
         return "not evaluated (the search stopped before reaching it)"
     if not evaluation.ok:
         return f"{evaluation.status}: {evaluation.error}"
     place = 1 + sum(1 for score in ranking if score > evaluation.score)
     return (
-        f"{evaluation.score:.4g} in {evaluation.fit_time:.2f}s, "
+        f"{scoring + ' ' if scoring else ''}{evaluation.score:.4g} in {evaluation.fit_time:.2f}s, "
         f"rank {place} of {len(ranking)} successful trials"
     )
 

@@ -199,7 +199,7 @@ def test_explanation_names_the_nearest_tasks_and_the_meta_features_that_made_the
     text = model.explain()
     assert re.search(r"from: cancer \(distance \d\.\d{3}\)", text), text
     assert re.search(r"near in: \w+=[-\d.e]+ \(Δ ", text), text
-    assert re.search(r"predicted: [-\d.]+ by nearest_tasks", text), text
+    assert re.search(r"predicted: [-\d.]+ on nearest_tasks's own scale", text), text
 
 
 def test_fits_grow_a_named_knowledge_base(tmp_path: Path) -> None:

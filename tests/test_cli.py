@@ -55,8 +55,10 @@ def test_fit_predict_recommend_round_trip(
     # the explanation: the chosen learner's reasons, its prediction, the score here
     why = r"why: portfolio step 1: mean best-so-far regret [\d.]+ over 1 earlier binary tasks"
     assert re.search(why, fitted.stdout), fitted.stdout
-    assert re.search(r"predicted: [-\d.]+ by greedy_portfolio", fitted.stdout), fitted.stdout
-    assert re.search(r"observed: [-\d.]+ in [\d.]+s, rank \d of \d", fitted.stdout)
+    assert re.search(r"predicted: [-\d.]+ on greedy_portfolio's own scale", fitted.stdout), (
+        fitted.stdout
+    )
+    assert re.search(r"observed: roc_auc [-\d.]+ in [\d.]+s, rank \d of \d", fitted.stdout)
     assert "Winner:" in fitted.stdout
     assert "search started" in fitted.stderr
     assert "search finished: 3 trials" in fitted.stderr

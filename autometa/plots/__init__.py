@@ -86,10 +86,12 @@ def plot_task_space(model: Any, *, knowledge: KnowledgeBase | None = None) -> Fi
 def plot_predicted_vs_observed(model: Any) -> Figure:
     """Each recommendation's predicted score against the score it got here, winner marked.
 
-    Predictions are on the meta-learner's scale (for nearest tasks, the configuration's
-    score on the earlier task it comes from), so the diagonal is a reference, not a
-    promise. Recommendations that were not evaluated, failed, or carry no prediction are
-    listed under the plot.
+    Predictions are on the meta-learner's own scale (for the portfolios, one minus the
+    expected regret over earlier tasks; for nearest tasks, the configuration's score on
+    the earlier task it comes from), observed scores on the fit's scoring: each axis is
+    labelled with its scale and there is no diagonal, since the two are not one scale
+    (what to read is the order). Recommendations that were not evaluated, failed, or
+    carry no prediction are listed under the plot.
     """
     _check_fitted(model)
     recommendations: list[Recommendation] = model.recommendations_
@@ -111,11 +113,12 @@ def plot_predicted_vs_observed(model: Any) -> Figure:
     if points:
         xs = np.array([p[1] for p in points])
         ys = np.array([p[2] for p in points])
-        low = float(min(xs.min(), ys.min(), model.best_score_))
-        high = float(max(xs.max(), ys.max(), model.best_score_))
-        pad = max((high - low) * 0.08, 1e-3)
-        low, high = low - pad, high + pad
-        ax.plot([low, high], [low, high], color="0.6", linestyle=":", label="predicted = observed")
+        # Two scales (the learner's and the scoring's): no shared limits and no diagonal,
+        # which would pretend the two were comparable.
+        x_low, x_high = _padded(float(xs.min()), float(xs.max()))
+        y_low, y_high = _padded(
+            float(min(ys.min(), model.best_score_)), float(max(ys.max(), model.best_score_))
+        )
         ax.scatter(
             xs,
             ys,
@@ -147,9 +150,8 @@ def plot_predicted_vs_observed(model: Any) -> Figure:
                 linewidth=1,
                 label=f"winner (from the sampler): {model.best_score_:.4g}",
             )
-        ax.set_xlim(low, high)
-        ax.set_ylim(low, high)
-        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlim(x_low, x_high)
+        ax.set_ylim(y_low, y_high)
         _legend_below(figure, ax, columns=2)
         _place_labels(ax, [(x, y, f"#{number}") for number, x, y, _ in points])
     else:
@@ -161,6 +163,12 @@ def plot_predicted_vs_observed(model: Any) -> Figure:
     note = "Not shown: " + ", ".join(missing) if missing else None
     _titles(figure, ax, "Recommendations: predicted vs observed", note)
     return figure
+
+
+def _padded(low: float, high: float) -> tuple[float, float]:
+    """Axis limits around ``[low, high]`` with a margin (a point alone gets one too)."""
+    pad = max((high - low) * 0.08, 1e-3)
+    return low - pad, high + pad
 
 
 __all__ = [
