@@ -147,16 +147,19 @@ def open_location(location: str | os.PathLike[str], *, read_only: bool, create: 
 
 
 def database_url(text: str) -> URL:
-    """``text`` parsed as an SQLAlchemy URL. A malformed one (SQLAlchemy's own message for
-    a port that is not a number is a bare ``int()`` error) is a ``ValueError`` that names
-    the URL, password masked, and shows the expected form."""
+    """``text`` parsed as an SQLAlchemy URL. A malformed one is a ``ValueError`` that
+    names it (password masked) and shows the expected form; for a port that is not a
+    number SQLAlchemy itself only says ``invalid literal for int()``."""
     shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
+    example = "'postgresql+psycopg://user:password@host:5432/database' or 'sqlite:///file.db'"
     try:
         return make_url(text)
-    except (ArgumentError, ValueError):
+    except ArgumentError:
+        raise ValueError(f"{shown} is not a database URL; expected e.g. {example}.") from None
+    except ValueError:
         raise ValueError(
-            f"{shown} is not a valid database URL (is the port a number?); expected e.g. "
-            "'postgresql+psycopg://user:password@host:5432/database' or 'sqlite:///file.db'."
+            f"{shown} is not a valid database URL: its port must be a number; expected "
+            f"e.g. {example}."
         ) from None
 
 
