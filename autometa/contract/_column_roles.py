@@ -250,13 +250,17 @@ def _is_free_text(series: pd.Series) -> bool:
 def _is_identifier(series: pd.Series) -> bool:
     """Unique in every row, and text of few words, or integers forming a run (1..n)
     under an identifier's name."""
-    if len(series) < MIN_ROWS_FOR_ID or series.isna().any() or not series.is_unique:
+    if len(series) < MIN_ROWS_FOR_ID:
         return False
     cells = _text_cells(series)
+    integer_key = pd.api.types.is_integer_dtype(series.dtype) and _ID_NAME.search(str(series.name))
+    if cells is None and not integer_key:
+        return False  # unique floats are measurements far more often than keys
+    # the cheap tests first: uniqueness hashes every cell, which counts on wide tables
+    if series.isna().any() or not series.is_unique:
+        return False
     if cells is not None:
         return bool(cells.map(_words).mean() < MIN_TEXT_WORDS)
-    if not pd.api.types.is_integer_dtype(series.dtype) or not _ID_NAME.search(str(series.name)):
-        return False  # unique floats are measurements far more often than keys
     values = np.sort(series.to_numpy(dtype=np.int64))
     return bool(values[-1] - values[0] + 1 == len(values))
 
