@@ -169,6 +169,7 @@ class FitRun:
             if remaining != 0:
                 self.study.enqueue_once(plan.recommendations)
                 outcome = self._search(plan, budget, previous, splits, store)
+                self.study.close_unreached()
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
         evaluations = self.study.evaluations(plan.task, [*previous, *outcome.evaluations])

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from autometa.contract import Algorithm, Config, Evaluation, Evidence, Recommendation, Task
-from autometa.search._durable import WORKERS_ATTR, DurableStudy
+from autometa.search._durable import NOT_REACHED, WORKERS_ATTR, DurableStudy
 from autometa.search._evaluation import CVOutcome
 from autometa.search._executors import (
     InProcessExecutor,
@@ -98,6 +98,12 @@ def test_an_in_memory_study_is_the_trivial_durable_study() -> None:
     assert study.study.user_attrs == {"a": 1}
     own = [Evaluation(task.task_id, Config("logistic", {"C": 1.0}), 0.9, 0.1)]
     assert study.evaluations(task, own) is own
+    # warm starts a search ended before reaching are not left WAITING in memory
+    study.enqueue_once(_recommendations())
+    assert study.close_unreached() == 2
+    trials = study.study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert {t.user_attrs["status"] for t in trials} == {NOT_REACHED}
 
 
 def test_a_durable_study_is_joined_reseeded_and_read_back(tmp_path: Path) -> None:
@@ -115,6 +121,8 @@ def test_a_durable_study_is_joined_reseeded_and_read_back(tmp_path: Path) -> Non
     assert first.lease(4) is not None
     first.enqueue_once(_recommendations())
     first.enqueue_once(_recommendations())  # once only: the same warm starts are skipped
+    assert len(first.study.get_trials(states=(TrialState.WAITING,))) == 2
+    assert first.close_unreached() == 0  # shared: another process may still ask them
     assert len(first.study.get_trials(states=(TrialState.WAITING,))) == 2
     trial = first.study.ask()
     assert suggest_config(trial, algorithms, task) == _recommendations()[0].config

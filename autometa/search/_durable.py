@@ -18,6 +18,7 @@ import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evaluation, Recommendation
@@ -28,6 +29,10 @@ from autometa.search._studies import check_study, study_evaluations
 
 WORKERS_ATTR = "autometa_workers"
 """Study user attribute: how many fits have joined the study so far."""
+
+
+NOT_REACHED = "not_reached"
+"""The ``status`` of a warm start a fit in memory ended without evaluating it."""
 
 
 class DurableStudy:
@@ -118,6 +123,23 @@ class DurableStudy:
             # enqueue's skip_if_exists is a read then a write: under the lock, two processes cannot
             # both see no warm start yet and enqueue them twice.
             enqueue(self.study, recommendations)
+
+    def close_unreached(self) -> int:
+        """In memory, end the warm starts the search never reached; return how many.
+
+        Each is asked and told failed with the user attribute ``status`` =
+        ``"not_reached"`` (Optuna's own ask and tell), so ``study_`` holds no WAITING
+        trial. A durable study keeps them waiting: another process sharing it, or this
+        call run again, still evaluates them.
+        """
+        if self.storage is not None:
+            return 0
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        for _ in waiting:
+            trial = self.study.ask()  # an enqueued trial first, with its fixed parameters
+            trial.set_user_attr("status", NOT_REACHED)
+            self.study.tell(trial, state=TrialState.FAIL)
+        return len(waiting)
 
     def lease(self, n_trials: int | None) -> TrialLease | None:
         """The lease on this process's running trials (None in memory).
