@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from autometa.contract._types import TASK_KINDS, Config, TaskKind
+from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
 
 STATUSES = ("ok", "failed", "capped")
 """Allowed evaluation statuses."""
@@ -197,4 +197,21 @@ def is_well_formed_evaluation(
         and (fit_time is None or (type(fit_time) is float and math.isfinite(fit_time)))
         and status in STATUSES
         and (error is None or type(error) is str)
+    )
+
+
+def stored_evaluation(
+    task_id: Any, config: Config, score: Any, fit_time: Any, status: Any, error: Any
+) -> Evaluation | None:
+    """The evaluation these stored values make if they pass :func:`is_well_formed_evaluation`
+    (a missing score or time is NaN); None sends the caller to its detailed checks."""
+    if not is_well_formed_evaluation(task_id, score, fit_time, status, error):
+        return None
+    return Evaluation(
+        task_id,
+        config,
+        math.nan if score is None else score,
+        math.nan if fit_time is None else fit_time,
+        status,
+        error,
     )

@@ -44,7 +44,6 @@ Records are read into and written from a :class:`~autometa.knowledge._records.Bu
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -61,9 +60,9 @@ from autometa.knowledge._format import (
     check_text,
     encode_meta_features,
     finite_or_none,
-    is_well_formed_evaluation,
     loads,
     make_config,
+    stored_evaluation,
 )
 from autometa.knowledge._records import Bundle, TaskRecord
 
@@ -201,15 +200,10 @@ def _parse_evaluation(
     # type() is, not isinstance: a bool id (true == 1) must not resolve to config 1.
     config = configs.get(ident) if type(ident) is int else None
     # Fast path for well-formed lines (10^5 per file); the checks below explain the rest.
-    if config is not None and is_well_formed_evaluation(task_id, score, fit_time, status, error):
-        return Evaluation(
-            task_id,
-            config,
-            math.nan if score is None else score,
-            math.nan if fit_time is None else fit_time,
-            status,
-            error,
-        )
+    if config is not None:
+        evaluation = stored_evaluation(task_id, config, score, fit_time, status, error)
+        if evaluation is not None:
+            return evaluation
     where = f"{source}, line {number}"
     if config is None:
         raise KnowledgeBaseError(

@@ -28,9 +28,9 @@ from autometa.knowledge._format import (
     dumps,
     encode_meta_features,
     finite_or_none,
-    is_well_formed_evaluation,
     loads,
     make_config,
+    stored_evaluation,
 )
 from autometa.knowledge._jsonl import checked_task
 from autometa.knowledge._records import Bundle, TaskRecord
@@ -87,15 +87,9 @@ class Rows:
         task_id, config_id, score, fit_time, status, error = values[:6]
         # Fast path for well-formed rows (the common case, 10^5 rows per read); anything
         # else goes through the checks below, which also build the error message.
-        if is_well_formed_evaluation(task_id, score, fit_time, status, error):
-            return Evaluation(
-                task_id,
-                config,
-                math.nan if score is None else score,
-                math.nan if fit_time is None else fit_time,
-                status,
-                error,
-            )
+        evaluation = stored_evaluation(task_id, config, score, fit_time, status, error)
+        if evaluation is not None:
+            return evaluation
         where = f"{self.location}: evaluation of task {task_id!r}, config {config_id}"
         if error is not None and not isinstance(error, str):
             raise KnowledgeBaseError(f"{where}: error must be text, found {type(error).__name__}.")
