@@ -94,12 +94,12 @@ def build_knowledge_base(
     }
     knowledge = KnowledgeBase.open(out)
     if shards_dir is not None:
-        _import_shards(knowledge, Path(shards_dir))
+        import_base_shards(knowledge, Path(shards_dir))
     _check_compatible(knowledge, provenance)
     knowledge.set_metadata(BUILD_METADATA_KEY, provenance)
     skipped: dict[str, str] = dict(knowledge.metadata().get(SKIPPED_METADATA_KEY, {}))
     total = sum(len(pools[family(e.kind)][1]) if e.kind else protocol.pool_size for e in entries)
-    done = sum(len(knowledge.evaluated(e.name)) for e in entries if _has_task(knowledge, e.name))
+    done = sum(len(knowledge.evaluated(e.name)) for e in entries if has_task(knowledge, e.name))
     bar = tqdm(
         total=total,
         initial=done,
@@ -122,7 +122,7 @@ def build_knowledge_base(
             knowledge.add_task(record, replace_meta_features=False)
             finished = knowledge.evaluated(task.task_id)
             todo = [c for c in pool if c.key not in finished]
-            _evaluate_cells(parallel, knowledge, task, algorithms, todo, protocol, bar)
+            evaluate_cells(parallel, knowledge, task, algorithms, todo, protocol, bar)
             if shards_dir is not None:
                 shard = Path(shards_dir) / f"{task.task_id}.jsonl"
                 if not shard.exists() or todo:
@@ -132,7 +132,7 @@ def build_knowledge_base(
     return knowledge
 
 
-def _has_task(knowledge: KnowledgeBase, task_id: str) -> bool:
+def has_task(knowledge: KnowledgeBase, task_id: str) -> bool:
     try:
         knowledge.task(task_id)
     except KeyError:
@@ -141,30 +141,9 @@ def _has_task(knowledge: KnowledgeBase, task_id: str) -> bool:
 
 
 def _prepare_task(entry: CorpusEntry, protocol: BuildProtocol) -> tuple[Task, TaskRecord]:
-    X, y = read_table(entry.path, "target")
-    full = Task.from_data(
-        X,
-        y,
-        kind=entry.kind,
-        cv=protocol.n_splits,
-        random_state=protocol.random_state,
-        name=entry.name,
-        task_id=entry.name,
-    )
+    full, task, was_subsampled = evaluation_task(entry, protocol)
     started = time.perf_counter()
     meta = compute_meta_features(full)
-    X_sub, y_sub, was_subsampled = subsample(
-        X, y, full.kind, protocol.max_rows, protocol.random_state
-    )
-    task = Task.from_data(
-        X_sub,
-        y_sub,
-        kind=full.kind,
-        cv=protocol.n_splits,
-        random_state=protocol.random_state,
-        name=entry.name,
-        task_id=entry.name,
-    )
     record = TaskRecord(
         task_id=entry.name,
         name=entry.name,
@@ -182,7 +161,35 @@ def _prepare_task(entry: CorpusEntry, protocol: BuildProtocol) -> tuple[Task, Ta
     return task, record
 
 
-def _evaluate_cells(
+def evaluation_task(entry: CorpusEntry, protocol: BuildProtocol) -> tuple[Task, Task, bool]:
+    """The dataset as a task, the task its cells are evaluated on (at most ``max_rows``
+    rows), and whether rows were dropped for it."""
+    X, y = read_table(entry.path, "target")
+    full = Task.from_data(
+        X,
+        y,
+        kind=entry.kind,
+        cv=protocol.n_splits,
+        random_state=protocol.random_state,
+        name=entry.name,
+        task_id=entry.name,
+    )
+    X_sub, y_sub, was_subsampled = subsample(
+        X, y, full.kind, protocol.max_rows, protocol.random_state
+    )
+    task = Task.from_data(
+        X_sub,
+        y_sub,
+        kind=full.kind,
+        cv=protocol.n_splits,
+        random_state=protocol.random_state,
+        name=entry.name,
+        task_id=entry.name,
+    )
+    return full, task, was_subsampled
+
+
+def evaluate_cells(
     parallel: joblib.Parallel,
     knowledge: KnowledgeBase,
     task: Task,
@@ -249,11 +256,11 @@ def _check_compatible(knowledge: KnowledgeBase, provenance: dict[str, Any]) -> N
             )
 
 
-def _import_shards(knowledge: KnowledgeBase, shards_dir: Path) -> None:
+def import_base_shards(knowledge: KnowledgeBase, shards_dir: Path) -> None:
     """Bring in finished tasks exported by an earlier run (e.g. on another machine)."""
     if not shards_dir.is_dir():
         return
-    missing = [p for p in sorted(shards_dir.glob("*.jsonl")) if not _has_task(knowledge, p.stem)]
+    missing = [p for p in sorted(shards_dir.glob("*.jsonl")) if not has_task(knowledge, p.stem)]
     if missing:
         knowledge.import_jsonl(missing)
         logger.info("imported %d task shards from %s", len(missing), shards_dir)

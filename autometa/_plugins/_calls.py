@@ -72,6 +72,14 @@ class Plugins:
     # -- typed hook calls -----------------------------------------------------------------
     def algorithms(self, task: Task) -> dict[str, Algorithm]:
         """All algorithms for ``task`` by name; clashes and wrong types name the plugin."""
+        return {name: algorithm for name, (algorithm, _) in self._algorithms(task).items()}
+
+    def algorithm_sources(self, task: Task) -> dict[str, PluginInfo]:
+        """Which plugin provides each algorithm for ``task`` (what a build records)."""
+        infos = {info.name: info for info in self.info()}
+        return {name: infos[plugin] for name, (_, plugin) in self._algorithms(task).items()}
+
+    def _algorithms(self, task: Task) -> dict[str, tuple[Algorithm, str]]:
         found: dict[str, tuple[Algorithm, str]] = {}
         for plugin_name, result in self._call_each("autometa_algorithms", task=task):
             if not isinstance(result, (list, tuple)):
@@ -93,7 +101,7 @@ class Plugins:
                     )
                 if task.kind in algorithm.kinds:
                     found[algorithm.name] = (algorithm, plugin_name)
-        return {name: algorithm for name, (algorithm, _) in found.items()}
+        return found
 
     def meta_feature_groups(self, task: Task) -> dict[str, Callable[[], Mapping[str, float]]]:
         """One zero-argument callable per plugin that computes its meta-features.

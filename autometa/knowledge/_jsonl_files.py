@@ -34,16 +34,15 @@ def paths(path_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str
 
 
 def sources(items: Sequence[Traversable]) -> list[Traversable]:
-    """Files to import: each item itself, or a folder's JSON Lines files in name order."""
+    """Files to import: each item itself, or a folder's JSON Lines files in name order,
+    then its subfolders' in name order (an extended base keeps each added algorithm's
+    cells in a subfolder of its own: see :mod:`autometa._extend`)."""
     out: list[Traversable] = []
     for item in items:
         if item.is_dir():
-            out.extend(
-                sorted(
-                    (c for c in item.iterdir() if c.is_file() and c.name.endswith(JSONL_SUFFIXES)),
-                    key=lambda c: c.name,
-                )
-            )
+            children = sorted(item.iterdir(), key=lambda c: c.name)
+            out.extend(c for c in children if c.is_file() and c.name.endswith(JSONL_SUFFIXES))
+            out.extend(sources([c for c in children if c.is_dir()]))
         elif isinstance(item, Path) and not item.exists():
             raise FileNotFoundError(f"JSON Lines file {item} does not exist.")
         else:
