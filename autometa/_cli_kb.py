@@ -7,10 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from autometa._cli_common import JSON_REPORT_OPTION, fail, read_knowledge
+
+if TYPE_CHECKING:
+    from autometa.knowledge._protocol import BuildProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,25 @@ def kb() -> None:
     show_default=True,
     help="Installed algorithm plugins the pool is drawn from (repeatable).",
 )
+@click.option(
+    "--extend",
+    is_flag=True,
+    help="Add installed algorithms the base at --out lacks, evaluating only their cells "
+    "under the base's own protocol (give no protocol option, or the same ones).",
+)
+@click.option(
+    "--algorithm",
+    "extend_algorithms",
+    multiple=True,
+    help="With --extend: only these algorithms (repeatable; default: every one it lacks).",
+)
+@click.option(
+    "--configs-per-algorithm",
+    type=int,
+    default=34,
+    show_default=True,
+    help="With --extend: each added algorithm's pool size, its default included.",
+)
 def kb_build(
     corpus_dir: Path,
     out: str,
@@ -62,14 +85,36 @@ def kb_build(
     pool_size: int,
     random_state: int,
     allowed: tuple[str, ...],
+    extend: bool,
+    extend_algorithms: tuple[str, ...],
+    configs_per_algorithm: int,
 ) -> None:
-    """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun)."""
+    """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun).
+
+    With --extend, add the installed algorithms the base at --out has no pool for: only
+    their cells are evaluated, each algorithm's are exported to a subfolder of --shards,
+    and the base records which plugin and version produced them.
+    """
     from autometa._build import build_knowledge_base
     from autometa.knowledge._protocol import BuildProtocol
 
     logger.info("kb build started: %s -> %s", corpus_dir, out)
     try:
         protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
+        if extend:
+            _extend(
+                corpus_dir,
+                out,
+                protocol,
+                extend_algorithms,
+                configs_per_algorithm,
+                datasets,
+                shards,
+                n_jobs,
+            )
+            return
+        if extend_algorithms:
+            fail("--algorithm only applies with --extend.")
         knowledge = build_knowledge_base(
             corpus_dir,
             out,
@@ -82,6 +127,38 @@ def kb_build(
     except ValueError as exc:
         fail(str(exc))
     logger.info("kb build finished: %s", knowledge.counts())
+    click.echo(f"{knowledge!r}")
+
+
+def _extend(
+    corpus_dir: Path,
+    out: str,
+    protocol: BuildProtocol,
+    algorithms: tuple[str, ...],
+    configs_per_algorithm: int,
+    datasets: tuple[str, ...],
+    shards: Path | None,
+    n_jobs: int,
+) -> None:
+    """``kb build --extend``: the protocol is compared only when an option of it was given."""
+    from click.core import ParameterSource
+
+    from autometa._extend import extend_knowledge_base
+
+    context = click.get_current_context()
+    named = ("n_splits", "max_rows", "time_limit", "pool_size", "random_state")
+    given = any(context.get_parameter_source(n) != ParameterSource.DEFAULT for n in named)
+    knowledge = extend_knowledge_base(
+        corpus_dir,
+        out,
+        algorithms=algorithms or None,
+        configs_per_algorithm=configs_per_algorithm,
+        protocol=protocol if given else None,
+        datasets=datasets or None,
+        shards_dir=shards,
+        n_jobs=n_jobs,
+    )
+    logger.info("kb build --extend finished: %s", knowledge.counts())
     click.echo(f"{knowledge!r}")
 
 
