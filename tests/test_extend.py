@@ -165,7 +165,7 @@ def test_a_base_whose_extension_plugin_is_missing_loads_and_never_recommends_it(
 def test_the_command_line_extends_and_refuses_a_protocol_option_that_differs(
     tiny_corpus: Path, base: tuple[Path, Path]
 ) -> None:
-    pytest.importorskip("lightgbm")  # an installed plugin's algorithm the base lacks
+    pytest.importorskip("lightgbm")  # an installed plugin's algorithm the base lacks (CI has it)
     out, shards = base
     runner = CliRunner()
     command = ["kb", "build", str(tiny_corpus), "--out", str(out), "--shards", str(shards)]
