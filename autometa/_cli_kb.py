@@ -91,6 +91,11 @@ def kb_build(
 ) -> None:
     """Evaluate the shared pool on every dataset of CORPUS_DIR (resumes when rerun).
 
+    CORPUS_DIR holds one table per dataset (.csv, .csv.gz or .parquet, in CORPUS_DIR/data
+    or CORPUS_DIR itself) with a column named `target`, and optionally manifest.json: a
+    list of {"name": file name without suffix, "task": binary|multiclass|regression}.
+    The format is in docs/corpus.md.
+
     With --extend, add the installed algorithms the base at --out has no pool for: only
     their cells are evaluated, each algorithm's are exported to a subfolder of --shards,
     and the base records which plugin and version produced them.
