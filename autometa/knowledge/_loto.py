@@ -193,7 +193,7 @@ def _held_out_scores(
     full = KnowledgeBase.in_memory()
     full.import_jsonl(export)
     all_tasks = full.tasks()
-    algorithms = _algorithms_by_kind(full)
+    algorithms = algorithms_by_kind(full)
     for record in chunk:
         training = KnowledgeBase.in_memory()
         keep = [t.task_id for t in all_tasks if not _same_task(t, record)]
@@ -283,7 +283,7 @@ def _same_task(candidate: TaskRecord, held_out: TaskRecord) -> bool:
     return bool(np.allclose(a, b, equal_nan=True))
 
 
-def _algorithms_by_kind(knowledge: KnowledgeBase) -> dict[str, list[Algorithm]]:
+def algorithms_by_kind(knowledge: KnowledgeBase) -> dict[str, list[Algorithm]]:
     """The algorithms each kind's tasks were evaluated with (the build's reference spaces)."""
     from autometa.knowledge._protocol import BuildProtocol, reference_task
 

@@ -334,10 +334,10 @@ def _full_rows(record: TaskRecord, evaluated: TaskSize) -> float:
 
 def _defaults(knowledge: KnowledgeBase) -> dict[str, frozenset[Config]]:
     """Each kind's algorithm defaults (of the build's reference spaces), for nearest tasks."""
-    from autometa.knowledge._loto import _algorithms_by_kind
+    from autometa.knowledge._loto import algorithms_by_kind
 
     try:
-        algorithms = _algorithms_by_kind(knowledge)
+        algorithms = algorithms_by_kind(knowledge)
     except Exception as exc:  # a base built with plugins not installed here
         logger.warning("replay: no algorithm defaults (%s); nearest tasks starts without", exc)
         return {}
