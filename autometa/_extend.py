@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import joblib
 from tqdm.auto import tqdm
 
 from autometa._build import evaluate_cells, evaluation_task, has_task, import_base_shards
-from autometa._plugins import build_plugin_manager
+from autometa._plugins import Plugins, build_plugin_manager
 from autometa.contract._pool import make_pool
 from autometa.contract._types import Algorithm, Config
 from autometa.knowledge._base import KnowledgeBase
@@ -53,6 +53,15 @@ DEFAULT_CONFIGS_PER_ALGORITHM = 34
 (300 configurations over 8 or 9 algorithms)."""
 
 FAMILIES = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class _Extension:
+    """One algorithm being added: what the base records of it, and its pool per family."""
+
+    provenance: dict[str, Any]
+    algorithms: dict[str, Algorithm]  # by family: an algorithm may differ per family
+    pools: dict[str, list[Config]]
 
 
 def extended_algorithms(knowledge: KnowledgeBase) -> dict[str, dict[str, Any]]:
@@ -107,8 +116,8 @@ def extend_knowledge_base(
     pools = _extension_pools(knowledge, manager, stored, algorithms, configs_per_algorithm)
     if shards_dir is not None:
         _import_extension_shards(knowledge, Path(shards_dir), pools)
-    for name, (provenance, _, _) in pools.items():
-        knowledge.set_metadata(EXTENSION_METADATA_PREFIX + name, provenance)
+    for name, extension in pools.items():
+        knowledge.set_metadata(EXTENSION_METADATA_PREFIX + name, extension.provenance)
     tasks = {record.task_id: record for record in knowledge.tasks()}
     entries = [e for e in read_corpus(corpus_dir, datasets) if e.name in tasks]
     if not entries:
@@ -116,14 +125,10 @@ def extend_knowledge_base(
             f"None of {knowledge!r}'s tasks is a dataset of {corpus_dir}; extend a base "
             "from the corpus it was built from."
         )
-    cells = {
-        name: {f: [c.key for c in pool[f]] for f in FAMILIES}
-        for name, (_, _, pool) in pools.items()
-    }
-    total = sum(len(cells[name][family(tasks[e.name].kind)]) for name in pools for e in entries)
+    total = sum(len(x.pools[family(tasks[e.name].kind)]) for x in pools.values() for e in entries)
     done = sum(
-        len(set(cells[name][family(tasks[e.name].kind)]) & set(knowledge.evaluated(e.name)))
-        for name in pools
+        len({c.key for c in x.pools[family(tasks[e.name].kind)]} & set(knowledge.evaluated(e.name)))
+        for x in pools.values()
         for e in entries
     )
     bar = tqdm(total=total, initial=done, disable=not progress, unit="eval", mininterval=2.0)
@@ -133,23 +138,20 @@ def extend_knowledge_base(
             kind_family = family(tasks[entry.name].kind)
             finished = knowledge.evaluated(entry.name)
             todo = {
-                name: [c for c in pool[kind_family] if c.key not in finished]
-                for name, (_, _, pool) in pools.items()
+                name: [c for c in x.pools[kind_family] if c.key not in finished]
+                for name, x in pools.items()
             }
             if any(todo.values()):
                 task = evaluation_task(entry, stored)[1]
-                for name, (_, algorithm, _) in pools.items():
+                for name, x in pools.items():
                     if todo[name]:
-                        evaluate_cells(
-                            parallel, knowledge, task, {name: algorithm}, todo[name], stored, bar
-                        )
+                        one = {name: x.algorithms[kind_family]}
+                        evaluate_cells(parallel, knowledge, task, one, todo[name], stored, bar)
             if shards_dir is not None:
-                for name, (provenance, _, pool) in pools.items():
+                for name, x in pools.items():
                     shard = Path(shards_dir) / name / f"{entry.name}.jsonl"
                     if todo[name] or not shard.exists():
-                        _write_extension_shard(
-                            knowledge, shard, entry.name, name, provenance, pool[kind_family]
-                        )
+                        _write_extension_shard(knowledge, shard, entry.name, name, x, kind_family)
     bar.close()
     return knowledge
 
@@ -166,12 +168,12 @@ def _stored_protocol(knowledge: KnowledgeBase) -> BuildProtocol:
 
 def _extension_pools(
     knowledge: KnowledgeBase,
-    manager: Any,
+    manager: Plugins,
     protocol: BuildProtocol,
     wanted: Sequence[str] | None,
     configs_per_algorithm: int,
-) -> dict[str, tuple[dict[str, Any], Algorithm, dict[str, list[Config]]]]:
-    """Each algorithm to add: its provenance, the algorithm, and its pool per family."""
+) -> dict[str, _Extension]:
+    """Each algorithm to add, by name."""
     build = knowledge.metadata()[BUILD_METADATA_KEY]
     in_base = {name for pool in build.get("pools", {}).values() for name in pool["per_algorithm"]}
     extended = extended_algorithms(knowledge)
@@ -224,7 +226,7 @@ def _extension_pools(
                 f"version {earlier['version']}); resume with the same options and plugin "
                 "version, or extend a copy of the base."
             )
-        pools[name] = (provenance, next(iter(offered[name].values())), pool)
+        pools[name] = _Extension(provenance, offered[name], pool)
     if not pools:
         logger.info("every installed algorithm is in %r already; nothing to extend", knowledge)
     return pools
@@ -242,14 +244,15 @@ def _write_extension_shard(
     shard: Path,
     task_id: str,
     name: str,
-    provenance: dict[str, Any],
-    pool: Sequence[Config],
+    extension: _Extension,
+    kind_family: str,
 ) -> None:
     """The task's cells of one extended algorithm, with that algorithm's provenance only:
     the base's shard of the task holds the task itself and stays as it is."""
+    pool = extension.pools[kind_family]
     keys = {c.key for c in pool}
     bundle = Bundle(
-        metadata={EXTENSION_METADATA_PREFIX + name: provenance},
+        metadata={EXTENSION_METADATA_PREFIX + name: extension.provenance},
         configs={c.key: c for c in pool},
         evaluations=[e for e in knowledge.evaluations(task_id) if e.config.key in keys],
     )
@@ -258,7 +261,7 @@ def _write_extension_shard(
 
 
 def _import_extension_shards(
-    knowledge: KnowledgeBase, shards_dir: Path, pools: dict[str, Any]
+    knowledge: KnowledgeBase, shards_dir: Path, pools: dict[str, _Extension]
 ) -> None:
     """Bring in the extension shards an earlier run exported (e.g. on another machine)."""
     for name in pools:
