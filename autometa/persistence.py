@@ -43,6 +43,7 @@ SAFE_AUTOMETA_TYPES = frozenset(
         "autometa.search._metafeatures.MetaFeatures",
         "autometa.contract._task.FeatureSchema",
         "autometa.contract._column_roles.ColumnRoles",
+        "autometa.contract._native_categories.CategoricalFrame",
         "autometa.contract._types.Config",
         "autometa.contract._types.Evaluation",
         "autometa.contract._types.Evidence",

@@ -28,6 +28,7 @@ from autometa.contract._encoding import (
 )
 from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskRecordView
 from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
+from autometa.contract._native_categories import CategoricalFrame, categorical_frame_preprocessor
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
 from autometa.contract._sampler import (
     BUILTIN_SAMPLERS,
@@ -52,6 +53,7 @@ from autometa.contract._types import (
     Recommendation,
     Strategy,
     TaskKind,
+    resolve_params,
 )
 from autometa.contract.hookspecs import PROJECT_NAME, hookimpl, hookspec
 
@@ -62,6 +64,7 @@ __all__ = [
     "PROJECT_NAME",
     "TASK_KINDS",
     "Algorithm",
+    "CategoricalFrame",
     "Config",
     "ConfigEncoder",
     "CostModel",
@@ -85,6 +88,7 @@ __all__ = [
     "TaskRecordView",
     "TaskSize",
     "builtin_sampler",
+    "categorical_frame_preprocessor",
     "cost_aware_cover",
     "from_unit",
     "greedy_cover",
@@ -94,6 +98,7 @@ __all__ = [
     "make_pool",
     "measured_rows",
     "pool_summary",
+    "resolve_params",
     "scale_jointly",
     "similarity_weights",
     "space_filling_configs",

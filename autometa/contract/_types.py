@@ -255,3 +255,17 @@ class Strategy:
             raise ValueError(f"validation must be 'cv' or 'holdout', got {self.validation!r}.")
         if self.validation == "cv" and self.n_splits < 2:
             raise ValueError(f"n_splits must be >= 2 for cv, got {self.n_splits}.")
+
+
+def resolve_params(
+    algorithm: str, params: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``defaults`` updated by ``params``, for an algorithm's ``make_estimator``: a name
+    that is not a hyperparameter of the algorithm fails, listing the accepted ones."""
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"Algorithm {algorithm!r} has no hyperparameters {unknown}; "
+            f"it accepts {sorted(defaults)}."
+        )
+    return {**defaults, **params}

@@ -17,12 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightgbm import LGBMClassifier, LGBMRegressor
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from sklearn.pipeline import Pipeline
 
-from autometa.contract import Algorithm, Task
-from autometa_sklearn.assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params
-from autometa_sklearn.preprocessing import make_categorical_frame_preprocessor
-from autometa_sklearn.spaces import Space, log_float, log_int, uniform_float
+from autometa.contract import (
+    TASK_KINDS,
+    Algorithm,
+    Task,
+    categorical_frame_preprocessor,
+    resolve_params,
+)
 
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "n_estimators": 100,
@@ -37,15 +41,15 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {
 }
 
 
-def lightgbm_space(task: Task) -> Space:
+def lightgbm_space(task: Task) -> dict[str, BaseDistribution]:
     return {
-        "n_estimators": log_int(16, 1024),
-        "learning_rate": log_float(0.01, 1.0),
-        "num_leaves": log_int(4, 256),
-        "min_child_samples": log_int(2, 128),
-        "subsample": uniform_float(0.5, 1.0),  # share of rows each tree sees
-        "colsample_bytree": uniform_float(0.3, 1.0),  # share of columns each tree sees
-        "reg_lambda": log_float(1e-6, 10.0),
+        "n_estimators": IntDistribution(16, 1024, log=True),
+        "learning_rate": FloatDistribution(0.01, 1.0, log=True),
+        "num_leaves": IntDistribution(4, 256, log=True),
+        "min_child_samples": IntDistribution(2, 128, log=True),
+        "subsample": FloatDistribution(0.5, 1.0),  # share of rows each tree sees
+        "colsample_bytree": FloatDistribution(0.3, 1.0),  # share of columns each tree sees
+        "reg_lambda": FloatDistribution(1e-6, 10.0, log=True),
     }
 
 
@@ -60,12 +64,12 @@ def make_lightgbm(params: Mapping[str, Any], task: Task) -> Pipeline:
         random_state=task.random_state,
         verbose=-1,
     )
-    return build_pipeline(make_categorical_frame_preprocessor(task), model)
+    return Pipeline([("preprocess", categorical_frame_preprocessor(task)), ("model", model)])
 
 
 LIGHTGBM = Algorithm(
     name="lightgbm",
-    kinds=(*CLASSIFICATION, *REGRESSION),
+    kinds=TASK_KINDS,
     make_estimator=make_lightgbm,
     search_space=lightgbm_space,
     default_params=dict(LIGHTGBM_DEFAULTS),

@@ -6,7 +6,6 @@ regressor whose target is standardised (:func:`scaled_target`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -16,25 +15,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from autometa.contract import Task, TaskKind
+from autometa.contract import resolve_params as resolve_params  # re-exported for the catalogue
 
 CLASSIFICATION: tuple[TaskKind, ...] = ("binary", "multiclass")
 REGRESSION: tuple[TaskKind, ...] = ("regression",)
 
 PCA_VARIANCE = 0.95
 """With ``pca=True`` the pipeline keeps the components explaining this share of variance."""
-
-
-def resolve_params(
-    algorithm: str, params: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``defaults`` updated by ``params``; unknown names fail with the accepted ones."""
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"Algorithm {algorithm!r} has no hyperparameters {unknown}; "
-            f"it accepts {sorted(defaults)}."
-        )
-    return {**defaults, **params}
 
 
 def check_kind(algorithm: str, task: Task, kinds: tuple[TaskKind, ...]) -> None:

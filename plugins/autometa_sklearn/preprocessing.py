@@ -13,7 +13,6 @@ columns per categorical feature the dense matrix stays small.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -169,60 +168,3 @@ def _as_float_matrix(X: object) -> np.ndarray:
     if values.ndim != 2:
         raise ValueError(f"Expected a 2-D array, got shape {values.shape}.")
     return values
-
-
-class CategoricalFrame(TransformerMixin, BaseEstimator):
-    """Hand a native-categorical booster a DataFrame whose categorical columns are typed.
-
-    LightGBM and XGBoost split natively on columns of pandas' ``category`` dtype. This
-    step takes the float array of :func:`make_native_categorical_preprocessor` (ordinal
-    codes, NaN for missing) and returns it as a DataFrame with plain column names
-    (``f0``, ``f1``, ...: both libraries reject some characters users put in names),
-    where the columns at ``categorical`` are categories. The categories are fixed at fit
-    to the codes seen there, so training and prediction agree on every code; an unseen
-    level (code -1) becomes missing, which both boosters route like a missing value.
-    """
-
-    def __init__(self, categorical: tuple[int, ...] = ()) -> None:
-        self.categorical = categorical
-
-    def fit(self, X: object, y: object = None) -> CategoricalFrame:
-        values = _as_float_matrix(X)
-        self.n_features_in_ = values.shape[1]
-        self.categories_ = {
-            index: np.unique(values[:, index][values[:, index] >= 0]).astype(np.int64)
-            for index in self.categorical
-        }
-        return self
-
-    def transform(self, X: object) -> pd.DataFrame:
-        check_is_fitted(self, "categories_")
-        values = _as_float_matrix(X)
-        if values.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {values.shape[1]} features, but {type(self).__name__} was fitted "
-                f"with {self.n_features_in_}."
-            )
-        frame = pd.DataFrame(values, columns=[f"f{i}" for i in range(values.shape[1])])
-        for index, categories in self.categories_.items():
-            frame[frame.columns[index]] = _typed_codes(values[:, index], categories)
-        return frame
-
-
-def _typed_codes(values: np.ndarray, categories: np.ndarray) -> pd.Categorical:
-    """Integer categories (XGBoost refuses float ones); codes outside them are missing."""
-    position = np.searchsorted(categories, values)
-    inside = position < len(categories)
-    known = np.zeros(len(values), dtype=bool)
-    known[inside] = categories[position[inside]] == values[inside]
-    return pd.Categorical.from_codes(np.where(known, position, -1), categories=pd.Index(categories))
-
-
-def make_categorical_frame_preprocessor(task: Task) -> Pipeline:
-    """Preprocessing for boosters that split on pandas categories (LightGBM, XGBoost).
-
-    Missing numeric values stay NaN and categorical columns become typed codes, as in
-    :func:`make_native_categorical_preprocessor`; the result is a DataFrame.
-    """
-    columns, categorical = make_native_categorical_preprocessor(task)
-    return Pipeline([("columns", columns), ("frame", CategoricalFrame(tuple(categorical)))])

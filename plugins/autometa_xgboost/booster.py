@@ -18,16 +18,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier, XGBRegressor
 
-from autometa.contract import Algorithm, Task
-from autometa_sklearn.assembly import CLASSIFICATION, REGRESSION, build_pipeline, resolve_params
-from autometa_sklearn.preprocessing import make_categorical_frame_preprocessor
-from autometa_sklearn.spaces import Space, log_float, log_int, uniform_float, uniform_int
+from autometa.contract import (
+    TASK_KINDS,
+    Algorithm,
+    Task,
+    categorical_frame_preprocessor,
+    resolve_params,
+)
 
 XGBOOST_DEFAULTS: dict[str, Any] = {
     "n_estimators": 100,
@@ -40,15 +44,15 @@ XGBOOST_DEFAULTS: dict[str, Any] = {
 }
 
 
-def xgboost_space(task: Task) -> Space:
+def xgboost_space(task: Task) -> dict[str, BaseDistribution]:
     return {
-        "n_estimators": log_int(16, 1024),
-        "learning_rate": log_float(0.01, 1.0),
-        "max_depth": uniform_int(2, 12),
-        "min_child_weight": log_float(0.01, 100.0),
-        "subsample": uniform_float(0.5, 1.0),  # share of rows each tree sees
-        "colsample_bytree": uniform_float(0.3, 1.0),  # share of columns each tree sees
-        "reg_lambda": log_float(1e-3, 100.0),
+        "n_estimators": IntDistribution(16, 1024, log=True),
+        "learning_rate": FloatDistribution(0.01, 1.0, log=True),
+        "max_depth": IntDistribution(2, 12),
+        "min_child_weight": FloatDistribution(0.01, 100.0, log=True),
+        "subsample": FloatDistribution(0.5, 1.0),  # share of rows each tree sees
+        "colsample_bytree": FloatDistribution(0.3, 1.0),  # share of columns each tree sees
+        "reg_lambda": FloatDistribution(1e-3, 100.0, log=True),
     }
 
 
@@ -87,12 +91,12 @@ def make_xgboost(params: Mapping[str, Any], task: Task) -> Pipeline:
         model = EncodedLabelsClassifier(XGBClassifier(**p, **shared))
     else:
         model = XGBRegressor(**p, **shared)
-    return build_pipeline(make_categorical_frame_preprocessor(task), model)
+    return Pipeline([("preprocess", categorical_frame_preprocessor(task)), ("model", model)])
 
 
 XGBOOST = Algorithm(
     name="xgboost",
-    kinds=(*CLASSIFICATION, *REGRESSION),
+    kinds=TASK_KINDS,
     make_estimator=make_xgboost,
     search_space=xgboost_space,
     default_params=dict(XGBOOST_DEFAULTS),
