@@ -4,6 +4,8 @@ The same statements run on SQLite (file or memory) and any other SQLAlchemy back
 as PostgreSQL. A database is ours when it has the four tables and its ``meta`` rows say
 ``application = "autometa"`` and a ``schema_version`` this autometa reads; anything else
 is refused with :class:`~autometa.knowledge._format.KnowledgeBaseError` naming the fix.
+An SQLite file must also hold nothing else (:func:`check_sqlite_objects`): a trigger,
+view, table or index autometa did not create could change what is stored or read.
 """
 
 from __future__ import annotations
@@ -132,6 +134,64 @@ def create_schema(conn: Connection) -> None:
     new = [{"key": k, "value": dumps(v)} for k, v in rows.items() if k not in existing]
     if new:
         conn.execute(meta_table.insert(), new)
+
+
+# SQLite's own: automatic indexes of PRIMARY KEY / UNIQUE constraints (no SQL text),
+# AUTOINCREMENT counters and ANALYZE statistics (planner hints, no code).
+_SQLITE_AUTOINDEX = "sqlite_autoindex_"
+_SQLITE_TABLES = frozenset(
+    {"sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"}
+)
+
+
+def _created(kind: str, name: str, table: str, sql: str | None) -> bool:
+    """Whether ``sqlite_master`` row (type, name, tbl_name, sql) is one autometa creates."""
+    if kind == "table":
+        return (name in schema.tables and table == name) or (
+            name in _SQLITE_TABLES and sql is not None
+        )
+    if kind == "index" and table in schema.tables:
+        if name.startswith(_SQLITE_AUTOINDEX):
+            return sql is None  # a real automatic index has no SQL; a forged one would
+        return name in {index.name for index in schema.tables[table].indexes}
+    return False  # triggers, views, anything else
+
+
+def table_names(rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """The tables among ``sqlite_master`` rows, without SQLite's own."""
+    return {name for kind, name, *_ in rows if kind == "table" and not name.startswith("sqlite_")}
+
+
+def check_sqlite_objects(location: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Refuse schema objects autometa did not create.
+
+    ``rows`` are ``SELECT type, name, tbl_name, sql FROM sqlite_master`` (one query, run
+    by the caller under its lock, after :func:`check_schema` has read only ``meta``). A
+    trigger runs on every later write and a view on every read, so a received file
+    carrying one could rewrite what its user appends: such a file is refused before any
+    of its content is read or written.
+    """
+    unknown = [
+        (str(kind), str(name), table)
+        for kind, name, table, sql in rows
+        if not _created(kind, name, table, sql)
+    ]
+    if not unknown:
+        return
+    shown = [
+        f"{kind} {name!r}" + (f" on {table}" if kind in ("trigger", "index") else "")
+        for kind, name, table in unknown
+    ]
+    drops = "; ".join(
+        f'DROP {kind.upper()} "{name.replace(chr(34), chr(34) * 2)}"' for kind, name, _ in unknown
+    )
+    raise KnowledgeBaseError(
+        f"{location} holds schema objects autometa did not create: {', '.join(shown)}. A "
+        "trigger or view runs when the base is read or written and could change what it "
+        "stores, so the file is not opened. Ask whoever sent it for a JSON Lines export "
+        "(autometa kb export), which holds data only, and load it with autometa kb import; "
+        f"or, in a copy you trust, remove them with the sqlite3 shell: {drops};"
+    )
 
 
 def check_schema(conn: Connection, location: str, names: set[str]) -> None:

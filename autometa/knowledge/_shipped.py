@@ -15,6 +15,7 @@ not wait for the parse.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -74,12 +75,14 @@ def open_shipped() -> Shipped:
     # 80 bits of the hash name the file; the derived files next to it check the full digest.
     cache = default_cache_dir() / f"{DEFAULT_CACHE_PREFIX}{digest[:20]}.db"
     marks: dict[str, Any] = {"digest": f"shipped-{digest}", "prefix": cache.with_suffix("")}
-    if cache.is_file():
-        try:
+    try:
+        if cache.is_file():  # PermissionError for a folder this process may not look into
             # Read-only: processes share this file, and none may change what the hash names.
             return Shipped(SqlAlchemyStore.open(cache, read_only=True, create=False), **marks)
-        except KnowledgeBaseError:
-            logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+    except KnowledgeBaseError:
+        logger.warning("rebuilding the damaged knowledge-base cache %s", cache)
+    except OSError as exc:  # unreadable: parse into memory, as for an unwritable folder
+        _uncached(cache.parent, str(exc))
     # None when the packaged data describes other files (a checkout whose data changed): nothing to
     # answer from meanwhile, so parse now.
     packaged = Packaged.load(packaged_file(), f"shipped-{digest}")
@@ -113,10 +116,31 @@ def _store_cache(store: SqlAlchemyStore, cache: Path) -> None:
             if not stale.name.startswith(current):  # older bases' files, derived ones too
                 stale.unlink(missing_ok=True)
     except (OSError, sqlite3.Error, KnowledgeBaseError) as exc:
-        logger.info("not caching the default knowledge base at %s: %s", cache, exc)
+        _uncached(cache.parent, str(exc))
         # The glob also catches SQLite's -journal and -wal files of the temporary copy.
-        for leftover in cache.parent.glob(f"{temporary.name}*"):
-            leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder we may not even list
+            for leftover in cache.parent.glob(f"{temporary.name}*"):
+                leftover.unlink(missing_ok=True)
+
+
+def _uncached(folder: Path, reason: str) -> None:
+    """Log why the cache in ``folder`` is not used (debug), and warn once (per process and
+    folder) that the shipped base is then kept in memory only."""
+    logger.debug("not using the knowledge-base cache folder %s: %s", folder, reason)
+    _warn_uncached(folder)
+
+
+@functools.lru_cache(maxsize=16)
+def _warn_uncached(folder: Path) -> None:
+    # Memoized: a read-only container or shared install would otherwise say it on every
+    # fit; every process still parses the files again (seconds).
+    logger.warning(
+        "the knowledge-base cache folder %s cannot be written or read: the default knowledge "
+        "base is read into memory in each process instead (seconds). Set %s to a writable "
+        "folder to cache it.",
+        folder,
+        CACHE_DIR_ENV,
+    )
 
 
 def write_packaged(path: str | os.PathLike[str] | None = None) -> Path:

@@ -4,14 +4,17 @@ Opening is careful because a knowledge base may come from someone else, or the p
 name the wrong file. An existing, non-empty file is checked before anything is written to
 it (no WAL switch, no table), by SQLite itself under its lock: ``PRAGMA application_id``,
 ``page_size`` and ``page_count`` against the file's size, then the tables and ``meta``
-rows (:mod:`autometa.knowledge._schema`). A file that is not SQLite, a truncated file, an
+rows (:mod:`autometa.knowledge._schema`), and that it holds no trigger, view, table or
+index autometa did not create. A file that is not SQLite, a truncated file, an
 SQLite database of another application, a FIFO, or a schema from a newer autometa raise
 :class:`~autometa.knowledge._format.KnowledgeBaseError` naming the file and the fix, and
 leave the file's bytes as they were. Only a missing or empty file (or an SQLite database
 without tables) becomes a new knowledge base. The file's bytes are never read here: closing
 a descriptor of a database file would drop the locks SQLite holds on it for this process.
 
-SQLite connections use a 30 s busy timeout and foreign keys; files use WAL journaling;
+SQLite connections use a 30 s busy timeout, foreign keys and SQLite's defensive settings
+(``trusted_schema`` off, ``cell_size_check``, ``SQLITE_DBCONFIG_DEFENSIVE`` where Python
+exposes it); files use WAL journaling;
 write transactions start with ``BEGIN IMMEDIATE`` so that two processes appending to one
 file queue for the write lock instead of failing on a lock upgrade.
 
@@ -27,6 +30,8 @@ writers never deadlock. A server that cannot be reached fails the open within
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import re
 import sqlite3
@@ -41,7 +46,17 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from autometa.knowledge._format import KnowledgeBaseError
-from autometa.knowledge._schema import APPLICATION_ID, check_schema, create_schema, foreign
+from autometa.knowledge._schema import (
+    APPLICATION_ID,
+    check_schema,
+    check_sqlite_objects,
+    create_schema,
+    foreign,
+    table_names,
+)
+from autometa.knowledge._sqlite_file import check_pages, check_path, translate
+
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for another process's write lock before failing."""
@@ -57,6 +72,14 @@ WRITE_OPTION = "autometa_write"
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
+    # SQLite's defences for files from elsewhere: no function with side effects runs from a
+    # schema object, damaged cells are caught when read, and (Python >= 3.12, which exposes
+    # sqlite3_db_config) no writable_schema or shadow-table writes.
+    dbapi_connection.execute("PRAGMA trusted_schema = OFF")
+    dbapi_connection.execute("PRAGMA cell_size_check = ON")
+    defensive = getattr(sqlite3, "SQLITE_DBCONFIG_DEFENSIVE", None)
+    if defensive is not None:
+        dbapi_connection.setconfig(defensive, True)
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
@@ -86,9 +109,11 @@ def memory_engine() -> Engine:
     return _sqlite_engine(connect, memory=True)
 
 
-def _file_engine(path: Path, *, read_only: bool, create: bool) -> Engine:
+def _file_engine(path: Path, *, read_only: bool, create: bool, immutable: bool = False) -> Engine:
     mode = "ro" if read_only else "rwc" if create else "rw"
-    uri = f"{path.as_uri()}?mode={mode}"
+    # immutable=1: no locks and no -shm file, which a reader of a WAL-mode file must
+    # otherwise create beside it (see _open_immutable).
+    uri = f"{path.as_uri()}?mode={mode}" + ("&immutable=1" if immutable else "")
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
@@ -214,79 +239,53 @@ def _postgres_read_only(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
-def _check_pages(conn: Connection, path: Path) -> None:
-    """Refuse a file shorter than the pages SQLite says it has (asked of SQLite, under its
-    lock: ``PRAGMA page_size`` and ``page_count``)."""
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return  # pages may legitimately live in the WAL until the next checkpoint
-    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
-    expected = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one()) * page_size
-    size = path.stat().st_size
-    if size % page_size or size < expected:
-        raise _truncated(path, f"its header describes {expected} bytes in pages of {page_size}")
-
-
-def _truncated(path: Path, detail: str) -> KnowledgeBaseError:
-    return KnowledgeBaseError(
-        f"{path} is truncated or damaged: it has {path.stat().st_size} bytes but {detail}. "
-        "Restore it from a copy, or rebuild it (an earlier export_jsonl file can be imported "
-        "into a new knowledge base)."
-    )
-
-
-def _check_path(path: Path, *, read_only: bool, create: bool) -> bool:
-    """Filesystem checks with clear messages; returns whether the file exists."""
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"Knowledge base path {path} is a directory; pass a file path such as "
-            f"{path / 'knowledge.db'}."
-        )
-    if path.exists():
-        if not path.is_file():
-            raise KnowledgeBaseError(
-                f"{path} is not an autometa knowledge base: it is not a regular file (a FIFO, "
-                "socket or device). Pass the path of a knowledge-base file, or a path that "
-                "does not exist yet to create one."
-            )
-        if not read_only and not os.access(path, os.W_OK):
-            raise PermissionError(
-                f"Knowledge base {path} is not writable; open it with read_only=True or "
-                "fix its permissions."
-            )
-        return True
-    if read_only or not create:
-        raise FileNotFoundError(
-            f"Knowledge base {path} does not exist"
-            + ("; it is opened read-only, so it is not created." if read_only else ".")
-        )
-    parent = path.parent
-    for ancestor in (parent, *parent.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise NotADirectoryError(
-                    f"Cannot create knowledge base {path}: {ancestor} is a file, not a directory."
-                )
-            break
-    if not parent.exists():
-        raise FileNotFoundError(
-            f"Cannot create knowledge base {path}: directory {parent} does not exist. "
-            "Create it first (e.g. mkdir -p) or choose another path."
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"Cannot create knowledge base {path}: directory {parent} is not writable."
-        )
-    return False
-
-
 def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
     path = path.expanduser().absolute()
-    exists = _check_path(path, read_only=read_only, create=create)
+    exists = check_path(path, read_only=read_only, create=create)
+    try:
+        return _open_engine(path, exists, read_only=read_only, create=create)
+    except PermissionError:
+        if not read_only or os.access(path.parent, os.W_OK):
+            raise
+    return _open_immutable(path)
+
+
+def _open_immutable(path: Path) -> Opened:
+    """A base in a directory this process cannot write, opened in SQLite's immutable mode.
+
+    A reader of a WAL-mode file needs its ``-shm`` index beside it, creating it if
+    missing, so a read-only directory (a container, a shared install) cannot be read
+    otherwise. Immutable mode reads the file alone: refused while ``-wal`` holds commits
+    not yet copied into it, which that mode would skip.
+    """
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise PermissionError(
+            f"Cannot open knowledge base {path} read-only: {wal} holds commits not yet copied "
+            f"into it, and SQLite cannot read them without writing to {path.parent}. Open it "
+            "once where the directory is writable, or copy the files to such a directory."
+        )
+    opened = _open_engine(path, True, read_only=True, create=False, immutable=True)
+    _say_once(
+        f"opening knowledge base {path} immutable (SQLite immutable=1): its directory is not "
+        "writable; changes others make to it while it is open are not seen."
+    )
+    return opened
+
+
+@functools.lru_cache(maxsize=64)
+def _say_once(message: str) -> None:
+    """Log ``message`` once per process (however often a base is opened)."""
+    logger.info(message)
+
+
+def _open_engine(
+    path: Path, exists: bool, *, read_only: bool, create: bool, immutable: bool = False
+) -> Opened:
     # Only SQLite reads the file (through PRAGMAs, under its locks): a descriptor opened
     # and closed here would drop the POSIX locks this process's SQLite connections hold.
     empty = not exists or path.stat().st_size == 0
-    engine = _file_engine(path, read_only=read_only, create=create)
+    engine = _file_engine(path, read_only=read_only, create=create, immutable=immutable)
     try:
         if empty and not read_only and create:
             # A new (missing or empty) database is WAL from its first page: switching a
@@ -298,28 +297,11 @@ def _open_sqlite_file(path: Path, *, read_only: bool, create: bool) -> Opened:
             _ensure_wal(engine)
     except DBAPIError as exc:
         engine.dispose()
-        raise _translate(exc, path) from exc
+        raise translate(exc, path) from exc
     except BaseException:
         engine.dispose()
         raise
     return Opened(engine, str(path))
-
-
-def _translate(exc: DBAPIError, path: Path) -> Exception:
-    message = str(exc.orig)
-    if "not a database" in message:  # SQLite found no database header
-        return KnowledgeBaseError(
-            f"{path} is not an autometa knowledge base: it is not an SQLite database "
-            f"(SQLite: {message}; {path.stat().st_size} bytes). It may be truncated, or "
-            "another kind of file; a JSON Lines export is loaded with "
-            "KnowledgeBase.in_memory().import_jsonl(path). Pass the path of a knowledge "
-            "base, or a path that does not exist yet to create a new one."
-        )
-    if "malformed" in message:  # e.g. fewer pages than the header describes
-        return _truncated(path, f"SQLite finds it malformed ({message})")
-    if "unable to open" in message or "readonly" in message:
-        return PermissionError(f"Cannot open knowledge base {path} (SQLite: {message}).")
-    return exc
 
 
 def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: bool) -> None:
@@ -329,10 +311,12 @@ def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: 
         # half-way through a commit. The application id is asked of SQLite, not read from
         # the file: in WAL mode the newest page 1 may still be in the -wal file.
         application_id = conn.exec_driver_sql("PRAGMA application_id").scalar()
-        names = set(inspect(conn).get_table_names())
+        objects = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        rows = [tuple(row) for row in objects]
         if application_id == 0:
-            if names:
-                raise foreign(path, f"application_id 0, tables {sorted(names)}")
+            if rows:
+                found = sorted(f"{kind} {name}" for kind, name, *_ in rows)
+                raise foreign(path, f"application_id 0, schema objects {found}")
             if not (writable and create):
                 raise KnowledgeBaseError(
                     f"{path} is an empty database, not a knowledge base"
@@ -342,8 +326,11 @@ def _validate_or_create(engine: Engine, path: Path, *, read_only: bool, create: 
             return
         if application_id != APPLICATION_ID:
             raise foreign(path, f"application_id {application_id:#x}")
-        _check_pages(conn, path)
-        check_schema(conn, str(path), names)
+        check_pages(conn, path)
+        # Our tables and meta rows first (another application's database, a newer autometa's
+        # schema are told as such), then nothing else: no trigger or view has run by then.
+        check_schema(conn, str(path), table_names(rows))
+        check_sqlite_objects(str(path), rows)
 
 
 def _ensure_wal(engine: Engine) -> None:
