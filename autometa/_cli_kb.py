@@ -102,8 +102,9 @@ def kb_build(
     """
     from autometa._build import build_knowledge_base
     from autometa.knowledge._protocol import BuildProtocol
+    from autometa.knowledge._urls import mask_url
 
-    logger.info("kb build started: %s -> %s", corpus_dir, out)
+    logger.info("kb build started: %s -> %s", corpus_dir, mask_url(out))
     try:
         protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
         if extend:
@@ -382,10 +383,11 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
 def kb_import(sources: tuple[Path, ...], into: str) -> None:
     """Import JSON Lines files or folders of them; all or nothing."""
     from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._urls import mask_url
 
     try:
         with KnowledgeBase.open(into) as knowledge:
             counts = knowledge.import_jsonl(list(sources))
     except ValueError as exc:
         fail(str(exc))
-    click.echo(f"imported into {into}: {counts}")
+    click.echo(f"imported into {mask_url(into)}: {counts}")

@@ -17,6 +17,9 @@ not data; ``evaluations_`` keep every trial's configuration, score and status), 
 with constructor parameters that are live objects (``plugins``, a ``KnowledgeBase``, a
 storage object, a sampler instance inside ``strategy``) reduced to plain values: the
 loaded model predicts exactly as the saved one; refitting it needs them passed again.
+
+No saved model holds a database password: ``storage`` and ``knowledge`` URLs are kept
+without it, in both formats (see :func:`autometa.knowledge._urls.without_password`).
 """
 
 from __future__ import annotations
@@ -219,6 +222,7 @@ def _installed_plugin_packages() -> set[str]:
 def _data_only(model: Any) -> Any:
     """A shallow copy of an autometa estimator without the parts that are not data."""
     from autometa._api import _AutoMetaBase
+    from autometa.knowledge._urls import is_url, without_password
 
     if not isinstance(model, _AutoMetaBase):
         return model
@@ -230,6 +234,9 @@ def _data_only(model: Any) -> Any:
         data.knowledge = getattr(data.knowledge, "location", None)
     if not isinstance(data.storage, (str, type(None))):
         data.storage = None
+    for name in ("storage", "knowledge"):  # a saved model keeps no password
+        if is_url(getattr(data, name)):
+            setattr(data, name, without_password(getattr(data, name)))
     data.strategy = _plain_strategy(data.strategy)
     if hasattr(data, "strategy_"):
         data.strategy_ = _plain_strategy(data.strategy_)
