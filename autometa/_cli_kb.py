@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from autometa._cli_common import JSON_REPORT_OPTION, fail, read_knowledge
+from autometa._cli_common import BAD_INPUT, JSON_REPORT_OPTION, fail, fail_input, read_knowledge
 
 if TYPE_CHECKING:
     from autometa.knowledge._protocol import BuildProtocol
@@ -130,8 +130,8 @@ def kb_build(
             n_jobs=n_jobs,
             allowed=allowed,
         )
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     logger.info("kb build finished: %s", knowledge.counts())
     click.echo(f"{knowledge!r}")
 
@@ -235,8 +235,8 @@ def kb_evaluate(
                 )
             else:
                 report, summary = judged
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(report.table())
     if summary:
         click.echo(summary)
@@ -320,8 +320,8 @@ def kb_replay(
             random_state=random_state,
         )
         error = cost_model_error(*timing_table(knowledge)) if cost_model else None
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(report.table())
     if error is not None:
         click.echo("\ncost model, one task held out at a time:")
@@ -340,8 +340,8 @@ def kb_info(location: str | None) -> None:
         knowledge = (
             KnowledgeBase.open(location, read_only=True) if location else KnowledgeBase.default()
         )
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(
         json.dumps(
             {"counts": knowledge.counts(), "metadata": knowledge.metadata()},
@@ -367,13 +367,15 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
     --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
     """
 
+    if not out.parent.is_dir():
+        fail(f"--out {out}: the directory {out.parent} does not exist; create it first.")
     try:
         knowledge = read_knowledge(location)
         with knowledge:
             kept = [t.task_id for t in knowledge.tasks() if t.task_id not in set(exclude)]
             counts = knowledge.export_jsonl(out, task_ids=kept)
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(f"wrote {out}: {counts}")
 
 
@@ -388,6 +390,6 @@ def kb_import(sources: tuple[Path, ...], into: str) -> None:
     try:
         with KnowledgeBase.open(into) as knowledge:
             counts = knowledge.import_jsonl(list(sources))
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc, ", ".join(map(str, sources)))
     click.echo(f"imported into {mask_url(into)}: {counts}")

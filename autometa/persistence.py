@@ -89,11 +89,21 @@ class UntrustedTypesError(ValueError):
 def check_model_path(path: str | os.PathLike[str]) -> str:
     """The format ``path``'s suffix names (``"skops"`` or ``"pickle"``), checked usable.
 
-    Raises a ValueError for an unknown suffix and an ImportError when ``.skops`` is asked
-    for without skops installed: call it before a long fit, so a bad ``--out`` is
-    reported before, not after, the work.
+    Raises a ValueError for an unknown suffix, a directory or a missing folder, and an
+    ImportError when ``.skops`` is asked for without skops installed: call it before a
+    long fit, so a bad ``--out`` is reported before, not after, the work.
     """
-    kind = _format_of(Path(path))
+    target = Path(path)
+    kind = _format_of(target)
+    if target.is_dir():
+        raise ValueError(
+            f"{target} is a directory; name the model file, e.g. {target / 'model.joblib'}."
+        )
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"Cannot save a model to {target}: the directory {target.parent} does not exist. "
+            "Create it first (e.g. mkdir -p) or choose another path."
+        )
     if kind == "skops":
         _skops_io()
     return kind
@@ -142,7 +152,15 @@ def load_model(path: str | os.PathLike[str], *, trusted: TrustedTypes = ()) -> A
     if not source.is_file():
         raise FileNotFoundError(f"No model file at {source}.")
     if kind == "pickle":
-        return joblib.load(source)
+        try:
+            return joblib.load(source)
+        except ImportError:
+            raise  # a module the model needs (a plugin) is not installed: its own message
+        except Exception as exc:  # unpickling bytes that are no pickle fails in many ways
+            raise ValueError(
+                f"{source} could not be loaded as a model ({type(exc).__name__}: {exc}); it "
+                "is damaged or was not written by save_model (autometa fit --out)."
+            ) from exc
     sio = _skops_io()
     try:
         found = sio.get_untrusted_types(file=source)
