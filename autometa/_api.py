@@ -45,7 +45,9 @@ class _AutoMetaBase(BaseEstimator):
     limits each call. Trials the dead process left running are failed and enqueued again;
     warm starts already in the study are not enqueued twice. ``evaluations_``,
     ``best_config_`` and the refit cover the whole study, earlier processes' trials
-    included; the ``autometa_trial_completed`` hook sees only this call's trials.
+    included; the ``autometa_trial_completed`` hook sees only this call's trials. A
+    password in a ``storage`` or ``knowledge`` URL is shown as ``***`` and a fitted model
+    is pickled without it (see :meth:`__getstate__`).
 
     Faults of a configuration stay with its trial. With ``n_jobs`` of 2 or more, trials
     run in joblib worker processes: one that raises is failed with its error, one that

@@ -91,7 +91,10 @@ def as_query(url: str) -> str:
 
 @pytest.mark.parametrize("in_query", [False, True], ids=["user-part", "query"])
 def test_a_fitted_model_keeps_no_password(
-    secret_databases: Callable[[], str], tmp_path: Path, in_query: bool
+    secret_databases: Callable[[], str],
+    tmp_path: Path,
+    in_query: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, knowledge = secret_databases(), secret_databases()
     if in_query:
@@ -124,6 +127,11 @@ def test_a_fitted_model_keeps_no_password(
     assert loaded.storage == without_password(url)
     assert (loaded.predict(X.iloc[200:260]) == model.predict(X.iloc[200:260])).all()
     assert load_model(tmp_path / "model.skops").knowledge == without_password(knowledge)
+
+    # Fitting the loaded model again resumes the study, the password from libpq's PGPASSWORD.
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    loaded.set_params(n_trials=3).fit(X.iloc[:200], y.iloc[:200])
+    assert len(loaded.evaluations_) == 3
 
 
 def test_a_model_fitted_on_a_knowledge_base_object_keeps_no_password(
