@@ -25,6 +25,7 @@ from autometa._leaderboard import leaderboard
 from autometa.contract._task import FeatureSchema
 from autometa.contract._types import Config, Evaluation, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase, reopen_spec
+from autometa.knowledge._urls import is_url, mask_url, without_password
 from autometa.search._ensemble import DEFAULT_ENSEMBLE_MEMORY_MB, DEFAULT_ENSEMBLE_SIZE
 from autometa.search._ensemble_model import EnsembleSummary
 from autometa.search._limits import MemoryLimit
@@ -44,7 +45,9 @@ class _AutoMetaBase(BaseEstimator):
     limits each call. Trials the dead process left running are failed and enqueued again;
     warm starts already in the study are not enqueued twice. ``evaluations_``,
     ``best_config_`` and the refit cover the whole study, earlier processes' trials
-    included; the ``autometa_trial_completed`` hook sees only this call's trials.
+    included; the ``autometa_trial_completed`` hook sees only this call's trials. A
+    password in a ``storage`` or ``knowledge`` URL is shown as ``***`` and a fitted model
+    is pickled without it (see :meth:`__getstate__`).
 
     Faults of a configuration stay with its trial. With ``n_jobs`` of 2 or more, trials
     run in joblib worker processes: one that raises is failed with its error, one that
@@ -178,14 +181,42 @@ class _AutoMetaBase(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle a durable study as an in-memory copy (a loaded model needs no database)
-        and a knowledge base object by where to open it again (see ``reopen_spec``)."""
+        and a knowledge base object by where to open it again (see ``reopen_spec``).
+
+        A fitted model keeps no password: ``storage`` and ``knowledge`` URLs are pickled
+        without it (``without_password``), so a saved file holds none. Fitting the loaded
+        model again on such a URL takes the password from the driver's own sources
+        (``PGPASSWORD`` or ``~/.pgpass`` for PostgreSQL) or from ``set_params``. An
+        unfitted estimator pickles as given (joblib workers fitting it need the URL whole).
+        """
         state = dict(super().__getstate__())
         if isinstance(self.knowledge, KnowledgeBase):  # a connection does not pickle
             state["knowledge"] = reopen_spec(self.knowledge)
-        if self.storage is not None and "study_" in state:
+        if "model_" in state:
+            for name in ("storage", "knowledge"):
+                if is_url(state[name]):
+                    state[name] = without_password(state[name])
+        if self.storage is not None and state.get("study_") is not None:
             with quiet_optuna():
                 state["study_"] = in_memory_copy(state["study_"])
         return state
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        """scikit-learn's repr, a password in a ``storage`` or ``knowledge`` URL shown as ***."""
+        return BaseEstimator.__repr__(self._shown(), N_CHAR_MAX)
+
+    def _get_params_html(self, deep: bool = True, doc_link: str = "") -> Any:
+        """The parameters of the notebook (HTML) display, passwords shown as ***."""
+        return BaseEstimator._get_params_html(self._shown(), deep, doc_link)
+
+    def _shown(self) -> _AutoMetaBase:
+        """A shallow copy to display: URL parameters masked (no pickling, unlike copy)."""
+        shown = object.__new__(type(self))
+        shown.__dict__.update(self.__dict__)
+        for name in ("storage", "knowledge"):
+            if is_url(getattr(self, name)):
+                setattr(shown, name, mask_url(getattr(self, name)))
+        return shown
 
     # -- using the model ------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:

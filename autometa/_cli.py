@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from autometa._cli_common import EXIT_FAILED, fail
+from autometa._cli_common import BAD_INPUT, EXIT_FAILED, fail, fail_input
 from autometa._cli_kb import kb
 from autometa._version import __version__
 
@@ -153,15 +153,15 @@ def fit(
         model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
     except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
         fail(str(exc), EXIT_FAILED)
-    except (ValueError, TypeError) as exc:
-        fail(str(exc))
+    except (*BAD_INPUT, TypeError) as exc:
+        fail_input(exc)
     click.echo(_as_json(model) if as_json else model.explain())
     if out is not None:
         from autometa.persistence import save_model
 
         try:
             save_model(model, out)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             fail(str(exc), EXIT_FAILED)
         click.echo(f"Model saved to {out}")
     if plots is not None:  # after the save: a plot that fails must not cost the model
@@ -201,12 +201,12 @@ def predict(
 
     try:
         model = load_model(model_path, trusted=trusted)
-    except (ValueError, ImportError) as exc:  # UntrustedTypesError is a ValueError
-        fail(str(exc))
+    except (*BAD_INPUT, ImportError) as exc:  # UntrustedTypesError is a ValueError
+        fail_input(exc)
     try:
         frame = read_frame(data)
-    except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     if target and target in frame.columns:
         frame = frame.drop(columns=[target])
     try:
@@ -261,8 +261,8 @@ def recommend(
             else KnowledgeBase.open(knowledge, read_only=True, create=False)
         )
         plan = recommendation_plan(X, y, k, kind=kind, knowledge=base)
-    except (ValueError, TypeError, OSError) as exc:
-        fail(str(exc))
+    except (*BAD_INPUT, TypeError) as exc:
+        fail_input(exc)
     click.echo(
         format_recommendations(plan.recommendations, meta_features=plan.meta_features.values)
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from autometa._cli_common import JSON_REPORT_OPTION, fail, read_knowledge
+from autometa._cli_common import BAD_INPUT, JSON_REPORT_OPTION, fail, fail_input, read_knowledge
 
 if TYPE_CHECKING:
     from autometa.knowledge._protocol import BuildProtocol
@@ -102,8 +102,9 @@ def kb_build(
     """
     from autometa._build import build_knowledge_base
     from autometa.knowledge._protocol import BuildProtocol
+    from autometa.knowledge._urls import mask_url
 
-    logger.info("kb build started: %s -> %s", corpus_dir, out)
+    logger.info("kb build started: %s -> %s", corpus_dir, mask_url(out))
     try:
         protocol = BuildProtocol(n_splits, max_rows, time_limit, pool_size, random_state)
         if extend:
@@ -129,8 +130,8 @@ def kb_build(
             n_jobs=n_jobs,
             allowed=allowed,
         )
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     logger.info("kb build finished: %s", knowledge.counts())
     click.echo(f"{knowledge!r}")
 
@@ -234,8 +235,8 @@ def kb_evaluate(
                 )
             else:
                 report, summary = judged
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(report.table())
     if summary:
         click.echo(summary)
@@ -319,8 +320,8 @@ def kb_replay(
             random_state=random_state,
         )
         error = cost_model_error(*timing_table(knowledge)) if cost_model else None
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(report.table())
     if error is not None:
         click.echo("\ncost model, one task held out at a time:")
@@ -339,8 +340,8 @@ def kb_info(location: str | None) -> None:
         knowledge = (
             KnowledgeBase.open(location, read_only=True) if location else KnowledgeBase.default()
         )
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(
         json.dumps(
             {"counts": knowledge.counts(), "metadata": knowledge.metadata()},
@@ -366,13 +367,15 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
     --exclude makes a held-out copy, e.g. to benchmark on tasks the learner never saw.
     """
 
+    if not out.parent.is_dir():
+        fail(f"--out {out}: the directory {out.parent} does not exist; create it first.")
     try:
         knowledge = read_knowledge(location)
         with knowledge:
             kept = [t.task_id for t in knowledge.tasks() if t.task_id not in set(exclude)]
             counts = knowledge.export_jsonl(out, task_ids=kept)
-    except ValueError as exc:
-        fail(str(exc))
+    except BAD_INPUT as exc:
+        fail_input(exc)
     click.echo(f"wrote {out}: {counts}")
 
 
@@ -382,10 +385,11 @@ def kb_export(location: str | None, out: Path, exclude: tuple[str, ...]) -> None
 def kb_import(sources: tuple[Path, ...], into: str) -> None:
     """Import JSON Lines files or folders of them; all or nothing."""
     from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._urls import mask_url
 
     try:
         with KnowledgeBase.open(into) as knowledge:
             counts = knowledge.import_jsonl(list(sources))
-    except ValueError as exc:
-        fail(str(exc))
-    click.echo(f"imported into {into}: {counts}")
+    except BAD_INPUT as exc:
+        fail_input(exc, ", ".join(map(str, sources)))
+    click.echo(f"imported into {mask_url(into)}: {counts}")

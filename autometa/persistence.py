@@ -17,6 +17,9 @@ not data; ``evaluations_`` keep every trial's configuration, score and status), 
 with constructor parameters that are live objects (``plugins``, a ``KnowledgeBase``, a
 storage object, a sampler instance inside ``strategy``) reduced to plain values: the
 loaded model predicts exactly as the saved one; refitting it needs them passed again.
+
+No saved model holds a database password: ``storage`` and ``knowledge`` URLs are kept
+without it, in both formats (see :func:`autometa.knowledge._urls.without_password`).
 """
 
 from __future__ import annotations
@@ -87,11 +90,21 @@ class UntrustedTypesError(ValueError):
 def check_model_path(path: str | os.PathLike[str]) -> str:
     """The format ``path``'s suffix names (``"skops"`` or ``"pickle"``), checked usable.
 
-    Raises a ValueError for an unknown suffix and an ImportError when ``.skops`` is asked
-    for without skops installed: call it before a long fit, so a bad ``--out`` is
-    reported before, not after, the work.
+    Raises a ValueError for an unknown suffix, a directory or a missing folder, and an
+    ImportError when ``.skops`` is asked for without skops installed: call it before a
+    long fit, so a bad ``--out`` is reported before, not after, the work.
     """
-    kind = _format_of(Path(path))
+    target = Path(path)
+    kind = _format_of(target)
+    if target.is_dir():
+        raise ValueError(
+            f"{target} is a directory; name the model file, e.g. {target / 'model.joblib'}."
+        )
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"Cannot save a model to {target}: the directory {target.parent} does not exist. "
+            "Create it first (e.g. mkdir -p) or choose another path."
+        )
     if kind == "skops":
         _skops_io()
     return kind
@@ -140,7 +153,15 @@ def load_model(path: str | os.PathLike[str], *, trusted: TrustedTypes = ()) -> A
     if not source.is_file():
         raise FileNotFoundError(f"No model file at {source}.")
     if kind == "pickle":
-        return joblib.load(source)
+        try:
+            return joblib.load(source)
+        except ImportError:
+            raise  # a module the model needs (a plugin) is not installed: its own message
+        except Exception as exc:  # unpickling bytes that are no pickle fails in many ways
+            raise ValueError(
+                f"{source} could not be loaded as a model ({type(exc).__name__}: {exc}); it "
+                "is damaged or was not written by save_model (autometa fit --out)."
+            ) from exc
     sio = _skops_io()
     try:
         found = sio.get_untrusted_types(file=source)
@@ -220,6 +241,7 @@ def _installed_plugin_packages() -> set[str]:
 def _data_only(model: Any) -> Any:
     """A shallow copy of an autometa estimator without the parts that are not data."""
     from autometa._api import _AutoMetaBase
+    from autometa.knowledge._urls import is_url, without_password
 
     if not isinstance(model, _AutoMetaBase):
         return model
@@ -231,6 +253,9 @@ def _data_only(model: Any) -> Any:
         data.knowledge = getattr(data.knowledge, "location", None)
     if not isinstance(data.storage, (str, type(None))):
         data.storage = None
+    for name in ("storage", "knowledge"):  # a saved model keeps no password
+        if is_url(getattr(data, name)):
+            setattr(data, name, without_password(getattr(data, name)))
     data.strategy = _plain_strategy(data.strategy)
     if hasattr(data, "strategy_"):
         data.strategy_ = _plain_strategy(data.strategy_)

@@ -41,6 +41,7 @@ from autometa.knowledge._shipped import (
 )
 from autometa.knowledge._sql_store import SqlAlchemyStore
 from autometa.knowledge._study import study_content
+from autometa.knowledge._urls import without_password
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -368,9 +369,9 @@ class KnowledgeBase:
 
 def reopen_spec(knowledge: KnowledgeBase) -> str | None:
     """What a pickled model keeps of a ``knowledge=`` base: the location to open it
-    again (a URL's password left out, as :attr:`KnowledgeBase.location` shows it), or
-    None for the shipped base (the default again) and an in-memory one (whose content
+    again (a URL without its password: see :func:`~autometa.knowledge._urls.without_password`),
+    or None for the shipped base (the default again) and an in-memory one (whose content
     lives only in the process that made it)."""
     if knowledge._derived.shipped_digest is not None or knowledge.location == ":memory:":
         return None
-    return knowledge.location
+    return without_password(knowledge.location)

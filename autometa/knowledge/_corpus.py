@@ -37,13 +37,16 @@ def read_frame(path: str | Path) -> pd.DataFrame:
                 f"{path}: unsupported file type; use one of {', '.join(TABLE_SUFFIXES)}, or - "
                 "for CSV on standard input."
             )
-    except ImportError as exc:  # pandas names the missing Parquet engine
+    except ImportError:  # pandas' own message spans lines; one line says it all
         raise ValueError(
-            f'{shown}: reading Parquet needs pyarrow: pip install "autometa-ml[parquet]" ({exc}).'
+            f"{shown}: reading Parquet needs pyarrow, which is not installed: "
+            'pip install "autometa-ml[parquet]" (or pip install pyarrow), or pass a CSV file.'
         ) from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(
-            f"{shown}: cannot be read as a table ({type(exc).__name__}: {exc})."
+            f"{shown}: cannot be read as a table ({type(exc).__name__}: {reason}). Pass a "
+            "UTF-8 CSV file (.csv, .csv.gz) or a Parquet file with a header row."
         ) from exc
     for column in frame.columns:  # pandas 3 reads text as "str"; categoricals as plain objects
         if pd.api.types.is_string_dtype(frame[column]) and not pd.api.types.is_object_dtype(

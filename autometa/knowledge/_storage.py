@@ -33,7 +33,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from autometa.knowledge._schema import (
     table_names,
 )
 from autometa.knowledge._sqlite_file import check_pages, check_path, translate
+from autometa.knowledge._urls import mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ def open_location(location: str | os.PathLike[str], *, read_only: bool, create: 
                 return open_location(":memory:", read_only=read_only, create=create)
             if url.query:
                 raise KnowledgeBaseError(
-                    f"{location}: query options are not supported for SQLite files; pass the "
-                    "file path instead (autometa sets the connection options itself)."
+                    f"{mask_url(location)}: query options are not supported for SQLite files; "
+                    "pass the file path instead (autometa sets the connection options itself)."
                 )
             return _open_sqlite_file(Path(url.database), read_only=read_only, create=create)
         return _open_url(location, read_only=read_only, create=create)
@@ -175,7 +175,7 @@ def database_url(text: str) -> URL:
     """``text`` parsed as an SQLAlchemy URL. A malformed one is a ``ValueError`` that
     names it (password masked) and shows the expected form; for a port that is not a
     number SQLAlchemy itself only says ``invalid literal for int()``."""
-    shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
+    shown = mask_url(text)
     example = "'postgresql+psycopg://user:password@host:5432/database' or 'sqlite:///file.db'"
     try:
         return make_url(text)
@@ -190,7 +190,7 @@ def database_url(text: str) -> URL:
 
 def _open_url(url: str, *, read_only: bool, create: bool) -> Opened:
     parsed = database_url(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = mask_url(url)
     options: dict[str, Any] = {}
     server = parsed.get_backend_name() in ("postgresql", "mysql")
     if server and "connect_timeout" not in parsed.query:

@@ -17,6 +17,7 @@ import sqlalchemy
 from optuna.storages import BaseStorage
 
 from autometa.knowledge._storage import database_url
+from autometa.knowledge._urls import mask_url
 
 CONNECT_TIMEOUT_S = 10
 """Seconds a PostgreSQL or MySQL server gets to answer before opening a storage fails."""
@@ -46,7 +47,7 @@ def open_storage(storage: str | BaseStorage | None) -> BaseStorage | None:
         raise ValueError(
             f"storage: {exc} Or pass an Optuna storage object (e.g. a JournalStorage)."
         ) from None
-    shown = url.render_as_string(hide_password=True)
+    shown = mask_url(storage)
     _check_sqlite_directory(url, shown)
     engine_kwargs: dict[str, Any] = {}
     if url.get_backend_name() in ("postgresql", "mysql") and "connect_timeout" not in url.query:
@@ -102,12 +103,7 @@ def _check_sqlite_directory(url: sqlalchemy.engine.URL, shown: str) -> None:
 def storage_label(storage: BaseStorage) -> str:
     """How to name a storage in a message: its URL without password, else its class."""
     url = getattr(storage, "url", None)
-    if isinstance(url, str):
-        try:
-            return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-        except sqlalchemy.exc.ArgumentError:
-            pass
-    return type(storage).__name__
+    return mask_url(url) if isinstance(url, str) else type(storage).__name__
 
 
 @contextmanager
