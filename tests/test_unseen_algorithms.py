@@ -154,10 +154,11 @@ def rec(name: str, model: str = "learner") -> Recommendation:
     ("n_places", "pinned", "expected"),
     [
         (8, 0, ["a", "b", "c", "u", "v", "d", "e", "f"]),
-        (1, 0, ["a"]),  # one place: the learner's first pick keeps it
-        (2, 0, ["a", "u"]),  # moved forward so the cut keeps it
-        (4, 0, ["a", "b", "u", "v"]),  # half the places at most
-        (3, 1, ["g", "a", "u"]),  # never before the pinned guard
+        (1, 0, ["a"]),  # too few places: the learner's first picks keep them
+        (3, 0, ["a", "b", "c"]),
+        (4, 0, ["a", "b", "c", "u"]),  # the cut keeps what fits
+        (4, 1, ["g", "a", "b", "c"]),  # never before the pinned guard
+        (6, 1, ["g", "a", "b", "c", "u", "v"]),
         (0, 0, []),
     ],
 )
@@ -173,6 +174,8 @@ def test_no_learned_pick_leaves_every_place_to_the_defaults() -> None:
     defaults = [rec("u", UNSEEN_MODEL), rec("v", UNSEEN_MODEL)]
     placed = with_unseen_defaults([], defaults, 5)
     assert [r.config.algorithm for r in placed] == ["u", "v"]
+    few = with_unseen_defaults([rec("a")], defaults, 5)  # fewer picks than the position
+    assert [r.config.algorithm for r in few] == ["a", "u", "v"]
     assert with_unseen_defaults([rec("u")], defaults, 5)[0].evidence.model == "learner"
 
 

@@ -73,11 +73,11 @@ def with_unseen_defaults(
     """``recommendations`` cut to ``n_places``, with ``defaults`` among them.
 
     The defaults go together after the first ``position`` learned picks (counted after
-    the ``pinned`` leading ones, e.g. the cheap guard, which they never move), but early
-    enough that the cut keeps them: with fewer places they move forward. They take at
-    most half the free places (rounded down; all of those the learned picks leave
-    empty), so with one place the learner's first pick keeps it; a default already
-    among ``recommendations`` is not repeated.
+    the ``pinned`` leading ones, e.g. the cheap guard, which they never move), or right
+    after the learned picks when there are fewer; the cut then keeps what fits, so with
+    ``n_places <= pinned + position`` the learner keeps every place. They take at most
+    half of the places after the pinned ones (rounded down; all of those the learned
+    picks leave empty); a default already among ``recommendations`` is not repeated.
     """
     if n_places <= 0:
         return []
@@ -87,5 +87,5 @@ def with_unseen_defaults(
     free = max(0, n_places - len(head))
     extra = [d for d in defaults if d.config not in taken]
     extra = extra[: max(free - len(learned), free // 2)]
-    at = max(0, min(position, len(learned), free - len(extra)))
+    at = min(position, len(learned))
     return [*head, *learned[:at], *extra, *learned[at:]][:n_places]
