@@ -11,9 +11,10 @@ handwritten digits (1,797 images of 8x8 pixels, 10 classes, no download).
 autometa tunes it as a *user algorithm*: an :class:`autometa.Algorithm` (a factory for
 the unfitted pipeline plus its Optuna search space) offered by a small plugin object
 passed to ``autometa.fit(..., plugins=[...])``, and ``algorithms=["sgd_pca_ovr"]`` keeps
-the search to it. The knowledge base has never seen this algorithm, so the search starts
-from its default and Optuna's sampler takes it from there. The script reports held-out
-accuracy of the untuned pipeline (scikit-learn's defaults) and of the tuned one.
+the search to it. The knowledge base has never seen this algorithm, so its default is the
+first warm start (docs/replay.md, "Algorithms without cells") and Optuna's sampler takes
+it from there. The script reports held-out accuracy of the untuned pipeline
+(scikit-learn's defaults) and of the tuned one.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from autometa.contract._types import Algorithm, Evidence, Recommendation, Strate
 from autometa.knowledge._base import KnowledgeBase
 from autometa.search._metafeatures import MetaFeatures, compute_meta_features
 from autometa.search._space import config_in_space
+from autometa.search._unseen import unseen_defaults, with_unseen_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +244,10 @@ def recommend_for(
     A learner whose ``recommend`` declares ``budget`` is told the search's budget
     (``timeout`` seconds, this task's folds and rows). On a table larger than those the
     knowledge base measured, the first recommendation is the cheap guard (see
-    :func:`with_guard`).
+    :func:`with_guard`). A searched algorithm without cells in the base of this kind
+    (a plugin added after the build) has its defaults among the first places, after
+    the guard and the learner's first few picks
+    (:func:`autometa.search._unseen.with_unseen_defaults`).
     """
     if strategy.meta_learner is None or strategy.n_warm_starts == 0:
         return []
@@ -273,8 +277,12 @@ def recommend_for(
             len(candidates) - len(usable),
             len(candidates),
         )
-    # Cut after the guard is placed: it takes one of the n_warm_starts places, not an extra one.
-    return with_guard(usable, algorithms, task, knowledge)[: strategy.n_warm_starts]
+    # Cut after the guard and the unseen defaults are placed: they take some of the n_warm_starts
+    # places, not extra ones; the guard stays first.
+    guarded = with_guard(usable, algorithms, task, knowledge)
+    pinned = 1 if applied_guard(algorithms, task, knowledge) is not None else 0
+    defaults = unseen_defaults(algorithms, task, knowledge)
+    return with_unseen_defaults(guarded, defaults, strategy.n_warm_starts, pinned=pinned)
 
 
 def guard_recommendation(algorithms: Mapping[str, Algorithm], task: Task) -> Recommendation | None:
@@ -318,15 +326,22 @@ def with_guard(
     tasks of the shipped base (docs/replay.md) the guard raised the mean regret at 10 s
     from 0.0116 to 0.0227 for the greedy portfolio.
     """
-    if task.n_rows <= measured_rows(knowledge):
-        return recommendations
-    guard = guard_recommendation(algorithms, task)
+    guard = applied_guard(algorithms, task, knowledge)
     if guard is None:
         return recommendations
     same = [r for r in recommendations if r.config == guard.config]
     # The learner's own copy, when it has one, keeps its predicted score and evidence.
     first = same[0] if same else guard
     return [first, *(r for r in recommendations if r.config != guard.config)]
+
+
+def applied_guard(
+    algorithms: Mapping[str, Algorithm], task: Task, knowledge: KnowledgeView
+) -> Recommendation | None:
+    """The guard when :func:`with_guard` puts it first on this task, else None."""
+    if task.n_rows <= measured_rows(knowledge):
+        return None
+    return guard_recommendation(algorithms, task)
 
 
 def restrict_algorithms(
