@@ -242,8 +242,8 @@ def test_algorithms_restrict_the_search(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
     model = autometa.fit(X, y, n_trials=3, algorithms=["naive_bayes"])
     assert {e.config.algorithm for e in model.evaluations_} == {"naive_bayes"}
-    with pytest.raises(ValueError, match=r"algorithms=\['xgboost'\] are not offered"):
-        autometa.fit(X, y, n_trials=1, algorithms=["xgboost"])
+    with pytest.raises(ValueError, match=r"algorithms=\['catboost'\] are not offered"):
+        autometa.fit(X, y, n_trials=1, algorithms=["catboost"])
 
 
 def test_wrong_estimator_for_the_target_is_named() -> None:
