@@ -125,8 +125,19 @@ def explain_ensemble(summary: Any) -> list[str]:
             f"({scoring}={m.score:.4g}, {m.fit_time:.2f}s)"
             for m in summary.members
         ]
+        calibration = getattr(summary, "calibration", None)
+        if calibration is not None:
+            before, after = summary.calibration_log_loss
+            lines.append(
+                f"  calibrated: p' = sigmoid({calibration[0]:.3g} * logit(p) "
+                f"{calibration[1]:+.3g}) on the validation predictions (log loss {before:.4g} "
+                f"-> {after:.4g}; {scoring} unchanged, a monotone map ranks alike)."
+            )
         if len(summary.members) == 1:
-            lines.append("  one member: it predicts alone, as a single refit would.")
+            lines.append(
+                "  one member: it predicts alone, as a single refit would"
+                + (", with its probabilities calibrated." if calibration is not None else ".")
+            )
     lines += [f"  dropped at refit: {reason}" for reason in summary.dropped]
     lines += [f"  note: {note}" for note in summary.notes]
     return lines

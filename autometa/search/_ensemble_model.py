@@ -6,6 +6,13 @@ within the time left (a member that fails or does not fit in the time is dropped
 the weights renormalised) and returns the model to predict with: a
 :class:`WeightedEnsemble`, or the one member's own estimator when only one is left
 (exactly what a single refit gives).
+
+When the fit's scoring only ranks a binary task's probabilities (ROC AUC, average
+precision), the ensemble's positive-class probability is calibrated afterwards with a
+monotone map fitted on the same validation predictions (:mod:`autometa.search._calibration`):
+the scoring is unchanged, the log loss lowered. A single member selected from several
+candidates is then calibrated too, inside a one-member :class:`WeightedEnsemble`; a
+one-trial search still returns that trial's model as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sklearn.exceptions import NotFittedError
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
 from autometa.search._budget import Budget, estimated_refit_seconds
+from autometa.search._calibration import PlattFit, calibrate, fit_platt, ranks_only
 from autometa.search._ensemble import (
     KeptTrial,
     PredictionStore,
@@ -44,6 +52,12 @@ class WeightedEnsemble(BaseEstimator):
     without ``predict_proba`` contributes one-hot labels) and predicts the most probable
     class; for a regression it averages the predicted values. Members are fitted
     estimators; nothing is learned in this object itself.
+
+    ``calibration`` (a, b), for a binary task, maps the averaged positive-class
+    probability p to sigmoid(a * logit(p) + b) with a > 0 (fitted by
+    :func:`~autometa.search._calibration.fit_platt` on the validation predictions, like
+    the members and weights it is given, not learned here). ``predict`` is then the most
+    probable class of the calibrated probabilities, i.e. the threshold 0.5 on them.
     """
 
     def __init__(
@@ -51,10 +65,12 @@ class WeightedEnsemble(BaseEstimator):
         members: Sequence[Any],
         weights: Sequence[float],
         classes: np.ndarray | None = None,
+        calibration: tuple[float, float] | None = None,
     ) -> None:
         self.members = members
         self.weights = weights
         self.classes = classes
+        self.calibration = calibration
 
     def __sklearn_is_fitted__(self) -> bool:
         # check_is_fitted looks for attributes ending in _, which this class has none of; it asks
@@ -74,13 +90,15 @@ class WeightedEnsemble(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.classes is None:
             raise AttributeError("a regression ensemble has no predict_proba")
-        return self._average(X)
+        average = self._average(X)
+        # getattr: an ensemble pickled before calibration existed has no such attribute.
+        calibration = getattr(self, "calibration", None)
+        return average if calibration is None else calibrate(average, *calibration)
 
     def predict(self, X: Any) -> np.ndarray:
-        average = self._average(X)
         if self.classes is None:
-            return average
-        return np.asarray(self.classes)[np.argmax(average, axis=1)]
+            return self._average(X)
+        return np.asarray(self.classes)[np.argmax(self.predict_proba(X), axis=1)]
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,11 @@ class EnsembleSummary:
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
     """Time the selection and the members' refits took."""
+    calibration: tuple[float, float] | None = None
+    """(a, b) of the calibration p' = sigmoid(a * logit(p) + b) of the positive class's
+    probability, for a binary fit whose scoring only ranks; None when not calibrated."""
+    calibration_log_loss: tuple[float, float] | None = None
+    """Validation log loss before and after calibration, when it was tried."""
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -254,12 +277,16 @@ def _build(
         )
         for n, w in final.items()
     )
+    platt = _platt(task, candidates, final, y)
+    calibration = None if platt is None else platt.parameters
+    if platt is not None and platt.reason is not None:
+        notes.append(f"probabilities not calibrated: {platt.reason}")
     model: Any
-    if len(final) == 1:
+    if len(final) == 1 and calibration is None:
         model = fitted[next(iter(final))]
     else:
         model = WeightedEnsemble(
-            [fitted[n] for n in final], [final[n] for n in final], task.classes
+            [fitted[n] for n in final], [final[n] for n in final], task.classes, calibration
         )
     summary = EnsembleSummary(
         members,
@@ -272,8 +299,25 @@ def _build(
         selection.rounds,
         tuple(dropped),
         tuple(notes),
+        calibration=calibration,
+        calibration_log_loss=None
+        if platt is None
+        else (platt.log_loss_before, platt.log_loss_after),
     )
     return BuiltEnsemble(model, summary, frozenset(failed))
+
+
+def _platt(
+    task: Task, candidates: Sequence[KeptTrial], final: dict[int, float], y: np.ndarray
+) -> PlattFit | None:
+    """The calibration of the final ensemble's validation predictions, when it applies.
+
+    It applies when the scoring only ranks a binary task's probabilities and there was a
+    choice (a one-trial search returns that trial's model unchanged).
+    """
+    if task.classes is None or not ranks_only(task.scoring, task.classes) or len(candidates) < 2:
+        return None
+    return fit_platt(weighted_predictions(candidates, final), y == task.classes[1])
 
 
 def _notes(store: PredictionStore, n_ok: int) -> list[str]:
