@@ -1,117 +1,144 @@
-"""Does an extended algorithm join the meta-learning? Leave-one-task-out on the shipped base.
+"""Does an extended algorithm join the meta-learning? Replay on the shipped base.
 
-For every task of the shipped knowledge base, each meta-learner is fitted on the other
-tasks and asked for 10 recommendations, twice: once on the base with the extended
-algorithms' cells (``--algorithm``, default ``lightgbm``), once on the base without them.
-Both are judged on the held-out task's full row (every cell, extended ones included), so
-the second shows what the meta-learning loses when it cannot recommend the new
-algorithm. Also reported: on the tasks where the extended algorithm holds the task's best
-configuration ("where replay says it wins"), the share whose first 10 recommendations
-include one of its configurations.
+Leave one task out on the knowledge base (``autometa.knowledge.replay``, stored scores
+and fit times, no model fitted): every policy orders the pool for the held-out task twice,
+once with the extended algorithm's cells (``--algorithm``, default ``lightgbm``) and once
+from a view of the base without them, as if the algorithm had never been measured. Both
+orders are judged on the held-out task's full row, extended cells included, so the
+difference is what the meta-learning gains from the extension. Reported per policy:
 
-    python examples/benchmark_extension.py [--algorithm lightgbm] [--n-jobs 2]
+- mean normalized regret after 1, 5 and 10 trials and after 10 and 30 simulated seconds,
+  with and without the algorithm's cells;
+- on the tasks where the algorithm holds the task's best cell ("where replay says it
+  wins"), the share whose first 10 picks include one of its configurations;
+- the share of tasks where having the cells makes the 10-trial regret worse.
 
-Needs the algorithm's plugin installed (``pip install "autometa-ml[lightgbm]"``) and its
-cells in the shipped base (``autometa kb build --extend``); prints a table.
+    python examples/benchmark_extension.py [--algorithm lightgbm] [--knowledge KB]
+
+``--knowledge`` defaults to the shipped base; the algorithm's cells must be in it
+(``autometa kb build --extend``). Seconds. Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
-import joblib
 import numpy as np
 
-from autometa._plugins import build_plugin_manager
 from autometa.knowledge import KnowledgeBase
-from autometa.knowledge._loto import algorithms_by_kind
+from autometa.knowledge._replay import replay
+from autometa.knowledge._replay_policies import (
+    CostAwarePolicy,
+    GreedyPortfolioPolicy,
+    GuardedPolicy,
+    HeldOutTask,
+    History,
+    NearestTasksPolicy,
+    Policy,
+)
 
-K = 10
-
-
-def held_out_results(
-    task_ids: Sequence[str], algorithm: str, learners: Sequence[str]
-) -> list[dict[str, object]]:
-    """For each task: per learner, regret@10 with and without the extension's cells, and
-    whether the first 10 (with them) include one of the algorithm's configurations."""
-    full = KnowledgeBase.default()
-    without = _without(full, algorithm)
-    classes = build_plugin_manager().meta_learners()
-    algorithms = algorithms_by_kind(full)
-    records = {r.task_id: r for r in full.tasks()}
-    results = []
-    for task_id in task_ids:
-        record = records[task_id]
-        table = full.score_table(record.kind)
-        normalized = table.normalized()[table.task_ids.index(task_id)]
-        truth = {c: 1.0 - v for c, v in zip(table.configs, normalized, strict=True) if v == v}
-        best = table.configs[int(np.nanargmax(normalized))]
-        keep = [t for t in records if t != task_id]
-        outcome: dict[str, object] = {"task": task_id, "wins": best.algorithm == algorithm}
-        for label, source in (("with", full), ("without", without)):
-            training = KnowledgeBase.in_memory()
-            source.copy_into(training, task_ids=keep)
-            for name in learners:
-                recommended = [
-                    r.config
-                    for r in classes[name]()
-                    .fit(training)
-                    .recommend(
-                        record.meta_features,
-                        kind=record.kind,
-                        algorithms=algorithms[record.kind],
-                        k=K,
-                    )
-                ]
-                outcome[f"{name}:{label}"] = min(
-                    (truth.get(c, 1.0) for c in recommended), default=1.0
-                )
-                if label == "with":
-                    outcome[f"{name}:named"] = any(c.algorithm == algorithm for c in recommended)
-            training.close()
-        results.append(outcome)
-    return results
+TRIALS = (1, 5, 10)
+SECONDS = (10.0, 30.0)
+FIRST = 10
 
 
-def _without(knowledge: KnowledgeBase, algorithm: str) -> KnowledgeBase:
-    """An in-memory copy of ``knowledge`` without ``algorithm``'s cells."""
-    copy = KnowledgeBase.in_memory()
-    for record in knowledge.tasks():
-        copy.add_task(record)
-        copy.add_evaluations(
-            e for e in knowledge.evaluations(record.task_id) if e.config.algorithm != algorithm
-        )
-    return copy
+@dataclass
+class WithOrWithout:
+    """``policy`` judged with the algorithm's columns, or on a view of the history without
+    them (those columns then come last); remembers the algorithms of its first picks."""
+
+    policy: Policy
+    algorithm: str
+    with_cells: bool
+    first_picks: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy.name}:{'with' if self.with_cells else 'without'}"
+
+    def order(self, task: HeldOutTask, history: History) -> np.ndarray:
+        if self.with_cells:
+            order = np.asarray(self.policy.order(task, history), dtype=int)
+        else:
+            own = np.array([c.algorithm == self.algorithm for c in history.configs])
+            keep = np.flatnonzero(~own)
+            view = replace(
+                history,
+                configs=[history.configs[j] for j in keep],
+                regret=history.regret[:, keep],
+                seconds=history.seconds[:, keep],
+                scores=None if history.scores is None else history.scores[:, keep],
+            )
+            order = np.concatenate([keep[self.policy.order(task, view)], np.flatnonzero(own)])
+        self.first_picks[task.task_id] = [history.configs[j].algorithm for j in order[:FIRST]]
+        return order
+
+
+def winners(knowledge: KnowledgeBase, algorithm: str) -> set[str]:
+    """Tasks whose best scored cell is one of ``algorithm``'s configurations."""
+    won = set()
+    for kind in ("binary", "multiclass", "regression"):
+        table = knowledge.score_table(kind)
+        if not table.task_ids:
+            continue
+        normalized = np.nan_to_num(table.normalized(), nan=-np.inf)
+        for task_id, row in zip(table.task_ids, normalized, strict=True):
+            if table.configs[int(np.argmax(row))].algorithm == algorithm:
+                won.add(task_id)
+    return won
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algorithm", default="lightgbm")
-    parser.add_argument("--learners", default="greedy_portfolio,nearest_tasks,zero_shot")
-    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--knowledge", default=None, help="a base file (default: shipped)")
     args = parser.parse_args()
-    knowledge = KnowledgeBase.default()
-    task_ids = [r.task_id for r in knowledge.tasks()]
-    if not knowledge.configs(args.algorithm):
-        raise SystemExit(f"The shipped base has no {args.algorithm} cells; extend it first.")
-    learners = args.learners.split(",")
-    chunks = np.array_split(np.array(task_ids), max(1, args.n_jobs) * 4)
-    parts = joblib.Parallel(n_jobs=args.n_jobs)(
-        joblib.delayed(held_out_results)(list(chunk), args.algorithm, learners)
-        for chunk in chunks
-        if len(chunk)
+    knowledge = (
+        KnowledgeBase.default()
+        if args.knowledge is None
+        else KnowledgeBase.open(args.knowledge, read_only=True)
     )
-    results = [r for part in parts for r in part]
-    wins = [r for r in results if r["wins"]]
-    print(f"{len(results)} tasks; {args.algorithm} holds the best cell on {len(wins)}")
-    print(f"| learner | regret@{K} with | without | {args.algorithm} in first {K} where it wins |")
-    print("|---|---|---|---|")
-    for name in learners:
-        with_ = np.mean([r[f"{name}:with"] for r in results])
-        without = np.mean([r[f"{name}:without"] for r in results])
-        named = np.mean([r[f"{name}:named"] for r in wins]) if wins else float("nan")
-        print(f"| {name} | {with_:.4f} | {without:.4f} | {named:.0%} ({len(wins)} tasks) |")
+    if not knowledge.configs(args.algorithm):
+        raise SystemExit(f"{knowledge!r} has no {args.algorithm} cells; extend it first.")
+    bases: list[Policy] = [
+        GuardedPolicy(GreedyPortfolioPolicy()),
+        NearestTasksPolicy(),
+        CostAwarePolicy(),
+    ]
+    policies = [
+        WithOrWithout(p, args.algorithm, with_cells) for p in bases for with_cells in (True, False)
+    ]
+    report = replay(knowledge, policies, trials=TRIALS, seconds=SECONDS)
+    won = winners(knowledge, args.algorithm) & set(report.per_task)
+    print(f"{len(report.per_task)} tasks; {args.algorithm} holds the best cell on {len(won)}.\n")
+    header = " | ".join([*(f"regret@{k}" for k in TRIALS), *(f"regret@{s:.0f}s" for s in SECONDS)])
+    print(
+        f"| policy | cells | {header} | {args.algorithm} in first {FIRST} where it wins "
+        f"| tasks worse with cells@{FIRST} |"
+    )
+    print("|---|---|" + "---|" * (len(TRIALS) + len(SECONDS)) + "---|---|")
+    k_index = TRIALS.index(FIRST)
+    for policy in policies:
+        result = report.results[policy.name]
+        values = [result.regret_at_trials[k] for k in TRIALS] + [
+            result.regret_at_seconds[s] for s in SECONDS
+        ]
+        cells = " | ".join(f"{v:.4f}" for v in values)
+        if policy.with_cells:
+            named = np.mean([args.algorithm in policy.first_picks[t] for t in won])
+            other = f"{policy.policy.name}:without"
+            worse = [
+                t
+                for t in report.per_task
+                if report.per_task[t][policy.name]["trials"][k_index]
+                > report.per_task[t][other]["trials"][k_index] + 1e-12
+            ]
+            extra = f"{named:.0%} of {len(won)} | {len(worse)} of {len(report.per_task)}"
+        else:
+            extra = "- | -"
+        label = "with" if policy.with_cells else "without"
+        print(f"| {policy.policy.name} | {label} | {cells} | {extra} |")
 
 
 if __name__ == "__main__":
