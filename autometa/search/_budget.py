@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from autometa.contract._task import Task
 from autometa.contract._types import Evaluation
@@ -32,6 +32,9 @@ class SearchOutcome:
 
     evaluations: list[Evaluation]
     trial_numbers: list[int]
+    lost: list[int] = field(default_factory=list)
+    """Trials another process took from this one while it ran them (see
+    :mod:`autometa.search._leases`): their results were dropped, not told."""
 
     def best(self) -> Evaluation | None:
         ok = [e for e in self.evaluations if e.ok]

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evaluation, Recommendation
-from autometa.search._leases import TrialLease, reclaim_abandoned
+from autometa.search._leases import LeaseWatch, TrialLease, reclaim_abandoned
 from autometa.search._space import enqueue
 from autometa.search._storage import open_storage, study_lock
 from autometa.search._studies import check_study, study_evaluations
@@ -46,6 +46,8 @@ class DurableStudy:
         self.storage = storage
         self.study_name = study_name
         self._study: optuna.Study | None = None
+        self.watch = LeaseWatch()
+        """What this fit saw of other hosts' leases: kept from :meth:`resume` to the search."""
 
     @classmethod
     def open(cls, storage: str | BaseStorage | None, study_name: str | None) -> DurableStudy:
@@ -100,7 +102,7 @@ class DurableStudy:
             # nor propose what other processes sharing the study (same seed) propose.
             mixed = np.random.SeedSequence([random_state, joined, n_earlier])
             study.sampler = sampler(int(mixed.generate_state(1)[0]))
-        reclaim_abandoned(study)
+        reclaim_abandoned(study, self.watch)
         return study_evaluations(study, task)
 
     def _join(self) -> int:
@@ -146,7 +148,9 @@ class DurableStudy:
 
         ``n_trials`` is the study's total, which processes sharing it stop at together.
         """
-        return None if self.storage is None else TrialLease(storage=self.storage, n_trials=n_trials)
+        if self.storage is None:
+            return None
+        return TrialLease(storage=self.storage, n_trials=n_trials, watch=self.watch)
 
     def evaluations(self, task: Task, own: list[Evaluation]) -> list[Evaluation]:
         """Every evaluation of the study once the search is over.

@@ -5,18 +5,37 @@
 them again, as Optuna's ``RetryHeartbeatStaleTrialCallback`` does, but for every
 storage (Optuna's heartbeat needs an ``RDBStorage``). A trial failed because its
 process died is enqueued again once, with the user attribute :data:`RETRY_ATTR`.
+
+How a running trial is judged (:func:`reclaim_abandoned`):
+
+- Its owner runs on this host (same :func:`host_identity`, which tells machines, boots
+  and PID namespaces apart): it is abandoned exactly when that process is gone (or its
+  process id now names another process, told by its start time). The age of its
+  heartbeat does not matter: a suspended, busy or stalled owner keeps its trial.
+- Its owner runs elsewhere (or its lease has an unknown format, or no lease was written
+  yet, or this system cannot tell a process alive): only the heartbeat tells. It is
+  abandoned once *this* process has seen the same heartbeat, unchanged, for
+  :data:`STALE_AFTER_S` of its own monotonic clock, so no two machines' clocks are ever
+  compared; or at once when the heartbeat is more than :data:`ABANDONED_AFTER_S` old
+  by this machine's clock, far beyond any skew between the clocks of working machines
+  (a process resuming a study another machine left long ago need not watch it first).
+
+An owner whose trial was taken anyway (a machine that stalled past the threshold) finds
+it finished when it tells its result; the search then records the trial as lost and
+goes on (:mod:`autometa.search._loop`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,55 +53,147 @@ HEARTBEAT_INTERVAL_S = 10.0
 """How often a process running trials refreshes their lease."""
 
 STALE_AFTER_S = 60.0
-"""A running trial whose lease was not refreshed for this long is taken as abandoned."""
+"""A lease from another host whose heartbeat this process saw unchanged for this long
+(its own monotonic clock) is taken as abandoned."""
+
+ABANDONED_AFTER_S = 3600.0
+"""A lease from another host whose heartbeat is older than this by this machine's clock
+is taken as abandoned at once, without watching it first."""
 
 LEASE_ATTR = "autometa_lease"
-"""User attribute of a running trial: ``{"host", "pid", "beat"}`` of the process running it."""
+"""User attribute of a running trial: the process running it, as :func:`owner_lease`
+writes it (``host``, ``hostname``, ``pid``, ``started``, ``beat``)."""
 
 RETRY_ATTR = "retry_of"
 """User attribute of a trial enqueued again after its process died: the abandoned trial."""
 
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
-# -- leases: which running trials are alive ----------------------------------------------
-def _host() -> str:
-    """This machine, and on Linux this PID namespace (containers reuse process ids)."""
+
+# -- who owns a lease ----------------------------------------------------------------------
+def host_identity() -> str:
+    """Where a process id names one process: this machine, since its boot, in this PID namespace.
+
+    On Linux the kernel's boot id (random per machine and per boot: two machines with one
+    hostname differ, and after a reboot no process of the old boot is taken for alive)
+    and the PID namespace's inode (containers of one machine reuse process ids; the
+    inode alone is the same constant on every machine). Elsewhere the hostname and the
+    network card's address; when there is none, :func:`uuid.getnode` is random per
+    process, so every lease is then judged by its heartbeat, which is the safe side.
+    """
     try:
         namespace = os.readlink("/proc/self/ns/pid")
     except OSError:
         namespace = ""
-    return f"{socket.gethostname()}/{namespace}"
+    try:
+        machine = "boot:" + _BOOT_ID.read_text().strip()
+    except OSError:
+        machine = f"{socket.gethostname()}:{uuid.getnode():012x}"
+    return f"{machine}/{namespace}"
 
 
-def _process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this machine still runs (zombies do not)."""
-    if os.name == "nt":  # os.kill(pid, 0) would terminate it; rely on the heartbeat
-        return True
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux); None when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The fields follow the command name in parentheses, which may itself hold spaces or ')':
+    # split after the last one. Field 22, starttime, is then the 20th.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def owner_lease(pid: int, beat: float) -> dict[str, Any]:
+    """The lease of process ``pid`` of this host, with heartbeat ``beat`` (``time.time()``)."""
+    return {
+        "host": host_identity(),
+        "hostname": socket.gethostname(),  # for people reading the study; never compared
+        "pid": pid,
+        "started": _start_time(pid),
+        "beat": round(beat, 3),
+    }
+
+
+def _owner_alive(pid: Any, started: Any) -> bool | None:
+    """Whether process ``pid`` of this host, started at ``started``, still runs.
+
+    False when it is gone, a zombie, or its id now names a process started at another
+    time; None when this system cannot tell (Windows, where ``os.kill(pid, 0)`` would
+    terminate it; or a live process whose start time cannot be checked).
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or os.name == "nt":
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # exists, owned by someone else
-        return True
+        pass
+    if not Path("/proc/self/stat").exists():
+        return None  # no /proc (macOS, BSD): alive, but perhaps under a reused id
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False  # gone since os.kill
     except OSError:
-        return True
-    # The state follows the command name in parentheses, which may itself hold spaces or ')': split
-    # after the last one.
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+        return None
+    if stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+        return False
+    now_started = _start_time(pid)
+    if now_started is None or not isinstance(started, int):
+        return None
+    return now_started == started
+
+
+class LeaseWatch:
+    """What this process saw of leases it can only judge by their heartbeat.
+
+    Remembers, per running trial, its heartbeat and since when (this process's
+    ``time.monotonic()``) it has seen it unchanged. One per process and study, kept
+    across :func:`reclaim_abandoned` calls (a fresh one knows nothing yet).
+    """
+
+    def __init__(
+        self, stale_after_s: float = STALE_AFTER_S, abandoned_after_s: float = ABANDONED_AFTER_S
+    ) -> None:
+        self.stale_after_s = stale_after_s
+        self.abandoned_after_s = abandoned_after_s
+        self._seen: dict[int, tuple[Any, float]] = {}
+        self._lock = threading.Lock()
+
+    def unchanged_for(self, trial_id: int, beat: Any) -> float:
+        """Seconds ``beat`` of trial ``trial_id`` has been seen unchanged (0 when new)."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(trial_id)
+            if seen is None or seen[0] != beat:
+                self._seen[trial_id] = (beat, now)
+                return 0.0
+            return now - seen[1]
+
+    def keep_only(self, trial_ids: set[int]) -> None:
+        """Forget the trials no longer running."""
+        with self._lock:
+            for trial_id in set(self._seen) - trial_ids:
+                del self._seen[trial_id]
 
 
 class TrialLease:
     """Marks the trials this process runs, so other processes can tell they are alive.
 
     Inside :meth:`hold`, each trial claimed right after ``study.ask()`` carries the user
-    attribute :data:`LEASE_ATTR` (host, process id, last heartbeat), refreshed every
-    ``interval_s`` by a background thread. If the block raises (Ctrl-C included), its
-    unfinished trials are failed and enqueued again, so none is left ``RUNNING``.
+    attribute :data:`LEASE_ATTR` (:func:`owner_lease`: host, process and its start time,
+    last heartbeat), refreshed every ``interval_s`` by a background thread. If the block
+    raises (Ctrl-C included), its unfinished trials are failed and enqueued again, so
+    none is left ``RUNNING``.
 
     Like Optuna's heartbeat, a lease is written just after the trial is created; a
-    process killed between the two leaves a trial without a lease, which is reclaimed
-    once it is :data:`STALE_AFTER_S` old.
+    process killed between the two leaves a trial without a lease, which is judged like
+    another host's (:class:`LeaseWatch`).
     """
 
     def __init__(
@@ -91,14 +202,22 @@ class TrialLease:
         *,
         storage: BaseStorage | None = None,
         n_trials: int | None = None,
+        watch: LeaseWatch | None = None,
     ) -> None:
         self.interval_s = interval_s
-        self.host = _host()
         self.pid = os.getpid()
+        self.owner = owner_lease(self.pid, 0.0)
+        self.host = self.owner["host"]
         self.storage = storage
         """The study's storage; on PostgreSQL, :meth:`ask` takes the study lock there."""
         self.n_trials = n_trials
         """The study's total: :meth:`ask` never lets it hold more trials (None: no cap)."""
+        self.watch = LeaseWatch() if watch is None else watch
+        """What this process saw of other hosts' leases, for :meth:`reclaim`."""
+
+    def reclaim(self, study: optuna.Study) -> list[int]:
+        """:func:`reclaim_abandoned` with this process's :attr:`watch`."""
+        return reclaim_abandoned(study, self.watch)
 
     def ask(self, study: optuna.Study, n: int, claim: Callable[[Trial], Trial]) -> list[Trial]:
         """Ask and ``claim`` up to ``n`` trials, fewer when the study is nearly full.
@@ -117,13 +236,13 @@ class TrialLease:
 
     def _renew(self, trials: Sequence[Trial]) -> list[Trial]:
         """Refresh the lease of ``trials``; return those still running."""
-        lease = {"host": self.host, "pid": self.pid, "beat": round(time.time(), 3)}
+        lease = {**self.owner, "beat": round(time.time(), 3)}
         running = []
         for trial in trials:
             try:
                 trial.set_user_attr(LEASE_ATTR, lease)
             except optuna.exceptions.UpdateFinishedTrialError:
-                continue  # told meanwhile: no lease to keep
+                continue  # told meanwhile (or taken by another process): no lease to keep
             except Exception as exc:  # the storage hiccuped: try again at the next beat
                 logger.debug("lease of trial %d not renewed: %s", trial.number, exc)
             running.append(trial)
@@ -176,32 +295,47 @@ class TrialLease:
             thread.join()
 
 
-def _abandoned(trial: FrozenTrial, host: str, now: float) -> bool:
+def _beat(lease: Mapping[str, Any]) -> float | None:
+    """The heartbeat of ``lease`` (seconds since the epoch); None when missing or malformed."""
+    beat = lease.get("beat")
+    if isinstance(beat, bool) or not isinstance(beat, (int, float)) or not math.isfinite(beat):
+        return None
+    return float(beat)
+
+
+def _abandoned(trial: FrozenTrial, host: str, watch: LeaseWatch) -> bool:
+    """Whether ``trial``, running, was left by its process (see the module's docstring)."""
     lease = trial.user_attrs.get(LEASE_ATTR)
-    if not isinstance(lease, Mapping):
-        # Killed between ask and lease: only its age tells.
-        # No start time: taken as just started, so it is not reclaimed yet.
-        started = trial.datetime_start or datetime.now()
-        return (datetime.now() - started).total_seconds() > STALE_AFTER_S
-    if now - float(lease.get("beat", 0.0)) > STALE_AFTER_S:
+    if not isinstance(lease, Mapping):  # killed between ask and lease (or not autometa's)
+        lease = {}
+    if lease.get("host") == host:
+        alive = _owner_alive(lease.get("pid"), lease.get("started"))
+        if alive is not None:  # never the beat's age: a suspended or busy owner keeps its trial
+            return not alive
+    # Another host (an old lease's host never equals host_identity(): it is judged here too), or
+    # this host's owner when this system cannot tell it alive: the heartbeat alone.
+    beat = _beat(lease)
+    if beat is not None and time.time() - beat > watch.abandoned_after_s:
         return True
-    pid = lease.get("pid")
-    # A pid means something only on its own host and PID namespace; elsewhere the heartbeat alone
-    # tells (above).
-    return lease.get("host") == host and isinstance(pid, int) and not _process_alive(pid)
+    seen = (lease.get("host"), lease.get("pid"), beat)
+    return watch.unchanged_for(trial._trial_id, seen) >= watch.stale_after_s
 
 
-def reclaim_abandoned(study: optuna.Study) -> list[int]:
+def reclaim_abandoned(study: optuna.Study, watch: LeaseWatch | None = None) -> list[int]:
     """Fail the running trials whose process died, enqueue them again; return their numbers.
 
-    A trial is abandoned when its lease names a process of this machine that no longer
-    runs, or its heartbeat is older than :data:`STALE_AFTER_S` (a process elsewhere that
-    died). Trials other live processes are running are left alone.
+    A trial of this host is abandoned when its process no longer runs; a trial of another
+    host when ``watch`` has seen its heartbeat unchanged for ``watch.stale_after_s`` (a
+    fresh watch, the default, has seen nothing yet), or its heartbeat is older than
+    ``watch.abandoned_after_s``. Trials other live processes are running are left alone.
     """
-    host, now = _host(), time.time()
+    watch = LeaseWatch() if watch is None else watch
+    host = host_identity()
     reclaimed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _abandoned(trial, host, now):
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    watch.keep_only({t._trial_id for t in running})
+    for trial in running:
+        if _abandoned(trial, host, watch):
             _release(study, trial)
             reclaimed.append(trial.number)
     if reclaimed:

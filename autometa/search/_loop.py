@@ -31,7 +31,7 @@ from autometa.search._executors import (
     TrialsLost,
     make_executor,
 )
-from autometa.search._leases import TrialLease, reclaim_abandoned
+from autometa.search._leases import TrialLease
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
 
@@ -131,6 +131,21 @@ def run_search(
 
 def _unclaimed(trial: Trial) -> Trial:
     return trial
+
+
+def _taken(study: optuna.Study, number: int) -> bool:
+    """Whether trial ``number``, which this process runs, is finished in the storage.
+
+    Asked when writing to the trial raised: then another process finished it (see
+    :func:`autometa.search._leases.reclaim_abandoned`). Optuna reports that differently
+    across versions and storages (``UpdateFinishedTrialError``, ``ValueError`` from
+    ``tell``), hence the storage is asked rather than the exception.
+    """
+    try:
+        trials = study.get_trials(deepcopy=False)
+    except Exception:  # the storage is down: the original error says more
+        return False
+    return any(t.number == number and t.state.is_finished() for t in trials)
 
 
 def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
@@ -245,7 +260,7 @@ class _AsyncSearch:
         if self._trial_seconds() < MIN_TRIAL_TIME_S:
             return None
         if self.lease is not None:
-            reclaim_abandoned(self.study)
+            self.lease.reclaim(self.study)
             trials = self.lease.ask(self.study, 1, self.claim)
             if not trials:  # a shared study other processes are filling has its total
                 return None
@@ -253,7 +268,13 @@ class _AsyncSearch:
         else:
             trial = self.claim(self.study.ask())
         self.asked += 1
-        config = suggest_config(trial, self.algorithms, self.task)
+        try:
+            config = suggest_config(trial, self.algorithms, self.task)
+        except Exception:
+            if not _taken(self.study, trial.number):
+                raise
+            self._lose(trial.number, "before it was sampled")
+            return self._next_call()  # its retry, if it had one, is a trial like the others
         try:
             estimator = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
         except Exception as exc:  # a factory bug is one failed trial, not a crashed search
@@ -322,7 +343,13 @@ class _AsyncSearch:
                 result.status,
                 result.error,
             )
-            frozen = _tell(self.study, pending.trial, evaluation, result)
+            try:
+                frozen = _tell(self.study, pending.trial, evaluation, result)
+            except Exception:
+                if not _taken(self.study, number):
+                    raise
+                self._lose(number, f"evaluated ({evaluation.status}) but not told")
+                return
             if self.predictions is not None and result.predictions is not None:
                 self.predictions.add(number, evaluation, result.predictions)
             self.outcome.evaluations.append(evaluation)
@@ -331,6 +358,24 @@ class _AsyncSearch:
             self.on_evaluation(evaluation)
         for callback in self.callbacks:
             callback(self.study, frozen)
+
+    def _lose(self, number: int, what: str) -> None:
+        """Record trial ``number`` as lost: another process took it while this one ran it.
+
+        That process judged this one's lease abandoned (a machine whose heartbeat stalled
+        longer than :data:`autometa.search._leases.STALE_AFTER_S`), failed the trial and
+        enqueued its configuration again; the result here is dropped, so the study counts
+        the configuration once, and the search goes on. The trial does not count towards
+        this search's ``n_trials``: the study's total is reached with trials that count.
+        """
+        self.outcome.lost.append(number)
+        self.asked -= 1
+        logger.warning(
+            "trial %d was %s: another process took it as abandoned (this process's heartbeat "
+            "stalled); its configuration was enqueued again unless already recorded",
+            number,
+            what,
+        )
 
     def _settle(self, loss: CVOutcome) -> None:
         """Give the trials a lost stream left pending their result, or another worker."""
