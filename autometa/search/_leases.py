@@ -16,9 +16,11 @@ How a running trial is judged (:func:`reclaim_abandoned`):
   yet, or this system cannot tell a process alive): only the heartbeat tells. It is
   abandoned once *this* process has seen the same heartbeat, unchanged, for
   :data:`STALE_AFTER_S` of its own monotonic clock, so no two machines' clocks are ever
-  compared; or at once when the heartbeat is more than :data:`ABANDONED_AFTER_S` old
-  by this machine's clock, far beyond any skew between the clocks of working machines
-  (a process resuming a study another machine left long ago need not watch it first).
+  compared (the storage's own time would do too, but a journal file has none, and
+  Optuna stamps trials with each client's clock); or at once when the heartbeat is more
+  than :data:`ABANDONED_AFTER_S` old by this machine's clock, far beyond any skew between
+  the clocks of working machines (a process resuming a study another machine left long
+  ago need not watch it first).
 
 An owner whose trial was taken anyway (a machine that stalled past the threshold) finds
 it finished when it tells its result; the search then records the trial as lost and
