@@ -13,6 +13,7 @@ contract, and its held-out error is measured here.
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
 from autometa.knowledge._cost_model import CostModelError, cost_model_error
 from autometa.knowledge._format import KnowledgeBaseError
+from autometa.knowledge._limits import ImportLimits
 from autometa.knowledge._replay import ReplayReport, replay
 from autometa.knowledge._replay_policies import (
     AdaptivePolicy,
@@ -39,6 +40,7 @@ __all__ = [
     "GuardedPolicy",
     "HeldOutTask",
     "History",
+    "ImportLimits",
     "KnowledgeBase",
     "KnowledgeBaseError",
     "NearestTasksPolicy",

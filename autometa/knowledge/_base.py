@@ -28,6 +28,7 @@ from autometa.contract._types import Config, Evaluation, TaskKind
 from autometa.knowledge._derived import Derivations
 from autometa.knowledge._format import KnowledgeBaseError
 from autometa.knowledge._jsonl_files import paths, read_sources, sources, write_file
+from autometa.knowledge._limits import ImportLimits
 from autometa.knowledge._records import Bundle, TaskRecord, check_evaluation, check_metadata
 from autometa.knowledge._schema import APPLICATION_ID, SCHEMA_VERSION
 from autometa.knowledge._scores import ScoreTable
@@ -163,8 +164,7 @@ class KnowledgeBase:
         return f"KnowledgeBase({self._location!r}, {inner}{mode})"
 
     def __deepcopy__(self, memo: dict[int, Any]) -> KnowledgeBase:
-        """A knowledge base is a handle on a store: copies share it (as sklearn's clone does
-        when an estimator parameter is a KnowledgeBase)."""
+        """A handle on a store: copies share it (as sklearn's clone of a parameter does)."""
         return self
 
     def __len__(self) -> int:
@@ -319,16 +319,17 @@ class KnowledgeBase:
         write_file(Path(path), content)
         return content.counts()
 
-    def import_jsonl(self, path_or_paths: PathLike | Iterable[PathLike]) -> dict[str, int]:
+    def import_jsonl(
+        self, path_or_paths: PathLike | Iterable[PathLike], *, limits: ImportLimits | None = None
+    ) -> dict[str, int]:
         """Import JSON Lines exports (files, or folders of ``*.jsonl``/``*.jsonl.gz`` files).
 
-        All files are parsed and checked first (a malformed line raises
-        :class:`KnowledgeBaseError` naming file and line, and nothing is written), then
-        imported in one transaction, replacing stored tasks and cells with the same keys.
-        Returns the number of records of each type read, and of files.
+        Everything is parsed and checked first: a malformed line, or input past ``limits``
+        (:mod:`autometa.knowledge._limits`), raises :class:`KnowledgeBaseError` naming file and
+        line before anything is written; one transaction then replaces same-key tasks and cells.
         """
         store = self._writable()  # fail before parsing, not after
-        content, counts = read_sources(sources(paths(path_or_paths)))
+        content, counts = read_sources(sources(paths(path_or_paths)), limits)
         store.write(content)
         return counts
 

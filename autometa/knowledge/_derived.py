@@ -187,6 +187,7 @@ def read_scores(store: KnowledgeStore) -> Scores:
         if i is not None and j is not None and evaluation.status != "failed":
             fit_times[i, j] = evaluation.fit_time
     kinds = {record.task_id: record.kind for record in store.read_tasks()}
+    fit_times.setflags(write=False)  # kept uncopied by the table, as table.scores is
     timed = ScoreTable(table.task_ids, table.configs, table.scores, fit_times)
     return Scores(timed, tuple(kinds[t] for t in table.task_ids))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -59,12 +60,43 @@ def _reject_constant(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
+MAX_NESTING = 32
+"""Deepest nesting of arrays and objects in a JSON value (a line of an export, a stored
+cell). Parameters are flat (a value or a list of values) and the shipped base nests 6
+deep; deeper text is refused before it is parsed, so no check after it can reach Python's
+recursion limit. Not configurable: no knowledge base needs more."""
+
+# A JSON string (with its escapes), or one bracket: what check_nesting steps through.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_OPENING, _CLOSING = frozenset("[{"), frozenset("]}")
+
+
+def check_nesting(text: str, where: str) -> None:
+    """Refuse JSON ``text`` whose arrays and objects nest deeper than :data:`MAX_NESTING`
+    (brackets inside strings do not count), without parsing it."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:  # the common case, at C speed
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in _OPENING:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise KnowledgeBaseError(
+                    f"{where}: values nested too deeply (more than {MAX_NESTING} levels of "
+                    "arrays and objects). Flatten them: a parameter of an autometa export "
+                    "holds a value or a list of values."
+                )
+        elif token in _CLOSING:
+            depth -= 1
+
 
 def loads(text: object, where: str) -> Any:
     """Parse JSON text (and nothing else) from a stored cell or a line.
 
     ``text`` must be a ``str``: bytes (which is how a pickle payload would arrive) are
-    rejected without being looked at, as are ``NaN``/``Infinity`` literals.
+    rejected without being looked at, as are ``NaN``/``Infinity`` literals and values
+    nested deeper than :data:`MAX_NESTING`.
     """
     if not isinstance(text, str):
         raise KnowledgeBaseError(
@@ -72,6 +104,7 @@ def loads(text: object, where: str) -> Any:
             "JSON and never unpickles or evaluates stored values; this file was written by "
             "something else or has been tampered with."
         )
+    check_nesting(text, where)
     try:
         return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
@@ -88,6 +121,37 @@ def _check_param_value(value: Any) -> bool:
     return isinstance(value, list) and all(_check_param_value(v) for v in value)
 
 
+def _finite(value: Any) -> bool:
+    """Whether a JSON number is a finite float (a literal such as 1e999 parses as
+    infinity; an integer of 400 digits has no float)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _not_finite(where: str, what: str, value: Any) -> KnowledgeBaseError:
+    shown = repr(value) if isinstance(value, float) else f"an integer of {len(str(value))} digits"
+    return KnowledgeBaseError(
+        f"{where}: {what} is {shown}, not a finite number (a literal too large for a float, "
+        "such as 1e999, reads as infinity). Write a finite number, or null where the "
+        "value is undefined."
+    )
+
+
+def check_finite(value: Any, where: str, what: str) -> None:
+    """Refuse a non-finite number anywhere in a parsed JSON value (nesting is bounded by
+    :func:`check_nesting`), naming its place in ``what``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, where, f"{what}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite(item, where, f"{what}[{index}]")
+    elif _is_number(value) and not _finite(value):
+        raise _not_finite(where, what, value)
+
+
 def check_params(value: Any, where: str) -> dict[str, Any]:
     """Configuration parameters: a JSON object of scalars or (nested) lists of scalars."""
     if not isinstance(value, dict):
@@ -100,6 +164,7 @@ def check_params(value: Any, where: str) -> dict[str, Any]:
                 f"{where}: parameter {name!r} must be a string, number, boolean, null or a "
                 f"list of those; found {type(item).__name__}."
             )
+        check_finite(item, where, f"parameter {name!r}")
     return value
 
 
@@ -114,6 +179,8 @@ def check_meta_features(value: Any, where: str) -> dict[str, float]:
         if item is None:
             out[name] = math.nan
         elif _is_number(item):
+            if not _finite(item):
+                raise _not_finite(where, f"meta-feature {name!r}", item)
             out[name] = float(item)
         else:
             raise KnowledgeBaseError(
@@ -134,6 +201,7 @@ def check_object(value: Any, where: str, what: str) -> dict[str, Any]:
         raise KnowledgeBaseError(
             f"{where}: {what} must be a JSON object, found {type(value).__name__}."
         )
+    check_finite(value, where, what)
     return value
 
 
@@ -157,14 +225,18 @@ def check_status(value: Any, where: str) -> Status:
     return status
 
 
-def check_optional_number(value: Any, where: str, what: str) -> float:
-    """A number or null (NaN); non-finite numbers are read as NaN."""
+def check_optional_number(value: Any, where: str, what: str, *, finite: bool = False) -> float:
+    """A number or null (NaN). Non-finite numbers are read as NaN, or with ``finite``
+    (values of a file, where only an overflowing literal can make one) refused."""
     if value is None:
         return math.nan
     if not _is_number(value):
         raise KnowledgeBaseError(f"{where}: {what} must be a number or null, found {value!r}.")
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
+    if not _finite(value):
+        if finite:
+            raise _not_finite(where, what, value)
+        return math.nan
+    return float(value)
 
 
 def finite_or_none(value: float) -> float | None:

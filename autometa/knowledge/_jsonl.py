@@ -30,10 +30,13 @@ UTF-8, one JSON object per line, each with a ``type``::
     ``status`` (``ok`` / ``failed`` / ``capped``), ``fit_time`` (optional, seconds or
     null), ``error`` (optional string or null).
 
-Unknown types or fields, ``NaN``/``Infinity`` literals and wrong value types are errors
-naming the file and line. Exports are deterministic: the meta line, configs sorted by
-their canonical key and numbered 1..n, tasks sorted by id, evaluations sorted by task id
-then config key; floats as Python writes them (shortest round-trip form), NaN as null.
+Unknown types or fields, ``NaN``/``Infinity`` literals, numbers too large for a float
+(``1e999``), values nested deeper than :data:`~autometa.knowledge._format.MAX_NESTING` and
+wrong value types are errors naming the file and line; so are lines, files and imports
+past the limits of :mod:`autometa.knowledge._limits`. Exports are deterministic: the meta
+line, configs sorted by their canonical key and numbered 1..n, tasks sorted by id,
+evaluations sorted by task id then config key; floats as Python writes them (shortest
+round-trip form), NaN as null.
 
 Files (folders, gzip, atomic writes) are :mod:`autometa.knowledge._jsonl_files`.
 Records are read into and written from a :class:`~autometa.knowledge._records.Bundle` of
@@ -64,6 +67,7 @@ from autometa.knowledge._format import (
     make_config,
     stored_evaluation,
 )
+from autometa.knowledge._limits import ImportBudget
 from autometa.knowledge._records import Bundle, TaskRecord
 
 _LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
@@ -95,6 +99,7 @@ def parse_jsonl(
     source: str,
     lines: Iterable[bytes],
     parsed_configs: dict[str, tuple[int, Config]] | None = None,
+    budget: ImportBudget | None = None,
 ) -> Bundle:
     """Parse one JSON Lines export into a :class:`Bundle`.
 
@@ -106,6 +111,8 @@ def parse_jsonl(
     ``parsed_configs`` (the caller's, for one import of many files) maps the text of
     config lines already parsed and checked to their id and :class:`Config`: the files
     of one knowledge base repeat the same pool, so each distinct line is parsed once.
+    ``budget`` (the caller's, for one import) counts the task and evaluation records
+    against the import's limits (:mod:`autometa.knowledge._limits`).
     """
     parsed_configs = {} if parsed_configs is None else parsed_configs
     bundle = Bundle()
@@ -140,6 +147,8 @@ def parse_jsonl(
         if fields is None or not (fields[0] <= record.keys() <= fields[1]):
             _reject_record(record, f"{source}, line {number}")
         if kind == "evaluation":
+            if budget is not None:
+                budget.count("evaluation", f"{source}, line {number}")
             pending.append((number, record))
         elif kind == "config":
             where = f"{source}, line {number}"
@@ -154,6 +163,8 @@ def parse_jsonl(
             bundle.configs[config.key] = config
             parsed_configs[text] = (ident, config)
         elif kind == "task":
+            if budget is not None:
+                budget.count("task", f"{source}, line {number}")
             task = _parse_task(record, f"{source}, line {number}")
             bundle.tasks[task.task_id] = task
         else:
@@ -216,8 +227,8 @@ def _parse_evaluation(
     return Evaluation(
         task_id=check_text(record["task_id"], where, "task_id"),
         config=config,
-        score=check_optional_number(record["score"], where, "score"),
-        fit_time=check_optional_number(record.get("fit_time"), where, "fit_time"),
+        score=check_optional_number(record["score"], where, "score", finite=True),
+        fit_time=check_optional_number(record.get("fit_time"), where, "fit_time", finite=True),
         status=check_status(record["status"], where),
         error=error,
     )

@@ -39,7 +39,12 @@ class ScoreTable:
         for name in ("scores", "fit_times"):
             if name == "fit_times" and self.fit_times is None:
                 continue
-            values = np.array(getattr(self, name), dtype=float)
+            given = getattr(self, name)
+            # A read-only float array (what autometa's own reads pass) is kept as it is: the
+            # table of a base can hold tens of millions of cells. Anything else is copied, so
+            # that the caller cannot change the table through its own reference.
+            keep = isinstance(given, np.ndarray) and given.dtype == float
+            values = given if keep and not given.flags.writeable else np.array(given, dtype=float)
             if values.shape != expected:
                 raise ValueError(f"{name} has shape {values.shape}, expected {expected}.")
             values.setflags(write=False)
@@ -78,7 +83,8 @@ class Scores:
     kinds: tuple[str, ...]
 
     def cut(self, kind: str | None, algorithms: Sequence[str] | None) -> ScoreTable:
-        """:meth:`KnowledgeBase.score_table` ``(kind, algorithms=algorithms)``, as a copy.
+        """:meth:`KnowledgeBase.score_table` ``(kind, algorithms=algorithms)``: a new table
+        (the whole one shares its read-only arrays).
 
         Rows of other kinds are dropped, then columns of other algorithms, then columns
         and rows left with no finite score: exactly the rows and columns the database
@@ -95,13 +101,22 @@ class Scores:
         finite = np.isfinite(scores) & rows[:, None] & columns[None, :]
         keep_columns = finite.any(axis=0)
         keep_rows = finite[:, keep_columns].any(axis=1)
-        cells = np.ix_(keep_rows, keep_columns)
+        del finite
         times = self.table.fit_times
+        if keep_rows.all() and keep_columns.all():
+            # The whole table: its arrays are read-only, so the cut shares them (no copy).
+            cut_scores, cut_times = scores, times
+        else:
+            cells = np.ix_(keep_rows, keep_columns)
+            cut_scores, cut_times = scores[cells], None if times is None else times[cells]
+            for values in (cut_scores, cut_times):
+                if values is not None:
+                    values.setflags(write=False)  # fresh copies: the table keeps them as they are
         return ScoreTable(
             task_ids=[t for t, keep in zip(self.table.task_ids, keep_rows, strict=True) if keep],
             configs=[c for c, keep in zip(self.table.configs, keep_columns, strict=True) if keep],
-            scores=scores[cells],
-            fit_times=None if times is None else times[cells],
+            scores=cut_scores,
+            fit_times=cut_times,
         )
 
     def arrays(self, digest: str) -> dict[str, np.ndarray]:

@@ -33,6 +33,7 @@ from autometa.knowledge._format import (
     stored_evaluation,
 )
 from autometa.knowledge._jsonl import checked_task
+from autometa.knowledge._limits import ImportLimits, check_table_cells
 from autometa.knowledge._records import Bundle, TaskRecord
 from autometa.knowledge._schema import (
     chunks,
@@ -245,6 +246,8 @@ def read_score_table(
         key=lambda pair: pair[0].key,
     )
     task_ids = sorted({task_id for task_id, _, _ in cells})
+    limit = ImportLimits.from_environment().table_cells
+    check_table_cells(rows_of.location, len(task_ids), len(configs), len(cells), limit)
     row_of = {task_id: i for i, task_id in enumerate(task_ids)}
     col_of = {config_id: j for j, (_, config_id) in enumerate(configs)}
     scores = np.full((len(task_ids), len(configs)), np.nan)
@@ -254,6 +257,7 @@ def read_score_table(
         rows_idx = np.fromiter((row_of[t] for t, _, _ in cells), dtype=np.intp, count=count)
         cols_idx = np.fromiter((col_of[c] for _, c, _ in cells), dtype=np.intp, count=count)
         scores[rows_idx, cols_idx] = np.fromiter((s for _, _, s in cells), float, count)
+    scores.setflags(write=False)  # ScoreTable keeps a read-only array as it is, uncopied
     return ScoreTable(task_ids=task_ids, configs=[c for c, _ in configs], scores=scores)
 
 
