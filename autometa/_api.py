@@ -61,8 +61,9 @@ class _AutoMetaBase(BaseEstimator):
     ``optimize(n_jobs=...)``); with ``n_jobs=1`` a fit is reproducible for a given
     ``random_state``. With ``n_jobs=1`` trials run in this process: raising, time
     and memory limits are handled the same way (the memory limit is lifted after each
-    trial), but a configuration that ends its process ends yours, and one that hangs in
-    native code hangs the fit.
+    trial, and binds only when ``fit`` runs in the main thread; the time limit holds in
+    any thread, a web server's or a notebook executor's too), but a configuration that
+    ends its process ends yours, and one that hangs in native code hangs the fit.
 
     With ``ensemble=True`` (the default) the fit returns an ensemble of what the search
     evaluated, as auto-sklearn does: each trial keeps its out-of-fold predictions of the

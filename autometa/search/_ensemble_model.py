@@ -41,6 +41,7 @@ from autometa.search._ensemble import (
     weighted_predictions,
 )
 from autometa.search._evaluation import fit_with_limit, predict_for_ensemble
+from autometa.search._limits import TrialTimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def _build(
                 evaluation.config.params, task
             )
             fitted[number] = fit_with_limit(estimator, task.X, task.y, limit)
-        except Exception as exc:  # includes TrialTimeLimitExceeded: the member is dropped
+        except (Exception, TrialTimeLimitExceeded) as exc:  # the member is dropped
             failed.add(evaluation.config)
             dropped.append(
                 f"{evaluation.config} (weight {weights[number]:.2f}): refit failed: "

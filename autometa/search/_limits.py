@@ -1,6 +1,7 @@
 """A trial's limits from the inside: wall-clock time and memory.
 
-A wall-clock limit (an interval timer whose signal handler raises) and a memory limit
+A wall-clock limit (an interval timer whose signal handler raises, or off the main
+thread a timer thread that raises in the fitting thread) and a memory limit
 (the address-space rlimit, under which a too-large allocation raises ``MemoryError``).
 Both only work where Python code runs: a trial that ends its own process or hangs in
 native code has to be handled by the executor that owns the worker (see
@@ -11,6 +12,7 @@ rest of autometa.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -36,8 +38,17 @@ MIN_MEMORY_LIMIT_MB = 16.0
 """Smaller limits cannot even hold the copies of a cross-validation fold."""
 
 
-class TrialTimeLimitExceeded(Exception):
-    """Raised inside a worker when a configuration runs past its time limit."""
+class TrialTimeLimitExceeded(BaseException):
+    """Raised inside a worker when a configuration runs past its time limit.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so that estimator code catching
+    ``Exception`` around its loop cannot swallow it and run on; code that catches
+    ``BaseException`` (or uses a bare ``except:``) still can, and such a trial then ends
+    only when its loop does (or, in a worker process, when the watchdog stops it).
+    """
+
+    def __init__(self, message: str = "time limit exceeded") -> None:
+        super().__init__(message)
 
 
 MEMORY_CAPPED = "exceeded the memory limit"
@@ -49,23 +60,30 @@ trials say ``time limit``): the failure message of a fit tells the two apart."""
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt the block with :class:`TrialTimeLimitExceeded` after ``seconds``.
 
-    Uses an interval timer, so it works only in a process's main thread (the case for
-    loky workers and sequential runs); elsewhere it is a no-op and the caller's hard
-    timeout (joblib's) is the only guard. Long stretches of C code without returning to
-    Python are interrupted when they return.
+    In a process's main thread (loky workers, a fit called from a script) an interval
+    timer's SIGALRM handler raises it; a timer and handler the caller had set are put
+    back afterwards. In any other thread (a web server's, a notebook executor's, a dask
+    worker's) a timer thread raises it asynchronously in the block's thread (see
+    :func:`_thread_time_limit`). Either way it lands when the block's thread next runs
+    Python bytecode: a long stretch of C code is interrupted when it returns, and code
+    that hangs in C is left to the executor that owns the worker (the watchdog).
     """
-    usable = (
-        seconds is not None
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
+    if seconds is None:
         yield
-        return
-    assert seconds is not None
+    elif hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        with _signal_time_limit(seconds):
+            yield
+    else:
+        with _thread_time_limit(seconds):
+            yield
+
+
+@contextmanager
+def _signal_time_limit(seconds: float) -> Iterator[None]:
+    """:func:`time_limit` in the main thread: ITIMER_REAL and a SIGALRM handler."""
 
     def _raise(signum: int, frame: FrameType | None) -> None:
-        raise TrialTimeLimitExceeded(f"time limit of {seconds:.1f}s exceeded")
+        raise TrialTimeLimitExceeded(_exceeded(seconds))
 
     # A timer the caller set is put back afterwards, less the time this block took
     # (an overdue one fires at once), with its handler: the fit borrows SIGALRM.
@@ -81,6 +99,58 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         if caller_delay > 0:
             left = caller_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), caller_interval)
+
+
+@contextmanager
+def _thread_time_limit(seconds: float) -> Iterator[None]:
+    """:func:`time_limit` off the main thread: an asynchronous exception from a timer.
+
+    A ``threading.Timer`` raises :class:`TrialTimeLimitExceeded` in this thread through
+    ``PyThreadState_SetAsyncExc``; it lands at the thread's next bytecode boundary, as a
+    signal handler's exception would. On the way out the timer is disarmed under a lock,
+    so it cannot fire later; if it fired meanwhile, an exception still pending is
+    cleared, so none can land after the block. (One that lands while the timer starts or
+    is disarmed leaves the block as its exception: the block did overrun.) Without
+    CPython's C API (e.g. on PyPy) this is a no-op and the executor's hard limit is the
+    only guard. A sleep or a C call is not interrupted, only followed by the exception.
+    """
+    set_async_exc = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
+    if set_async_exc is None:  # pragma: no cover - every CPython has it
+        yield
+        return
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    armed, fired = True, False
+
+    def fire() -> None:
+        nonlocal fired
+        with lock:
+            if armed:
+                fired = True
+                set_async_exc(target, ctypes.py_object(TrialTimeLimitExceeded))
+
+    timer = threading.Timer(max(seconds, 1e-3), fire)
+    timer.daemon = True
+    timer.name = "autometa-time-limit"
+    try:
+        try:
+            timer.start()  # in the try: on a busy machine it may fire before start returns
+            yield
+        finally:
+            with lock:
+                armed = False
+                pending = fired
+            timer.cancel()
+            if pending:  # a no-op if it landed already
+                set_async_exc(target, None)
+    except TrialTimeLimitExceeded as exc:  # in the block, or while disarming
+        if exc.args == TrialTimeLimitExceeded().args:  # the timer raised the bare class
+            exc.args = (_exceeded(seconds),)  # say which limit
+        raise
+
+
+def _exceeded(seconds: float) -> str:
+    return f"time limit of {seconds:.1f}s exceeded"
 
 
 # -- memory --------------------------------------------------------------------------------

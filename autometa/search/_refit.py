@@ -16,7 +16,7 @@ from autometa.search._ensemble import PredictionStore
 from autometa.search._ensemble_model import EnsembleSummary, build_ensemble, no_ensemble_summary
 from autometa.search._errors import AllTrialsFailedError, BudgetTooSmallError
 from autometa.search._evaluation import fit_with_limit
-from autometa.search._limits import MEMORY_CAPPED
+from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def refit_best(
         limit = max(left, REFIT_MIN_LIMIT_S) if limited and math.isfinite(left) else None
         try:
             return evaluation, fit_with_limit(estimator, task.X, task.y, limit)
-        except Exception as exc:  # includes TrialTimeLimitExceeded: try the next one
+        except (Exception, TrialTimeLimitExceeded) as exc:  # try the next one
             errors.append(f"{evaluation.config}: {type(exc).__name__}: {exc}")
             logger.warning("refit failed (%s); trying the next configuration", errors[-1])
     raise AllTrialsFailedError(
