@@ -83,6 +83,16 @@ class _AutoMetaBase(BaseEstimator):
     every trial, as ``study.optimize(callbacks=...)`` calls them (optuna-integration's
     ``MLflowCallback`` and ``WeightsAndBiasesCallback`` work). ``study.stop()`` inside one
     is not supported: bound the search with ``n_trials`` or ``timeout``.
+
+    ``verbose`` follows scikit-learn's convention: 0 is silent, 1 shows a progress bar
+    (best score so far, time left) and a line when the search starts and ends, 2 or more
+    also a line per trial (algorithm, parameters, score, seconds), all on standard error.
+    None (the default) means 1 inside a Jupyter kernel, where tqdm draws its notebook bar,
+    and 0 elsewhere: library code stays silent in scripts unless asked (see
+    :func:`autometa._progress.default_verbose`). It is resolved in ``fit``, so
+    ``get_params`` and ``clone`` keep None. ``progress`` is deprecated (a FutureWarning):
+    ``progress=True`` means ``verbose`` of at least 1, ``progress=False`` means 0 when
+    ``verbose`` is not given.
     """
 
     _kinds: tuple[TaskKind, ...] = ()
@@ -105,7 +115,8 @@ class _AutoMetaBase(BaseEstimator):
         plugins: Sequence[object] = (),
         blocked: Sequence[str] = (),
         algorithms: Sequence[str] | None = None,
-        progress: bool = False,
+        verbose: int | None = None,
+        progress: bool | None = None,
         ensemble: bool = True,
         ensemble_size: int = DEFAULT_ENSEMBLE_SIZE,
         ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
@@ -126,6 +137,7 @@ class _AutoMetaBase(BaseEstimator):
         self.plugins = plugins
         self.blocked = blocked
         self.algorithms = algorithms
+        self.verbose = verbose
         self.progress = progress
         self.ensemble = ensemble
         self.ensemble_size = ensemble_size
@@ -241,7 +253,12 @@ class _AutoMetaBase(BaseEstimator):
 
 
 class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
-    """AutoML classifier warm-started from earlier tasks (binary and multiclass)."""
+    """AutoML classifier warm-started from earlier tasks (binary and multiclass).
+
+    Parameters are described on the shared base class (``_AutoMetaBase``); ``verbose``
+    is scikit-learn's (0 silent, 1 a progress bar, 2 a line per trial; default: 1 in a
+    Jupyter notebook, else 0).
+    """
 
     _kinds = ("binary", "multiclass")
 
@@ -251,7 +268,11 @@ class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
 
 
 class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
-    """AutoML regressor warm-started from earlier tasks."""
+    """AutoML regressor warm-started from earlier tasks.
+
+    Parameters as :class:`AutoMetaClassifier`'s, ``verbose`` included (0 silent, 1 a
+    progress bar, 2 a line per trial; default: 1 in a Jupyter notebook, else 0).
+    """
 
     _kinds = ("regression",)
 
@@ -268,8 +289,10 @@ def fit(
     each ``n_jobs`` protects against), ``random_state``,
     ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
     ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
-    ``algorithms`` (search only these algorithm names), ``progress`` (a progress bar with
-    the best score so far and the time left on standard error), ``ensemble`` (default
+    ``algorithms`` (search only these algorithm names), ``verbose`` (scikit-learn's
+    levels on standard error: 0 silent, 1 a progress bar with the best score so far and
+    the time left, 2 also a line per trial; default: 1 in a Jupyter notebook, else 0;
+    ``progress`` is its deprecated predecessor), ``ensemble`` (default
     True: an ensemble of the evaluated configurations; False refits the single best),
     ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
     out-of-fold predictions) and ``callbacks`` (Optuna's, called as ``callback(study,

@@ -150,7 +150,7 @@ def fit(
         options = _fit_options(**options)
         X, y = read_table(data, target)
         _announce_task(y, options.get("kind"), options.get("scoring"))
-        model = autometa.fit(X, y, progress=sys.stderr.isatty(), **options)
+        model = autometa.fit(X, y, verbose=1 if sys.stderr.isatty() else 0, **options)
     except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
         fail(str(exc), EXIT_FAILED)
     except (*BAD_INPUT, TypeError) as exc:

@@ -194,7 +194,7 @@ class FitRun:
         """Run the search, showing progress and telling the plugins of each trial."""
         s = self.settings
         with search_progress(
-            s.progress, budget.n_trials, budget.deadline, plan.task.scoring
+            s.verbose, budget.n_trials, budget.deadline, plan.task.scoring
         ) as show:
 
             def observe(evaluation: Evaluation) -> None:

@@ -7,6 +7,7 @@ pass instead.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
+from autometa._progress import resolve_verbose
 from autometa.contract._types import Strategy
 from autometa.search._limits import resolve_memory_limit
 from autometa.search._planning import KnowledgeSpec
@@ -45,7 +47,10 @@ class FitSettings:
     plugins: Sequence[object]
     blocked: Sequence[str]
     algorithms: Sequence[str] | None
-    progress: bool
+    verbose: int
+    """0 silent, 1 a progress bar with start and end lines, 2+ also a line per trial;
+    resolved from ``verbose`` and the deprecated ``progress`` (see
+    :func:`autometa._progress.resolve_verbose`)."""
     ensemble: bool
     ensemble_size: int
     ensemble_memory_limit: float
@@ -93,12 +98,24 @@ class FitSettings:
             plugins=params["plugins"],
             blocked=params["blocked"],
             algorithms=params["algorithms"],
-            progress=params["progress"],
+            verbose=_check_verbose(params.get("verbose"), params.get("progress")),
             ensemble=bool(params["ensemble"]),
             ensemble_size=int(params["ensemble_size"]),
             ensemble_memory_limit=float(params["ensemble_memory_limit"]),
             callbacks=_check_callbacks(params.get("callbacks", ())),
         )
+
+
+def _check_verbose(verbose: Any, progress: Any) -> int:
+    """The fit's verbosity; ``progress``, deprecated, warns and still counts."""
+    if progress is not None:
+        warnings.warn(
+            "progress= is deprecated and will be removed in a future release; use "
+            "verbose=1 (a progress bar) or verbose=0 (silent) instead, as in scikit-learn.",
+            FutureWarning,
+            stacklevel=4,  # _check_verbose < check < the estimator's fit or autometa.fit
+        )
+    return resolve_verbose(verbose, progress)
 
 
 def _check_callbacks(callbacks: Any) -> tuple[Callable[[optuna.Study, FrozenTrial], None], ...]:

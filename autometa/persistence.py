@@ -7,9 +7,15 @@ known to be safe unless you name it in ``trusted``. It needs the optional depend
 (``pip install "autometa-ml[safe]"``).
 
 Known to be safe without asking: what skops itself trusts (scikit-learn, NumPy, SciPy
-types), autometa's own result types, and classes defined by installed autometa plugins
-(code you chose to install, loaded through the same entry points as for a fit). Never
-functions: a function named by a file could be called later by the model.
+types), autometa's own result types, the fitted-state classes of the models autometa's
+first-party catalogue and plugins make (:data:`SAFE_MODEL_TYPES`: trees, k-d trees,
+optimiser state, LightGBM and XGBoost boosters), and classes defined by installed
+autometa plugins (code you chose to install, loaded through the same entry points as for
+a fit). So every model ``autometa fit`` makes with its own algorithms loads without
+``trusted``; a type a third-party plugin's library brings may still need it. Never
+functions as a kind: a function named by a file could be called later by the model. The
+one function a first-party model references is listed by its exact name in
+:data:`SAFE_FUNCTIONS`, with the reason it is harmless.
 
 A ``.skops`` file holds the fitted model without its Optuna study (``study_`` is None
 after loading: a study holds a sampler and a storage, which are code and connections,
@@ -68,6 +74,52 @@ SAFE_AUTOMETA_TYPES = frozenset(
 
 Each is a plain-data class (autometa's frozen dataclasses, the estimators that hold them,
 and a few scikit-learn classes) whose loading only sets attributes."""
+
+SAFE_MODEL_TYPES = frozenset(
+    {
+        # Fitted state of the shipped catalogue's models that skops (0.16) does not list.
+        # Each is rebuilt from arrays and numbers: loading sets attributes or copies
+        # arrays into the object (``Tree.__setstate__``, ``BinaryTree.__setstate__``).
+        "sklearn.tree._tree.Tree",  # random_forest, extra_trees
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HGB's trees
+        "sklearn.neighbors._kd_tree.KDTree",  # knn (p=1 or 2 picks a k-d tree)
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",  # the k-d tree's metric, p=2
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",  # and p=1
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # mlp's solver state
+        # HistGradientBoosting with categorical features builds its own preprocessor, a
+        # FunctionTransformer(functools.partial(check_array, ...)). skops audits the
+        # function a partial wraps as a node of its own, so trusting the type
+        # ``partial`` trusts no function: ``check_array`` is allowed by SAFE_FUNCTIONS.
+        "functools.partial",
+        # The first-party LightGBM and XGBoost plugins' models. The scikit-learn
+        # wrappers hold parameters and a Booster; a Booster's state is the library's own
+        # model format (LightGBM's model text, XGBoost's serialised JSON/UBJSON model),
+        # which its __setstate__ parses: a model description, not code. A callable in a
+        # wrapper (a custom objective) would be a function node, still refused.
+        "collections.OrderedDict",  # a dict (LightGBM's fitted state holds one)
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+    }
+)
+"""Classes the models of autometa's first-party catalogue and plugins hold; data, as
+:data:`SAFE_AUTOMETA_TYPES` (the comments say why each is)."""
+
+SAFE_FUNCTIONS = frozenset(
+    {
+        # Referenced by HistGradientBoosting's own categorical preprocessor (see
+        # "functools.partial" above); scikit-learn builds it in fit, so autometa cannot
+        # leave it out of the file without rewriting the booster's private state.
+        # check_array only validates and converts an array (no I/O, no state, nothing
+        # imported or evaluated by name), whatever arguments a file binds to it.
+        "sklearn.utils.validation.check_array",
+    }
+)
+"""The only functions a .skops file may name without ``trusted``: each by its exact
+name, each free of side effects (the comment says why and where it comes from)."""
 
 TrustedTypes = Iterable[str | type]
 
@@ -214,8 +266,9 @@ def _type_name(item: str | type) -> str:
 
 
 def _known_safe(name: str) -> bool:
-    """An autometa result type, or a class (never a function) of an installed plugin."""
-    if name in SAFE_AUTOMETA_TYPES:
+    """An autometa result type, a first-party model's type or named function, or a class
+    (never a function) of an installed plugin."""
+    if name in SAFE_AUTOMETA_TYPES or name in SAFE_MODEL_TYPES or name in SAFE_FUNCTIONS:
         return True
     module, _, attribute = name.rpartition(".")
     if not module or module.split(".")[0] not in _installed_plugin_packages():

@@ -115,7 +115,7 @@ def test_progress_bar_is_opt_in_and_shows_the_best_score(
     X, y = cancer
     autometa.fit(X, y, n_trials=2, algorithms=CHEAP)
     assert capsys.readouterr().err == ""  # quiet in library use
-    model = autometa.fit(X, y, n_trials=3, algorithms=CHEAP, progress=True)
+    model = autometa.fit(X, y, n_trials=3, algorithms=CHEAP, verbose=1)
     err = capsys.readouterr().err
     assert "3/3" in err
     assert f"best roc_auc={max(e.score for e in model.evaluations_ if e.ok):.4g}" in err

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -79,15 +80,24 @@ def test_regressor_with_a_plugin_estimator_round_trips(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_types_skops_does_not_vet_are_refused_until_trusted(tmp_path: Path) -> None:
+def test_types_neither_skops_nor_autometa_vet_are_refused_until_trusted(tmp_path: Path) -> None:
+    # autometa's catalogue never builds a ball tree (its k-NN uses p=1 or 2: a k-d tree),
+    # so the ball tree is not on the list of types its own models need.
     X, y = cancer()
-    forest = autometa.fit(X, y, n_trials=1, random_state=0, algorithms=["random_forest"])
-    path = save_model(forest, tmp_path / "forest.skops")
+    knn = KNeighborsClassifier(algorithm="ball_tree").fit(X, y)
+    path = save_model(knn, tmp_path / "knn.skops")
     with pytest.raises(UntrustedTypesError) as info:
         load_model(path)
-    assert info.value.types == ["sklearn.tree._tree.Tree"]
-    assert "trusted=['sklearn.tree._tree.Tree']" in str(info.value)
+    assert info.value.types == ["sklearn.neighbors._ball_tree.BallTree"]
+    assert "trusted=['sklearn.neighbors._ball_tree.BallTree']" in str(info.value)
     loaded = load_model(path, trusted=info.value.types)
+    np.testing.assert_array_equal(loaded.predict_proba(X), knn.predict_proba(X))
+
+
+def test_a_forest_autometa_made_loads_without_trusted(tmp_path: Path) -> None:
+    X, y = cancer()
+    forest = autometa.fit(X, y, n_trials=1, random_state=0, algorithms=["random_forest"])
+    loaded = load_model(save_model(forest, tmp_path / "forest.skops"))  # sklearn's Tree: data
     np.testing.assert_array_equal(loaded.predict_proba(X), forest.predict_proba(X))
 
 
