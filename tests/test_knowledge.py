@@ -517,9 +517,30 @@ def test_default_loads_every_jsonl_file_read_only(
 
 
 def test_shipped_default_loads() -> None:
+    """The shipped base holds what its files say, counted here without its reader: every
+    task line, and every (task, configuration) cell of the evaluation lines."""
+    import json
+
+    tasks: set[str] = set()
+    configs: set[str] = set()
+    cells: set[tuple[str, str]] = set()
+    files = sorted((Path(knowledge.__file__).parents[1] / "data" / "default_kb").glob("*.jsonl"))
+    assert files, "no shipped knowledge base files"
+    for file in files:
+        keys: dict[int, str] = {}  # config ids are local to a file
+        for line in file.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["type"] == "task":
+                tasks.add(record["task_id"])
+            elif record["type"] == "config":
+                keys[record["id"]] = Config(record["algorithm"], record["params"]).key
+                configs.add(keys[record["id"]])
+            elif record["type"] == "evaluation":
+                cells.add((record["task_id"], keys[record["config"]]))
     kb = KnowledgeBase.default()
     assert kb.read_only
-    assert kb.counts()["evaluations"] >= 0
+    assert len(cells) > 0
+    assert kb.counts() == {"tasks": len(tasks), "configs": len(configs), "evaluations": len(cells)}
 
 
 # -- files: layout, read-only, bad paths -----------------------------------------------------

@@ -6,6 +6,12 @@ Each process fits two tasks of its own (subsamples of a bundled dataset) with
 ``knowledge=<the shared file>``: every fit reads the base to warm-start while the others
 write to it. Each process reports what its fits evaluated; afterwards the base must hold
 every reported evaluation exactly once, with its status and score, and nothing else.
+
+The processes start their fits together (a barrier over their pipes: each says "ready"
+once imported, and waits for "go"), and each reports when (``time.monotonic``, one clock
+for every process of the machine) it fitted and wrote: the test fails unless the eight
+were fitting at the same time and writes of one process fell between another's, so a
+run in which the writers happened to take turns cannot pass for a concurrent one.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,15 +36,28 @@ N_TRIALS = 3
 
 FITTER = textwrap.dedent(
     """
-    import json, os, sys, time
+    import json, sys, time
     import autometa
+    from autometa.knowledge import KnowledgeBase
     from sklearn.datasets import load_breast_cancer
 
-    path, go = sys.argv[1], sys.argv[2]
-    me, fits, n_trials = (int(arg) for arg in sys.argv[3:6])
+    path = sys.argv[1]
+    me, fits, n_trials = (int(arg) for arg in sys.argv[2:5])
+    writes = []
+    real_add_evaluations = KnowledgeBase.add_evaluations
+
+    def timed(self, evaluations):  # the real write, timed
+        start = time.monotonic()
+        try:
+            return real_add_evaluations(self, evaluations)
+        finally:
+            writes.append([start, time.monotonic()])
+
+    KnowledgeBase.add_evaluations = timed
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    while not os.path.exists(go):  # every process imported: start together
-        time.sleep(0.005)
+    print("ready", flush=True)
+    assert sys.stdin.readline().strip() == "go"  # every process imported: start together
+    started = time.monotonic()
     for fit in range(fits):
         rows = X.sample(150, random_state=100 * me + fit).index
         model = autometa.fit(
@@ -52,6 +71,7 @@ FITTER = textwrap.dedent(
                 for e in model.evaluations_
             ],
         }), flush=True)
+    print(json.dumps({"started": started, "writes": writes}), flush=True)
     """
 )
 
@@ -68,7 +88,7 @@ def shared_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(
     tmp_path: Path, shared_location: str
 ) -> None:
-    path, go = shared_location, tmp_path / "go"
+    path = shared_location
     procs = [
         subprocess.Popen(
             [
@@ -76,11 +96,11 @@ def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(
                 "-c",
                 FITTER,
                 path,
-                str(go),
                 str(me),
                 str(FITS_PER_PROCESS),
                 str(N_TRIALS),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -89,18 +109,26 @@ def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(
         )
         for me in range(PROCESSES)
     ]
-    time.sleep(1.0)
-    go.touch()
+    for proc in procs:  # the barrier: all imported and waiting...
+        said = proc.stdout.readline()  # type: ignore[union-attr]
+        assert said == "ready\n", f"{said!r}: {proc.communicate()[1]}"
+    for proc in procs:  # ...then all released at once
+        proc.stdin.write("go\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
     reported: dict[str, dict[str, tuple[str, float | None]]] = {}
+    timings: list[dict[str, Any]] = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
-        for line in out.splitlines():
+        *fits, timing = out.splitlines()
+        timings.append(json.loads(timing))
+        for line in fits:
             fit = json.loads(line)
             assert fit["task_id"] not in reported, "two fits made the same task"
             # A configuration proposed twice within one fit is one cell: the last one wins.
             cells = {key: (status, score) for key, status, score in fit["evaluations"]}
             reported[fit["task_id"]] = cells
+    assert_writers_overlapped(timings)
     assert len(reported) == PROCESSES * FITS_PER_PROCESS
 
     with KnowledgeBase.open(path, read_only=True) as kb:
@@ -123,3 +151,28 @@ def test_eight_processes_fitting_into_one_knowledge_base_lose_nothing(
             got_status, got_score = stored[task_id][key]
             assert got_status == status
             assert (score is None and math.isnan(got_score)) or got_score == score
+
+
+def assert_writers_overlapped(timings: list[dict[str, Any]]) -> None:
+    """All processes were fitting at one moment, and writes interleaved across processes.
+
+    ``timings`` holds each process's start and its writes' ``[start, end]`` (monotonic
+    seconds, one clock across the machine's processes).
+    """
+    assert all(len(t["writes"]) == FITS_PER_PROCESS for t in timings), timings
+    last_start = max(t["started"] for t in timings)
+    first_end = min(t["writes"][-1][1] for t in timings)
+    assert last_start < first_end, "a process finished before another had started"
+    # A process's write window: from its first write's start to its last write's end.
+    windows = [(t["writes"][0][0], t["writes"][-1][1]) for t in timings]
+    interleaved = [
+        me
+        for me, (first, last) in enumerate(windows)
+        if any(
+            first < start < last
+            for other, t in enumerate(timings)
+            if other != me
+            for start, _ in t["writes"]
+        )
+    ]
+    assert interleaved, f"the processes wrote in turns, never in between each other: {windows}"

@@ -265,7 +265,13 @@ TYPE_BLIND_LOADERS = {"JsonNode", "SliceNode"}
 step)``; a type swapped into one of them is ignored, so there is nothing to refuse."""
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 40 swaps every run, so CI cannot turn red (or green) by chance.
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_a_type_swapped_into_a_skops_file_is_refused_before_it_runs(
     saved_skops: bytes, data: st.DataObject

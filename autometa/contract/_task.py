@@ -210,7 +210,9 @@ class Task:
         if validation == "holdout":
             protocol = _holdout(self.kind, self.y, self.random_state)
         else:
-            protocol = n_splits
+            # Shrunk with tiny data as the default is in from_data: the user gave no number
+            # of folds, so more folds than rows is the strategy's wish, not an error to raise.
+            protocol = min(n_splits, max(2, len(self.y)))
         return replace(self, cv=make_cv(self.kind, self.y, protocol, self.random_state))
 
     # -- facts ----------------------------------------------------------------------------

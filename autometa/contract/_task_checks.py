@@ -74,7 +74,8 @@ def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
     scorer classification (binary for two values, else multiclass). Without a scorer:
     binary for two values; multiclass for labels or for at most
     :data:`MAX_CLASSES_FROM_INTEGERS` integer values, unless one of those values occurs
-    only once (a class no split can validate: counts, most likely); else regression.
+    only once (a class no split can validate: counts, most likely); else regression (also
+    for two numbers with a fraction, such as 0.0 and 1.5: no classifier takes those).
     A guess that could go either way is logged and warned about with the fix.
     """
     values, counts = np.unique(y, return_counts=True) if y.dtype.kind != "O" else _counts(y)
@@ -88,12 +89,12 @@ def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
                 f"({_plain(values[0])!r}, ...). Pass a classification scorer, or a numeric y."
             )
         return "regression"
-    if len(values) == 2:
+    numeric = None if labels else y.astype(float)
+    is_integer = numeric is not None and bool(np.all(np.equal(np.mod(numeric, 1), 0)))
+    if len(values) == 2 and (labels or is_integer):
         return "binary"
     if labels:
         return "multiclass"
-    numeric = y.astype(float)
-    is_integer = bool(np.all(np.equal(np.mod(numeric, 1), 0)))
     if not is_integer or len(values) > MAX_CLASSES_FROM_INTEGERS:
         return "regression"
     if counts.min() < 2:
@@ -236,6 +237,13 @@ def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> N
         raise ValueError(
             f"y has a single class ({classes[0]!r}); a classifier needs at least two. "
             "Check the target column, or pass kind='regression' for a numeric target."
+        )
+    if classes.dtype.kind == "f" and not np.all(np.equal(np.mod(classes, 1), 0)):
+        fraction = next(c for c in classes if c % 1)
+        raise ValueError(
+            f"y holds numbers with a fraction ({_plain(fraction)!r}) as class labels, which "
+            "scikit-learn's classifiers refuse. Pass kind='regression' (or a regression "
+            "scoring) for a numeric target, or convert the labels (e.g. y.astype(str))."
         )
     if kind == "binary" and len(classes) != 2:
         raise ValueError(f"kind='binary' but y has {len(classes)} classes; use kind='multiclass'.")

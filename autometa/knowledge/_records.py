@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autometa.contract._types import TASK_KINDS, Config, Evaluation, TaskKind
-from autometa.knowledge._format import RESERVED_METADATA, STATUSES, dumps
+from autometa.knowledge._format import RESERVED_METADATA, STATUSES, KnowledgeBaseError, dumps
 
 if TYPE_CHECKING:
     from autometa.contract._task import Task
@@ -161,6 +161,36 @@ def check_evaluation(evaluation: Any) -> None:
             raise TypeError(f"Evaluation.{name} must be a number, got {value!r}.")
     if float(evaluation.fit_time) < 0:
         raise ValueError(f"Evaluation.fit_time must be >= 0, got {evaluation.fit_time!r}.")
+
+
+def check_storable_text(content: Bundle) -> None:
+    """Raise KnowledgeBaseError if a text field of ``content`` holds a NUL character.
+
+    PostgreSQL cannot store one in a text column (SQLite can): refused on every backend,
+    so that what one base holds can always be copied into another. (JSON fields are
+    stored escaped and may hold anything.)
+    """
+    fields: list[tuple[str, str, str | None]] = [
+        (f"task {r.task_id!r}", name, value)
+        for r in content.tasks.values()
+        for name, value in (("task_id", r.task_id), ("name", r.name), ("scoring", r.scoring))
+    ]
+    fields += [(f"config {c.key}", "algorithm", c.algorithm) for c in content.configs.values()]
+    fields += [
+        (f"an evaluation of task {e.task_id!r}", name, value)
+        for e in content.evaluations
+        for name, value in (
+            ("task_id", e.task_id),
+            ("error", e.error),
+            ("algorithm", e.config.algorithm),
+        )
+    ]
+    for owner, name, value in fields:
+        if value is not None and "\x00" in value:
+            raise KnowledgeBaseError(
+                f"The {name} of {owner} contains a NUL character (\\x00), which PostgreSQL "
+                "cannot store; nothing was written. Remove it from the text."
+            )
 
 
 def check_metadata(key: Any, value: Any) -> None:

@@ -30,7 +30,12 @@ from autometa.knowledge._format import (
     dumps,
     loads,
 )
-from autometa.knowledge._records import Bundle, TaskRecord, check_kind_argument
+from autometa.knowledge._records import (
+    Bundle,
+    TaskRecord,
+    check_kind_argument,
+    check_storable_text,
+)
 from autometa.knowledge._schema import (
     configs_table,
     evaluations_table,
@@ -178,6 +183,7 @@ class SqlAlchemyStore(KnowledgeStore):
             raise ValueError(
                 f"metadata key {sorted(reserved)[0]!r} is maintained by the knowledge base itself."
             )
+        check_storable_text(content)
         rows = [{"key": k, "value": dumps(v)} for k, v in content.metadata.items()]
         with self._writing() as conn:
             if rows:
