@@ -524,7 +524,7 @@ def test_shipped_default_loads() -> None:
     tasks: set[str] = set()
     configs: set[str] = set()
     cells: set[tuple[str, str]] = set()
-    files = sorted((Path(knowledge.__file__).parents[1] / "data" / "default_kb").glob("*.jsonl"))
+    files = sorted((Path(knowledge.__file__).parents[1] / "data" / "default_kb").rglob("*.jsonl"))
     assert files, "no shipped knowledge base files"
     for file in files:
         keys: dict[int, str] = {}  # config ids are local to a file
