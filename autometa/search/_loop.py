@@ -156,8 +156,7 @@ def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
 def _tell(
     study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome
 ) -> FrozenTrial:
-    # ``status`` is written last: a failed trial carrying it was evaluated (it counts as
-    # done when a durable study is resumed), see autometa.search._studies.
+    # ``status`` goes last: a failed trial carrying it was evaluated (see _studies).
     trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
     if result.fold_scores:
         trial.set_user_attr("fold_scores", [round(s, 6) for s in result.fold_scores])
