@@ -307,6 +307,19 @@ def test_unseen_categories_at_predict_time(tasks: dict[str, Task], kind: str) ->
             check_proba(model, X_new, len(task.classes))
 
 
+def test_a_categorical_column_missing_throughout_the_training_rows_keeps_its_place() -> None:
+    """The only column is a category with one value, in a row the training rows lack: each
+    pipeline still has a feature to fit on (the fuzz test once found the one-hot path
+    dropping it, leaving the linear model no column) and predicts on every row."""
+    column = pd.Series([None] * 8 + [False], dtype="boolean")
+    task = Task.from_data(pd.DataFrame({"flag": column}), np.array([0, 0, 1, 1, 1, 1, 1, 1, 1]))
+    train = np.arange(8)  # the rows where "flag" is missing
+    for algorithm in autometa_sklearn.autometa_algorithms(task):
+        model = algorithm.make_estimator(algorithm.default_params, task)
+        model.fit(task.X.iloc[train], task.y[train])
+        assert len(model.predict(task.X)) == len(task.X), algorithm.name
+
+
 @pytest.mark.parametrize(("kind", "name"), [(k, n) for k, n in cases() if n in WITH_PCA])
 def test_pca_flag_inserts_pca(tasks: dict[str, Task], kind: str, name: str) -> None:
     task = tasks[kind]

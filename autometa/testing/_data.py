@@ -105,8 +105,11 @@ def _preprocessor(task: Task) -> ColumnTransformer:
         [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
          ("scale", StandardScaler())]
     )  # fmt: skip
+    fill_missing = SimpleImputer(
+        strategy="constant", fill_value="missing", keep_empty_features=True
+    )
     categorical = Pipeline(
-        [("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+        [("impute", fill_missing),
          ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]
     )  # fmt: skip
     return ColumnTransformer(

@@ -76,7 +76,14 @@ def make_preprocessor(task: Task, *, scale: bool) -> ColumnTransformer:
     if few:
         one_hot = Pipeline(
             [
-                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL)),
+                (
+                    "impute",
+                    # Kept even when a training fold has no value in the column: the
+                    # fold's layout must not depend on which rows it drew.
+                    SimpleImputer(
+                        strategy="constant", fill_value=MISSING_LEVEL, keep_empty_features=True
+                    ),
+                ),
                 ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
             ]
         )

@@ -89,7 +89,12 @@ def _preprocessor(task: Task) -> ColumnTransformer:
     )
     categorical = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+            (
+                "impute",
+                SimpleImputer(
+                    strategy="constant", fill_value="__missing__", keep_empty_features=True
+                ),
+            ),
             (
                 "encode",
                 OneHotEncoder(
