@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+# One OpenMP/BLAS thread per test process, set before numpy and scikit-learn load their
+# thread pools (loky's workers inherit it). The suite fits hundreds of tiny models, on which
+# a thread team costs more than it saves; on 2 cores, with worker processes busy too, it
+# thrashed: tests/test_api.py and tests/test_ensemble.py took 101 s with the default and
+# 63 s with one thread. A value already in the environment is kept.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import json  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine  # noqa: E402
 
 TESTS_DIR = str(Path(__file__).parent)
 
