@@ -270,3 +270,13 @@ def test_the_command_line_takes_weight_and_group_columns(tmp_path: Path) -> None
     missing = CliRunner().invoke(main, [*args[:-4], "--groups", "nowhere"])
     assert missing.exit_code == 2
     assert "--groups 'nowhere': no such column" in missing.output
+
+
+def test_weights_and_groups_give_the_task_its_own_id() -> None:
+    X, y = make_classification(n_samples=N, n_features=4, random_state=0)
+    plain = Task.from_data(X, y)
+    weighted = Task.from_data(X, y, sample_weight=np.linspace(1, 2, N))
+    assert weighted.task_id.startswith(plain.task_id + "-r")
+    # The fit's path (rows joined after planning) names it the same way.
+    assert plain.with_rows(np.linspace(1, 2, N)).task_id == weighted.task_id
+    assert Task.from_data(X, y, groups=np.arange(N) % 4).task_id != weighted.task_id

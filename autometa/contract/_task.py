@@ -204,7 +204,7 @@ class Task:
         default_folds = min(DEFAULT_N_SPLITS, max(2, len(target)))
         protocol = cv if cv is not None else default_folds
         splitter = make_cv(task_kind, target, protocol, random_state, codes)
-        fingerprint = _fingerprint(frame, target)
+        fingerprint = _fingerprint(frame, target)[:12] + _rows_suffix(weights, codes, class_weight)
         return cls(
             X=frame,
             y=target,
@@ -214,7 +214,7 @@ class Task:
             schema=schema,
             random_state=random_state,
             name=name or "task",
-            task_id=task_id or f"{name or 'task'}-{fingerprint[:12]}",
+            task_id=task_id or f"{name or 'task'}-{fingerprint}",
             classes=classes,
             cv_given=cv is not None,
             sample_weight=weights,
@@ -238,13 +238,23 @@ class Task:
         k-fold (stratified for classification), a holdout a group holdout, and a
         splitter given as ``cv`` is used as given (with the groups). ``class_weight``:
         ``"balanced"`` weighs each class the same in training (classification only).
+
+        Any of them appends a digest of them to ``task_id``: a durable study or a
+        knowledge base never takes a weighted fit's scores for the plain task's.
         """
         weights = None if sample_weight is None else check_sample_weight(sample_weight, self.n_rows)
         codes = None if groups is None else check_groups(groups, self.n_rows)
         check_class_weight(class_weight, self.is_classification)
-        task = replace(self, sample_weight=weights, groups=codes, class_weight=class_weight)
+        task = replace(
+            self,
+            sample_weight=weights,
+            groups=codes,
+            class_weight=class_weight,
+            task_id=self.task_id + _rows_suffix(weights, codes, class_weight),
+        )
         if cv is not None:
-            return replace(task, cv=make_cv(self.kind, self.y, cv, self.random_state, codes))
+            splitter = make_cv(self.kind, self.y, cv, self.random_state, codes)
+            return replace(task, cv=splitter, cv_given=True)
         if codes is None or self.cv_given:
             return task
         # The strategy's protocol, now by groups: one split is a holdout, more are folds.
@@ -321,6 +331,20 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
     return FeatureSchema(
         tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty), roles
     )
+
+
+def _rows_suffix(
+    weights: np.ndarray | None, groups: np.ndarray | None, class_weight: str | None
+) -> str:
+    """``-r`` and a digest of the rows' weights, groups and class weighting; empty
+    without any."""
+    if weights is None and groups is None and class_weight is None:
+        return ""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for part in (weights, groups):
+        digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+    digest.update(str(class_weight).encode())
+    return f"-r{digest.hexdigest()[:8]}"
 
 
 def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:
