@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -84,6 +84,21 @@ class _AutoMetaBase(BaseEstimator):
     ``MLflowCallback`` and ``WeightsAndBiasesCallback`` work). ``study.stop()`` inside one
     is not supported: bound the search with ``n_trials`` or ``timeout``.
 
+    ``fit(X, y, sample_weight=w)`` fits every estimator and computes every score (the
+    search's, the ensemble selection's) with the weights ``w``: one finite, non-negative
+    weight per row, not all zero (0 leaves a row out). Algorithms whose estimator cannot
+    take weights (e.g. k-nearest neighbours, SVMs) are left out of such a search, and
+    the log says which: fitted unweighted, they would learn from rows the weights
+    discount. ``fit(X, y, groups=g)`` keeps each group's rows on one side of every split:
+    the default validation becomes group k-fold (stratified for classification) or a
+    group holdout, and ``cv`` may be a splitter by groups (``GroupKFold``,
+    ``LeaveOneGroupOut``, ...), which without ``groups`` is an error. ``class_weight=
+    "balanced"`` (classification) gives each class the same weight in training, times
+    any ``sample_weight``; the scores are not reweighted, so pair it with a balanced
+    ``scoring`` such as ``"balanced_accuracy"`` to measure what it buys. A fit with
+    weights or ``class_weight`` does not add its trials to a writable knowledge base
+    (its scores are not comparable with unweighted ones); it logs so.
+
     ``verbose`` follows scikit-learn's convention: 0 is silent, 1 shows a progress bar
     (best score so far, time left) and a line when the search starts and ends, 2 or more
     also a line per trial (algorithm, parameters, score, seconds), all on standard error.
@@ -121,6 +136,7 @@ class _AutoMetaBase(BaseEstimator):
         ensemble_size: int = DEFAULT_ENSEMBLE_SIZE,
         ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
         callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+        class_weight: Literal["balanced"] | None = None,
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -143,6 +159,7 @@ class _AutoMetaBase(BaseEstimator):
         self.ensemble_size = ensemble_size
         self.ensemble_memory_limit = ensemble_memory_limit
         self.callbacks = callbacks
+        self.class_weight = class_weight
 
     # Fitted attributes, set by :meth:`fit` (see :meth:`autometa._fit_run.FitResult.fitted`).
     model_: BaseEstimator
@@ -166,13 +183,25 @@ class _AutoMetaBase(BaseEstimator):
     ensemble_: EnsembleSummary | None
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, kind: TaskKind | None = None) -> _AutoMetaBase:
-        """Search on ``X, y``; refit the ensemble's members (or the best) on all rows."""
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        kind: TaskKind | None = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> _AutoMetaBase:
+        """Search on ``X, y``; refit the ensemble's members (or the best) on all rows.
+
+        ``sample_weight`` (one weight per row) weighs the rows in every fit and score;
+        ``groups`` (one label per row) keeps each group on one side of every split.
+        """
         started = time.monotonic()
         run = FitRun.open(FitSettings.check(self.get_params(deep=False)), started)
         if kind is None and len(self._kinds) == 1:
             kind = self._kinds[0]
-        plan = run.plan(X, y, kind)
+        plan = run.plan(X, y, kind, sample_weight=sample_weight, groups=groups)
         if self._kinds and plan.task.kind not in self._kinds:
             other = "AutoMetaRegressor" if plan.task.kind == "regression" else "AutoMetaClassifier"
             raise ValueError(
@@ -278,7 +307,13 @@ class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
 
 
 def fit(
-    X: Any, y: Any, *, kind: TaskKind | None = None, **params: Any
+    X: Any,
+    y: Any,
+    *,
+    kind: TaskKind | None = None,
+    sample_weight: Any = None,
+    groups: Any = None,
+    **params: Any,
 ) -> AutoMetaClassifier | AutoMetaRegressor:
     """Search for a good model of ``y`` given ``X`` and return it fitted.
 
@@ -295,17 +330,20 @@ def fit(
     ``progress`` is its deprecated predecessor), ``ensemble`` (default
     True: an ensemble of the evaluated configurations; False refits the single best),
     ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
-    out-of-fold predictions) and ``callbacks`` (Optuna's, called as ``callback(study,
-    trial)`` after each trial); see :class:`AutoMetaClassifier`.
+    out-of-fold predictions), ``class_weight`` (None or ``"balanced"``) and
+    ``callbacks`` (Optuna's, called as ``callback(study, trial)`` after each trial); see
+    :class:`AutoMetaClassifier`.
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study
     and ``timeout`` applies to each call (see :class:`AutoMetaClassifier`).
+    ``sample_weight`` and ``groups`` are the estimators' ``fit``'s.
     """
     started = time.monotonic()
     settings = FitSettings.check(AutoMetaClassifier(**params).get_params(deep=False))
     run = FitRun.open(settings, started)
-    plan = run.plan(X, y, kind)  # validated once, inside the time budget
+    # validated once, inside the time budget
+    plan = run.plan(X, y, kind, sample_weight=sample_weight, groups=groups)
     chosen = AutoMetaRegressor if plan.task.kind == "regression" else AutoMetaClassifier
     return run.complete(plan).fitted(chosen(**params))
 

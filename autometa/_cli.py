@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from autometa._cli_common import BAD_INPUT, EXIT_FAILED, fail, fail_input
+from autometa._cli_fit import fit_options, row_options, take_row_columns
 from autometa._cli_kb import kb
 from autometa._version import __version__
 
@@ -121,6 +122,7 @@ def main(verbose: int) -> None:
     help="Print the result as JSON (kind, scoring, best configuration and score, every "
     "trial) instead of the explanation.",
 )
+@row_options
 def fit(
     data: Path,
     target: str,
@@ -133,6 +135,8 @@ def fit(
 
     The explanation says where each warm start came from, what the meta-learner
     predicted, how it scored and which configuration won; --plots draws the same.
+    --sample-weight and --groups name columns of DATA (not features) holding each
+    row's weight and group.
     """
     import autometa
     from autometa.knowledge._corpus import read_table
@@ -147,10 +151,12 @@ def fit(
         except (ValueError, ImportError) as exc:
             fail(str(exc))
     try:
-        options = _fit_options(**options)
+        options = fit_options(**options)
         X, y = read_table(data, target)
+        X, rows = take_row_columns(X, options.pop("sample_weight"), options.pop("groups"))
         _announce_task(y, options.get("kind"), options.get("scoring"))
-        model = autometa.fit(X, y, verbose=1 if sys.stderr.isatty() else 0, **options)
+        verbose = 1 if sys.stderr.isatty() else 0
+        model = autometa.fit(X, y, verbose=verbose, **rows, **options)
     except autometa.AllTrialsFailedError as exc:  # a ValueError, but a failed run
         fail(str(exc), EXIT_FAILED)
     except (*BAD_INPUT, TypeError) as exc:
@@ -281,49 +287,6 @@ def _check_plots_available() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         fail('--plots needs matplotlib: pip install "autometa-ml[plots]"')
-
-
-def _fit_options(
-    *,
-    no_warm_start: bool,
-    algorithms: str | None,
-    blocked: str | None,
-    plugin_modules: tuple[str, ...],
-    memory_limit: str,
-    **options: Any,
-) -> dict[str, Any]:
-    """The command line's fit options as ``autometa.fit`` takes them."""
-    import importlib
-
-    if no_warm_start:
-        if options.get("warm_start") not in (None, 0):
-            raise ValueError("--no-warm-start and --warm-start N contradict each other.")
-        options["warm_start"] = 0
-    options["algorithms"] = _names(algorithms)
-    options["blocked"] = _names(blocked) or ()
-    plugins = []
-    for name in plugin_modules:
-        try:
-            plugins.append(importlib.import_module(name))
-        except ImportError as exc:
-            raise ValueError(f"--plugin {name}: cannot import it ({exc}).") from None
-    options["plugins"] = plugins
-    limit = memory_limit.strip().lower()
-    if limit in ("auto", "none"):
-        options["memory_limit"] = None if limit == "none" else "auto"
-    else:
-        try:
-            options["memory_limit"] = float(limit)
-        except ValueError:
-            raise ValueError(
-                f"--memory-limit must be megabytes, 'auto' or 'none'; got {memory_limit!r}."
-            ) from None
-    return options
-
-
-def _names(text: str | None) -> list[str] | None:
-    """``"a, b"`` as ``["a", "b"]``; None as None."""
-    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _as_json(model: Any) -> str:

@@ -13,7 +13,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 
 from autometa._fit_settings import FitSettings
 from autometa._progress import search_progress
+from autometa.contract._row_checks import check_groups, check_sample_weight
 from autometa.contract._sampler import SamplerContext
 from autometa.contract._types import Evaluation, TaskKind
 from autometa.knowledge._base import TaskRecord
@@ -36,6 +37,7 @@ from autometa.search._planning import Plan, make_plan
 from autometa.search._refit import check_outcome, ensemble_or_refit
 from autometa.search._space import make_sampler
 from autometa.search._studies import SCORING_ATTR, TASK_ATTR
+from autometa.search._weights import row_weights, weightable
 
 logger = logging.getLogger(__name__)
 
@@ -111,18 +113,33 @@ class FitRun:
         before planning."""
         return cls(settings, started, DurableStudy.open(settings.storage, settings.study_name))
 
-    def plan(self, X: Any, y: Any, kind: TaskKind | None) -> Plan:
-        """Steps 1-5 of a fit; the strategy is told the checked budget."""
+    def plan(
+        self,
+        X: Any,
+        y: Any,
+        kind: TaskKind | None,
+        *,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> Plan:
+        """Steps 1-5 of a fit; the strategy is told the checked budget.
+
+        ``sample_weight`` and ``groups`` are checked first (a bad one fails before any
+        work), then joined to the planned task (:meth:`_with_rows`).
+        """
         s = self.settings
         columns = getattr(X, "columns", None)
         named = columns is not None and all(isinstance(c, str) for c in columns)
         self.feature_names = np.asarray(columns, dtype=object) if named else None
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, _n_rows(X))
+        codes = None if groups is None else check_groups(groups, _n_rows(X))
         plan = make_plan(
             X,
             y,
             kind=kind,
             scoring=s.scoring,
-            cv=s.cv,
+            # With groups the splitter is made with them, once the task is known.
+            cv=s.cv if codes is None else None,
             random_state=s.random_state,
             knowledge=s.knowledge,
             strategy=s.strategy,
@@ -132,6 +149,8 @@ class FitRun:
             algorithms=s.algorithms,
             timeout=s.timeout,
         )
+        if weights is not None or codes is not None or s.class_weight is not None:
+            plan = self._with_rows(plan, weights, codes)
         task = plan.task
         logger.info(
             "fitting a %s task (%s), scoring=%s (%s), %d rows x %d features, %d-fold validation",
@@ -145,11 +164,43 @@ class FitRun:
         )
         return plan
 
+    def _with_rows(self, plan: Plan, weights: Any, codes: Any) -> Plan:
+        """The plan with the task's weights, groups and class weighting.
+
+        With weights, algorithms whose estimator cannot take them are left out (and
+        logged): fitted unweighted they would learn from rows the weights discount, and
+        a weighted score would blame the configuration for what the weights asked.
+        """
+        s = self.settings
+        task = plan.task.with_rows(weights, codes, s.class_weight, None if codes is None else s.cv)
+        algorithms, left_out = dict(plan.algorithms), list[str]()
+        if row_weights(task) is not None:
+            algorithms, left_out = weightable(plan.algorithms, task)
+        if left_out:
+            logger.warning(
+                "left out of this weighted fit: %s (their estimators take no sample_weight)",
+                ", ".join(left_out),
+            )
+        if not algorithms:
+            raise ValueError(
+                f"None of the algorithms searched ({', '.join(left_out)}) takes sample "
+                "weights. Search others (algorithms=...), or fit without sample_weight "
+                "and class_weight."
+            )
+        if codes is not None:
+            logger.info(
+                "validating by groups: %d groups, each on one side of every split (%r)",
+                len(np.unique(codes)),
+                task.cv,
+            )
+        recommendations = [r for r in plan.recommendations if r.config.algorithm in algorithms]
+        return replace(plan, task=task, algorithms=algorithms, recommendations=recommendations)
+
     def complete(self, plan: Plan) -> FitResult:
         """Steps 5-8: warm start, search, ensemble or refit, grow the knowledge base."""
         s = self.settings
         deadline = None if s.timeout is None else self.started + s.timeout
-        splits = list(plan.task.cv.split(plan.task.X, plan.task.y))
+        splits = list(plan.task.cv.split(plan.task.X, plan.task.y, plan.task.groups))
         store = (
             make_store(plan.task, validation_rows(splits), s.ensemble_memory_limit)
             if s.ensemble
@@ -224,10 +275,20 @@ class FitRun:
     def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
         """Add this task and its evaluations to a knowledge base the user named.
 
-        The shipped base (``knowledge=None``) and bases opened read-only only teach.
+        The shipped base (``knowledge=None``) and bases opened read-only only teach. A
+        weighted fit (``sample_weight`` or ``class_weight``) teaches nothing: its scores
+        measure another objective than the base's unweighted cells, under the same
+        configurations and scoring name, and would mislead every later recommendation.
         """
         knowledge = plan.knowledge
         if self.settings.knowledge is None or knowledge.read_only:
+            return
+        if row_weights(plan.task) is not None:
+            logger.warning(
+                "this fit's trials were not added to the knowledge base %s: they were "
+                "fitted or scored with weights, and its cells are unweighted",
+                knowledge.location,
+            )
             return
         try:
             record = TaskRecord(
@@ -241,6 +302,7 @@ class FitRun:
                     "n_rows": plan.task.n_rows,
                     "validation": plan.strategy.validation,
                     "n_splits": plan.task.n_splits,
+                    "groups": plan.task.groups is not None,
                 },
             )
             knowledge.add_task(record)
@@ -253,6 +315,12 @@ class FitRun:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def _n_rows(X: Any) -> int:
+    """Rows of ``X`` as given (its checks come later, in :meth:`Task.from_data`)."""
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else len(X)
 
 
 def _make_sampler(plan: Plan, random_state: int | None, n_jobs: int) -> BaseSampler:

@@ -10,13 +10,14 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
 from autometa._progress import resolve_verbose
+from autometa.contract._row_checks import check_class_weight
 from autometa.contract._types import Strategy
 from autometa.search._limits import resolve_memory_limit
 from autometa.search._planning import KnowledgeSpec
@@ -55,6 +56,9 @@ class FitSettings:
     ensemble_size: int
     ensemble_memory_limit: float
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
+    class_weight: Literal["balanced"] | None = None
+    """``"balanced"``: every class weighs the same in training (see
+    :class:`autometa.search._weights.RowWeights`); scores are not reweighted."""
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> FitSettings:
@@ -82,6 +86,8 @@ class FitSettings:
         if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
             raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {n_jobs!r}.")
         memory_limit_mb = resolve_memory_limit(params["memory_limit"], n_jobs)  # bad values fail
+        class_weight = params.get("class_weight")
+        check_class_weight(class_weight)
         return cls(
             timeout=timeout,
             n_trials=n_trials,
@@ -103,6 +109,7 @@ class FitSettings:
             ensemble_size=int(params["ensemble_size"]),
             ensemble_memory_limit=float(params["ensemble_memory_limit"]),
             callbacks=_check_callbacks(params.get("callbacks", ())),
+            class_weight=class_weight,
         )
 
 

@@ -20,8 +20,9 @@ from sklearn.utils.validation import _num_samples
 class TrainingOnlyRows:
     """A splitter that keeps ``rows`` in every training part and splits the others.
 
-    ``splitter`` (e.g. a seeded ``StratifiedKFold``) sees only the other rows and their
-    labels; each of its training parts gets ``rows`` added. ``get_n_splits`` is its.
+    ``splitter`` (e.g. a seeded ``StratifiedKFold``) sees only the other rows, their
+    labels and groups; each of its training parts gets ``rows`` added. ``get_n_splits``
+    is its.
     """
 
     def __init__(self, splitter: Any, rows: np.ndarray) -> None:
@@ -29,7 +30,8 @@ class TrainingOnlyRows:
         self.rows = np.asarray(rows, dtype=int)
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        return int(self.splitter.get_n_splits())
+        kept = None if groups is None else np.delete(np.asarray(groups), self.rows)
+        return int(self.splitter.get_n_splits(None, None, kept))
 
     def split(
         self, X: Any, y: Any = None, groups: Any = None
@@ -38,7 +40,8 @@ class TrainingOnlyRows:
         others[self.rows] = False
         common = np.flatnonzero(others)
         labels = None if y is None else np.asarray(y)[common]
-        for train, valid in self.splitter.split(np.zeros((len(common), 1)), labels):
+        kept_groups = None if groups is None else np.asarray(groups)[common]
+        for train, valid in self.splitter.split(np.zeros((len(common), 1)), labels, kept_groups):
             yield np.sort(np.concatenate([common[train], self.rows])), common[valid]
 
     def __repr__(self) -> str:
@@ -50,3 +53,49 @@ def single_row_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     classes, counts = np.unique(y, return_counts=True)
     lonely = classes[counts < 2]
     return lonely, np.flatnonzero(np.isin(y, lonely))
+
+
+class FirstSplit:
+    """Only the first split of ``splitter``: a holdout made of one fold.
+
+    With groups a holdout must keep each group on one side and, for a classification,
+    every class on both sides; ``FirstSplit(StratifiedGroupKFold(4))`` validates on
+    about a quarter of the groups, as a stratified holdout validates on a quarter of
+    the rows. ``fraction`` is the share of rows validated (for planning).
+    """
+
+    def __init__(self, splitter: Any, fraction: float) -> None:
+        self.splitter = splitter
+        self.fraction = fraction
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return 1
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield next(iter(self.splitter.split(X, y, groups)))
+
+    def __repr__(self) -> str:
+        return f"FirstSplit({self.splitter!r}, fraction={self.fraction})"
+
+
+def uses_groups(cv: Any) -> bool:
+    """Whether splitter ``cv`` splits by groups (GroupKFold, LeaveOneGroupOut, ...).
+
+    Read from scikit-learn's metadata request (its ``split`` asks for ``groups``);
+    a splitter without one (a third party's) is taken not to need them.
+    """
+    if isinstance(cv, (TrainingOnlyRows, FirstSplit)):
+        return uses_groups(cv.splitter)
+    try:
+        requests = cv.get_metadata_routing().split.requests
+    except Exception:  # not a scikit-learn splitter: nothing says it needs groups
+        return False
+    return bool(requests.get("groups"))
+
+
+def group_rows(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Every row sharing a group with one of ``rows`` (sorted): kept in training
+    together, so that no group straddles training and validation."""
+    return np.flatnonzero(np.isin(groups, groups[rows]))

@@ -27,7 +27,8 @@ from autometa.contract._column_roles import (
     detect_roles,
 )
 from autometa.contract._kinds import TASK_KINDS, TaskKind
-from autometa.contract._splitters import TrainingOnlyRows
+from autometa.contract._row_checks import check_class_weight, check_groups, check_sample_weight
+from autometa.contract._splitters import FirstSplit, TrainingOnlyRows
 from autometa.contract._task_checks import (
     DEFAULT_N_SPLITS,
     DEFAULT_SCORING,
@@ -124,6 +125,14 @@ class Task:
     task_id: str = ""
     classes: np.ndarray | None = None
     cv_given: bool = field(default=False, repr=False)
+    sample_weight: np.ndarray | None = field(default=None, repr=False)
+    """One non-negative weight per row, or None (all rows weigh the same). Estimators are
+    fitted and scorers score with them."""
+    groups: np.ndarray | None = field(default=None, repr=False)
+    """One integer group code per row, or None. Every split keeps a group on one side."""
+    class_weight: Literal["balanced"] | None = None
+    """``"balanced"``: training weights make every class weigh the same (times
+    ``sample_weight``); scorers do not use them."""
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -138,6 +147,9 @@ class Task:
         random_state: int | None = None,
         name: str | None = None,
         task_id: str | None = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+        class_weight: Literal["balanced"] | None = None,
     ) -> Task:
         """Validate ``X`` and ``y`` and infer what is not given.
 
@@ -157,7 +169,10 @@ class Task:
             Any scikit-learn scorer name; defaults to :data:`DEFAULT_SCORING`.
         cv:
             Number of folds or a splitter; defaults to 5 folds (stratified for
-            classification) shrunk to the smallest class size.
+            classification) shrunk to the smallest class size; with ``groups``, group
+            folds (:meth:`with_rows`).
+        sample_weight, groups, class_weight:
+            See :meth:`with_rows`.
         """
         frame = _as_frame(X)
         if frame.shape[0] == 0 or frame.shape[1] == 0:
@@ -181,11 +196,15 @@ class Task:
             classes, counts = np.unique(target, return_counts=True)
             _check_classes(task_kind, classes, counts)
         chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(target))
+        codes = None if groups is None else check_groups(groups, len(target))
+        check_class_weight(class_weight, task_kind != "regression")
         # The default number of folds shrinks with tiny data; a number the user gave is
         # checked as given.
         default_folds = min(DEFAULT_N_SPLITS, max(2, len(target)))
-        splitter = make_cv(task_kind, target, cv if cv is not None else default_folds, random_state)
-        fingerprint = _fingerprint(frame, target)
+        protocol = cv if cv is not None else default_folds
+        splitter = make_cv(task_kind, target, protocol, random_state, codes)
+        fingerprint = _fingerprint(frame, target)[:12] + _rows_suffix(weights, codes, class_weight)
         return cls(
             X=frame,
             y=target,
@@ -195,10 +214,51 @@ class Task:
             schema=schema,
             random_state=random_state,
             name=name or "task",
-            task_id=task_id or f"{name or 'task'}-{fingerprint[:12]}",
+            task_id=task_id or f"{name or 'task'}-{fingerprint}",
             classes=classes,
             cv_given=cv is not None,
+            sample_weight=weights,
+            groups=codes,
+            class_weight=class_weight,
         )
+
+    def with_rows(
+        self,
+        sample_weight: Any = None,
+        groups: Any = None,
+        class_weight: Literal["balanced"] | None = None,
+        cv: int | Splitter | None = None,
+    ) -> Task:
+        """The same task with row weights, groups and class weighting, checked.
+
+        ``sample_weight``: one finite, non-negative weight per row, not all zero; each
+        estimator is fitted and each score computed with them. ``groups``: one label per
+        row, no missing values; every split then keeps each group whole on one side: a
+        number of folds (``cv``, or the task's own when ``cv`` is None) becomes group
+        k-fold (stratified for classification), a holdout a group holdout, and a
+        splitter given as ``cv`` is used as given (with the groups). ``class_weight``:
+        ``"balanced"`` weighs each class the same in training (classification only).
+
+        Any of them appends a digest of them to ``task_id``: a durable study or a
+        knowledge base never takes a weighted fit's scores for the plain task's.
+        """
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, self.n_rows)
+        codes = None if groups is None else check_groups(groups, self.n_rows)
+        check_class_weight(class_weight, self.is_classification)
+        task = replace(
+            self,
+            sample_weight=weights,
+            groups=codes,
+            class_weight=class_weight,
+            task_id=self.task_id + _rows_suffix(weights, codes, class_weight),
+        )
+        if cv is not None:
+            splitter = make_cv(self.kind, self.y, cv, self.random_state, codes)
+            return replace(task, cv=splitter, cv_given=True)
+        if codes is None or self.cv_given:
+            return task
+        # The strategy's protocol, now by groups: one split is a holdout, more are folds.
+        return task.with_validation("holdout" if self.n_splits == 1 else "cv", self.n_splits)
 
     def with_validation(
         self, validation: Literal["cv", "holdout"], n_splits: int = DEFAULT_N_SPLITS
@@ -208,12 +268,14 @@ class Task:
             return self
         protocol: int | Splitter
         if validation == "holdout":
-            protocol = _holdout(self.kind, self.y, self.random_state)
+            protocol = _holdout(self.kind, self.y, self.random_state, self.groups)
         else:
             # Shrunk with tiny data as the default is in from_data: the user gave no number
             # of folds, so more folds than rows is the strategy's wish, not an error to raise.
             protocol = min(n_splits, max(2, len(self.y)))
-        return replace(self, cv=make_cv(self.kind, self.y, protocol, self.random_state))
+        return replace(
+            self, cv=make_cv(self.kind, self.y, protocol, self.random_state, self.groups)
+        )
 
     # -- facts ----------------------------------------------------------------------------
     @property
@@ -230,12 +292,17 @@ class Task:
 
     @property
     def n_splits(self) -> int:
-        return int(self.cv.get_n_splits())
+        if self.groups is None:
+            return int(self.cv.get_n_splits())
+        # A splitter by groups (LeaveOneGroupOut) counts them.
+        return int(self.cv.get_n_splits(self.X, self.y, self.groups))
 
     def fold_train_size(self) -> int:
         """Rows an estimator sees when fitted on one training fold (a lower bound)."""
         splits = self.n_splits
         splitter = self.cv.splitter if isinstance(self.cv, TrainingOnlyRows) else self.cv
+        if isinstance(splitter, FirstSplit):
+            return int(self.n_rows * (1 - splitter.fraction))
         if isinstance(splitter, (ShuffleSplit, StratifiedShuffleSplit)):
             return int(self.n_rows * (1 - HOLDOUT_FRACTION))
         return int(self.n_rows * (splits - 1) / splits)
@@ -264,6 +331,20 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
     return FeatureSchema(
         tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty), roles
     )
+
+
+def _rows_suffix(
+    weights: np.ndarray | None, groups: np.ndarray | None, class_weight: str | None
+) -> str:
+    """``-r`` and a digest of the rows' weights, groups and class weighting; empty
+    without any."""
+    if weights is None and groups is None and class_weight is None:
+        return ""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for part in (weights, groups):
+        digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+    digest.update(str(class_weight).encode())
+    return f"-r{digest.hexdigest()[:8]}"
 
 
 def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:

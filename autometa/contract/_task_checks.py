@@ -16,14 +16,23 @@ import pandas as pd
 from sklearn.metrics import get_scorer, get_scorer_names, log_loss, make_scorer
 from sklearn.model_selection import (
     BaseCrossValidator,
+    GroupKFold,
+    GroupShuffleSplit,
     KFold,
     ShuffleSplit,
+    StratifiedGroupKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
 
 from autometa.contract._kinds import TaskKind
-from autometa.contract._splitters import TrainingOnlyRows, single_row_classes
+from autometa.contract._splitters import (
+    FirstSplit,
+    TrainingOnlyRows,
+    group_rows,
+    single_row_classes,
+    uses_groups,
+)
 
 # Logged under the task module's name, where these checks were first written.
 logger = logging.getLogger("autometa.contract._task")
@@ -64,7 +73,9 @@ REGRESSION_SCORERS = frozenset(
 compares labels or class probabilities. A scorer says what the user wants predicted,
 so it decides the task kind before any guess from the target's values."""
 
-Splitter: TypeAlias = BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit | TrainingOnlyRows
+Splitter: TypeAlias = (
+    BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit | TrainingOnlyRows | FirstSplit
+)
 
 
 def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
@@ -137,13 +148,28 @@ def _check_kind_fits_scoring(kind: TaskKind, scoring: str | None) -> None:
 
 
 def make_cv(
-    kind: TaskKind, y: np.ndarray, cv: int | Splitter, random_state: int | None
+    kind: TaskKind,
+    y: np.ndarray,
+    cv: int | Splitter,
+    random_state: int | None,
+    groups: np.ndarray | None = None,
 ) -> Splitter:
-    """A seeded splitter; stratified for classification; folds shrunk for tiny classes."""
+    """A seeded splitter; stratified for classification; folds shrunk for tiny classes.
+
+    With ``groups`` a number of folds means group k-fold (stratified for classification,
+    folds shrunk to the number of groups), so that no group straddles training and
+    validation. A splitter that splits by groups without ``groups`` is an error.
+    """
     if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool):
         if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
             raise TypeError(
                 f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
+            )
+        if groups is None and uses_groups(cv):
+            raise ValueError(
+                f"cv={cv!r} splits by groups, but no groups were given. Pass groups= to fit "
+                "(one group label per row, e.g. a patient or site id; on the command line "
+                "--groups COLUMN), or a splitter that does not need groups."
             )
         return cv
     n_splits = int(cv)
@@ -157,6 +183,8 @@ def make_cv(
         raise ValueError(
             f"cv={n_splits} asks for more folds than there are rows ({len(y)}); use cv <= {len(y)}."
         )
+    if groups is not None:
+        return _group_folds(kind, y, n_splits, random_state, groups)
     if kind == "regression":
         # Every validation fold keeps two rows at least: R² and most regression scores
         # are undefined on a single row.
@@ -166,6 +194,35 @@ def make_cv(
         n_splits=max(2, min(n_splits, _smallest_class(y))), shuffle=True, random_state=random_state
     )
     return _keep_single_rows_in_training(folds, y)
+
+
+def _group_folds(
+    kind: TaskKind, y: np.ndarray, n_splits: int, random_state: int | None, groups: np.ndarray
+) -> Splitter:
+    """Group k-fold, shrunk to the groups there are (stratified for classification).
+
+    The groups of a class seen once stay in training whole (as the row alone would
+    without groups, see :class:`TrainingOnlyRows`).
+    """
+    n_groups = len(np.unique(groups))
+    folds = min(n_splits, n_groups)
+    if folds < n_splits:
+        logger.info("%d groups: validating on %d group folds, not %d", n_groups, folds, n_splits)
+    if kind == "regression":
+        return GroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    _, lonely = single_row_classes(y)
+    return TrainingOnlyRows(splitter, group_rows(groups, lonely)) if len(lonely) else splitter
+
+
+def group_holdout(kind: TaskKind, random_state: int | None, groups: np.ndarray) -> Splitter:
+    """A holdout of about :data:`HOLDOUT_FRACTION` of the groups, each group on one side
+    (for classification the first fold of a stratified group k-fold)."""
+    if kind == "regression":
+        return GroupShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+    folds = max(2, min(round(1 / HOLDOUT_FRACTION), len(np.unique(groups))))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    return FirstSplit(splitter, 1 / folds)
 
 
 def _keep_single_rows_in_training(splitter: Splitter, y: np.ndarray) -> Splitter:
@@ -182,15 +239,19 @@ def _smallest_class(y: np.ndarray) -> int:
     return int(shared.min() if len(shared) else counts.min())
 
 
-def _holdout(kind: TaskKind, y: np.ndarray, random_state: int | None) -> int | Splitter:
+def _holdout(
+    kind: TaskKind, y: np.ndarray, random_state: int | None, groups: np.ndarray | None = None
+) -> int | Splitter:
     """One seeded split keeping :data:`HOLDOUT_FRACTION` for validation (stratified for
     classification), or 2 folds when a class is too small for it.
 
     A stratified split rounds a class's share of the validation part down, so a class
     of fewer than ``1 / HOLDOUT_FRACTION`` rows may get none: probabilistic scores such
     as log loss are then undefined and every trial would fail. Two stratified folds put
-    one row of it on each side.
+    one row of it on each side. With ``groups``: :func:`group_holdout`.
     """
+    if groups is not None:
+        return group_holdout(kind, random_state, groups)
     if kind == "regression":
         return ShuffleSplit(n_splits=1, test_size=HOLDOUT_FRACTION, random_state=random_state)
     smallest = _smallest_class(y)

@@ -146,12 +146,17 @@ def _row_numbers(X: np.ndarray) -> np.ndarray:
 
 
 def score_predictions(
-    scoring: str, predictions: np.ndarray, y: np.ndarray, classes: np.ndarray | None
+    scoring: str,
+    predictions: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
     """``scoring`` (any scikit-learn scorer name) of ``predictions`` against ``y``.
 
     ``predictions`` are class probabilities (columns in ``classes``' order) or, with
-    ``classes`` None, regression values. Greater is better, as for every scorer.
+    ``classes`` None, regression values; ``sample_weight`` the rows' weights, if any.
+    Greater is better, as for every scorer.
     """
     # Told every class: the validation rows may lack one (a class seen once is never
     # validated), and log loss needs them all.
@@ -163,7 +168,9 @@ def score_predictions(
         estimator = PrecomputedClassifier(predictions, classes)
     # Row numbers stand in for X: the scorer hands them to predict or predict_proba unchanged.
     rows = np.arange(len(y)).reshape(-1, 1)
-    return float(scorer(estimator, rows, y))
+    if sample_weight is None:
+        return float(scorer(estimator, rows, y))
+    return float(scorer(estimator, rows, y, sample_weight=sample_weight))
 
 
 # -- selection -------------------------------------------------------------------------------
@@ -194,6 +201,7 @@ def select_ensemble(
     classes: np.ndarray | None,
     size: int,
     deadline: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> Selection | None:
     """Greedy forward selection with replacement over ``candidates``' predictions.
 
@@ -203,8 +211,10 @@ def select_ensemble(
     rounds, the shortest among equals, so it never scores below the best single
     candidate (round one). Rounds stop early at ``deadline`` (``time.monotonic()``).
     Candidates whose predictions cannot be scored are left out; None if none can.
+    Scores weigh the rows by ``sample_weight`` when given.
     """
-    singles = {c.number: _safe_score(scoring, c.predictions, y, classes) for c in candidates}
+    w = sample_weight
+    singles = {c.number: _safe_score(scoring, c.predictions, y, classes, w) for c in candidates}
     usable = [c for c in candidates if math.isfinite(singles[c.number])]
     if not usable:
         return None
@@ -219,7 +229,7 @@ def select_ensemble(
             (
                 singles[c.number]
                 if not picks
-                else _safe_score(scoring, (total + c.predictions) / (round_ + 1), y, classes),
+                else _safe_score(scoring, (total + c.predictions) / (round_ + 1), y, classes, w),
                 c,
             )
             for c in usable
@@ -258,7 +268,11 @@ def weighted_predictions(candidates: Sequence[KeptTrial], weights: dict[int, flo
 
 
 def _safe_score(
-    scoring: str, predictions: np.ndarray, y: np.ndarray, classes: np.ndarray | None
+    scoring: str,
+    predictions: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
     """The score, or -inf when the scorer cannot score these predictions.
 
@@ -270,7 +284,7 @@ def _safe_score(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            score = score_predictions(scoring, predictions, y, classes)
+            score = score_predictions(scoring, predictions, y, classes, sample_weight)
     except Exception:
         return -math.inf
     # NaN compares false with everything, so max() would keep or drop it by position; -inf simply

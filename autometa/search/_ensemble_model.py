@@ -42,6 +42,7 @@ from autometa.search._ensemble import (
 )
 from autometa.search._evaluation import fit_with_limit, predict_for_ensemble
 from autometa.search._limits import TrialTimeLimitExceeded
+from autometa.search._weights import training_weights
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,9 @@ def build_ensemble(
     Members are refitted in order of weight; each gets the time left (the first at least
     ``min_first_limit_s``), and one whose estimated refit does not fit in the time left
     is not tried. ``evaluations`` (all of the study's, other processes' included) only
-    count the successful trials that had no predictions here.
+    count the successful trials that had no predictions here. With weights, selection
+    scores with the validation rows' ``sample_weight`` and members are refitted with the
+    task's training weights.
     """
     started = time.monotonic()
     built = _build(task, algorithms, store, evaluations, size, budget, min_first_limit_s)
@@ -198,8 +201,9 @@ def _build(
     without = max(n_ok - store.offered, 0)
     notes = _notes(store, n_ok)
     y = task.y[store.rows]
+    w = None if task.sample_weight is None else task.sample_weight[store.rows]
     selection = (
-        select_ensemble(candidates, y, task.scoring, task.classes, size, budget.deadline)
+        select_ensemble(candidates, y, task.scoring, task.classes, size, budget.deadline, w)
         if candidates
         else None
     )
@@ -217,6 +221,7 @@ def _build(
     fitted: dict[int, Any] = {}
     dropped: list[str] = []
     failed: set[Config] = set()
+    refit_weights = training_weights(task)
     for number in order:
         evaluation = by_number[number].evaluation
         left = budget.seconds_left()
@@ -234,7 +239,7 @@ def _build(
             estimator = algorithms[evaluation.config.algorithm].make_estimator(
                 evaluation.config.params, task
             )
-            fitted[number] = fit_with_limit(estimator, task.X, task.y, limit)
+            fitted[number] = fit_with_limit(estimator, task.X, task.y, limit, refit_weights)
         except (Exception, TrialTimeLimitExceeded) as exc:  # the member is dropped
             failed.add(evaluation.config)
             dropped.append(
@@ -265,7 +270,7 @@ def _build(
         selection.score
         if len(final) == len(weights)
         else score_predictions(
-            task.scoring, weighted_predictions(candidates, final), y, task.classes
+            task.scoring, weighted_predictions(candidates, final), y, task.classes, w
         )
     )
     members = tuple(

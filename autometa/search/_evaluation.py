@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, clone
 
 from autometa.contract._task_checks import scorer_for
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded, memory_cap, time_limit
+from autometa.search._weights import RowWeights, fit_estimator, score_estimator, unwrap
 
 Status = Literal["ok", "failed", "capped"]
 Splits = Sequence[tuple[np.ndarray, np.ndarray]]
@@ -59,6 +60,7 @@ def cross_validate_config(
     *,
     keep_predictions: bool = False,
     classes: np.ndarray | None = None,
+    weights: RowWeights | None = None,
 ) -> CVOutcome:
     """Fit and score ``estimator`` on every split; stop early when time runs out.
 
@@ -73,6 +75,9 @@ def cross_validate_config(
     :func:`predict_for_ensemble`; ``classes`` are the task's classes, None for a
     regression) and a successful outcome carries them as float32, for ensemble
     selection. The score is computed as without them, by the scorer on the model.
+
+    With ``weights`` each fold's model is fitted with its training rows' weights and
+    scored with its validation rows' (:class:`~autometa.search._weights.RowWeights`).
     """
     scorer = scorer_for(scoring, classes)
     started = time.perf_counter()
@@ -87,8 +92,12 @@ def cross_validate_config(
             warnings.simplefilter("ignore")
             for train, valid in splits:
                 model = clone(estimator)
-                model.fit(X.iloc[train], y[train])
-                fold_scores.append(float(scorer(model, X.iloc[valid], y[valid])))
+                fit_weights = None if weights is None else weights.for_fit(y, train)
+                fit_estimator(model, X.iloc[train], y[train], fit_weights)
+                score_weights = None if weights is None else weights.for_score(valid)
+                fold_scores.append(
+                    score_estimator(scorer, model, X.iloc[valid], y[valid], score_weights)
+                )
                 if oof is not None:
                     oof.add(model, X.iloc[valid], valid)
                 del model  # a fold's model is not kept while the next one fits
@@ -235,10 +244,13 @@ def run_trial(
     ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
     marker naming its process while the trial runs, so the caller can stop this process
     if the trial hangs where no signal reaches it (see ``autometa.search._watchdog``).
-    ``keep_predictions`` and ``classes`` are :func:`cross_validate_config`'s. This module
-    is imported by every new worker, so it stays free of Optuna and the rest of autometa.
+    ``keep_predictions`` and ``classes`` are :func:`cross_validate_config`'s; an
+    ``estimator`` shipped with weights (a :class:`~autometa.search._weights.WeightedTrial`)
+    is fitted and scored with them. This module is imported by every new worker, so it
+    stays free of Optuna and the rest of autometa.
     """
     marker = _leave_marker(marker_dir, index, deadline)
+    estimator, weights = unwrap(estimator)
     try:
         limit = None if deadline is None else max(deadline - time.time(), 1e-3)
         outcome = cross_validate_config(
@@ -251,6 +263,7 @@ def run_trial(
             memory_limit_mb,
             keep_predictions=keep_predictions,
             classes=classes,
+            weights=weights,
         )
         return index, outcome
     finally:
@@ -278,13 +291,19 @@ def _leave_marker(marker_dir: str | None, index: int, deadline: float | None) ->
 
 
 def fit_with_limit(
-    estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, time_limit_s: float | None
+    estimator: BaseEstimator,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    time_limit_s: float | None,
+    sample_weight: np.ndarray | None = None,
 ) -> BaseEstimator:
-    """Fit a clone of ``estimator`` on all rows; raise TrialTimeLimitExceeded if too slow."""
+    """Fit a clone of ``estimator`` on all rows (with ``sample_weight``, routed by
+    :func:`~autometa.search._weights.fit_estimator`); raise TrialTimeLimitExceeded if too
+    slow."""
     model = clone(estimator)
     with warnings.catch_warnings(), time_limit(time_limit_s):
         warnings.simplefilter("ignore")
-        model.fit(X, y)
+        fit_estimator(model, X, y, sample_weight)
     return model
 
 

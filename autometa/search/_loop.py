@@ -34,6 +34,7 @@ from autometa.search._executors import (
 from autometa.search._leases import TrialLease
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
+from autometa.search._weights import with_weights
 
 if TYPE_CHECKING:
     from autometa.search._ensemble import PredictionStore
@@ -78,7 +79,7 @@ def run_search(
     they run and released if the search raises. ``memory_limit_mb`` limits each trial's
     memory (see :func:`autometa.search._limits.memory_cap`).
 
-    ``splits`` are the validation splits (by default ``task.cv``'s). With
+    ``splits`` are the validation splits (by default ``task.cv``'s, by its groups). With
     ``predictions`` (a store for those splits' validation rows), trials also return
     their out-of-fold predictions and the store keeps the best ones for ensemble
     selection. ``reserved_refits`` is how many of the best configurations so far the
@@ -96,14 +97,8 @@ def run_search(
             "autometa_sklearn plugin (or another algorithm plugin) is installed and not "
             "blocked."
         )
-    data = TrialData(
-        task.X,
-        task.y,
-        list(task.cv.split(task.X, task.y)) if splits is None else list(splits),
-        task.scoring,
-        memory_limit_mb,
-        task.classes,
-    )
+    splits = list(task.cv.split(task.X, task.y, task.groups) if splits is None else splits)
+    data = TrialData(task.X, task.y, splits, task.scoring, memory_limit_mb, task.classes)
     executor = make_executor(n_jobs, data)
     holding: AbstractContextManager[Callable[[Trial], Trial]] = (
         nullcontext(_unclaimed) if lease is None else lease.hold(study)
@@ -275,7 +270,8 @@ class _AsyncSearch:
             self._lose(trial.number, "before it was sampled")
             return self._next_call()  # its retry, if it had one, is a trial like the others
         try:
-            estimator = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
+            made = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
+            estimator = with_weights(made, self.task)  # the executors carry them unchanged
         except Exception as exc:  # a factory bug is one failed trial, not a crashed search
             failed = CVOutcome(math.nan, 0.0, "failed", describe_error(exc))
             self.pending[trial.number] = _Pending(trial, config, None, failed)

@@ -17,6 +17,7 @@ from autometa.search._ensemble_model import EnsembleSummary, build_ensemble, no_
 from autometa.search._errors import AllTrialsFailedError, BudgetTooSmallError
 from autometa.search._evaluation import fit_with_limit
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded
+from autometa.search._weights import training_weights
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def refit_best(
     Candidates are the ten best whose estimated refit fits in the time left, each
     limited to that time; the last resort is the fastest configuration that worked,
     without a limit, because a model delivered slightly late beats a failed fit.
-    Configurations in ``exclude`` (their refit failed already) are not tried.
+    Configurations in ``exclude`` (their refit failed already) are not tried. The
+    refit uses the task's weights (:func:`~autometa.search._weights.training_weights`).
     """
     ranked = sorted(
         (e for e in evaluations if e.ok and e.config not in exclude), key=lambda e: -e.score
@@ -122,6 +124,7 @@ def refit_best(
     attempts: list[tuple[Evaluation, bool]] = [(e, True) for e in affordable]
     attempts.append((fastest, False))
     errors = []
+    weights = training_weights(task)
     for evaluation, limited in attempts:
         estimator = algorithms[evaluation.config.algorithm].make_estimator(
             evaluation.config.params, task
@@ -129,7 +132,7 @@ def refit_best(
         left = budget.seconds_left()
         limit = max(left, REFIT_MIN_LIMIT_S) if limited and math.isfinite(left) else None
         try:
-            return evaluation, fit_with_limit(estimator, task.X, task.y, limit)
+            return evaluation, fit_with_limit(estimator, task.X, task.y, limit, weights)
         except (Exception, TrialTimeLimitExceeded) as exc:  # try the next one
             errors.append(f"{evaluation.config}: {type(exc).__name__}: {exc}")
             logger.warning("refit failed (%s); trying the next configuration", errors[-1])
