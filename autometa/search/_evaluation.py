@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, clone
 
 from autometa.contract._task_checks import scorer_for
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded, memory_cap, time_limit
-from autometa.search._weights import RowWeights, fit_estimator, score_estimator, unwrap
+from autometa.search._weights import RowWeights, fit_estimator, score_estimator
 
 Status = Literal["ok", "failed", "capped"]
 Splits = Sequence[tuple[np.ndarray, np.ndarray]]
@@ -236,6 +236,7 @@ def run_trial(
     marker_dir: str | None = None,
     keep_predictions: bool = False,
     classes: np.ndarray | None = None,
+    weights: RowWeights | None = None,
 ) -> tuple[int, CVOutcome]:
     """Worker entry point of a search: evaluate until the wall-clock ``deadline``.
 
@@ -244,13 +245,11 @@ def run_trial(
     ``marker_dir`` (a folder the caller made on this machine), the worker leaves a
     marker naming its process while the trial runs, so the caller can stop this process
     if the trial hangs where no signal reaches it (see ``autometa.search._watchdog``).
-    ``keep_predictions`` and ``classes`` are :func:`cross_validate_config`'s; an
-    ``estimator`` shipped with weights (a :class:`~autometa.search._weights.WeightedTrial`)
-    is fitted and scored with them. This module is imported by every new worker, so it
-    stays free of Optuna and the rest of autometa.
+    ``keep_predictions``, ``classes`` and ``weights`` are :func:`cross_validate_config`'s.
+    This module is imported by every new worker, so it stays free of Optuna and the rest
+    of autometa.
     """
     marker = _leave_marker(marker_dir, index, deadline)
-    estimator, weights = unwrap(estimator)
     try:
         limit = None if deadline is None else max(deadline - time.time(), 1e-3)
         outcome = cross_validate_config(

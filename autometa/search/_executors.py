@@ -32,6 +32,7 @@ import pandas as pd
 
 from autometa.search._evaluation import CVOutcome, Splits, run_trial
 from autometa.search._watchdog import HARD_TIMEOUT_GRACE_S, Watch, describe_worker_loss, watchdog
+from autometa.search._weights import RowWeights
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TrialData:
     scoring: str
     memory_limit_mb: float | None
     classes: np.ndarray | None
+    weights: RowWeights | None = None
+    """The task's row weights for fitting and scoring; None when every row counts the same."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class InProcessExecutor(TrialExecutor):
             None,
             call.keep_predictions,
             data.classes,
+            data.weights,
         )
 
 
@@ -219,6 +223,7 @@ class JoblibExecutor(TrialExecutor):
             self._watch.marker_dir,
             call.keep_predictions,
             data.classes,
+            data.weights,
         )
 
     def take_stopped(self) -> list[int]:

@@ -34,7 +34,7 @@ from autometa.search._executors import (
 from autometa.search._leases import TrialLease
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
-from autometa.search._weights import with_weights
+from autometa.search._weights import row_weights
 
 if TYPE_CHECKING:
     from autometa.search._ensemble import PredictionStore
@@ -98,7 +98,9 @@ def run_search(
             "blocked."
         )
     splits = list(task.cv.split(task.X, task.y, task.groups) if splits is None else splits)
-    data = TrialData(task.X, task.y, splits, task.scoring, memory_limit_mb, task.classes)
+    data = TrialData(
+        task.X, task.y, splits, task.scoring, memory_limit_mb, task.classes, row_weights(task)
+    )
     executor = make_executor(n_jobs, data)
     holding: AbstractContextManager[Callable[[Trial], Trial]] = (
         nullcontext(_unclaimed) if lease is None else lease.hold(study)
@@ -270,8 +272,7 @@ class _AsyncSearch:
             self._lose(trial.number, "before it was sampled")
             return self._next_call()  # its retry, if it had one, is a trial like the others
         try:
-            made = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
-            estimator = with_weights(made, self.task)  # the executors carry them unchanged
+            estimator = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
         except Exception as exc:  # a factory bug is one failed trial, not a crashed search
             failed = CVOutcome(math.nan, 0.0, "failed", describe_error(exc))
             self.pending[trial.number] = _Pending(trial, config, None, failed)

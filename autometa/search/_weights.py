@@ -68,31 +68,6 @@ def training_weights(task: Task) -> np.ndarray | None:
     return None if weights is None else weights.for_fit(task.y)
 
 
-@dataclass(frozen=True)
-class WeightedTrial:
-    """A trial's estimator shipped with the weights it is fitted and scored with.
-
-    What the search hands the trial code in place of the bare estimator when the task
-    has weights (:func:`with_weights`), so that the executors carry them unchanged.
-    """
-
-    estimator: Any
-    weights: RowWeights
-
-
-def with_weights(estimator: Any, task: Task) -> Any:
-    """``estimator`` with the task's weights (a :class:`WeightedTrial`), or as it is."""
-    weights = row_weights(task)
-    return estimator if weights is None else WeightedTrial(estimator, weights)
-
-
-def unwrap(estimator: Any) -> tuple[Any, RowWeights | None]:
-    """The bare estimator and its weights (None for one shipped without)."""
-    if isinstance(estimator, WeightedTrial):
-        return estimator.estimator, estimator.weights
-    return estimator, None
-
-
 def fit_estimator(model: Any, X: Any, y: Any, sample_weight: np.ndarray | None) -> Any:
     """``model.fit(X, y)`` with ``sample_weight`` routed to the model that learns.
 
