@@ -125,6 +125,22 @@ def test_algorithms_that_take_no_weights_are_left_out_and_said_so(
     assert {e.config.algorithm for e in plain.evaluations_} == {"knn"}
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "make"),
+    [("svm", make_classification), ("svm", make_regression), ("xgboost", make_classification)],
+)
+def test_wrapped_estimators_pass_the_weights_on(algorithm: str, make: Any) -> None:
+    """The SVM wrappers (calibrated SVC, relative-gamma SVR) and XGBoost's label-encoding
+    classifier hand the weights to the model inside, so a weighted fit keeps them."""
+    if algorithm == "xgboost":
+        pytest.importorskip("xgboost")
+    X, y = make(n_samples=80, n_features=4, random_state=0)
+    weights = np.linspace(0.5, 2.0, len(y))
+    model = autometa.fit(X, y, sample_weight=weights, algorithms=[algorithm], **QUICK)
+    assert {e.config.algorithm for e in model.evaluations_} == {algorithm}
+    assert any(e.ok for e in model.evaluations_)
+
+
 # -- groups ------------------------------------------------------------------------------------
 def _assert_groups_whole(task: Task, groups: np.ndarray) -> None:
     splits = list(task.cv.split(task.X, task.y, task.groups))

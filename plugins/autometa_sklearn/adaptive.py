@@ -143,7 +143,7 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> CalibratedSVC:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CalibratedSVC:
         values = np.asarray(X, dtype=np.float64)
         self.gamma_ = relative_gamma(values, self.gamma_factor)
         svc = SVC(
@@ -162,7 +162,7 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
             splitter = _InSampleSplit()
         self.estimator_ = CalibratedClassifierCV(
             svc, method="sigmoid", cv=splitter, ensemble=False
-        ).fit(values, y)
+        ).fit(values, y, sample_weight=sample_weight)
         self.classes_ = self.estimator_.classes_
         self.n_features_in_ = values.shape[1]
         return self
@@ -187,7 +187,7 @@ class RelativeGammaSVR(RegressorMixin, BaseEstimator):
         self.epsilon = epsilon
         self.max_iter = max_iter
 
-    def fit(self, X: Any, y: Any) -> RelativeGammaSVR:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RelativeGammaSVR:
         values = np.asarray(X, dtype=np.float64)
         self.gamma_ = relative_gamma(values, self.gamma_factor)
         self.estimator_ = SVR(
@@ -196,7 +196,7 @@ class RelativeGammaSVR(RegressorMixin, BaseEstimator):
             gamma=self.gamma_,
             epsilon=self.epsilon,
             max_iter=self.max_iter,
-        ).fit(values, y)
+        ).fit(values, y, sample_weight=sample_weight)
         self.n_features_in_ = values.shape[1]
         return self
 

@@ -62,10 +62,11 @@ class EncodedLabelsClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, estimator: BaseEstimator) -> None:
         self.estimator = estimator
 
-    def fit(self, X: Any, y: Any) -> EncodedLabelsClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EncodedLabelsClassifier:
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
-        self.estimator_ = clone(self.estimator).fit(X, self.label_encoder_.transform(y))
+        encoded = self.label_encoder_.transform(y)
+        self.estimator_ = clone(self.estimator).fit(X, encoded, sample_weight=sample_weight)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
