@@ -119,6 +119,39 @@ def test_task_identical_to_an_earlier_one_lands_on_it(tiny_knowledge: Path) -> N
     np.testing.assert_allclose(new, earlier[multiclass.index("iris")], atol=1e-9)
 
 
+def test_task_space_of_a_portfolio_rings_where_each_recommendation_scored_best(
+    tiny_knowledge: Path,
+) -> None:
+    """The greedy portfolio names no source task: the plot rings each earlier task of the
+    kind in the colour of the recommendation (of the first five) that scored best on it."""
+    with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
+        wine = kb.task("wine")
+        table = kb.score_table("multiclass")
+        configs = list(table.configs[:3])
+        recommendations = [
+            Recommendation(config, 0.9, Evidence("greedy_portfolio", note=f"step {i + 1}"))
+            for i, config in enumerate(configs)
+        ]
+        figure = plots.task_space_figure(
+            wine.meta_features, "multiclass", recommendations, kb, exclude={"wine"}
+        )
+        earlier = {t.task_id: t for t in kb.tasks() if t.task_id != "wine"}
+    expected: dict[int, list[str]] = {}
+    for task_id, row in zip(table.task_ids, table.scores, strict=True):
+        scored = {rank: row[i] for rank, i in enumerate(range(3), start=1) if np.isfinite(row[i])}
+        if task_id != "wine" and scored:
+            expected.setdefault(max(scored, key=lambda rank: scored[rank]), []).append(task_id)
+    assert expected, "the tiny base scored these configurations on its multiclass tasks"
+    multiclass = [t for t in earlier.values() if t.kind == "multiclass"]
+    points = collection(figure, f"earlier multiclass task ({len(multiclass)})")
+    for rank, task_ids in expected.items():
+        ringed = collection(figure, f"#{rank} scored best here ({len(task_ids)})")
+        for task_id in task_ids:  # each ring sits on its task's point
+            assert np.isclose(points, ringed[task_ids.index(task_id)]).all(axis=1).any()
+    assert "scored best among them" in figure.axes[0].get_title().replace("\n", " ")
+    assert len(collection(figure, "new task")) == 1
+
+
 def test_task_space_labels_do_not_overlap(tiny_knowledge: Path) -> None:
     with KnowledgeBase.open(tiny_knowledge, read_only=True) as kb:
         records = kb.tasks()

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+FAVOURED_SHOWN = 5
+"""How many of the first recommendations the rings of a task-independent learner show."""
+
+FAVOURED_COLOURS = ("black", "tab:purple", "tab:brown", "tab:pink", "tab:cyan")
+"""Ring colour of the earlier tasks where recommendation #1, #2, ... scored best."""
+
 
 def task_space_figure(
     meta_features: Mapping[str, float],
@@ -40,6 +46,12 @@ def task_space_figure(
     standardised over the earlier tasks. Earlier tasks are coloured by kind; the ones
     the recommendations come from are ringed and labelled with their rank and distance.
     Distances are the meta-learner's own; the 2-D picture only approximates them.
+
+    A learner whose recommendations name no source task (the greedy portfolio, the
+    default, recommends the same list for every task of a kind) gets the picture of what
+    its list does instead: each earlier task of the new task's kind is ringed in the
+    colour of the first :data:`FAVOURED_SHOWN` recommendations' best scorer on it, so the
+    rings near the new task show which recommendation its neighbours favoured.
     """
     figure, ax = _figure((10.0, 6.4))
     records = [r for r in knowledge.tasks() if r.task_id not in set(exclude)]
@@ -81,6 +93,20 @@ def task_space_figure(
             zorder=3,
             label="source of a recommendation",
         )
+    favoured = {} if shown else _favoured(knowledge, kind, recommendations, exclude)
+    row_of = {r.task_id: i for i, r in enumerate(records)}
+    for rank in sorted(set(favoured.values())):
+        rows = [row_of[t] for t, best in favoured.items() if best == rank and t in row_of]
+        ax.scatter(
+            coords[rows, 0],
+            coords[rows, 1],
+            s=70,
+            facecolor="none",
+            edgecolor=FAVOURED_COLOURS[rank - 1],
+            linewidth=1.3,
+            zorder=3,
+            label=f"#{rank} scored best here ({len(rows)})",
+        )
     ax.scatter(
         [query_xy[0]],
         [query_xy[1]],
@@ -99,16 +125,48 @@ def task_space_figure(
     ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
     ax.grid(alpha=0.3)
     _legend_below(figure, ax, columns=5)
+    marks = (
+        f"Rings: the earlier {kind} tasks where each of the first {FAVOURED_SHOWN} "
+        "recommendations (which name no source task) scored best among them."
+        if favoured
+        else "Labels: ranks of the recommendations an earlier task gave, its name and its "
+        "distance as the meta-learner measured it (the 2-D picture only approximates that "
+        "distance)."
+    )
     _titles(
         figure,
         ax,
         title,
         f"PCA of {len(names)} meta-features (signed log, standardised over the earlier "
-        "tasks). Labels: ranks of the recommendations an earlier task gave, its name and "
-        "its distance as the meta-learner measured it (the 2-D picture only approximates "
-        "that distance).",
+        f"tasks). {marks}",
     )
     return figure
+
+
+def _favoured(
+    knowledge: KnowledgeBase,
+    kind: TaskKind,
+    recommendations: Sequence[Recommendation],
+    exclude: Collection[str],
+) -> dict[str, int]:
+    """Earlier task id -> the rank (1-based) of the recommendation, among the first
+    :data:`FAVOURED_SHOWN`, that scored best on it; tasks none of them was evaluated on
+    are left out."""
+    table = knowledge.score_table(kind)
+    columns = {config: i for i, config in enumerate(table.configs)}
+    ranked = [
+        (rank, columns[rec.config])
+        for rank, rec in enumerate(recommendations[:FAVOURED_SHOWN], start=1)
+        if rec.config in columns
+    ]
+    if not ranked:
+        return {}
+    scores = np.asarray(table.scores)[:, [column for _, column in ranked]]
+    favoured: dict[str, int] = {}
+    for task_id, row in zip(table.task_ids, scores, strict=True):
+        if task_id not in exclude and np.isfinite(row).any():
+            favoured[task_id] = ranked[int(np.nanargmax(row))][0]
+    return favoured
 
 
 def _project(
