@@ -39,6 +39,13 @@ Afterwards the study and the knowledge base themselves are checked:
 
 It prints a table of figures and writes them, with every check, to ``--out``; it exits 1
 when a check fails.
+
+Two things SQLite cannot promise, which a run may show: a process stopped *inside* a
+write to the study keeps SQLite's lock while it is stopped, and the others' writes fail
+after the busy timeout (pysqlite's 5 s, as Optuna opens the study), crashing their fits
+(``watcher_reads_failed`` above 0 shows the lock was held); and processes reclaiming the
+killed process's trial at the same moment may each enqueue its configuration again (no
+lock to take turns under; on PostgreSQL they take turns under the study's advisory lock).
 """
 
 from __future__ import annotations
