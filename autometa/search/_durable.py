@@ -102,7 +102,7 @@ class DurableStudy:
             # nor propose what other processes sharing the study (same seed) propose.
             mixed = np.random.SeedSequence([random_state, joined, n_earlier])
             study.sampler = sampler(int(mixed.generate_state(1)[0]))
-        reclaim_abandoned(study, self.watch)
+        reclaim_abandoned(study, self.watch, self.storage)
         return study_evaluations(study, task)
 
     def _join(self) -> int:

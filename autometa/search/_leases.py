@@ -29,6 +29,7 @@ goes on (:mod:`autometa.search._loop`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -219,7 +220,7 @@ class TrialLease:
 
     def reclaim(self, study: optuna.Study) -> list[int]:
         """:func:`reclaim_abandoned` with this process's :attr:`watch`."""
-        return reclaim_abandoned(study, self.watch)
+        return reclaim_abandoned(study, self.watch, self.storage)
 
     def ask(self, study: optuna.Study, n: int, claim: Callable[[Trial], Trial]) -> list[Trial]:
         """Ask and ``claim`` up to ``n`` trials, fewer when the study is nearly full.
@@ -323,13 +324,18 @@ def _abandoned(trial: FrozenTrial, host: str, watch: LeaseWatch) -> bool:
     return watch.unchanged_for(trial._trial_id, seen) >= watch.stale_after_s
 
 
-def reclaim_abandoned(study: optuna.Study, watch: LeaseWatch | None = None) -> list[int]:
+def reclaim_abandoned(
+    study: optuna.Study, watch: LeaseWatch | None = None, storage: BaseStorage | None = None
+) -> list[int]:
     """Fail the running trials whose process died, enqueue them again; return their numbers.
 
     A trial of this host is abandoned when its process no longer runs; a trial of another
     host when ``watch`` has seen its heartbeat unchanged for ``watch.stale_after_s`` (a
     fresh watch, the default, has seen nothing yet), or its heartbeat is older than
     ``watch.abandoned_after_s``. Trials other live processes are running are left alone.
+    ``storage`` is the study's: on PostgreSQL each trial is released under
+    :func:`study_lock`, so processes that find one dead trial at the same moment release
+    it once (one retry), the others finding it failed already.
     """
     watch = LeaseWatch() if watch is None else watch
     host = host_identity()
@@ -337,12 +343,25 @@ def reclaim_abandoned(study: optuna.Study, watch: LeaseWatch | None = None) -> l
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     watch.keep_only({t._trial_id for t in running})
     for trial in running:
-        if _abandoned(trial, host, watch):
-            _release(study, trial)
+        if _abandoned(trial, host, watch) and _release_once(study, trial, storage):
             reclaimed.append(trial.number)
     if reclaimed:
         logger.info("trials %s were left running by a process that died; retrying", reclaimed)
     return reclaimed
+
+
+def _release_once(study: optuna.Study, trial: FrozenTrial, storage: BaseStorage | None) -> bool:
+    """Release ``trial`` unless another process did since it was read; whether this one did.
+
+    Read again and released under one :func:`study_lock`: without it (SQLite, journal
+    files) two processes may still both release it, and its configuration run twice.
+    """
+    with study_lock(study, storage):
+        still = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if trial.number not in {t.number for t in still}:
+            return False
+        _release(study, trial)
+    return True
 
 
 def _release(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -369,4 +388,7 @@ def _release(study: optuna.Study, trial: FrozenTrial) -> None:
     # later (the retried check stops a second enqueue), never failed without its retry.
     # skip_if_finished: its owner may have told it meanwhile (a live but slow process whose
     # heartbeat went stale).
-    study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    # skip_if_finished reads the trial, then writes it: its owner, or another process releasing it
+    # without a lock, may finish it in between. Failed or told, it no longer runs: done.
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
