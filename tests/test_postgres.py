@@ -32,6 +32,7 @@ from autometa.knowledge import KnowledgeBase, KnowledgeBaseError, TaskRecord
 from autometa.knowledge._schema import configs_table
 from autometa.knowledge._storage import CONNECT_TIMEOUT_S
 from autometa.search._leases import LEASE_ATTR
+from autometa.search._storage import SQLITE_LOCK_SUFFIX
 from autometa.search._studies import counts_as_done
 
 TESTS = str(Path(__file__).parent)
@@ -380,3 +381,18 @@ def test_the_study_lock_makes_concurrent_warm_starts_enqueue_once(postgres_url: 
     assert {t.state for t in trials} == {TrialState.WAITING}
     queued = sorted(t.system_attrs["fixed_params"]["sleepy__seconds"] for t in trials)
     assert queued == [r.config.params["seconds"] for r in RECOMMENDATIONS]
+
+
+@pytest.mark.slow  # three interpreters importing autometa at once
+def test_the_file_lock_makes_concurrent_warm_starts_enqueue_once_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    """The same race on an SQLite study: the lock file beside it serialises the enqueues."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="queue", storage=url, direction="maximize")
+    run_children(ENQUEUE, [[url]] * 3)
+    trials = optuna.load_study(study_name="queue", storage=url).trials
+    assert {t.state for t in trials} == {TrialState.WAITING}
+    queued = sorted(t.system_attrs["fixed_params"]["sleepy__seconds"] for t in trials)
+    assert queued == [r.config.params["seconds"] for r in RECOMMENDATIONS]
+    assert (tmp_path / f"study.db{SQLITE_LOCK_SUFFIX}").exists()

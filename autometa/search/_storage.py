@@ -2,11 +2,13 @@
 
 :func:`open_storage` turns a URL into a storage, failing within seconds and naming the
 URL (never its password) when the database cannot be reached; :func:`study_lock` is the
-cross-process lock (PostgreSQL advisory locks) fits sharing a study take.
+cross-process lock fits sharing a study take (a PostgreSQL advisory lock, or a file lock
+beside an SQLite database).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,18 @@ CONNECT_TIMEOUT_S = 10
 
 LOCK_CLASS = 0x414D5354  # "AMST"
 """First key of autometa's PostgreSQL advisory locks; the second is a study id (0: tables)."""
+
+SQLITE_BUSY_TIMEOUT_S = 120.0
+"""Seconds a write to an SQLite study waits for another process's write lock.
+
+SQLite's own default (5 s) ended fits whenever a sharer was paused inside a write (a
+process stopped with Ctrl-Z or SIGSTOP, a machine under memory pressure): they now wait
+for it this long, then fail with SQLite's "database is locked"."""
+
+SQLITE_LOCK_SUFFIX = ".autometa-lock"
+"""The file beside an SQLite study that :func:`study_lock` locks (created when missing)."""
+
+logger = logging.getLogger("autometa")
 
 
 # -- storage -----------------------------------------------------------------------------
@@ -52,6 +66,8 @@ def open_storage(storage: str | BaseStorage | None) -> BaseStorage | None:
     engine_kwargs: dict[str, Any] = {}
     if url.get_backend_name() in ("postgresql", "mysql") and "connect_timeout" not in url.query:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if url.get_backend_name() == "sqlite" and "timeout" not in url.query:
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     try:
         with _tables_lock(url, engine_kwargs):
             return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
@@ -118,13 +134,21 @@ def study_lock(study: optuna.Study, storage: BaseStorage | None) -> Iterator[Non
     With it, fits sharing a study never enqueue a warm start twice and together run
     exactly the study's ``n_trials``.
 
-    Other storages (SQLite, journal files, MySQL) get no lock: a warm start may then be
-    enqueued twice, and processes asking a trial at the same moment may together run
-    up to ``processes - 1`` trials more than ``n_trials``.
+    An SQLite database file (which only processes of one machine share) gets the same
+    from an exclusive ``flock`` on a file beside it (:data:`SQLITE_LOCK_SUFFIX`), which
+    the kernel releases when its process dies. Other storages (journal files, MySQL, an
+    in-memory SQLite, a system without ``fcntl``, a folder where the lock file cannot be
+    made) get no lock: a warm start may then be enqueued twice, and processes asking a
+    trial at the same moment may together run up to ``processes - 1`` trials more than
+    ``n_trials``.
     """
     engine = getattr(storage, "engine", None)
     if not isinstance(storage, optuna.storages.RDBStorage) or engine is None:
         yield
+        return
+    if engine.dialect.name == "sqlite":
+        with _sqlite_file_lock(engine.url.database):
+            yield
         return
     if engine.dialect.name != "postgresql":
         yield
@@ -134,3 +158,28 @@ def study_lock(study: optuna.Study, storage: BaseStorage | None) -> Iterator[Non
         lock = sqlalchemy.func.pg_advisory_xact_lock(LOCK_CLASS, study_id)
         conn.execute(sqlalchemy.select(lock))
         yield
+
+
+@contextmanager
+def _sqlite_file_lock(database: str | None) -> Iterator[None]:
+    """An exclusive ``flock`` on the lock file beside ``database``; none where impossible."""
+    try:
+        import fcntl
+    except ImportError:  # not on this system (Windows): unlocked, as documented
+        yield
+        return
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        yield
+        return
+    try:
+        handle = open(f"{database}{SQLITE_LOCK_SUFFIX}", "a")  # noqa: SIM115 (held below)
+    except OSError as exc:  # a read-only folder: the study's writes would fail anyway
+        logger.debug("no lock file beside %s (%s); the study is not locked", database, exc)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
