@@ -1,6 +1,6 @@
 """Quickstart: tune a model on a dataset scikit-learn ships, warm-started from earlier tasks.
 
-    python examples/quickstart.py [--timeout SECONDS]
+    python examples/quickstart.py [--timeout SECONDS] [--n-trials N]
 
 The shipped knowledge base supplies the warm starts; the explanation printed at the end
 says which earlier tasks they came from and how each one scored here.
@@ -19,14 +19,19 @@ import autometa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
+    parser.add_argument(
+        "--n-trials", type=int, default=None, help="stop after this many trials (default: none)"
+    )
     args = parser.parse_args()
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
-    model = autometa.fit(X_train, y_train, timeout=args.timeout, random_state=0)
+    model = autometa.fit(
+        X_train, y_train, timeout=args.timeout, n_trials=args.n_trials, random_state=0
+    )
     print(model.explain())
     auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
     print(f"\nTest ROC AUC: {auc:.4f} ({model.n_configs_} configurations tried)")

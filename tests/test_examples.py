@@ -22,7 +22,10 @@ SKIPPED = ("benchmark_*.py",)
 RUNS: dict[str, tuple[list[str], str]] = {
     # script: (arguments that keep it short, a line its working run prints). Budgets in
     # trials where a script takes them: a loaded machine then runs slower, not differently.
-    "quickstart.py": (["--timeout", "20"], r"Test ROC AUC: (?P<score>[\d.]+)"),
+    "quickstart.py": (
+        ["--n-trials", "6", "--timeout", "120"],
+        r"Test ROC AUC: (?P<score>[\d.]+)",
+    ),
     "sgd_pca_ovr.py": (
         ["--n-trials", "4", "--timeout", "120"],
         r"Tuned by autometa: held-out accuracy (?P<score>[\d.]+)",
