@@ -158,7 +158,9 @@ class BuiltEnsemble:
     model: Any | None
     summary: EnsembleSummary
     failed: frozenset[Config]
-    """Configurations whose refit failed: a single-model fallback skips them."""
+    """Configurations whose refit raised: a single-model fallback skips them. One stopped
+    by the time limit is not among them: it may still be the fallback's last resort,
+    refitted without a limit (a model delivered late beats no model)."""
 
 
 def build_ensemble(
@@ -241,7 +243,8 @@ def _build(
             )
             fitted[number] = fit_with_limit(estimator, task.X, task.y, limit, refit_weights)
         except (Exception, TrialTimeLimitExceeded) as exc:  # the member is dropped
-            failed.add(evaluation.config)
+            if not isinstance(exc, TrialTimeLimitExceeded):
+                failed.add(evaluation.config)
             dropped.append(
                 f"{evaluation.config} (weight {weights[number]:.2f}): refit failed: "
                 f"{type(exc).__name__}: {exc}"
