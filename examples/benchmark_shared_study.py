@@ -437,6 +437,15 @@ def check_study(report: Report, storage: str, processes: list[Process], trials: 
         not strangers and len(lost) <= len(killed),
         f"lost {[t.number for t in lost]}, of live processes {strangers}",
     )
+    # A kill that lands just after its trial was told (trials here take milliseconds)
+    # tests nothing: the run is then inconclusive, to be run again, not a pass.
+    interrupted = [n for p in processes if p.fault == "kill" for n in p.fault_trials]
+    told = [n for n in interrupted if n not in {t.number for t in lost}]
+    report.check(
+        "each kill landed mid-trial (the trial it interrupted is recorded as lost)",
+        not told,
+        f"trials {told} were told before their process died: run again",
+    )
     retries = Counter(t.user_attrs.get(RETRY_ATTR) for t in all_trials)
     wrong = {
         t.number: retries[t.number]
