@@ -36,6 +36,8 @@ from sklearn.model_selection import cross_val_score, train_test_split
 
 from autometa import KnowledgeBase
 
+pytestmark = pytest.mark.slow  # about 50 s on 2 cores: four fits, a CLI fit, a cluster fit
+
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 CI_SCRIPT = ROOT / ".ci" / "run"
@@ -202,7 +204,6 @@ def test_skipped_commands_are_covered() -> None:
     assert "quickstart.py" in RUNS
 
 
-@pytest.mark.slow
 def test_python_blocks_run_in_order(readme_namespace: dict[str, Any]) -> None:
     """Every Python block but the cluster's, top to bottom, in one namespace."""
     for block in of_language("python"):
