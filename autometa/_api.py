@@ -23,6 +23,7 @@ from autometa._fit_run import FitRun, quiet_optuna
 from autometa._fit_settings import FitSettings
 from autometa._leaderboard import leaderboard
 from autometa.contract._task import FeatureSchema
+from autometa.contract._task_checks import classifier_kind
 from autometa.contract._types import Config, Evaluation, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase, reopen_spec
 from autometa.knowledge._urls import is_url, mask_url, without_password
@@ -199,8 +200,11 @@ class _AutoMetaBase(BaseEstimator):
         """
         started = time.monotonic()
         run = FitRun.open(FitSettings.check(self.get_params(deep=False)), started)
+        X = _array_like(X)
         if kind is None and len(self._kinds) == 1:
             kind = self._kinds[0]
+        elif kind is None and self._kinds:
+            kind = classifier_kind(y, self.scoring if isinstance(self.scoring, str) else None)
         plan = run.plan(X, y, kind, sample_weight=sample_weight, groups=groups)
         if self._kinds and plan.task.kind not in self._kinds:
             other = "AutoMetaRegressor" if plan.task.kind == "regression" else "AutoMetaClassifier"
@@ -262,8 +266,22 @@ class _AutoMetaBase(BaseEstimator):
 
     # -- using the model ------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
+        features = self._features(X)  # checked before model_ is read: NotFittedError
+        return np.asarray(self.model_.predict(features))
+
+    def _features(self, X: Any) -> pd.DataFrame:
+        """``X`` as the fitted model takes it, after scikit-learn's checks: the estimator
+        is fitted, and an array has as many columns as the one it was fitted on (a
+        DataFrame's columns are matched by name, see :meth:`FeatureSchema.transform`)."""
         check_is_fitted(self, "model_")
-        return np.asarray(self.model_.predict(self.schema_.transform(X)))
+        X = np.asarray(X) if isinstance(X, (list, tuple)) else _array_like(X)
+        shape = getattr(X, "shape", None) if not isinstance(X, pd.DataFrame) else None
+        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return self.schema_.transform(X)
 
     def explain(self) -> str:
         """How the search went: strategy, recommendations with evidence, the winner and
@@ -292,8 +310,8 @@ class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
     _kinds = ("binary", "multiclass")
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.predict_proba(self.schema_.transform(X)))
+        features = self._features(X)
+        return np.asarray(self.model_.predict_proba(features))
 
 
 class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
@@ -346,6 +364,14 @@ def fit(
     plan = run.plan(X, y, kind, sample_weight=sample_weight, groups=groups)
     chosen = AutoMetaRegressor if plan.task.kind == "regression" else AutoMetaClassifier
     return run.complete(plan).fitted(chosen(**params))
+
+
+def _array_like(X: Any) -> Any:
+    """``X`` as given, or as a numpy array when it has no shape or length of its own
+    (an object exposing only ``__array__``): what the row count and checks need."""
+    if hasattr(X, "shape") or hasattr(X, "__len__") or not hasattr(X, "__array__"):
+        return X
+    return np.asarray(X)
 
 
 class ApplySchema(TransformerMixin, BaseEstimator):

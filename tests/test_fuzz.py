@@ -39,7 +39,8 @@ FINITE = st.floats(-1e6, 1e6, allow_nan=False)
 MAYBE_NAN = st.one_of(FINITE, st.just(math.nan))
 
 REFUSALS = [
-    r"X is empty \(shape",
+    r"X is empty: 0 (sample|feature)\(s\) \(shape=",
+    r"X has 1 sample\(s\) \(shape=",
     r"X has duplicate column names",
     r"X has \d+ rows but y has \d+",
     r"y has \d+ missing values",

@@ -38,6 +38,7 @@ from autometa.contract._task_checks import (
     _check_kind_fits_scoring,
     _check_numeric_range,
     _check_scoring,
+    _check_weighted_classes,
     _holdout,
     infer_kind,
     make_cv,
@@ -168,17 +169,15 @@ class Task:
         scoring:
             Any scikit-learn scorer name; defaults to :data:`DEFAULT_SCORING`.
         cv:
-            Number of folds or a splitter; defaults to 5 folds (stratified for
+            Number of folds, a splitter, or an iterable of ``(train, test)`` row-index
+            arrays (as scikit-learn's ``cv``); defaults to 5 folds (stratified for
             classification) shrunk to the smallest class size; with ``groups``, group
             folds (:meth:`with_rows`).
         sample_weight, groups, class_weight:
             See :meth:`with_rows`.
         """
         frame = _as_frame(X)
-        if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise ValueError(
-                f"X is empty (shape {frame.shape}); pass at least two rows and one column."
-            )
+        _check_size(frame)
         target = _as_target(y, n_rows=frame.shape[0])
         schema = _infer_schema(frame)
         frame = schema.transform(frame)
@@ -197,6 +196,8 @@ class Task:
             _check_classes(task_kind, classes, counts)
         chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(target))
+        if task_kind != "regression":
+            _check_weighted_classes(target, weights)
         codes = None if groups is None else check_groups(groups, len(target))
         check_class_weight(class_weight, task_kind != "regression")
         # The default number of folds shrinks with tiny data; a number the user gave is
@@ -243,6 +244,8 @@ class Task:
         knowledge base never takes a weighted fit's scores for the plain task's.
         """
         weights = None if sample_weight is None else check_sample_weight(sample_weight, self.n_rows)
+        if self.is_classification:
+            _check_weighted_classes(self.y, weights)
         codes = None if groups is None else check_groups(groups, self.n_rows)
         check_class_weight(class_weight, self.is_classification)
         task = replace(
@@ -306,6 +309,23 @@ class Task:
         if isinstance(splitter, (ShuffleSplit, StratifiedShuffleSplit)):
             return int(self.n_rows * (1 - HOLDOUT_FRACTION))
         return int(self.n_rows * (splits - 1) / splits)
+
+
+def _check_size(frame: pd.DataFrame) -> None:
+    """At least one column and two rows (one row can be neither split nor validated),
+    refused in scikit-learn's words (``n feature(s) (shape=...) while a minimum of``)."""
+    shape = tuple(int(n) for n in frame.shape)
+    if shape[1] == 0:
+        raise ValueError(
+            f"X is empty: 0 feature(s) (shape={shape}) while a minimum of 1 is required; "
+            "pass at least one column."
+        )
+    if shape[0] < 2:
+        rows = "is empty: 0" if shape[0] == 0 else "has 1"
+        raise ValueError(
+            f"X {rows} sample(s) (shape={shape}) while a minimum of 2 is required; pass at "
+            "least two rows."
+        )
 
 
 def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:

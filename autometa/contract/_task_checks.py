@@ -23,6 +23,7 @@ from sklearn.model_selection import (
     StratifiedGroupKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
+    check_cv,
 )
 
 from autometa.contract._kinds import TaskKind
@@ -124,6 +125,39 @@ def infer_kind(y: np.ndarray, scoring: str | None = None) -> TaskKind:
     return "multiclass"
 
 
+def classifier_kind(y: Any, scoring: str | None = None) -> TaskKind | None:
+    """The kind a classifier makes of target ``y``: ``"binary"`` for two labels, else
+    ``"multiclass"``, whatever the labels (integers seen once included, which
+    :func:`infer_kind` would take for counts).
+
+    A target of numbers with a fraction is refused in scikit-learn's words ("Unknown
+    label type: continuous"): a classifier cannot learn it. None leaves the kind to
+    :meth:`Task.from_data <autometa.contract.Task.from_data>`: for a regression
+    ``scoring`` (whose mismatch it names) and for a target it refuses anyway (None,
+    empty, not 1-D, with missing or infinite values).
+    """
+    if scoring in REGRESSION_SCORERS or y is None:
+        return None
+    values = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values.ravel()
+    if values.ndim != 1 or len(values) == 0 or values.dtype.kind == "c":
+        return None
+    if values.dtype.kind == "f":
+        if not np.isfinite(values).all():
+            return None
+        if not np.all(np.equal(np.mod(values, 1), 0)):
+            fraction = next(v for v in values if v % 1)
+            raise ValueError(
+                f"Unknown label type: continuous (y holds numbers with a fraction, such as "
+                f"{_plain(fraction)!r}). A classifier needs class labels: use "
+                "AutoMetaRegressor for a numeric target, or convert the labels."
+            )
+    if values.dtype.kind == "O" and pd.isna(values).any():
+        return None
+    return "binary" if len(pd.unique(values)) == 2 else "multiclass"
+
+
 def _counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique`` with counts for object arrays, whose values need not be orderable."""
     table = pd.Series(y).value_counts(sort=False)
@@ -156,15 +190,14 @@ def make_cv(
 ) -> Splitter:
     """A seeded splitter; stratified for classification; folds shrunk for tiny classes.
 
+    An iterable of ``(train, test)`` row-index arrays is replayed as given.
     With ``groups`` a number of folds means group k-fold (stratified for classification,
     folds shrunk to the number of groups), so that no group straddles training and
     validation. A splitter that splits by groups without ``groups`` is an error.
     """
     if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool):
         if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
-            raise TypeError(
-                f"cv must be an int (number of folds) or a scikit-learn splitter; got {cv!r}."
-            )
+            return _given_splits(cv, len(y))
         if groups is None and uses_groups(cv):
             raise ValueError(
                 f"cv={cv!r} splits by groups, but no groups were given. Pass groups= to fit "
@@ -194,6 +227,35 @@ def make_cv(
         n_splits=max(2, min(n_splits, _smallest_class(y))), shuffle=True, random_state=random_state
     )
     return _keep_single_rows_in_training(folds, y)
+
+
+def _given_splits(cv: Any, n_rows: int) -> Splitter:
+    """An iterable of ``(train, test)`` row-index arrays, as scikit-learn's ``cv`` takes
+    it: a splitter replaying those splits, each index checked against the rows."""
+    if isinstance(cv, (str, bytes, float, bool)) or not hasattr(cv, "__iter__"):
+        raise TypeError(
+            "cv must be an int (number of folds), a scikit-learn splitter or an iterable "
+            f"of (train, test) index arrays; got {cv!r}."
+        )
+    splits = []
+    for split in cv:
+        try:
+            train, test = (np.asarray(part) for part in split)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"cv as an iterable must yield (train, test) pairs of row indices; got {split!r}."
+            ) from None
+        if not all(p.ndim == 1 and p.dtype.kind in "iu" for p in (train, test)):
+            raise TypeError("cv's (train, test) pairs must be 1-D arrays of integer row indices.")
+        if not len(train) or not len(test):
+            raise ValueError("cv has a split with no training or no validation rows.")
+        if max(train.max(), test.max()) >= n_rows or min(train.min(), test.min()) < 0:
+            raise ValueError(f"cv has a split with row indices outside X's {n_rows} rows.")
+        splits.append((train, test))
+    if not splits:
+        raise ValueError("cv is an empty iterable; give at least one (train, test) split.")
+    wrapped: Splitter = check_cv(splits)
+    return wrapped
 
 
 def _group_folds(
@@ -323,6 +385,20 @@ def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> N
         UserWarning,
         stacklevel=3,
     )
+
+
+def _check_weighted_classes(y: np.ndarray, weights: np.ndarray | None) -> None:
+    """Weights must leave two classes in play: with zero weight on every row of all
+    classes but one, no classifier learns anything and no score can be computed."""
+    if weights is None:
+        return
+    weighted = np.unique(y[weights > 0])
+    if len(weighted) < 2:
+        raise ValueError(
+            f"sample_weight leaves a single class with positive weight ({_plain(weighted[0])!r}); "
+            "a classifier needs rows of at least two classes. Give rows of another class "
+            "a positive weight."
+        )
 
 
 def scorer_for(scoring: str, classes: np.ndarray | None) -> Any:

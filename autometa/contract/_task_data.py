@@ -6,18 +6,33 @@ apply; a value no conversion can take is refused with an error that says what to
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from sklearn.exceptions import DataConversionWarning
 
 
 def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataFrame:
+    if sparse.issparse(X):
+        # Densifying could take far more memory than the user expects: their call.
+        raise TypeError(
+            f"X is a sparse {type(X).__name__}; autometa needs dense data. Pass "
+            "X.toarray() if it fits in memory, or reduce its columns first."
+        )
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
         if len(set(names)) != len(names):
             raise ValueError("X has duplicate column names; make them unique.")
+        complex_columns = [n for n, d in zip(names, X.dtypes, strict=True) if d.kind == "c"]
+        if complex_columns:
+            raise ValueError(
+                f"Complex data not supported: X's columns {complex_columns[:10]} hold complex "
+                "numbers. Split them into real and imaginary columns."
+            )
         # set_axis and reset_index return new frames sharing data (copy-on-write).
         renamed: pd.DataFrame = X.set_axis(names, axis=1).reset_index(drop=True)
         return renamed
@@ -29,7 +44,13 @@ def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataF
     if array.ndim != 2:
         raise ValueError(
             f"X must be 2-D (rows x features), got an array of shape {array.shape}. "
-            "Reshape a single feature with X.reshape(-1, 1)."
+            "Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) "
+            "for a single row."
+        )
+    if array.dtype.kind == "c":
+        raise ValueError(
+            "Complex data not supported: X holds complex numbers. Split them into real and "
+            "imaginary columns."
         )
     columns = (
         list(expected_columns)
@@ -41,6 +62,11 @@ def _as_frame(X: Any, expected_columns: Sequence[str] | None = None) -> pd.DataF
 
 
 def _as_target(y: Any, n_rows: int) -> np.ndarray:
+    if y is None:
+        raise ValueError(
+            "fit requires y to be passed, but the target y is None; pass the target, one "
+            "value per row of X."
+        )
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(
@@ -50,6 +76,12 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
         y = y.iloc[:, 0]
     array = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
     if array.ndim == 2 and array.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is read as "
+            "1-D. Pass y.ravel() (shape (n_samples,)) to silence this warning.",
+            DataConversionWarning,
+            stacklevel=4,
+        )
         array = array.ravel()
     if array.ndim != 1:
         raise ValueError(
@@ -59,6 +91,10 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
     if len(array) != n_rows:
         raise ValueError(
             f"X has {n_rows} rows but y has {len(array)}; they must describe the same rows."
+        )
+    if array.dtype.kind == "c":
+        raise ValueError(
+            "Complex data not supported: y holds complex numbers. Pass a real-valued target."
         )
     if array.dtype.kind == "O":
         missing = pd.isna(array)
@@ -74,7 +110,18 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
         kinds = {type(v) for v in array}
         if len(kinds) > 1:
             array = _labels_as_text(array)
+        elif kinds and all(_is_number(k) for k in kinds):
+            # Numbers held as objects (e.g. y.astype(object)): as numbers, which
+            # scikit-learn's splitters and label checks recognise.
+            array = np.asarray(array.tolist())
     return array
+
+
+def _is_number(kind: type) -> bool:
+    """Whether values of type ``kind`` are numbers (booleans are labels, not numbers)."""
+    return issubclass(kind, (int, float, np.integer, np.floating)) and not issubclass(
+        kind, (bool, np.bool_)
+    )
 
 
 def _labels_as_text(y: np.ndarray) -> np.ndarray:
