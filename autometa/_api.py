@@ -270,9 +270,8 @@ class _AutoMetaBase(BaseEstimator):
         return np.asarray(self.model_.predict(features))
 
     def _features(self, X: Any) -> pd.DataFrame:
-        """``X`` as the fitted model takes it, after scikit-learn's checks: the estimator
-        is fitted, and an array has as many columns as the one it was fitted on (a
-        DataFrame's columns are matched by name, see :meth:`FeatureSchema.transform`)."""
+        """``X`` as the fitted model takes it, once fitted; an array must have the fitted
+        width (a DataFrame's columns are matched by name: :meth:`FeatureSchema.transform`)."""
         check_is_fitted(self, "model_")
         X = np.asarray(X) if isinstance(X, (list, tuple)) else _array_like(X)
         shape = getattr(X, "shape", None) if not isinstance(X, pd.DataFrame) else None

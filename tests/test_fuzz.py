@@ -295,7 +295,9 @@ def test_fit_reaches_the_search_and_returns_a_model() -> None:
     counts: Counter[str] = Counter()
 
     @fuzz(FIT_EXAMPLES)
-    @given(tables(), st.sampled_from([["linear"], ["naive_bayes", "knn"], ["random_forest"]]))
+    # Lists every task kind offers: naive Bayes asked for on a regression target is refused,
+    # clearly ("not offered for a regression task"), which is the user's choice, not data.
+    @given(tables(), st.sampled_from([["linear"], ["knn", "sgd"], ["random_forest"]]))
     def one(data: tuple[Any, Any, str], algorithms: list[str]) -> None:
         X, y, defect = data
         counts["examples"] += 1

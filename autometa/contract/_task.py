@@ -26,22 +26,18 @@ from autometa.contract._column_roles import (
     derived_columns,
     detect_roles,
 )
+from autometa.contract._cv import DEFAULT_N_SPLITS, HOLDOUT_FRACTION, Splitter, _holdout, make_cv
 from autometa.contract._kinds import TASK_KINDS, TaskKind
 from autometa.contract._row_checks import check_class_weight, check_groups, check_sample_weight
 from autometa.contract._splitters import FirstSplit, TrainingOnlyRows
 from autometa.contract._task_checks import (
-    DEFAULT_N_SPLITS,
     DEFAULT_SCORING,
-    HOLDOUT_FRACTION,
-    Splitter,
     _check_classes,
     _check_kind_fits_scoring,
     _check_numeric_range,
     _check_scoring,
     _check_weighted_classes,
-    _holdout,
     infer_kind,
-    make_cv,
 )
 from autometa.contract._task_data import (
     _as_category_strings,
