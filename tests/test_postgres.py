@@ -373,14 +373,20 @@ for _ in range(10):
 """
 
 
-@pytest.mark.slow  # three interpreters importing autometa at once
-def test_the_study_lock_makes_concurrent_warm_starts_enqueue_once(postgres_url: str) -> None:
-    optuna.create_study(study_name="queue", storage=postgres_url, direction="maximize")
-    run_children(ENQUEUE, [[postgres_url]] * 3)
-    trials = optuna.load_study(study_name="queue", storage=postgres_url).trials
+def race_to_enqueue(url: str) -> None:
+    """Three processes enqueue the same warm starts ten times each, under the study lock:
+    each is queued once."""
+    optuna.create_study(study_name="queue", storage=url, direction="maximize")
+    run_children(ENQUEUE, [[url]] * 3)
+    trials = optuna.load_study(study_name="queue", storage=url).trials
     assert {t.state for t in trials} == {TrialState.WAITING}
     queued = sorted(t.system_attrs["fixed_params"]["sleepy__seconds"] for t in trials)
     assert queued == [r.config.params["seconds"] for r in RECOMMENDATIONS]
+
+
+@pytest.mark.slow  # three interpreters importing autometa at once
+def test_the_study_lock_makes_concurrent_warm_starts_enqueue_once(postgres_url: str) -> None:
+    race_to_enqueue(postgres_url)
 
 
 @pytest.mark.slow  # three interpreters importing autometa at once
@@ -388,11 +394,5 @@ def test_the_file_lock_makes_concurrent_warm_starts_enqueue_once_on_sqlite(
     tmp_path: Path,
 ) -> None:
     """The same race on an SQLite study: the lock file beside it serialises the enqueues."""
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    optuna.create_study(study_name="queue", storage=url, direction="maximize")
-    run_children(ENQUEUE, [[url]] * 3)
-    trials = optuna.load_study(study_name="queue", storage=url).trials
-    assert {t.state for t in trials} == {TrialState.WAITING}
-    queued = sorted(t.system_attrs["fixed_params"]["sleepy__seconds"] for t in trials)
-    assert queued == [r.config.params["seconds"] for r in RECOMMENDATIONS]
+    race_to_enqueue(f"sqlite:///{tmp_path / 'study.db'}")
     assert (tmp_path / f"study.db{SQLITE_LOCK_SUFFIX}").exists()
