@@ -54,7 +54,19 @@ class FailingClassifier(ClassifierMixin, BaseEstimator):
         return np.tile(self.prior_, (len(X), 1))
 
 
-class FailsOnManyRows(ClassifierMixin, BaseEstimator):
+class PredictsWithItsModel:
+    """``predict`` / ``predict_proba`` of the classifier a wrapper fitted as ``model_``."""
+
+    model_: Any
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model_.predict(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba(X))
+
+
+class FailsOnManyRows(PredictsWithItsModel, ClassifierMixin, BaseEstimator):
     """A good logistic model that refuses to fit on more than ``max_rows`` rows.
 
     Cross-validation (on folds) succeeds and scores well; the refit on all rows fails,
@@ -74,12 +86,6 @@ class FailsOnManyRows(ClassifierMixin, BaseEstimator):
         self.model_ = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
         self.classes_ = self.model_.classes_
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(X))
 
 
 class _MajorityMixin:

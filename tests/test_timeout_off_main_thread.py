@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from estimators import PredictsWithItsModel
 from optuna.distributions import CategoricalDistribution
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris
@@ -69,7 +70,7 @@ class NappingClassifier(ClassifierMixin, BaseEstimator):
         return np.tile(self.prior_, (len(X), 1))
 
 
-class SlowToRefit(ClassifierMixin, BaseEstimator):
+class SlowToRefit(PredictsWithItsModel, ClassifierMixin, BaseEstimator):
     """A naive Bayes model (``good``) or the majority class, fast on a fold; with ``good``,
     its fit on all of iris's rows (the refit) naps for SLOW_S first."""
 
@@ -86,22 +87,17 @@ class SlowToRefit(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(X))
-
 
 IRIS_ROWS = 150
 FAST, SLOW = Config("napping", {"seconds": 0.02}), Config("napping", {"seconds": SLOW_S})
 GOOD, POOR = Config("refitting", {"good": True}), Config("refitting", {"good": False})
 
-REFIT_NAP_S = 4.0
-"""How long a :class:`SlowOnAllRows` fit on all rows takes: past a 3 s fit's time left."""
+REFIT_NAP_S = TIMEOUT + 2.0
+"""How long a :class:`SlowOnAllRows` fit on all rows takes: past any time a fit with
+``timeout=TIMEOUT`` has left for its refits."""
 
 
-class SlowOnAllRows(ClassifierMixin, BaseEstimator):
+class SlowOnAllRows(PredictsWithItsModel, ClassifierMixin, BaseEstimator):
     """Naive Bayes, fast on a fold, napping :data:`REFIT_NAP_S` first on all of iris's rows."""
 
     def __init__(self, var_smoothing: float = 1e-9) -> None:
@@ -112,12 +108,6 @@ class SlowOnAllRows(ClassifierMixin, BaseEstimator):
         self.model_ = GaussianNB(var_smoothing=self.var_smoothing).fit(X, y)
         self.classes_ = self.model_.classes_
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(X))
 
 
 SHARP, SMOOTH = (
@@ -342,7 +332,7 @@ def test_members_whose_refits_all_run_out_of_time_leave_a_last_resort_model(
     then refits the fastest configuration without a limit instead of failing the fit (a
     peerbench fit on 50,000 rows, on a busy machine, ended in AllTrialsFailedError so:
     members stopped by the limit were skipped as if their refit had raised)."""
-    model, elapsed = timed(lambda: fit("slow_refits", timeout=3.0, n_trials=2, ensemble=True))
+    model, elapsed = timed(lambda: fit("slow_refits", n_trials=2, ensemble=True))
     assert "ensemble member dropped" in caplog.text  # the members ran out of time ...
     assert model.best_config_ in (SHARP, SMOOTH)  # ... and the fit still has a model
     assert elapsed >= REFIT_NAP_S  # refitted without a limit
