@@ -64,6 +64,7 @@ def explain_fit(model: Any) -> str:
     best = model.best_config_
     failed = sum(1 for e in evaluations if e.status == "failed")
     capped = sum(1 for e in evaluations if e.status == "capped")
+    pruned = sum(1 for e in evaluations if e.status == "pruned")
     strategy = model.strategy_
     parts = [
         f"Task: {model.task_kind_}, scoring={model.scoring_}, {model.n_features_in_} features.",
@@ -72,8 +73,10 @@ def explain_fit(model: Any) -> str:
         f"n_warm_starts={strategy.n_warm_starts}, sampler={strategy.sampler}, "
         f"validation={strategy.validation}"
         + (f" ({strategy.n_splits} folds)" if strategy.validation == "cv" else "")
+        + _stepping(strategy)
         + (f". {strategy.reason}" if strategy.reason else ""),
-        f"Trials: {len(evaluations)} ({len(ok)} ok, {failed} failed, {capped} capped).",
+        f"Trials: {len(evaluations)} ({len(ok)} ok, {failed} failed, {capped} capped, "
+        f"{pruned} pruned).",
         "Recommendations:",
         format_recommendations(
             recommendations,
@@ -91,6 +94,21 @@ def explain_fit(model: Any) -> str:
     if timings:
         parts.append(format_planning(timings))
     return "\n".join(parts)
+
+
+def _stepping(strategy: Any) -> str:
+    """The strategy's row fidelities and pruner, as a clause of the strategy line."""
+    fidelities = getattr(strategy, "fidelities", ())
+    pruner = getattr(strategy, "pruner", None)
+    parts = []
+    if fidelities:
+        shown = ", ".join(f"{f:.3g}" for f in fidelities)
+        parts.append(f"row fidelities {shown} of the training rows before all of them")
+    if pruner is None:
+        parts.append("no pruning")
+    else:
+        parts.append(f"pruner={pruner if isinstance(pruner, str) else type(pruner).__name__}")
+    return ", " + ", ".join(parts)
 
 
 def format_planning(timings: Mapping[str, float]) -> str:

@@ -32,8 +32,10 @@ from autometa.search._durable import DurableStudy
 from autometa.search._ensemble import PredictionStore
 from autometa.search._ensemble_model import EnsembleSummary, make_store
 from autometa.search._evaluation import Splits, validation_rows
+from autometa.search._fidelities import fidelity_splits
 from autometa.search._loop import run_search
 from autometa.search._planning import Plan, make_plan
+from autometa.search._pruning import resolve_pruner
 from autometa.search._refit import check_outcome, ensemble_or_refit
 from autometa.search._space import make_sampler
 from autometa.search._studies import SCORING_ATTR, TASK_ATTR
@@ -215,7 +217,7 @@ class FitRun:
                 user_attrs=study_attributes(plan),
             )
             remaining = None if s.n_trials is None else max(s.n_trials - len(previous), 0)
-            budget = Budget(remaining, deadline)
+            budget = Budget(remaining, deadline, s.timeout)
             outcome = SearchOutcome([], [])
             if remaining != 0:
                 self.study.enqueue_once(plan.recommendations)
@@ -242,8 +244,13 @@ class FitRun:
         splits: Splits,
         store: PredictionStore | None,
     ) -> SearchOutcome:
-        """Run the search, showing progress and telling the plugins of each trial."""
+        """Run the search, showing progress and telling the plugins of each trial.
+
+        A holdout's row fidelities (the strategy's) and its pruner are set up here.
+        """
         s = self.settings
+        seed = 0 if s.random_state is None else s.random_state
+        rungs = fidelity_splits(plan.task, splits, plan.strategy.fidelities, seed)
         with search_progress(
             s.verbose, budget.n_trials, budget.deadline, plan.task.scoring
         ) as show:
@@ -270,6 +277,10 @@ class FitRun:
                     else 1
                 ),
                 callbacks=s.callbacks,
+                rungs=rungs,
+                pruner=resolve_pruner(
+                    plan.strategy.pruner, len(rungs) + len(splits), "rows" if rungs else "folds"
+                ),
             )
 
     def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
@@ -306,7 +317,8 @@ class FitRun:
                 },
             )
             knowledge.add_task(record)
-            knowledge.add_evaluations(evaluations)
+            # A pruned trial's score is partial: it would teach a wrong value.
+            knowledge.add_evaluations([e for e in evaluations if e.status != "pruned"])
         except Exception as exc:  # the search is done: losing its model would cost more
             warnings.warn(
                 f"The fit finished, but its trials could not be added to the knowledge base "

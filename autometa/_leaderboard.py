@@ -41,10 +41,11 @@ def leaderboard(
 
     Columns (:data:`COLUMNS`):
 
-    - ``rank``: 1 = best; failed and capped trials come after every scored one;
+    - ``rank``: 1 = best; failed, capped and pruned trials come after every scored one;
     - ``algorithm`` and ``params`` (a dict, as :attr:`Config.params`);
     - ``score``: greater is better in the fit's scoring, NaN when the trial did not finish;
-    - ``fit_time`` in seconds and ``status`` (``ok``, ``failed`` or ``capped``);
+    - ``fit_time`` in seconds and ``status`` (``ok``, ``failed``, ``capped`` or
+      ``pruned``);
     - ``warm_start_rank``: the configuration's place among the recommendations the search
       started from (0 = first, as the study's trial attribute of that name), missing when
       the sampler proposed it;

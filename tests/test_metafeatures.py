@@ -13,7 +13,6 @@ import scipy.stats
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 
 from autometa.contract import Task
-from autometa.search._metafeature_data import _subsample
 from autometa.search._metafeatures import (
     CHEAP_GROUPS,
     DEFAULT_SEED,
@@ -22,6 +21,7 @@ from autometa.search._metafeatures import (
     MetaFeatures,
     compute_meta_features,
 )
+from autometa.search._subsample import stratified_subsample
 
 GENERAL = (
     "NumberOfInstances",
@@ -582,7 +582,7 @@ def test_random_state_must_be_an_integer() -> None:
 
 def test_stratified_subsample_keeps_every_class() -> None:
     y = np.array(["big"] * 9000 + ["mid"] * 980 + ["rare"] * 20 + ["pair"] * 2)
-    rows = _subsample(y, "multiclass", 1000, seed=0)
+    rows = stratified_subsample(y, "multiclass", 1000, seed=0)
     assert len(rows) == 1000
     assert len(np.unique(rows)) == 1000
     assert np.all(np.diff(rows) > 0)
@@ -592,12 +592,14 @@ def test_stratified_subsample_keeps_every_class() -> None:
     # The other 992 rows are shared in proportion to the rows beyond those two.
     for label, count in (("big", 9000), ("mid", 980), ("rare", 20)):
         assert abs(got[label] - (2 + 992 * (count - 2) / 9994)) < 1, label
-    np.testing.assert_array_equal(rows, _subsample(y, "multiclass", 1000, seed=0))
-    assert not np.array_equal(rows, _subsample(y, "multiclass", 1000, seed=1))
+    np.testing.assert_array_equal(rows, stratified_subsample(y, "multiclass", 1000, seed=0))
+    assert not np.array_equal(rows, stratified_subsample(y, "multiclass", 1000, seed=1))
 
 
 def test_subsample_keeps_small_data_whole_and_samples_regression_uniformly() -> None:
-    np.testing.assert_array_equal(_subsample(np.zeros(50), "regression", 100, 0), np.arange(50))
-    rows = _subsample(np.arange(5000.0), "regression", 300, seed=0)
+    np.testing.assert_array_equal(
+        stratified_subsample(np.zeros(50), "regression", 100, 0), np.arange(50)
+    )
+    rows = stratified_subsample(np.arange(5000.0), "regression", 300, seed=0)
     assert len(np.unique(rows)) == 300
     assert rows.max() < 5000

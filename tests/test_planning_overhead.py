@@ -28,9 +28,9 @@ from autometa.knowledge._derived import (
 )
 from autometa.knowledge._packaged import Packaged as _Packaged
 from autometa.knowledge._packaged import packaged_file as _packaged_file
-from autometa.search import _metafeature_data as _metafeatures
 from autometa.search._metafeatures import MAX_STATISTICS_ROWS, compute_meta_features
 from autometa.search._planning import PLANNING_STEPS, make_plan
+from autometa.search._subsample import stratified_subsample
 from autometa_selectors import learned
 from autometa_selectors.selection import PairwiseSelector, TrainingSet
 from autometa_selectors.stored import load_selector, save_selector, stored_path, training_key
@@ -344,7 +344,7 @@ def test_statistics_use_a_seeded_bounded_subsample() -> None:
     other_seed = compute_meta_features(task, expensive=False, random_state=1)
     assert other_seed.values["SkewnessMax"] != first.values["SkewnessMax"]
     # exactly scipy's moments on the subsample the expensive groups' helper draws
-    sample = _metafeatures._subsample(task.y, task.kind, MAX_STATISTICS_ROWS, 0)
+    sample = stratified_subsample(task.y, task.kind, MAX_STATISTICS_ROWS, 0)
     assert len(sample) == MAX_STATISTICS_ROWS
     columns = np.ascontiguousarray(np.asarray(X, dtype=float)[sample].T)  # as computed
     expected = scipy.stats.skew(columns, axis=1)

@@ -18,6 +18,7 @@ from autometa.contract._cost import (
     similarity_weights,
     timing_table,
 )
+from autometa.contract._cv import HOLDOUT_FRACTION
 from autometa.contract._encoding import (
     ConfigEncoder,
     EncodedConfigs,
@@ -26,6 +27,7 @@ from autometa.contract._encoding import (
     is_number,
     spaces_of,
 )
+from autometa.contract._fidelity import row_fidelities
 from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskRecordView
 from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
 from autometa.contract._native_categories import CategoricalFrame, categorical_frame_preprocessor
@@ -60,6 +62,7 @@ from autometa.contract.hookspecs import PROJECT_NAME, hookimpl, hookspec
 __all__ = [
     "ALGORITHM_PARAM",
     "BUILTIN_SAMPLERS",
+    "HOLDOUT_FRACTION",
     "PARAM_SEPARATOR",
     "PROJECT_NAME",
     "TASK_KINDS",
@@ -99,6 +102,7 @@ __all__ = [
     "measured_rows",
     "pool_summary",
     "resolve_params",
+    "row_fidelities",
     "scale_jointly",
     "similarity_weights",
     "space_filling_configs",

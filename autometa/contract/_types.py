@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from optuna.distributions import BaseDistribution
 
+from autometa.contract._fidelity import AUTO_PRUNER, check_fidelities, check_pruner
 from autometa.contract._kinds import TASK_KINDS as TASK_KINDS  # re-exported: most code imports
 from autometa.contract._kinds import TaskKind as TaskKind  # the kinds from here
 
 if TYPE_CHECKING:
+    from optuna.pruners import BasePruner
     from optuna.samplers import BaseSampler
     from sklearn.base import BaseEstimator
 
@@ -163,14 +165,16 @@ class Evaluation:
 
     ``score`` follows scikit-learn's convention (greater is better) for the task's
     scoring; it is NaN when the evaluation failed, and ``error`` then says why.
-    ``status`` is ``"ok"``, ``"failed"`` or ``"capped"`` (stopped by a time limit).
+    ``status`` is ``"ok"``, ``"failed"``, ``"capped"`` (stopped by a time limit) or
+    ``"pruned"`` (stopped by the study's pruner after some folds or fidelities: not a
+    failure, but its score is partial, so it is NaN here).
     """
 
     task_id: str
     config: Config
     score: float
     fit_time: float
-    status: Literal["ok", "failed", "capped"] = "ok"
+    status: Literal["ok", "failed", "capped", "pruned"] = "ok"
     error: str | None = None
 
     @property
@@ -237,6 +241,18 @@ class Strategy:
         ``"cv"`` (k-fold, stratified for classification) or ``"holdout"`` (one split).
     n_splits:
         Folds for ``"cv"``; ignored for ``"holdout"`` (which keeps 25% for validation).
+    fidelities:
+        For ``"holdout"`` only: fractions of the training rows each trial is fitted on
+        (stratified subsamples, smallest first) before all of them, each step scored on
+        the validation rows, e.g. ``(1/9, 1/3)``; the pruner may stop a trial after any
+        step, so a large table gets many cheap looks and few full fits (successive
+        halving over rows). Empty: every trial fits all training rows.
+        :func:`~autometa.contract.row_fidelities` gives the default schedule.
+    pruner:
+        An Optuna pruner deciding after each step of a trial (a fold, or a fidelity)
+        whether to stop it; ``"auto"`` is ``WilcoxonPruner`` over folds and successive
+        halving's rule (keep the best third, as ``PercentilePruner``) over fidelities;
+        None never prunes. A pruned trial is recorded as ``PRUNED`` in the study.
     reason:
         Why this strategy was chosen, shown to the user.
     """
@@ -246,6 +262,8 @@ class Strategy:
     sampler: str | BaseSampler = "tpe"
     validation: Literal["cv", "holdout"] = "cv"
     n_splits: int = 5
+    fidelities: tuple[float, ...] = ()
+    pruner: str | BasePruner | None = AUTO_PRUNER
     reason: str = ""
 
     def __post_init__(self) -> None:
@@ -255,6 +273,8 @@ class Strategy:
             raise ValueError(f"validation must be 'cv' or 'holdout', got {self.validation!r}.")
         if self.validation == "cv" and self.n_splits < 2:
             raise ValueError(f"n_splits must be >= 2 for cv, got {self.n_splits}.")
+        object.__setattr__(self, "fidelities", check_fidelities(self.fidelities, self.validation))
+        check_pruner(self.pruner)
 
 
 def resolve_params(

@@ -82,7 +82,7 @@ def plot_history(model: Any, *, cold: Any = None) -> Figure:
             color="tab:red",
             transform=edge,
             linestyle="none",
-            label=f"failed or capped trial ({len(failed)})",
+            label=f"failed, capped or pruned trial ({len(failed)})",
         )
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"{scoring} (greater is better)")
@@ -98,7 +98,7 @@ def _finished(study: optuna.Study) -> list[tuple[int, float, bool]]:
 
     rows = []
     for trial in sorted(study.trials, key=lambda t: t.number):
-        if trial.state not in (TrialState.COMPLETE, TrialState.FAIL):
+        if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
             continue
         value = trial.value if trial.state == TrialState.COMPLETE else None
         rows.append(

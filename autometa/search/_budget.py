@@ -21,6 +21,8 @@ class Budget:
     n_trials: int | None
     deadline: float | None
     """Absolute ``time.monotonic()`` value by which the whole fit, refit included, ends."""
+    timeout: float | None = None
+    """The fit's whole time budget in seconds, when it has one (shares are taken of it)."""
 
     def seconds_left(self) -> float:
         return math.inf if self.deadline is None else self.deadline - time.monotonic()

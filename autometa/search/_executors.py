@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.search._evaluation import CVOutcome, Splits, run_trial
+from autometa.search._pruning import PruningSnapshot
 from autometa.search._watchdog import HARD_TIMEOUT_GRACE_S, Watch, describe_worker_loss, watchdog
 from autometa.search._weights import RowWeights
 
@@ -47,6 +48,9 @@ class TrialData:
     classes: np.ndarray | None
     weights: RowWeights | None = None
     """The task's row weights for fitting and scoring; None when every row counts the same."""
+    rungs: Splits = ()
+    """The cheaper splits of a holdout's row fidelities, smallest first (see
+    :func:`autometa.search._evaluation.cross_validate_config`)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class TrialCall:
     deadline: float | None = None
     estimator: Any = None
     keep_predictions: bool = False
+    pruning: PruningSnapshot | None = None
+    """The pruner and the study's finished trials, when the trial may be pruned."""
     known: CVOutcome | None = None
     """The outcome of a trial that cannot run (its estimator could not be made, or no
     time is left to retry it); executors pass it through."""
@@ -147,6 +153,8 @@ class InProcessExecutor(TrialExecutor):
             call.keep_predictions,
             data.classes,
             data.weights,
+            data.rungs,
+            call.pruning,
         )
 
 
@@ -224,6 +232,8 @@ class JoblibExecutor(TrialExecutor):
             call.keep_predictions,
             data.classes,
             data.weights,
+            data.rungs,
+            call.pruning,
         )
 
     def take_stopped(self) -> list[int]:

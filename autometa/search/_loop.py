@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from autometa.contract._task import Task
@@ -32,6 +33,7 @@ from autometa.search._executors import (
     make_executor,
 )
 from autometa.search._leases import TrialLease
+from autometa.search._pruning import pruning_snapshot
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
 from autometa.search._weights import row_weights
@@ -41,11 +43,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_PROBE_CONFIG = Config("probe", {})
+"""A configuration standing for any, where only an evaluation's time matters."""
+
+_JUDGED_BY = (TrialState.COMPLETE, TrialState.PRUNED)
+"""The trials a pruner compares a running trial with."""
+
 MIN_TRIAL_TIME_S = 0.5
 """A trial is not started with less time than this left."""
 
 ENSEMBLE_SELECTION_RESERVE_S = 1.0
 """Seconds kept for ensemble selection when the time for an ensemble is reserved."""
+
+ENSEMBLE_REFIT_SHARE = 0.1
+"""At most this share of a fit's timeout is kept for refitting ensemble members beyond
+the best configuration (whose refit is always kept)."""
 
 
 def run_search(
@@ -63,6 +75,8 @@ def run_search(
     predictions: PredictionStore | None = None,
     reserved_refits: int = 1,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    rungs: Splits = (),
+    pruner: BasePruner | None = None,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -90,6 +104,13 @@ def run_search(
     told, as ``optuna.Study.optimize`` calls its callbacks (so optuna-integration's
     MLflow and Weights & Biases callbacks work); an exception in one ends the search,
     as it ends ``optimize``.
+
+    ``rungs`` are the cheaper splits of a holdout's row fidelities
+    (:func:`autometa.search._fidelities.fidelity_splits`), evaluated before ``splits``.
+    Each step's score (a fold, or a fidelity) is reported to the trial as its
+    intermediate value; with a ``pruner`` the worker asks it after each step, on a
+    replica of the study (:mod:`autometa.search._pruning`), and a trial it stops is told
+    ``PRUNED``.
     """
     if not algorithms:
         raise ValueError(
@@ -99,7 +120,14 @@ def run_search(
         )
     splits = list(task.cv.split(task.X, task.y, task.groups) if splits is None else splits)
     data = TrialData(
-        task.X, task.y, splits, task.scoring, memory_limit_mb, task.classes, row_weights(task)
+        task.X,
+        task.y,
+        splits,
+        task.scoring,
+        memory_limit_mb,
+        task.classes,
+        row_weights(task),
+        tuple(rungs),
     )
     executor = make_executor(n_jobs, data)
     holding: AbstractContextManager[Callable[[Trial], Trial]] = (
@@ -121,6 +149,7 @@ def run_search(
             predictions=predictions,
             reserved_refits=max(reserved_refits, 1),
             callbacks=tuple(callbacks),
+            pruner=pruner,
         )
         search.run()
     return outcome
@@ -153,6 +182,11 @@ def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
 def _tell(
     study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome
 ) -> FrozenTrial:
+    # Each step's score is the trial's intermediate value, as an objective reporting per
+    # fold would leave it (optuna-dashboard draws them; pruners read them).
+    for step, score in enumerate(result.step_scores):
+        if math.isfinite(score):
+            trial.report(score, step)
     # ``status`` goes last: a failed trial carrying it was evaluated (see _studies).
     trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
     if result.fold_scores:
@@ -162,6 +196,9 @@ def _tell(
     trial.set_user_attr("status", evaluation.status)
     if evaluation.ok:
         return study.tell(trial, evaluation.score)
+    if evaluation.status == "pruned":
+        logger.debug("trial %d %s", trial.number, evaluation.error)
+        return study.tell(trial, state=TrialState.PRUNED)
     logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
     return study.tell(trial, state=TrialState.FAIL)
 
@@ -216,6 +253,7 @@ class _AsyncSearch:
     predictions: PredictionStore | None = None
     reserved_refits: int = 1
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
+    pruner: BasePruner | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -283,24 +321,42 @@ class _AsyncSearch:
     def _trial_seconds(self) -> float:
         """Seconds a trial started now may run, leaving time for the final refits.
 
-        The time kept is 1.5 times the estimated refits of the ``reserved_refits`` best
-        configurations so far, plus half a second (and the selection's time when an
-        ensemble is built).
+        The time kept is 1.5 times the estimated refit of the best configuration so far,
+        plus half a second; when an ensemble is built, also 1.5 times the refits of the
+        next ``reserved_refits - 1`` best (at most :data:`ENSEMBLE_REFIT_SHARE` of the
+        timeout: members whose refit the time left cannot pay are dropped, the search
+        is not starved for them) and the selection's time.
         """
         best = _best_few([*self.outcome.evaluations, *self.earlier], self.reserved_refits)
         if not best:
             return self.budget.seconds_left()
-        refits = sum(estimated_refit_seconds(e, self.task) for e in best)
-        reserve = 1.5 * refits + 0.5
+        refits = [estimated_refit_seconds(e, self.task) for e in best]
+        reserve = 1.5 * refits[0] + 0.5
         if self.reserved_refits > 1:
-            reserve += ENSEMBLE_SELECTION_RESERVE_S
+            members = 1.5 * sum(refits[1:])
+            if self.budget.timeout is not None:
+                members = min(members, ENSEMBLE_REFIT_SHARE * self.budget.timeout)
+            reserve += members + ENSEMBLE_SELECTION_RESERVE_S
         return self.budget.seconds_left() - reserve
+
+    def _own_refit_bound(self) -> float:
+        """Seconds a trial may run so that, should it win, its own refit still fits.
+
+        A trial of ``t`` seconds predicts a refit of about ``r * t`` (``r`` from
+        :func:`estimated_refit_seconds`), kept 1.5 times as for the best so far, so
+        ``t <= (seconds left - 0.5) / (1 + 1.5 r)``: a third of the time left for a 75/25
+        holdout, 73% for 5-fold CV. Without it a trial started early, while a cheap
+        configuration led, could run into the time a slower winner's refit needs.
+        """
+        probe = Evaluation(self.task.task_id, _PROBE_CONFIG, 0.0, 1.0)
+        ratio = estimated_refit_seconds(probe, self.task)
+        return (self.budget.seconds_left() - 0.5) / (1 + 1.5 * ratio)
 
     def _call(self, number: int) -> TrialCall:
         pending = self.pending[number]
         if pending.known is not None:
             return TrialCall(number, known=pending.known)
-        seconds = self._trial_seconds()
+        seconds = min(self._trial_seconds(), self._own_refit_bound())
         if seconds < MIN_TRIAL_TIME_S:  # only a retry gets here
             lost = CVOutcome(
                 math.nan, 0.0, "capped", "lost with a worker process; no time left to retry"
@@ -309,7 +365,11 @@ class _AsyncSearch:
         # An absolute wall-clock deadline, not a duration: time spent waiting for a
         # worker, starting it or shipping data to it then counts against the trial too.
         deadline = None if math.isinf(seconds) else time.time() + seconds
-        return TrialCall(number, deadline, pending.estimator, self._keep_predictions())
+        pruning = None
+        if self.pruner is not None:
+            finished = self.study.get_trials(deepcopy=False, states=_JUDGED_BY)
+            pruning = pruning_snapshot(finished, self.pruner)
+        return TrialCall(number, deadline, pending.estimator, self._keep_predictions(), pruning)
 
     def _keep_predictions(self) -> bool:
         return self.predictions is not None and self.predictions.capacity > 0

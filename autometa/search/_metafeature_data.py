@@ -1,8 +1,9 @@
 """Shared views of one task for the meta-feature groups, and the seeded subsample.
 
 :class:`_TaskData` computes what several groups need (numeric columns, level counts, the
-encoded subsample) once per call, on first use; :func:`_subsample` draws the seeded,
-stratified rows the bounded groups see. The bounds are the constants below.
+encoded subsample) once per call, on first use, from the seeded, stratified rows
+:func:`~autometa.search._subsample.stratified_subsample` draws. The bounds are the
+constants below.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from autometa.contract._task import Task
-from autometa.contract._types import TaskKind
+from autometa.search._subsample import stratified_subsample
 
 MAX_SUBSAMPLE_ROWS = 2000
 """Rows the expensive groups see at most."""
@@ -78,7 +79,7 @@ class _TaskData:
         numeric = self.numeric
         if self.task.n_rows <= MAX_STATISTICS_ROWS:
             return numeric
-        rows = _subsample(self.task.y, self.task.kind, MAX_STATISTICS_ROWS, self.seed)
+        rows = stratified_subsample(self.task.y, self.task.kind, MAX_STATISTICS_ROWS, self.seed)
         return np.ascontiguousarray(numeric[:, rows])
 
     @cached_property
@@ -119,7 +120,7 @@ class _TaskData:
         task = self.task
         budget = MAX_SUBSAMPLE_CELLS // max(self.encoded_width, 1)
         max_rows = min(MAX_SUBSAMPLE_ROWS, max(MIN_SUBSAMPLE_ROWS, budget))
-        rows = _subsample(task.y, task.kind, max_rows, self.seed)
+        rows = stratified_subsample(task.y, task.kind, max_rows, self.seed)
         frame = task.X.iloc[rows]
         parts = []
         if task.schema.numeric:
@@ -142,32 +143,3 @@ class _TaskData:
             # cannot be standardised and is treated as carrying no usable signal.
             Z = np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0)
         return Z, task.y[rows]
-
-
-def _subsample(y: np.ndarray, kind: TaskKind, max_rows: int, seed: int) -> np.ndarray:
-    """Sorted indices of at most ``max_rows`` rows, drawn without replacement.
-
-    Classification subsamples are stratified: each class keeps at least two rows (when
-    ``2 * n_classes <= max_rows``), so stratified CV still works, and the remaining rows
-    are shared out in proportion to class size by largest remainders.
-    """
-    n = len(y)
-    if n <= max_rows:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    if kind == "regression":
-        # Sorted: the subsample keeps the table's row order, whatever order the draw gave.
-        return np.sort(rng.choice(n, size=max_rows, replace=False))
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    floor = np.minimum(counts, 2) if 2 * len(classes) <= max_rows else np.zeros_like(counts)
-    spare = counts - floor
-    # spare.sum() > 0: it is n - floor.sum(), and n > max_rows >= floor.sum() (a floor is
-    # kept only when 2 * n_classes <= max_rows).
-    share = (max_rows - floor.sum()) * spare / spare.sum()
-    extra = np.floor(share).astype(np.int64)
-    short = max_rows - int(floor.sum()) - int(extra.sum())
-    # Largest remainders first; a stable sort breaks ties by class order (deterministic).
-    extra[np.argsort(-(share - extra), kind="stable")[:short]] += 1
-    take = floor + extra
-    chosen = [rng.permutation(np.flatnonzero(inverse == c))[: take[c]] for c in range(len(classes))]
-    return np.sort(np.concatenate(chosen))

@@ -1,6 +1,7 @@
 """What a stored study holds: checking it before a fit resumes it, and reading it back.
 
-A trial *counts as done* when it is ``COMPLETE``, or ``FAIL`` with an evaluation status
+A trial *counts as done* when it is ``COMPLETE`` or ``PRUNED`` (the study's pruner
+stopped it after some folds or fidelities), or ``FAIL`` with an evaluation status
 (``failed`` or ``capped``: the configuration was evaluated and did not work). A trial
 failed because its process died carries no such status: it does not count, and its
 configuration is enqueued again (see :mod:`autometa.search._leases`).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 import optuna
 from optuna.distributions import (
@@ -29,8 +31,9 @@ from autometa.search._storage import storage_label
 
 TASK_ATTR = "autometa_task"
 SCORING_ATTR = "autometa_scoring"
-EVALUATED = ("failed", "capped")
-"""Statuses of a failed trial whose configuration was evaluated (it counts as done)."""
+EVALUATED = ("failed", "capped", "pruned")
+"""Statuses of a trial whose configuration was evaluated without a score: a trial still
+running with one (its process died while telling it) or failed with one counts as done."""
 
 
 def check_study(
@@ -126,7 +129,7 @@ def _compatible(old: BaseDistribution, new: BaseDistribution) -> bool:
 # -- what earlier processes did ----------------------------------------------------------
 def counts_as_done(trial: FrozenTrial) -> bool:
     """Whether the trial's configuration was evaluated (see the module docstring)."""
-    if trial.state == TrialState.COMPLETE:
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state == TrialState.FAIL and trial.user_attrs.get("status") in EVALUATED
 
@@ -136,10 +139,12 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
 
     Rebuilt from each trial's parameters, value and the user attributes the search
     writes (``fit_time``, ``status``, ``error``); a trial without ``fit_time`` (e.g. one
-    a user's own objective told) gets 0.
+    a user's own objective told) gets 0. A pruned trial is ``pruned`` with a NaN score
+    (Optuna keeps its last intermediate value as its value: a partial score).
     """
     evaluations = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False, states=states):
         if not counts_as_done(trial) or ALGORITHM_PARAM not in trial.params:
             continue
         config = Config.from_trial_params(trial.params)
@@ -151,11 +156,21 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
                 config,
                 float(trial.value) if ok and trial.value is not None else math.nan,
                 float(attrs.get("fit_time", 0.0)),
-                "ok" if ok else attrs["status"],
-                None if ok else attrs.get("error"),
+                _status(trial),
+                None if ok else attrs.get("error", "pruned"),
             )
         )
     return evaluations
+
+
+def _status(trial: FrozenTrial) -> Literal["ok", "failed", "capped", "pruned"]:
+    """The evaluation status of a trial that counts as done."""
+    if trial.state == TrialState.COMPLETE:
+        return "ok"
+    if trial.state == TrialState.PRUNED:
+        return "pruned"
+    status: Literal["failed", "capped", "pruned"] = trial.user_attrs["status"]
+    return status
 
 
 def trials_taken(study: optuna.Study) -> int:
@@ -164,7 +179,7 @@ def trials_taken(study: optuna.Study) -> int:
     Waiting trials (enqueued, not yet asked) and trials failed because their process
     died (enqueued again) do not count.
     """
-    states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
     return sum(
         1
         for t in study.get_trials(deepcopy=False, states=states)

@@ -46,9 +46,10 @@ Both share the rules for the rest of the strategy:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-from autometa.contract import SearchBudget, Strategy
+from autometa.contract import HOLDOUT_FRACTION, SearchBudget, Strategy, row_fidelities
 from autometa.contract.hookspecs import hookimpl
 from autometa_selectors.learned import choose_learner
 from autometa_selectors.selection import selector_report
@@ -152,6 +153,28 @@ def learned_strategy(
     )
 
 
+def with_fidelities(strategy: Strategy, task: Task, budget: SearchBudget) -> Strategy:
+    """A timed holdout search steps its trials through row fidelities.
+
+    When time is the budget, a large table's trials fit growing subsamples of the
+    training rows first (:func:`autometa.contract.row_fidelities`), and the pruner
+    keeps the best third at each: many configurations get a cheap look, few a full fit.
+    Without a timeout the trials fit all rows at once: a pruned trial would use up one
+    of ``n_trials`` with a partial look.
+    """
+    if budget.seconds is None or strategy.validation != "holdout":
+        return strategy
+    fidelities = row_fidelities(round(task.n_rows * (1 - HOLDOUT_FRACTION)))
+    if not fidelities:
+        return strategy
+    shown = ", ".join(f"1/{round(1 / f)}" for f in fidelities)
+    return replace(
+        strategy,
+        fidelities=fidelities,
+        reason=f"{strategy.reason}; row fidelities {shown} then all training rows",
+    )
+
+
 @hookimpl(trylast=True)
 def autometa_select_strategy(
     task: Task,
@@ -160,11 +183,12 @@ def autometa_select_strategy(
     meta_learners: Sequence[str],
     budget: SearchBudget,
 ) -> Strategy:
-    return (
+    strategy = (
         time_bounded_strategy(task, knowledge, meta_learners, budget)
         or learned_strategy(task, meta_features, knowledge, meta_learners)
         or rule_based_strategy(task, knowledge, meta_learners)
     )
+    return with_fidelities(strategy, task, budget)
 
 
 @hookimpl
