@@ -31,9 +31,10 @@ from autometa.search._budget import Budget, SearchOutcome
 from autometa.search._durable import DurableStudy
 from autometa.search._ensemble import PredictionStore
 from autometa.search._ensemble_model import EnsembleSummary, make_store
-from autometa.search._evaluation import Splits, validation_rows
+from autometa.search._evaluation import Splits
 from autometa.search._fidelities import fidelity_splits
 from autometa.search._loop import run_search
+from autometa.search._out_of_fold import validation_rows
 from autometa.search._planning import Plan, make_plan
 from autometa.search._pruning import resolve_pruner
 from autometa.search._refit import check_outcome, ensemble_or_refit
@@ -279,7 +280,10 @@ class FitRun:
                 callbacks=s.callbacks,
                 rungs=rungs,
                 pruner=resolve_pruner(
-                    plan.strategy.pruner, len(rungs) + len(splits), "rows" if rungs else "folds"
+                    plan.strategy.pruner,
+                    len(rungs) + len(splits),
+                    "rows" if rungs else "folds",
+                    timed=s.timeout is not None,
                 ),
             )
 

@@ -393,7 +393,8 @@ def _tail(p: Process) -> str:
 
 
 def check_study(report: Report, storage: str, processes: list[Process], trials: int) -> set[str]:
-    """The study's trials; returns the configuration keys of the trials that count."""
+    """The study's trials; returns the configuration keys of the trials that count and
+    that a knowledge base is taught (a pruned trial counts, but its score is partial)."""
     from autometa.contract._types import ALGORITHM_PARAM, Config
     from autometa.search._leases import RETRY_ATTR
     from autometa.search._studies import EVALUATED, counts_as_done
@@ -469,7 +470,8 @@ def check_study(report: Report, storage: str, processes: list[Process], trials: 
         all(c == 1 for c in copies.values()),
         str({rank: c for rank, c in copies.items() if c > 1}),
     )
-    return {Config.from_trial_params(t.params).key for t in done}
+    taught = [t for t in done if t.state != TrialState.PRUNED]
+    return {Config.from_trial_params(t.params).key for t in taught}
 
 
 def check_knowledge(

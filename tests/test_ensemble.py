@@ -28,7 +28,7 @@ from autometa.search._ensemble import (
     weighted_predictions,
 )
 from autometa.search._ensemble_model import WeightedEnsemble
-from autometa.search._evaluation import predict_for_ensemble
+from autometa.search._out_of_fold import predict_for_ensemble
 
 CHEAP = ["linear", "naive_bayes", "knn", "sgd"]
 RANDOM = Strategy(None, 0, "random", "cv", 3)

@@ -243,6 +243,9 @@ def test_the_automatic_pruner_fits_the_steps() -> None:
     assert isinstance(resolve_pruner("auto", 5, "folds"), WilcoxonPruner)
     assert isinstance(resolve_pruner("auto", 3, "rows"), PercentilePruner)
     assert resolve_pruner("auto", 1, "folds") is None  # one step: nothing to decide
+    # Without a timeout "auto" does not prune: a pruned trial would be one of n_trials.
+    assert resolve_pruner("auto", 5, "folds", timed=False) is None
+    assert resolve_pruner(AGGRESSIVE, 5, "folds", timed=False) is AGGRESSIVE
     assert resolve_pruner(None, 5, "folds") is None
     given = ThresholdPruner(lower=0.5)
     assert resolve_pruner(given, 5, "folds") is given

@@ -240,7 +240,9 @@ def test_a_fit_in_a_thread_pool_stops_a_loop_that_catches_exception() -> None:
         elapsed = time.monotonic() - started
     assert elapsed < BOUND, f"{elapsed:.1f}s for timeout={TIMEOUT:.0f}s"
     assert trials.seen
-    assert all(status == "capped" and "time limit" in error for status, error in trials.seen)
+    assert all(status == "capped" and "time limit" in error for status, error in trials.seen), (
+        trials.seen
+    )
 
 
 def test_a_loop_that_catches_exception_is_stopped_on_the_main_thread() -> None:
@@ -269,7 +271,9 @@ def test_a_loop_that_catches_exception_is_stopped_on_the_main_thread() -> None:
         signal.signal(signal.SIGALRM, handler)
     assert elapsed < BOUND, f"{elapsed:.1f}s for timeout={TIMEOUT:.0f}s"
     assert trials.seen
-    assert all(status == "capped" and "time limit" in error for status, error in trials.seen)
+    assert all(status == "capped" and "time limit" in error for status, error in trials.seen), (
+        trials.seen
+    )
 
 
 @pytest.mark.parametrize("ensemble", [False, True])

@@ -251,8 +251,10 @@ class Strategy:
     pruner:
         An Optuna pruner deciding after each step of a trial (a fold, or a fidelity)
         whether to stop it; ``"auto"`` is ``WilcoxonPruner`` over folds and successive
-        halving's rule (keep the best third, as ``PercentilePruner``) over fidelities;
-        None never prunes. A pruned trial is recorded as ``PRUNED`` in the study.
+        halving's rule (keep the best third, as ``PercentilePruner``) over fidelities,
+        for a fit with a timeout (with ``n_trials`` alone, pruned trials would be
+        partial looks spent from the count); None never prunes. A pruned trial is
+        recorded as ``PRUNED`` in the study.
     reason:
         Why this strategy was chosen, shown to the user.
     """

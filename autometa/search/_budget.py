@@ -1,13 +1,28 @@
-"""A search's budget and what it evaluated: when to stop, and the time a refit will take."""
+"""A search's budget and what it evaluated: when to stop, the time a refit will take, and
+the time a trial started now may run."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from autometa.contract._task import Task
-from autometa.contract._types import Evaluation
+from autometa.contract._types import Config, Evaluation
+
+MIN_TRIAL_TIME_S = 0.5
+"""A trial is not started with less time than this left."""
+
+ENSEMBLE_SELECTION_RESERVE_S = 1.0
+"""Seconds kept for ensemble selection when the time for an ensemble is reserved."""
+
+ENSEMBLE_REFIT_SHARE = 0.1
+"""At most this share of a fit's timeout is kept for refitting ensemble members beyond
+the best configuration (whose refit is always kept)."""
+
+_PROBE = Config("probe", {})
+"""A configuration standing for any, where only an evaluation's time matters."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +62,41 @@ def estimated_refit_seconds(evaluation: Evaluation, task: Task) -> float:
     """Time a fit on all rows will take, from the mean time of one CV fold."""
     per_fold = evaluation.fit_time / max(task.n_splits, 1)
     return per_fold * task.n_rows / max(task.fold_train_size(), 1)
+
+
+def best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
+    """The ``n`` best successful evaluations, best first."""
+    return sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)[: max(n, 1)]
+
+
+def trial_seconds(
+    budget: Budget, task: Task, best: Sequence[Evaluation], reserved_refits: int
+) -> float:
+    """Seconds a trial started now may run: what is left after the final refits, and no
+    more than leaves time for the trial's own refit, should it win.
+
+    The time kept is 1.5 times the estimated refit of the best configuration so far
+    (``best``, best first), plus half a second; with an ensemble (``reserved_refits >
+    1``), also 1.5 times the refits of the next best (at most
+    :data:`ENSEMBLE_REFIT_SHARE` of the timeout: members the time left cannot refit are
+    dropped, the search is not starved for them) and the selection's time.
+
+    A trial of ``t`` seconds predicts a refit of about ``r * t`` (``r`` from
+    :func:`estimated_refit_seconds`), kept 1.5 times too, so ``t <= (seconds left - 0.5)
+    / (1 + 1.5 r)``: a third of the time left for a 75/25 holdout, 73% of it for 5-fold
+    CV. Without that bound a trial started early, while a cheap configuration led, could
+    run into the time a slower winner's refit needs.
+    """
+    left = budget.seconds_left()
+    ratio = estimated_refit_seconds(Evaluation(task.task_id, _PROBE, 0.0, 1.0), task)
+    own_refit = (left - 0.5) / (1 + 1.5 * ratio)
+    if not best:
+        return min(left, own_refit)
+    refits = [estimated_refit_seconds(e, task) for e in best]
+    reserve = 1.5 * refits[0] + 0.5
+    if reserved_refits > 1:
+        members = 1.5 * sum(refits[1:])
+        if budget.timeout is not None:
+            members = min(members, ENSEMBLE_REFIT_SHARE * budget.timeout)
+        reserve += members + ENSEMBLE_SELECTION_RESERVE_S
+    return min(left - reserve, own_refit)

@@ -40,8 +40,9 @@ from autometa.search._ensemble import (
     select_ensemble,
     weighted_predictions,
 )
-from autometa.search._evaluation import fit_with_limit, predict_for_ensemble
+from autometa.search._evaluation import fit_with_limit
 from autometa.search._limits import TrialTimeLimitExceeded
+from autometa.search._out_of_fold import predict_for_ensemble
 from autometa.search._weights import training_weights
 
 logger = logging.getLogger(__name__)

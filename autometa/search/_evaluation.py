@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,13 +32,13 @@ from sklearn.base import BaseEstimator, clone
 
 from autometa.contract._task_checks import scorer_for
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded, memory_cap, time_limit
+from autometa.search._out_of_fold import OutOfFold, Splits
 from autometa.search._weights import RowWeights, fit_estimator, score_estimator
 
 if TYPE_CHECKING:  # a worker imports Optuna only when it is handed a pruner
     from autometa.search._pruning import PruningSnapshot
 
 Status = Literal["ok", "failed", "capped", "pruned"]
-Splits = Sequence[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,10 @@ def cross_validate_config(
     estimator calling ``sys.exit`` fails its trial rather than ending the process.
 
     With ``keep_predictions``, each fold's model also predicts its validation rows (see
-    :func:`predict_for_ensemble`; ``classes`` are the task's classes, None for a
-    regression) and a successful outcome carries them as float32, for ensemble
-    selection. The score is computed as without them, by the scorer on the model.
+    :func:`~autometa.search._out_of_fold.predict_for_ensemble`; ``classes`` are the
+    task's classes, None for a regression) and a successful outcome carries them as
+    float32, for ensemble selection. The score is computed as without them, by the
+    scorer on the model.
 
     With ``weights`` each fold's model is fitted with its training rows' weights and
     scored with its validation rows' (:class:`~autometa.search._weights.RowWeights`).
@@ -111,7 +112,7 @@ def cross_validate_config(
     full_seconds = 0.0  # time of the splits' steps, without the cheaper ones
     step_scores: list[float] = []
     fold_scores: list[float] = []
-    oof = _OutOfFold(splits, classes) if keep_predictions else None
+    oof = OutOfFold(splits, classes) if keep_predictions else None
     judge = None if pruning is None else pruning.judge()
     try:
         # The memory cap is outermost so that it is restored after the timer is disarmed:
@@ -233,86 +234,6 @@ def _steps(splits: Splits, rungs: Splits) -> list[tuple[np.ndarray, np.ndarray, 
     """``(train, valid, is_fold)`` for each step: the rungs, then the splits."""
     cheap = [(train, valid, False) for train, valid in rungs]
     return cheap + [(train, valid, True) for train, valid in splits]
-
-
-# -- out-of-fold predictions -----------------------------------------------------------------
-def validation_rows(splits: Splits) -> np.ndarray:
-    """The rows some split validates on, sorted: the rows out-of-fold predictions cover.
-
-    All rows for k-fold; the held-out part for a holdout split.
-    """
-    return np.unique(np.concatenate([np.asarray(valid) for _, valid in splits]))
-
-
-def predict_for_ensemble(model: Any, X: pd.DataFrame, classes: np.ndarray | None) -> np.ndarray:
-    """What an ensemble averages: probabilities per class, or predicted values.
-
-    For a classifier (``classes`` given) the columns follow ``classes``: a model that
-    saw fewer classes gets zero columns for the others, and one without
-    ``predict_proba`` contributes its predicted labels as one-hot rows. A regressor's
-    predictions come back as a float vector.
-    """
-    if classes is None:
-        return np.asarray(model.predict(X), dtype=float).reshape(-1)
-    index = {_plain(c): i for i, c in enumerate(classes)}
-    own = getattr(model, "classes_", None)
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X), dtype=float)
-        if own is None or (len(own) == len(classes) and np.array_equal(own, classes)):
-            if proba.shape[1] != len(classes):
-                raise ValueError(
-                    f"predict_proba gave {proba.shape[1]} columns for {len(classes)} classes"
-                )
-            return proba
-        out = np.zeros((proba.shape[0], len(classes)))
-        for column, label in enumerate(own):
-            out[:, index[_plain(label)]] = proba[:, column]
-        return out
-    labels = np.asarray(model.predict(X))
-    out = np.zeros((len(labels), len(classes)))
-    out[np.arange(len(labels)), [index[_plain(label)] for label in labels]] = 1.0
-    return out
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-class _OutOfFold:
-    """Collects each fold's predictions of its validation rows (a mean where folds overlap).
-
-    A failing prediction is not the trial's failure: the outcome then has no predictions.
-    """
-
-    def __init__(self, splits: Splits, classes: np.ndarray | None) -> None:
-        self.rows = validation_rows(splits)
-        self.classes = classes
-        self.sums: np.ndarray | None = None
-        self.counts = np.zeros(len(self.rows))
-        self.broken = False
-
-    def add(self, model: Any, X_valid: pd.DataFrame, valid: np.ndarray) -> None:
-        if self.broken:
-            return
-        try:
-            predicted = predict_for_ensemble(model, X_valid, self.classes)
-        except Exception:  # e.g. a predict_proba that raises: no predictions, same score
-            self.broken = True
-            return
-        if self.sums is None:
-            self.sums = np.zeros((len(self.rows), *predicted.shape[1:]))
-        positions = np.searchsorted(self.rows, valid)
-        self.sums[positions] += predicted
-        self.counts[positions] += 1
-
-    def result(self) -> np.ndarray | None:
-        if self.broken or self.sums is None or not self.counts.all():
-            return None
-        shape = (-1,) + (1,) * (self.sums.ndim - 1)
-        mean = self.sums / self.counts.reshape(shape)
-        if not np.isfinite(mean).all():
-            return None
-        return mean.astype(np.float32)
 
 
 def run_trial(

@@ -23,7 +23,13 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
-from autometa.search._budget import Budget, SearchOutcome, estimated_refit_seconds
+from autometa.search._budget import (
+    MIN_TRIAL_TIME_S,
+    Budget,
+    SearchOutcome,
+    best_few,
+    trial_seconds,
+)
 from autometa.search._evaluation import CVOutcome, Splits, describe_error
 from autometa.search._executors import (
     TrialCall,
@@ -33,6 +39,7 @@ from autometa.search._executors import (
     make_executor,
 )
 from autometa.search._leases import TrialLease
+from autometa.search._outcomes import tell_outcome, told_elsewhere
 from autometa.search._pruning import pruning_snapshot
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
@@ -43,21 +50,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_PROBE_CONFIG = Config("probe", {})
-"""A configuration standing for any, where only an evaluation's time matters."""
-
 _JUDGED_BY = (TrialState.COMPLETE, TrialState.PRUNED)
 """The trials a pruner compares a running trial with."""
-
-MIN_TRIAL_TIME_S = 0.5
-"""A trial is not started with less time than this left."""
-
-ENSEMBLE_SELECTION_RESERVE_S = 1.0
-"""Seconds kept for ensemble selection when the time for an ensemble is reserved."""
-
-ENSEMBLE_REFIT_SHARE = 0.1
-"""At most this share of a fit's timeout is kept for refitting ensemble members beyond
-the best configuration (whose refit is always kept)."""
 
 
 def run_search(
@@ -144,7 +138,7 @@ def run_search(
             lease=lease,
             claim=claim,
             outcome=outcome,
-            earlier=_best_few(previous, reserved_refits),
+            earlier=best_few(previous, reserved_refits),
             on_evaluation=on_evaluation,
             predictions=predictions,
             reserved_refits=max(reserved_refits, 1),
@@ -157,50 +151,6 @@ def run_search(
 
 def _unclaimed(trial: Trial) -> Trial:
     return trial
-
-
-def _taken(study: optuna.Study, number: int) -> bool:
-    """Whether trial ``number``, which this process runs, is finished in the storage.
-
-    Asked when writing to the trial raised: then another process finished it (see
-    :func:`autometa.search._leases.reclaim_abandoned`). Optuna reports that differently
-    across versions and storages (``UpdateFinishedTrialError``, ``ValueError`` from
-    ``tell``), hence the storage is asked rather than the exception.
-    """
-    try:
-        trials = study.get_trials(deepcopy=False)
-    except Exception:  # the storage is down: the original error says more
-        return False
-    return any(t.number == number and t.state.is_finished() for t in trials)
-
-
-def _best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
-    """The ``n`` best successful evaluations, best first."""
-    return sorted((e for e in evaluations if e.ok), key=lambda e: -e.score)[: max(n, 1)]
-
-
-def _tell(
-    study: optuna.Study, trial: Trial, evaluation: Evaluation, result: CVOutcome
-) -> FrozenTrial:
-    # Each step's score is the trial's intermediate value, as an objective reporting per
-    # fold would leave it (optuna-dashboard draws them; pruners read them).
-    for step, score in enumerate(result.step_scores):
-        if math.isfinite(score):
-            trial.report(score, step)
-    # ``status`` goes last: a failed trial carrying it was evaluated (see _studies).
-    trial.set_user_attr("fit_time", round(evaluation.fit_time, 4))
-    if result.fold_scores:
-        trial.set_user_attr("fold_scores", [round(s, 6) for s in result.fold_scores])
-    if not evaluation.ok:
-        trial.set_user_attr("error", evaluation.error)
-    trial.set_user_attr("status", evaluation.status)
-    if evaluation.ok:
-        return study.tell(trial, evaluation.score)
-    if evaluation.status == "pruned":
-        logger.debug("trial %d %s", trial.number, evaluation.error)
-        return study.tell(trial, state=TrialState.PRUNED)
-    logger.info("trial %d %s: %s", trial.number, evaluation.status, evaluation.error)
-    return study.tell(trial, state=TrialState.FAIL)
 
 
 @dataclass
@@ -305,7 +255,7 @@ class _AsyncSearch:
         try:
             config = suggest_config(trial, self.algorithms, self.task)
         except Exception:
-            if not _taken(self.study, trial.number):
+            if not told_elsewhere(self.study, trial.number):
                 raise
             self._lose(trial.number, "before it was sampled")
             return self._next_call()  # its retry, if it had one, is a trial like the others
@@ -319,44 +269,15 @@ class _AsyncSearch:
         return self._call(trial.number)
 
     def _trial_seconds(self) -> float:
-        """Seconds a trial started now may run, leaving time for the final refits.
-
-        The time kept is 1.5 times the estimated refit of the best configuration so far,
-        plus half a second; when an ensemble is built, also 1.5 times the refits of the
-        next ``reserved_refits - 1`` best (at most :data:`ENSEMBLE_REFIT_SHARE` of the
-        timeout: members whose refit the time left cannot pay are dropped, the search
-        is not starved for them) and the selection's time.
-        """
-        best = _best_few([*self.outcome.evaluations, *self.earlier], self.reserved_refits)
-        if not best:
-            return self.budget.seconds_left()
-        refits = [estimated_refit_seconds(e, self.task) for e in best]
-        reserve = 1.5 * refits[0] + 0.5
-        if self.reserved_refits > 1:
-            members = 1.5 * sum(refits[1:])
-            if self.budget.timeout is not None:
-                members = min(members, ENSEMBLE_REFIT_SHARE * self.budget.timeout)
-            reserve += members + ENSEMBLE_SELECTION_RESERVE_S
-        return self.budget.seconds_left() - reserve
-
-    def _own_refit_bound(self) -> float:
-        """Seconds a trial may run so that, should it win, its own refit still fits.
-
-        A trial of ``t`` seconds predicts a refit of about ``r * t`` (``r`` from
-        :func:`estimated_refit_seconds`), kept 1.5 times as for the best so far, so
-        ``t <= (seconds left - 0.5) / (1 + 1.5 r)``: a third of the time left for a 75/25
-        holdout, 73% for 5-fold CV. Without it a trial started early, while a cheap
-        configuration led, could run into the time a slower winner's refit needs.
-        """
-        probe = Evaluation(self.task.task_id, _PROBE_CONFIG, 0.0, 1.0)
-        ratio = estimated_refit_seconds(probe, self.task)
-        return (self.budget.seconds_left() - 0.5) / (1 + 1.5 * ratio)
+        """Seconds a trial started now may run (:func:`trial_seconds`)."""
+        best = best_few([*self.outcome.evaluations, *self.earlier], self.reserved_refits)
+        return trial_seconds(self.budget, self.task, best, self.reserved_refits)
 
     def _call(self, number: int) -> TrialCall:
         pending = self.pending[number]
         if pending.known is not None:
             return TrialCall(number, known=pending.known)
-        seconds = min(self._trial_seconds(), self._own_refit_bound())
+        seconds = self._trial_seconds()
         if seconds < MIN_TRIAL_TIME_S:  # only a retry gets here
             lost = CVOutcome(
                 math.nan, 0.0, "capped", "lost with a worker process; no time left to retry"
@@ -400,9 +321,9 @@ class _AsyncSearch:
                 result.error,
             )
             try:
-                frozen = _tell(self.study, pending.trial, evaluation, result)
+                frozen = tell_outcome(self.study, pending.trial, evaluation, result)
             except Exception:
-                if not _taken(self.study, number):
+                if not told_elsewhere(self.study, number):
                     raise
                 self._lose(number, f"evaluated ({evaluation.status}) but not told")
                 return

@@ -58,8 +58,14 @@ PrunerSpec = BasePruner | str | None
 """What a strategy names: ``"auto"``, ``None`` (no pruning) or an Optuna pruner."""
 
 
-def resolve_pruner(pruner: PrunerSpec, n_steps: int, stepping: Stepping) -> BasePruner | None:
+def resolve_pruner(
+    pruner: PrunerSpec, n_steps: int, stepping: Stepping, *, timed: bool = True
+) -> BasePruner | None:
     """The pruner a search uses, or None when its trials have one step or pruning is off.
+
+    ``"auto"`` prunes only a search with a timeout (``timed``): pruning saves time, and
+    a search bounded by ``n_trials`` alone would spend trials on partial looks instead.
+    A pruner given explicitly always prunes.
 
     ``"auto"`` is Optuna's ``WilcoxonPruner`` for folds (made for paired per-fold scores:
     it stops a trial whose folds so far are significantly worse than the best trial's
@@ -70,6 +76,8 @@ def resolve_pruner(pruner: PrunerSpec, n_steps: int, stepping: Stepping) -> Base
     """
     check_pruner(pruner)
     if n_steps < 2 or pruner is None or isinstance(pruner, NopPruner):
+        return None
+    if pruner == AUTO_PRUNER and not timed:
         return None
     if pruner != AUTO_PRUNER:
         assert isinstance(pruner, BasePruner)  # check_pruner let nothing else through
