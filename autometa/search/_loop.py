@@ -81,18 +81,20 @@ def run_search(
 
     Time is kept for the final refit: a trial is asked only if the time left, minus the
     estimated refit of the best configuration so far (``previous`` evaluations of a
-    resumed study included), is at least :data:`MIN_TRIAL_TIME_S`, and it must end by
-    then. With a ``lease`` (durable studies), trials dead processes left running are
-    reclaimed before each ask, and this process's own trials are marked as its while
-    they run and released if the search raises. ``memory_limit_mb`` limits each trial's
-    memory (see :func:`autometa.search._limits.memory_cap`).
+    resumed study included) and no more than leaves time for its own refit, is at least
+    :data:`~autometa.search._budget.MIN_TRIAL_TIME_S`, and it must end by then
+    (:func:`~autometa.search._budget.trial_seconds`). With a ``lease`` (durable
+    studies), trials dead processes left running are reclaimed before each ask, and
+    this process's own trials are marked as its while they run and released if the
+    search raises. ``memory_limit_mb`` limits each trial's memory (see
+    :func:`autometa.search._limits.memory_cap`).
 
     ``splits`` are the validation splits (by default ``task.cv``'s, by its groups). With
     ``predictions`` (a store for those splits' validation rows), trials also return
     their out-of-fold predictions and the store keeps the best ones for ensemble
     selection. ``reserved_refits`` is how many of the best configurations so far the
     time kept for the end must refit (more than one: an ensemble's members, plus
-    :data:`ENSEMBLE_SELECTION_RESERVE_S` for the selection).
+    :data:`~autometa.search._budget.ENSEMBLE_SELECTION_RESERVE_S` for the selection).
 
     ``callbacks`` are called as ``callback(study, frozen_trial)`` after each trial is
     told, as ``optuna.Study.optimize`` calls its callbacks (so optuna-integration's
