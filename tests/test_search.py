@@ -14,8 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from autometa.contract import Algorithm, Config, Task
-from autometa.search._budget import Budget
+from autometa.contract import Algorithm, Config, Evaluation, Task
+from autometa.search._budget import Budget, estimated_refit_seconds, trial_seconds
 from autometa.search._loop import run_search
 from autometa.search._space import config_in_space, make_sampler
 
@@ -138,3 +138,18 @@ def test_config_in_space(task: Task) -> None:
 def test_unknown_sampler_is_named() -> None:
     with pytest.raises(ValueError, match="Unknown sampler 'bayes'"):
         make_sampler("bayes", 0)
+
+
+def test_a_trial_may_run_only_as_long_as_leaves_time_for_its_own_refit() -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    folds = Task.from_data(X, y, random_state=0)  # 5-fold CV, the strategy's to change
+    holdout = folds.with_validation("holdout")
+    budget = Budget(n_trials=None, deadline=time.monotonic() + 60.0, timeout=60.0)
+    # A 75/25 holdout refits on 4/3 of the rows a trial fits: a third of the time left.
+    assert trial_seconds(budget, holdout, [], 1) == pytest.approx(59.5 / 3, rel=0.01)
+    # 5-fold CV: one fold's time, scaled to all rows, is a quarter of a trial's.
+    assert trial_seconds(budget, folds, [], 1) == pytest.approx(59.5 / 1.375, rel=0.01)
+    # A best configuration whose refit needs more than the bound leaves keeps its time.
+    slow = Evaluation(folds.task_id, Config("logistic", {"C": 1.0}), 0.9, 150.0)
+    kept = 1.5 * estimated_refit_seconds(slow, folds) + 0.5
+    assert trial_seconds(budget, folds, [slow], 1) == pytest.approx(60.0 - kept, abs=0.1)
