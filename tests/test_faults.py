@@ -283,8 +283,13 @@ def test_fit_with_a_hung_trial_ends_within_its_timeout_plus_grace(
     # The other worker goes on meanwhile, and may draw the deadlock again.
     hung = [e for e in model.evaluations_ if e.config == bad("deadlocked")]
     assert hung
-    assert all(e.status == "capped" for e in hung)
+    assert all(e.status == "capped" for e in hung), hung
     # The watchdog stops it (joblib's own timeout, the cluster's guard, comes later).
-    assert all("was stopped" in (e.error or "") for e in hung)
+    assert "was stopped" in (hung[0].error or ""), hung
+    # A redraw hung in the other worker dies with the pool the stop broke; it is run again
+    # alone, and stopped again, unless too little time is left to (a trial may run only
+    # a part of the time left, so redraws happen early and often).
+    stopped_or_late = ("was stopped", "no time left to retry")
+    assert all(any(m in (e.error or "") for m in stopped_or_late) for e in hung[1:]), hung
     assert model.best_config_.algorithm == "logistic"
     assert model.predict(load_breast_cancer(return_X_y=True)[0][:5]).shape == (5,)
