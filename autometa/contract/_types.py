@@ -159,6 +159,10 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
+EvaluationStatus = Literal["ok", "failed", "capped", "pruned"]
+"""How an evaluation ended (see :class:`Evaluation`)."""
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """The outcome of evaluating one configuration on one task.
@@ -174,7 +178,7 @@ class Evaluation:
     config: Config
     score: float
     fit_time: float
-    status: Literal["ok", "failed", "capped", "pruned"] = "ok"
+    status: EvaluationStatus = "ok"
     error: str | None = None
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from autometa.contract._task import Task
-from autometa.contract._types import Config, Evaluation
+from autometa.contract._types import Evaluation
 
 MIN_TRIAL_TIME_S = 0.5
 """A trial is not started with less time than this left."""
@@ -20,9 +20,6 @@ ENSEMBLE_SELECTION_RESERVE_S = 1.0
 ENSEMBLE_REFIT_SHARE = 0.1
 """At most this share of a fit's timeout is kept for refitting ensemble members beyond
 the best configuration (whose refit is always kept)."""
-
-_PROBE = Config("probe", {})
-"""A configuration standing for any, where only an evaluation's time matters."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +55,15 @@ class SearchOutcome:
         return max(ok, key=lambda e: e.score) if ok else None
 
 
+def refit_ratio(task: Task) -> float:
+    """Seconds a fit on all rows takes per second of one evaluation: one fold's share of
+    the evaluation, scaled from a fold's training rows to all rows."""
+    return task.n_rows / (max(task.n_splits, 1) * max(task.fold_train_size(), 1))
+
+
 def estimated_refit_seconds(evaluation: Evaluation, task: Task) -> float:
     """Time a fit on all rows will take, from the mean time of one CV fold."""
-    per_fold = evaluation.fit_time / max(task.n_splits, 1)
-    return per_fold * task.n_rows / max(task.fold_train_size(), 1)
+    return evaluation.fit_time * refit_ratio(task)
 
 
 def best_few(evaluations: Sequence[Evaluation], n: int) -> list[Evaluation]:
@@ -81,15 +83,14 @@ def trial_seconds(
     :data:`ENSEMBLE_REFIT_SHARE` of the timeout: members the time left cannot refit are
     dropped, the search is not starved for them) and the selection's time.
 
-    A trial of ``t`` seconds predicts a refit of about ``r * t`` (``r`` from
-    :func:`estimated_refit_seconds`), kept 1.5 times too, so ``t <= (seconds left - 0.5)
+    A trial of ``t`` seconds predicts a refit of about ``r * t`` (``r`` is
+    :func:`refit_ratio`), kept 1.5 times too, so ``t <= (seconds left - 0.5)
     / (1 + 1.5 r)``: a third of the time left for a 75/25 holdout, 73% of it for 5-fold
     CV. Without that bound a trial started early, while a cheap configuration led, could
     run into the time a slower winner's refit needs.
     """
     left = budget.seconds_left()
-    ratio = estimated_refit_seconds(Evaluation(task.task_id, _PROBE, 0.0, 1.0), task)
-    own_refit = (left - 0.5) / (1 + 1.5 * ratio)
+    own_refit = (left - 0.5) / (1 + 1.5 * refit_ratio(task))
     if not best:
         return min(left, own_refit)
     refits = [estimated_refit_seconds(e, task) for e in best]

@@ -24,21 +24,20 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from autometa.contract._task_checks import scorer_for
+from autometa.contract._types import EvaluationStatus
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded, memory_cap, time_limit
 from autometa.search._out_of_fold import OutOfFold, Splits
 from autometa.search._weights import RowWeights, fit_estimator, score_estimator
 
 if TYPE_CHECKING:  # a worker imports Optuna only when it is handed a pruner
     from autometa.search._pruning import PruningSnapshot
-
-Status = Literal["ok", "failed", "capped", "pruned"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class CVOutcome:
 
     score: float
     fit_time: float
-    status: Status
+    status: EvaluationStatus
     error: str | None = None
     fold_scores: tuple[float, ...] = field(default=())
     step_scores: tuple[float, ...] = field(default=())
@@ -109,7 +108,6 @@ def cross_validate_config(
     started = time.perf_counter()
     steps = _steps(splits, rungs)
     step_seconds: list[float] = []
-    full_seconds = 0.0  # time of the splits' steps, without the cheaper ones
     step_scores: list[float] = []
     fold_scores: list[float] = []
     oof = OutOfFold(splits, classes) if keep_predictions else None
@@ -135,8 +133,6 @@ def cross_validate_config(
                         oof.add(model, X.iloc[valid], valid)
                 del model  # a step's model is not kept while the next one fits
                 step_seconds.append(time.perf_counter() - step_started)
-                if is_fold:
-                    full_seconds += step_seconds[-1]
                 elapsed = time.perf_counter() - started
                 last = number + 1 == len(steps)
                 if judge is not None and not last and judge.should_prune(number, score):
@@ -193,7 +189,8 @@ def cross_validate_config(
     predictions = None if oof is None else oof.result()
     return CVOutcome(
         score,
-        full_seconds if rungs else time.perf_counter() - started,
+        # With rungs, the splits' steps alone: what the configuration costs.
+        sum(step_seconds[len(rungs) :]) if rungs else time.perf_counter() - started,
         "ok",
         None,
         tuple(fold_scores),
@@ -323,7 +320,11 @@ def fit_with_limit(
 
 
 def _outcome_from_error(
-    status: Status, started: float, error: str, fold_scores: list[float], step_scores: list[float]
+    status: EvaluationStatus,
+    started: float,
+    error: str,
+    fold_scores: list[float],
+    step_scores: list[float],
 ) -> CVOutcome:
     elapsed = time.perf_counter() - started
     return CVOutcome(float("nan"), elapsed, status, error, tuple(fold_scores), tuple(step_scores))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Literal
 
 import optuna
 from optuna.distributions import (
@@ -25,7 +24,13 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autometa.contract._task import Task
-from autometa.contract._types import ALGORITHM_PARAM, Algorithm, Config, Evaluation
+from autometa.contract._types import (
+    ALGORITHM_PARAM,
+    Algorithm,
+    Config,
+    Evaluation,
+    EvaluationStatus,
+)
 from autometa.search._space import joint_space
 from autometa.search._storage import storage_label
 
@@ -163,13 +168,13 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
     return evaluations
 
 
-def _status(trial: FrozenTrial) -> Literal["ok", "failed", "capped", "pruned"]:
+def _status(trial: FrozenTrial) -> EvaluationStatus:
     """The evaluation status of a trial that counts as done."""
     if trial.state == TrialState.COMPLETE:
         return "ok"
     if trial.state == TrialState.PRUNED:
         return "pruned"
-    status: Literal["failed", "capped", "pruned"] = trial.user_attrs["status"]
+    status: EvaluationStatus = trial.user_attrs["status"]
     return status
 
 
