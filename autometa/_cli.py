@@ -93,7 +93,10 @@ def main(verbose: int) -> None:
 @click.option("--storage", default=None, help="Optuna storage URL for a durable study.")
 @click.option("--study-name", default=None, help="Name of the durable study (with --storage).")
 @click.option(
-    "--knowledge", default=None, help="Knowledge base file or URL to learn from and grow."
+    "--knowledge",
+    default=None,
+    help="Knowledge base file or URL to learn from and grow. Default: your own over the "
+    "shipped one (see `autometa kb info`; AUTOMETA_USER_KNOWLEDGE=off for the shipped one only).",
 )
 @click.option(
     "--ensemble/--no-ensemble",
@@ -233,7 +236,11 @@ def predict(
 @click.option("--target", required=True)
 @click.option("--kind", default=None, help=KIND_HELP)
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True)
-@click.option("--knowledge", default=None, help="Knowledge base file or URL (default: shipped).")
+@click.option(
+    "--knowledge",
+    default=None,
+    help="Knowledge base file or URL, only read (default: your own over the shipped one).",
+)
 @click.option(
     "--plots",
     type=click.Path(file_okay=False, path_type=Path),

@@ -333,23 +333,25 @@ def kb_replay(
 @kb.command("info")
 @click.argument("location", required=False)
 def kb_info(location: str | None) -> None:
-    """Counts and provenance of a knowledge base (default: the shipped one)."""
+    """Counts and provenance of a knowledge base.
+
+    Without LOCATION: the default of every fit, the shipped base with your own over it
+    (``layers``: each one's location, counts and metadata; ``counts``: both together).
+    Your own base is created by the first fit; AUTOMETA_USER_KNOWLEDGE names another
+    file or URL, or ``off`` to learn from the shipped base only.
+    """
     from autometa.knowledge._base import KnowledgeBase
+    from autometa.knowledge._user import default_layers_info
 
     try:
-        knowledge = (
-            KnowledgeBase.open(location, read_only=True) if location else KnowledgeBase.default()
-        )
+        if location:
+            knowledge = KnowledgeBase.open(location, read_only=True)
+            info = {"counts": knowledge.counts(), "metadata": knowledge.metadata()}
+        else:
+            info = default_layers_info()
     except BAD_INPUT as exc:
         fail_input(exc)
-    click.echo(
-        json.dumps(
-            {"counts": knowledge.counts(), "metadata": knowledge.metadata()},
-            indent=2,
-            sort_keys=True,
-            default=str,
-        )
-    )
+    click.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
 
 
 @kb.command("export")

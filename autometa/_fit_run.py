@@ -288,15 +288,18 @@ class FitRun:
             )
 
     def _grow_knowledge(self, plan: Plan, evaluations: list[Evaluation]) -> None:
-        """Add this task and its evaluations to a knowledge base the user named.
+        """Add this task and its evaluations to the fit's knowledge base, if writable.
 
-        The shipped base (``knowledge=None``) and bases opened read-only only teach. A
-        weighted fit (``sample_weight`` or ``class_weight``) teaches nothing: its scores
-        measure another objective than the base's unweighted cells, under the same
-        configurations and scoring name, and would mislead every later recommendation.
+        That is a base the user named, or by default (``knowledge=None``) the user's own
+        base laid over the shipped one (:func:`autometa.knowledge.default_knowledge`):
+        only its top layer is written. The shipped base alone and bases opened read-only
+        (``AUTOMETA_KNOWLEDGE``) only teach. A weighted fit (``sample_weight`` or
+        ``class_weight``) teaches nothing: its scores measure another objective than the
+        base's unweighted cells, under the same configurations and scoring name, and would
+        mislead every later recommendation.
         """
         knowledge = plan.knowledge
-        if self.settings.knowledge is None or knowledge.read_only:
+        if knowledge.read_only:
             return
         if row_weights(plan.task) is not None:
             logger.warning(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ from sklearn.model_selection import train_test_split
 import autometa
 from autometa.knowledge._corpus import read_table
 from autometa.search._ensemble_model import WeightedEnsemble
+
+# Runs are compared: none may learn from an earlier run's fits through the user's own
+# knowledge base (the default layer over the shipped one).
+os.environ.setdefault("AUTOMETA_USER_KNOWLEDGE", "off")
 
 CORPUS = Path("/work/shared/corpus")
 

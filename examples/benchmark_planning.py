@@ -21,6 +21,12 @@ autometa without them, the same steps timed one by one), and, for scale, one
     python examples/benchmark_planning.py --sizes 10000x50 --kind regression --repeat 5
     python examples/benchmark_planning.py --statistics-effect ../shared/corpus
     python examples/benchmark_planning.py --sizes 10000x50 --timeout 30   # a timed fit's plan
+    python examples/benchmark_planning.py --sizes 10000x50 --user-fits 20  # with your own base
+
+By default the user's own knowledge base is turned off (``AUTOMETA_USER_KNOWLEDGE=off``),
+so the shipped base alone is timed; ``--user-fits N`` first makes a user base in a
+temporary folder with N real fits (small synthetic tables, a few trials each) and times
+planning with it laid over the shipped base, as every default fit plans.
 
 Numbers are wall times on this machine; compare them within one run.
 """
@@ -210,7 +216,9 @@ def run_child(
     cache_dir: str,
     reference: bool,
     timeout: float | None = None,
+    user: str = "off",
 ) -> dict[str, Any]:
+    """Time planning in a new process with this cache folder and user knowledge base."""
     command = (
         [
             sys.executable,
@@ -227,10 +235,27 @@ def run_child(
         + (["--reference"] if reference else [])
         + ([] if timeout is None else ["--timeout", str(timeout)])
     )
-    env = {**os.environ, "AUTOMETA_CACHE_DIR": cache_dir}
+    env = {**os.environ, "AUTOMETA_CACHE_DIR": cache_dir, "AUTOMETA_USER_KNOWLEDGE": user}
     env.pop("AUTOMETA_KNOWLEDGE", None)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def make_user_knowledge(path: str, n_fits: int) -> None:
+    """A user knowledge base at ``path`` holding ``n_fits`` real default fits (each of a
+    different small synthetic table, 5 trials), as a user's own base grows."""
+    from sklearn.datasets import make_classification, make_regression
+
+    import autometa
+
+    os.environ["AUTOMETA_USER_KNOWLEDGE"] = path
+    for i in range(n_fits):
+        rows = 200 + 40 * i
+        if i % 2:
+            X, y = make_regression(n_samples=rows, n_features=5 + i % 7, random_state=i)
+        else:
+            X, y = make_classification(n_samples=rows, n_features=5 + i % 7, random_state=i)
+        autometa.fit(X, y, n_trials=5, random_state=i, ensemble=False)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -267,6 +292,13 @@ def main() -> None:
         metavar="CORPUS",
         help="instead: compare bounded and all-rows skewness/kurtosis on a corpus folder",
     )
+    parser.add_argument(
+        "--user-fits",
+        type=int,
+        default=0,
+        help="plan with a user knowledge base of this many earlier fits over the shipped "
+        "one (default 0: the user's base turned off)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -278,31 +310,45 @@ def main() -> None:
         child(rows, columns, args.kind, args.repeat, args.k, args.reference, args.timeout)
         return
     results = {}
-    for size in args.sizes:
-        rows, columns = _size(size)
-        with tempfile.TemporaryDirectory(prefix="autometa-bench-cache-") as cache:
-            fresh = run_child(
-                rows, columns, args.kind, args.repeat, args.k, cache, False, args.timeout
+    with tempfile.TemporaryDirectory(prefix="autometa-bench-user-") as folder:
+        user = "off"
+        if args.user_fits:
+            user = os.path.join(folder, "knowledge.db")
+            start = time.perf_counter()
+            make_user_knowledge(user, args.user_fits)
+            print(
+                f"user knowledge base: {args.user_fits} fits in {time.perf_counter() - start:.0f} s"
             )
-            warm = run_child(
-                rows, columns, args.kind, 1, args.k, cache, rows <= 20_000, args.timeout
-            )
-        results[size] = {"fresh_process_empty_cache": fresh, "new_process_filled_cache": warm}
-        same = fresh["calls"][0]["recommendations"] == warm["calls"][0]["recommendations"]
-        print(
-            f"{size} {args.kind} (strategy: {fresh['calls'][0]['strategy']}; importing "
-            f"autometa: {fresh['import_s']:.2f} s, not counted)"
-        )
-        _show("first call, fresh", fresh["calls"][0])
-        _show("first call, new process", warm["calls"][0])
-        for i, call in enumerate(fresh["calls"][1:], start=2):
-            _show(f"call {i}, same process", call)
-        if warm["hgb_fit_s"] is not None:
-            print(f"  one HistGradientBoosting fit: {warm['hgb_fit_s']:.3f} s")
-        print(f"  same recommendations across processes: {same}")
+        for size in args.sizes:
+            results[size] = time_size(size, args, user)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(results, out, indent=1)
+
+
+def time_size(size: str, args: argparse.Namespace, user: str) -> dict[str, Any]:
+    """Time planning on one table size: a fresh cache, then a new process; print it."""
+    rows, columns = _size(size)
+    with tempfile.TemporaryDirectory(prefix="autometa-bench-cache-") as cache:
+        fresh = run_child(
+            rows, columns, args.kind, args.repeat, args.k, cache, False, args.timeout, user
+        )
+        warm = run_child(
+            rows, columns, args.kind, 1, args.k, cache, rows <= 20_000, args.timeout, user
+        )
+    same = fresh["calls"][0]["recommendations"] == warm["calls"][0]["recommendations"]
+    print(
+        f"{size} {args.kind} (strategy: {fresh['calls'][0]['strategy']}; importing "
+        f"autometa: {fresh['import_s']:.2f} s, not counted)"
+    )
+    _show("first call, fresh", fresh["calls"][0])
+    _show("first call, new process", warm["calls"][0])
+    for i, call in enumerate(fresh["calls"][1:], start=2):
+        _show(f"call {i}, same process", call)
+    if warm["hgb_fit_s"] is not None:
+        print(f"  one HistGradientBoosting fit: {warm['hgb_fit_s']:.3f} s")
+    print(f"  same recommendations across processes: {same}")
+    return {"fresh_process_empty_cache": fresh, "new_process_filled_cache": warm}
 
 
 if __name__ == "__main__":

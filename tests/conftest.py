@@ -12,6 +12,11 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+# The suite's fits must not learn from, nor teach, the user's own knowledge base (the default
+# layer over the shipped one): every test would see what earlier tests and the developer's own
+# fits left there. Tests of that layer point it at a temporary file.
+os.environ["AUTOMETA_USER_KNOWLEDGE"] = "off"
+
 import json  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402

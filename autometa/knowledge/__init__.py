@@ -7,12 +7,15 @@ from a corpus of datasets, and leave-one-task-out evaluation of meta-learners li
 it. Replay judges
 search policies by charging each pick its stored score and time; the cost model it
 uses to scale those times (:class:`autometa.contract.CostModel`) is part of the
-contract, and its held-out error is measured here.
+contract, and its held-out error is measured here. A fit given no base learns from the
+shipped one with the user's own laid over it (:func:`default_knowledge`,
+:func:`layered_knowledge`).
 """
 
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
 from autometa.knowledge._cost_model import CostModelError, cost_model_error
 from autometa.knowledge._format import KnowledgeBaseError
+from autometa.knowledge._layered import layered_knowledge
 from autometa.knowledge._limits import ImportLimits
 from autometa.knowledge._replay import ReplayReport, replay
 from autometa.knowledge._replay_policies import (
@@ -30,8 +33,15 @@ from autometa.knowledge._replay_policies import (
     SingleBestPolicy,
     default_policies,
 )
+from autometa.knowledge._user import (
+    USER_KNOWLEDGE_ENV,
+    default_knowledge,
+    open_user_knowledge,
+    user_knowledge_location,
+)
 
 __all__ = [
+    "USER_KNOWLEDGE_ENV",
     "AdaptivePolicy",
     "AdaptivePortfolioPolicy",
     "CostAwarePolicy",
@@ -52,6 +62,10 @@ __all__ = [
     "SingleBestPolicy",
     "TaskRecord",
     "cost_model_error",
+    "default_knowledge",
     "default_policies",
+    "layered_knowledge",
+    "open_user_knowledge",
     "replay",
+    "user_knowledge_location",
 ]

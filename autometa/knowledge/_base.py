@@ -18,14 +18,13 @@ stored values are only parsed with :func:`json.loads` and type-checked.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autometa.contract._types import Config, Evaluation, TaskKind
-from autometa.knowledge._derived import Derivations
+from autometa.knowledge._derived import Derivations, base_fingerprint
 from autometa.knowledge._format import KnowledgeBaseError
 from autometa.knowledge._jsonl_files import paths, read_sources, sources, write_file
 from autometa.knowledge._limits import ImportLimits
@@ -69,9 +68,9 @@ PathLike = str | os.PathLike[str]
 class KnowledgeBase:
     """Tasks, configurations and evaluations, in a SQLite file or any SQLAlchemy database.
 
-    Create one with :meth:`open` (a file path or a URL), :meth:`in_memory` or
-    :meth:`default` (the read-only base shipped with autometa). Use it as a context
-    manager, or call :meth:`close`.
+    Create one with :meth:`open` (a file path or a URL), :meth:`in_memory`, :meth:`default`
+    (the read-only base shipped with autometa) or ``layered_knowledge`` (one base over
+    another). Use it as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -83,6 +82,7 @@ class KnowledgeBase:
         self._location = location
         self._read_only = read_only
         self._derived = Derivations(self._live_store)
+        self._layers: tuple[KnowledgeBase, KnowledgeBase] | None = None  # layered_knowledge's
 
     @classmethod
     def open(
@@ -114,8 +114,7 @@ class KnowledgeBase:
 
         Parsed once and cached in autometa's cache folder (``AUTOMETA_CACHE_DIR``, else
         ``$XDG_CACHE_HOME/autometa`` or ``~/.cache/autometa``; see
-        :mod:`autometa.knowledge._shipped`). To add to it, copy it into your own:
-        ``KnowledgeBase.default().copy_into(kb)``.
+        :mod:`autometa.knowledge._shipped`). Fits add to the user's own base over it.
         """
         shipped = open_shipped()
         location = DEFAULT_LOCATION if shipped.store is None else shipped.store.location
@@ -123,6 +122,11 @@ class KnowledgeBase:
         kb._build = shipped.build
         kb._derived = Derivations(kb._live_store, **shipped.derivation_options())
         return kb
+
+    @property
+    def layers(self) -> tuple[KnowledgeBase, ...]:
+        """The bases this one is made of, lowest first (``(self,)`` unless layered)."""
+        return self._layers or (self,)
 
     # -- lifetime ------------------------------------------------------------------------
     @property
@@ -360,12 +364,7 @@ class KnowledgeBase:
     def fingerprint(self, task_fingerprints: Mapping[str, str] | None = None) -> str:
         """A content hash of the whole knowledge base: of its :meth:`task_fingerprints`
         (pass them if already computed, to save reading them again)."""
-        if task_fingerprints is None:
-            task_fingerprints = self.task_fingerprints()
-        digest = hashlib.sha256()
-        for task_id, task_digest in sorted(task_fingerprints.items()):
-            digest.update(f"{task_id}\t{task_digest}\n".encode())
-        return digest.hexdigest()
+        return base_fingerprint(task_fingerprints or self.task_fingerprints())
 
 
 def reopen_spec(knowledge: KnowledgeBase) -> str | None:

@@ -77,6 +77,11 @@ class Derivations:
         derived = _derived_scores(self.key(digest))
         return derived.cut(kind, None if algorithms is None else sorted(set(algorithms)))
 
+    def scores(self) -> Scores:
+        """The table of all tasks with their fit times and kinds, once per digest."""
+        digest = self.digest()
+        return read_scores(self.store()) if digest is None else _derived_scores(self.key(digest))
+
     def fingerprints(self) -> dict[str, str]:
         """``KnowledgeBase.task_fingerprints``, computed once per digest."""
         digest = self.digest()
@@ -204,6 +209,14 @@ def fingerprints_of(inputs: DigestInputs) -> dict[str, str]:
     for task_id, key, score, status in sorted(inputs.cells):  # (task_id, key) is unique
         digests[task_id].update(f"{key}\t{score!r}\t{status}\n".encode())
     return {task_id: digest.hexdigest() for task_id, digest in sorted(digests.items())}
+
+
+def base_fingerprint(task_fingerprints: Mapping[str, str]) -> str:
+    """A content hash of a whole knowledge base, from its tasks' fingerprints."""
+    digest = hashlib.sha256()
+    for task_id, task_digest in sorted(task_fingerprints.items()):
+        digest.update(f"{task_id}\t{task_digest}\n".encode())
+    return digest.hexdigest()
 
 
 def _load_fingerprints(path: Path, digest: str) -> tuple[tuple[str, str], ...]:

@@ -26,6 +26,7 @@ from autometa.contract._metalearner import SearchBudget
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase
+from autometa.knowledge._user import default_knowledge
 from autometa.search._metafeatures import MetaFeatures, compute_meta_features
 from autometa.search._space import config_in_space
 from autometa.search._unseen import unseen_defaults, with_unseen_defaults
@@ -94,8 +95,10 @@ def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
     """The knowledge base a fit learns from.
 
     None means the default: the file or URL in the environment variable
-    ``AUTOMETA_KNOWLEDGE`` (opened read-only) if set, else the shipped base. A string or
-    path is opened (and created if missing); a KnowledgeBase is used as given.
+    ``AUTOMETA_KNOWLEDGE`` (opened read-only) if set, else the shipped base with the
+    user's own over it (:func:`autometa.knowledge.default_knowledge`; the shipped base
+    alone when ``AUTOMETA_USER_KNOWLEDGE=off``). A string or path is opened (and created
+    if missing); a KnowledgeBase is used as given.
     """
     if knowledge is None:
         configured = os.environ.get(KNOWLEDGE_ENV)
@@ -103,7 +106,7 @@ def open_knowledge(knowledge: KnowledgeSpec) -> KnowledgeBase:
             # Read-only, never created: a variable every fit sees must not have each fit write to a
             # shared base, nor a mistyped path create an empty one.
             return KnowledgeBase.open(configured, read_only=True, create=False)
-        return KnowledgeBase.default()
+        return default_knowledge()
     if isinstance(knowledge, KnowledgeBase):
         return knowledge
     if isinstance(knowledge, (str, Path)):

@@ -199,7 +199,13 @@ def training_data(
 ) -> tuple[SelectorData, str] | None:
     """Training data that describes ``knowledge`` for the ``offered`` learners, and its
     source in words; None when the base is too small or too few learners can be measured.
+
+    A layered base (by default the user's own fits over the shipped base) is described by
+    its lowest layer: a fit stores the few configurations it tried, too few for
+    leave-one-task-out to measure a learner on, and measuring each new fit would cost
+    every later fit that time.
     """
+    knowledge = knowledge.layers[0]
     if knowledge.counts()["tasks"] < MIN_TRAINING_TASKS:
         logger.info(
             "strategy selector: %s has fewer than %d tasks; not learning from it",
