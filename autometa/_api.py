@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import optuna
@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from autometa._fit_run import FitRun, quiet_optuna
 from autometa._fit_settings import FitSettings
 from autometa._leaderboard import leaderboard
+from autometa.contract._row_checks import ClassWeight
 from autometa.contract._task import FeatureSchema
 from autometa.contract._task_checks import classifier_kind
 from autometa.contract._types import Config, Evaluation, Recommendation, Strategy, TaskKind
@@ -93,12 +94,11 @@ class _AutoMetaBase(BaseEstimator):
     discount. ``fit(X, y, groups=g)`` keeps each group's rows on one side of every split:
     the default validation becomes group k-fold (stratified for classification) or a
     group holdout, and ``cv`` may be a splitter by groups (``GroupKFold``,
-    ``LeaveOneGroupOut``, ...), which without ``groups`` is an error. ``class_weight=
-    "balanced"`` (classification) gives each class the same weight in training, times
-    any ``sample_weight``; the scores are not reweighted, so pair it with a balanced
-    ``scoring`` such as ``"balanced_accuracy"`` to measure what it buys. A fit with
-    weights or ``class_weight`` does not add its trials to a writable knowledge base
-    (its scores are not comparable with unweighted ones); it logs so.
+    ``LeaveOneGroupOut``, ...), which without ``groups`` is an error. ``class_weight``
+    weighs training rows by class, times ``sample_weight``: ``"balanced"`` equally, a dict
+    ``{class label: weight}`` by its weights (0 or more, classes of y; others weigh 1).
+    Scores are not reweighted: pair it with e.g. ``scoring="balanced_accuracy"``. Weighted
+    fits do not grow a writable knowledge base (its cells are unweighted); a warning says so.
 
     ``verbose`` follows scikit-learn's convention: 0 is silent, 1 shows a progress bar
     (best score so far, time left) and a line when the search starts and ends, 2 or more
@@ -137,7 +137,7 @@ class _AutoMetaBase(BaseEstimator):
         ensemble_size: int = DEFAULT_ENSEMBLE_SIZE,
         ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
         callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-        class_weight: Literal["balanced"] | None = None,
+        class_weight: ClassWeight = None,
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -347,9 +347,9 @@ def fit(
     ``progress`` is its deprecated predecessor), ``ensemble`` (default
     True: an ensemble of the evaluated configurations; False refits the single best),
     ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
-    out-of-fold predictions), ``class_weight`` (None or ``"balanced"``) and
-    ``callbacks`` (Optuna's, called as ``callback(study, trial)`` after each trial); see
-    :class:`AutoMetaClassifier`.
+    out-of-fold predictions), ``class_weight`` (None, ``"balanced"`` or a dict
+    ``{class label: weight}``) and ``callbacks`` (Optuna's, called as
+    ``callback(study, trial)`` after each trial); see :class:`AutoMetaClassifier`.
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study

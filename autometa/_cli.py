@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from autometa._cli_common import BAD_INPUT, EXIT_FAILED, fail, fail_input
-from autometa._cli_fit import fit_options, row_options, take_row_columns
+from autometa._cli_fit import class_weight_option, fit_options, row_options, take_row_columns
 from autometa._cli_kb import kb
 from autometa._version import __version__
 
@@ -139,7 +139,7 @@ def fit(
     The explanation says where each warm start came from, what the meta-learner
     predicted, how it scored and which configuration won; --plots draws the same.
     --sample-weight and --groups name columns of DATA (not features) holding each
-    row's weight and group.
+    row's weight and group; --class-weight weighs training rows by their class.
     """
     import autometa
     from autometa.knowledge._corpus import read_table
@@ -157,6 +157,7 @@ def fit(
         options = fit_options(**options)
         X, y = read_table(data, target)
         X, rows = take_row_columns(X, options.pop("sample_weight"), options.pop("groups"))
+        options["class_weight"] = class_weight_option(options["class_weight"], y)
         _announce_task(y, options.get("kind"), options.get("scoring"))
         verbose = 1 if sys.stderr.isatty() else 0
         model = autometa.fit(X, y, verbose=verbose, **rows, **options)

@@ -2,7 +2,8 @@
 
 Besides the estimator's parameters, ``--sample-weight`` and ``--groups`` name columns of
 the table that are not features: each row's weight and group, taken out of X
-(:func:`take_row_columns`).
+(:func:`take_row_columns`); ``--class-weight`` is read against the target's labels
+(:func:`class_weight_option`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import click
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from autometa.contract._row_checks import ClassWeight
+
+CLASS_WEIGHT_FORMAT = "'balanced' or LABEL=WEIGHT[,LABEL=WEIGHT...] (e.g. 0=1,1=5)"
 
 
 def row_options(command: Any) -> Any:
@@ -33,10 +38,13 @@ def row_options(command: Any) -> Any:
         ),
         click.option(
             "--class-weight",
-            type=click.Choice(["balanced"]),
             default=None,
-            help="balanced: every class weighs the same in training (classification); "
-            "pair it with a balanced --scoring such as balanced_accuracy.",
+            metavar="WEIGHTS",
+            help="Weigh training rows by class (classification): 'balanced' makes every "
+            "class weigh the same; LABEL=WEIGHT[,LABEL=WEIGHT...] gives those classes "
+            "their weight and the others 1 (labels are numbers when the target column is "
+            "numeric). Scores are not reweighted: pair it with a --scoring such as "
+            "balanced_accuracy. Default: none, every class weighs 1.",
         ),
     ]
     for option in reversed(options):
@@ -85,6 +93,49 @@ def fit_options(
 def _names(text: str | None) -> list[str] | None:
     """``"a, b"`` as ``["a", "b"]``; None as None."""
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def class_weight_option(text: str | None, y: pd.Series) -> ClassWeight:
+    """``--class-weight`` as ``fit`` takes it: None, ``"balanced"``, or a dict whose
+    labels have the target's type (``"1"`` is ``1`` for a numeric target column, as
+    the table was read), for the fit to check against the classes."""
+    if text is None or text.strip() == "balanced":
+        return None if text is None else "balanced"
+    weights: dict[Any, float] = {}
+    for item in text.split(","):
+        label, equals, weight = item.rpartition("=")
+        if not equals or not label.strip():
+            raise ValueError(f"--class-weight {text!r}: expected {CLASS_WEIGHT_FORMAT}.")
+        key = _as_label(label.strip(), y)
+        if key in weights:
+            raise ValueError(f"--class-weight {text!r}: class {key!r} is given twice.")
+        try:
+            weights[key] = float(weight)
+        except ValueError:
+            raise ValueError(
+                f"--class-weight {text!r}: the weight of class {key!r}, {weight.strip()!r}, "
+                "is not a number."
+            ) from None
+    return weights
+
+
+def _as_label(text: str, y: pd.Series) -> Any:
+    """A label typed on the command line as the target column holds it: a bool, an
+    integer or a float when the column is one; text otherwise, or when it is not one
+    (the fit then names the classes it could be)."""
+    import pandas as pd
+
+    dtype = y.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if not pd.api.types.is_numeric_dtype(dtype):
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    integral = pd.api.types.is_integer_dtype(dtype) and number.is_integer()
+    return int(number) if integral else number
 
 
 def take_row_columns(

@@ -128,7 +128,9 @@ class FitRun:
         """Steps 1-5 of a fit; the strategy is told the checked budget.
 
         ``sample_weight`` and ``groups`` are checked first (a bad one fails before any
-        work), then joined to the planned task (:meth:`_with_rows`).
+        work), ``class_weight``'s labels against y's classes as soon as the task is built
+        (:func:`~autometa.search._planning.plan_space`); then all are joined to the
+        planned task (:meth:`_with_rows`).
         """
         s = self.settings
         columns = getattr(X, "columns", None)
@@ -151,6 +153,7 @@ class FitRun:
             blocked=s.blocked,
             algorithms=s.algorithms,
             timeout=s.timeout,
+            class_weight=s.class_weight,
         )
         if weights is not None or codes is not None or s.class_weight is not None:
             plan = self._with_rows(plan, weights, codes)

@@ -10,14 +10,14 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
 from autometa._progress import resolve_verbose
-from autometa.contract._row_checks import check_class_weight
+from autometa.contract._row_checks import ClassWeight, check_class_weight
 from autometa.contract._types import Strategy
 from autometa.search._limits import resolve_memory_limit
 from autometa.search._planning import KnowledgeSpec
@@ -56,9 +56,10 @@ class FitSettings:
     ensemble_size: int
     ensemble_memory_limit: float
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
-    class_weight: Literal["balanced"] | None = None
-    """``"balanced"``: every class weighs the same in training (see
-    :class:`autometa.search._weights.RowWeights`); scores are not reweighted."""
+    class_weight: ClassWeight = None
+    """``"balanced"`` (every class weighs the same in training) or a dict ``{class label:
+    weight}``, checked (see :class:`autometa.search._weights.RowWeights`); scores are not
+    reweighted. Its labels are checked against y's classes when the task is built."""
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> FitSettings:
@@ -86,8 +87,7 @@ class FitSettings:
         if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
             raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {n_jobs!r}.")
         memory_limit_mb = resolve_memory_limit(params["memory_limit"], n_jobs)  # bad values fail
-        class_weight = params.get("class_weight")
-        check_class_weight(class_weight)
+        class_weight = check_class_weight(params.get("class_weight"))
         return cls(
             timeout=timeout,
             n_trials=n_trials,

@@ -37,19 +37,10 @@ EXPECTED_FAILURES: dict[str, str] = {
 }
 """Checks autometa fails on purpose, for both estimators, with the reason."""
 
-CLASSIFIER_FAILURES: dict[str, str] = {
-    "check_class_weight_classifiers": (
-        "class_weight takes only 'balanced'; per-class weights of your own are "
-        "sample_weight (one weight per row), which every fit and score uses"
-    ),
-}
-"""Checks only the classifier fails on purpose, with the reason."""
-
 
 def expected_failures(estimator: Any) -> dict[str, str]:
-    """What :func:`parametrize_with_checks` should expect to fail for ``estimator``."""
-    if isinstance(estimator, AutoMetaClassifier):
-        return {**EXPECTED_FAILURES, **CLASSIFIER_FAILURES}
+    """What :func:`parametrize_with_checks` should expect to fail for ``estimator``: the
+    same for both."""
     return dict(EXPECTED_FAILURES)
 
 
@@ -59,7 +50,7 @@ def expected_failures(estimator: Any) -> dict[str, str]:
         AutoMetaRegressor(algorithms=["linear"], **TINY),
     ],
     expected_failed_checks=expected_failures,
-    xfail_strict=True,  # a check that starts passing must leave the lists above
+    xfail_strict=True,  # a check that starts passing must leave the list above
 )
 def test_sklearn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)

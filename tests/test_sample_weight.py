@@ -14,18 +14,25 @@ from click.testing import CliRunner
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut
+from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 
 import autometa
 from autometa._cli import main
+from autometa._cli_fit import class_weight_option
 from autometa.contract import Task
 from autometa.knowledge._base import KnowledgeBase
 from autometa.search._ensemble import score_predictions
 from autometa.search._evaluation import cross_validate_config
-from autometa.search._weights import RowWeights, accepts_sample_weight, fit_estimator
+from autometa.search._weights import (
+    RowWeights,
+    accepts_sample_weight,
+    class_sample_weight,
+    fit_estimator,
+)
 
 QUICK = {"n_trials": 2, "random_state": 0, "warm_start": 0, "ensemble": False}
 
@@ -229,11 +236,62 @@ def test_bad_weights_and_groups_fail_before_any_work(
 
 def test_bad_class_weight_is_a_clear_error() -> None:
     X, y = make_classification(n_samples=N, n_features=4, random_state=0)
-    with pytest.raises(ValueError, match="class_weight must be None or 'balanced'"):
-        autometa.fit(X, y, class_weight="auto", n_trials=1)
+    for wrong in ("auto", [1.0, 2.0]):
+        with pytest.raises(ValueError, match=r"class_weight must be None, 'balanced' or a dict"):
+            autometa.fit(X, y, class_weight=wrong, n_trials=1)
     Xr, yr = make_regression(n_samples=N, n_features=4, random_state=0)
-    with pytest.raises(ValueError, match="regression task"):
-        autometa.fit(Xr, yr, class_weight="balanced", n_trials=1)
+    for weighing in ("balanced", {0: 2.0}):
+        with pytest.raises(ValueError, match="regression task"):
+            autometa.fit(Xr, yr, class_weight=weighing, n_trials=1)
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "error", "message"),
+    [
+        (
+            {5: 2.0},
+            ValueError,
+            r"names \[5\], which is not a class of y; the classes are \[0, 1, 2\]",
+        ),
+        ({"1": 2.0}, ValueError, r"names \['1'\], which is not a class.*1 and '1' differ"),
+        ({0: -1.0}, ValueError, "class 0 the weight -1.0; a class weight must be a finite number"),
+        ({1: np.inf}, ValueError, "class 1 the weight inf"),
+        ({1: float("nan")}, ValueError, "class 1 the weight nan"),
+        ({0: "heavy"}, TypeError, "weights must be numbers; class 0 has 'heavy'"),
+        ({0: True}, TypeError, "weights must be numbers"),
+        ({0: 0, 1: 0, 2: 0}, ValueError, "every class the weight 0.*no row"),
+        ({0: 0, 1: 0}, ValueError, r"leaves a single class with a positive weight \(2\)"),
+    ],
+)
+def test_bad_class_weight_dicts_fail_before_any_work(
+    class_weight: dict[Any, Any],
+    error: type[Exception],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = make_classification(
+        n_samples=60, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
+    # The classes are checked as the task is built, before the meta-features are computed.
+    from autometa.search import _planning
+
+    def no_work(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("planning went past the task's checks")
+
+    monkeypatch.setattr(_planning, "compute_meta_features", no_work)
+    with pytest.raises(error, match=message):
+        autometa.AutoMetaClassifier(class_weight=class_weight, n_trials=1).fit(X, y)
+
+
+def test_class_weight_and_sample_weight_together_must_leave_two_classes() -> None:
+    X, y = make_classification(
+        n_samples=60, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
+    weights = (y != 2).astype(float)  # class 2 out by its rows, class 0 by its weight
+    with pytest.raises(ValueError, match=r"sample_weight with class_weight leaves a single class"):
+        autometa.fit(X, y, sample_weight=weights, class_weight={0: 0.0}, **QUICK)
+    with pytest.raises(ValueError, match="leaves no row"):
+        Task.from_data(X, y, sample_weight=(y == 0).astype(float), class_weight={0: 0.0})
 
 
 # -- class imbalance -------------------------------------------------------------------------------
@@ -249,14 +307,106 @@ def test_balanced_class_weight_raises_balanced_accuracy_on_imbalanced_data() -> 
     assert balanced.best_score_ > plain.best_score_ + 0.05
 
 
+# -- per-class weights --------------------------------------------------------------------------
+def _imbalanced(n_major: int = 180, n_minor: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes whose counts divide by 5: stratified 5-fold training parts keep the
+    exact class ratio, so per-fold balanced weights equal the whole table's."""
+    X, y = make_classification(
+        n_samples=3 * n_major, n_features=5, n_informative=3, class_sep=0.7, random_state=2
+    )
+    rows = np.r_[np.flatnonzero(y == 0)[:n_major], np.flatnonzero(y == 1)[:n_minor]]
+    return X[rows], y[rows]
+
+
+def _balanced_dict(y: np.ndarray) -> dict[int, float]:
+    classes, counts = np.unique(y, return_counts=True)
+    return {int(c): len(y) / (len(classes) * n) for c, n in zip(classes, counts, strict=True)}
+
+
+def test_a_dict_of_the_balanced_weights_fits_as_balanced() -> None:
+    X, y = _imbalanced()
+    as_dict = _balanced_dict(y)
+    assert as_dict == {0: pytest.approx(200 / 360), 1: 5.0}
+    splits = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    model, frame = LogisticRegression(max_iter=1000), pd.DataFrame(X)
+    scores = {
+        str(weighing): cross_validate_config(
+            model, frame, y, splits, "balanced_accuracy", weights=RowWeights(None, weighing)
+        ).fold_scores
+        for weighing in ("balanced", as_dict, None)
+    }
+    assert scores[str(as_dict)] == pytest.approx(scores["balanced"], abs=1e-9)
+    assert np.mean(scores["balanced"]) > np.mean(scores["None"]) + 0.05
+    # And through a whole search: the same trials, the same scores.
+    options = {**QUICK, "algorithms": ["linear"], "scoring": "balanced_accuracy", "cv": 5}
+    balanced = autometa.fit(X, y, class_weight="balanced", **options)
+    weighted = autometa.fit(X, y, class_weight=as_dict, **options)
+    assert weighted.get_params()["class_weight"] is as_dict
+    assert [e.config for e in weighted.evaluations_] == [e.config for e in balanced.evaluations_]
+    assert [e.score for e in weighted.evaluations_] == pytest.approx(
+        [e.score for e in balanced.evaluations_], abs=1e-9
+    )
+
+
+def test_a_class_weighed_zero_is_left_out_of_training() -> None:
+    X, y = make_classification(
+        n_samples=150, n_features=5, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
+    options = {**QUICK, "algorithms": ["linear"], "scoring": "accuracy"}
+    plain = autometa.fit(X, y, **options)
+    without_0 = autometa.fit(X, y, class_weight={0: 0.0}, **options)
+    heavy_0 = autometa.fit(X, y, class_weight={0: 20.0}, **options)
+    assert list(without_0.classes_) == [0, 1, 2]  # still a class, never learned
+    share_of_0 = {
+        name: np.mean(model.predict(X) == 0)
+        for name, model in (("plain", plain), ("without", without_0), ("heavy", heavy_0))
+    }
+    assert share_of_0["without"] < 0.05 < 0.25 < share_of_0["plain"] < share_of_0["heavy"]
+
+
+def test_class_sample_weight_looks_dicts_up_by_label() -> None:
+    y = np.array([0, 1, 1, 2, 2, 2])
+    expected = compute_sample_weight({0: 3.0, 2: 0.5}, y)
+    np.testing.assert_array_equal(class_sample_weight({0: 3.0, 2: 0.5}, y), expected)
+    np.testing.assert_array_equal(
+        class_sample_weight("balanced", y), compute_sample_weight("balanced", y)
+    )
+    # Labels that read as numbers stay labels (scikit-learn 1.9 looks "1" up as 1).
+    text = np.array(["1", "2", "2"], dtype=object)
+    np.testing.assert_array_equal(class_sample_weight({"1": 5.0}, text), [5.0, 1.0, 1.0])
+    # A training fold may lack a class the dict names (one kept out of it).
+    np.testing.assert_array_equal(class_sample_weight({2: 4.0, 0: 3.0}, y[:3]), [3.0, 1.0, 1.0])
+    weights = RowWeights(np.array([1.0, 2.0, 1.0, 1.0, 0.0, 1.0]), {1: 0.5})
+    np.testing.assert_array_equal(weights.for_fit(y, np.array([1, 4, 5])), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(weights.for_score(np.array([1, 4])), [2.0, 0.0])
+
+
+def test_a_class_weight_dict_gives_the_task_an_id_of_its_own() -> None:
+    X, y = make_classification(n_samples=N, n_features=4, random_state=0)
+    plain = Task.from_data(X, y)
+    weighted = Task.from_data(X, y, class_weight={0: 1.0, 1: 2.5})
+    assert weighted.task_id.startswith(plain.task_id + "-r")
+    assert weighted.class_weight == {0: 1.0, 1: 2.5}
+    # The same weights in another order, with other number types: the same task.
+    for same in ({1: 2.5, 0: 1}, {np.int64(1): np.float32(2.5), np.int64(0): 1.0}):
+        assert Task.from_data(X, y, class_weight=same).task_id == weighted.task_id
+        assert plain.with_rows(class_weight=same).task_id == weighted.task_id
+    others = [{0: 1.0, 1: 3.0}, {0: 2.5, 1: 1.0}, "balanced"]
+    ids = {Task.from_data(X, y, class_weight=other).task_id for other in others}
+    assert weighted.task_id not in ids
+    assert len(ids) == len(others)
+    assert Task.from_data(X, y, class_weight={}).task_id == plain.task_id  # names no class
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 1.0, 1: 3.0}])
 def test_weighted_fits_do_not_teach_a_writable_knowledge_base(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    class_weight: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
     path = tmp_path / "kb.db"
     options = {**QUICK, "algorithms": ["linear"], "knowledge": str(path)}
     with caplog.at_level(logging.WARNING, logger="autometa"):
-        autometa.fit(X, y, class_weight="balanced", **options)
+        autometa.fit(X, y, class_weight=class_weight, **options)
     assert "not added to the knowledge base" in caplog.text
     assert KnowledgeBase.open(path).counts()["evaluations"] == 0
     autometa.fit(X, y, groups=np.arange(60) % 5, **options)  # groups alone do teach
@@ -286,6 +436,66 @@ def test_the_command_line_takes_weight_and_group_columns(tmp_path: Path) -> None
     missing = CliRunner().invoke(main, [*args[:-4], "--groups", "nowhere"])
     assert missing.exit_code == 2
     assert "--groups 'nowhere': no such column" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("target", "text", "expected"),
+    [
+        (pd.Series([0, 1, 1]), "0=1,1=4.5", {0: 1.0, 1: 4.5}),
+        (pd.Series([0, 1, 1]), " 1 = 2 , 0=0.5", {1: 2.0, 0: 0.5}),
+        (pd.Series([0.0, 1.0, 1.0]), "1=3", {1.0: 3.0}),
+        (pd.Series(["no", "yes", "yes"]), "yes=3,no=1", {"yes": 3.0, "no": 1.0}),
+        (pd.Series(["1", "2", "2"], dtype=object), "1=3", {"1": 3.0}),
+        (pd.Series([True, False, False]), "True=2", {True: 2.0}),
+        (pd.Series(["a=b", "c", "c"]), "a=b=2", {"a=b": 2.0}),
+        (pd.Series([0, 1, 1]), "balanced", "balanced"),
+        (pd.Series([0, 1, 1]), None, None),
+    ],
+)
+def test_the_class_weight_option_reads_labels_as_the_target_holds_them(
+    target: pd.Series, text: str | None, expected: Any
+) -> None:
+    weights = class_weight_option(text, target)
+    assert weights == expected
+    if isinstance(expected, dict):
+        assert [type(label) for label in weights] == [type(label) for label in expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("heavy", "expected 'balanced' or LABEL=WEIGHT"),
+        ("0=1,", "expected 'balanced' or LABEL=WEIGHT"),
+        ("=2", "expected 'balanced' or LABEL=WEIGHT"),
+        ("0=1,1=x", "the weight of class 1, 'x', is not a number"),
+        ("1=2,1=3", "class 1 is given twice"),
+    ],
+)
+def test_a_malformed_class_weight_option_says_its_format(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        class_weight_option(text, pd.Series([0, 1, 1]))
+
+
+def test_the_command_line_takes_class_weights_per_label(tmp_path: Path) -> None:
+    X, y = make_classification(n_samples=80, n_features=4, weights=[0.8], random_state=0)
+    table = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
+    table["label"] = y
+    data = tmp_path / "table.csv"
+    table.to_csv(data, index=False)
+    args = ["fit", str(data), "--target", "label", "--n-trials", "2", "--no-warm-start"]
+    args += ["--algorithms", "linear", "--no-ensemble", "--json"]
+    result = CliRunner().invoke(main, [*args, "--class-weight", "0=1,1=4"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scoring"] == "roc_auc"
+    unknown = CliRunner().invoke(main, [*args, "--class-weight", "0=1,2=4"])
+    assert unknown.exit_code == 2
+    assert "names [2], which is not a class of y; the classes are [0, 1]" in unknown.output
+    malformed = CliRunner().invoke(main, [*args, "--class-weight", "0:4"])
+    assert malformed.exit_code == 2
+    assert "expected 'balanced' or LABEL=WEIGHT" in malformed.output
+    shown = " ".join(CliRunner().invoke(main, ["fit", "--help"]).output.split())
+    assert "LABEL=WEIGHT[,LABEL=WEIGHT...]" in shown
+    assert "Default: none, every class weighs 1" in shown
 
 
 def test_weights_and_groups_give_the_task_its_own_id() -> None:

@@ -32,6 +32,7 @@ from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskReco
 from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
 from autometa.contract._native_categories import CategoricalFrame, categorical_frame_preprocessor
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
+from autometa.contract._row_checks import ClassWeight
 from autometa.contract._sampler import (
     BUILTIN_SAMPLERS,
     SamplerContext,
@@ -68,6 +69,7 @@ __all__ = [
     "TASK_KINDS",
     "Algorithm",
     "CategoricalFrame",
+    "ClassWeight",
     "Config",
     "ConfigEncoder",
     "CostModel",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -28,7 +29,12 @@ from autometa.contract._column_roles import (
 )
 from autometa.contract._cv import DEFAULT_N_SPLITS, HOLDOUT_FRACTION, Splitter, _holdout, make_cv
 from autometa.contract._kinds import TASK_KINDS, TaskKind
-from autometa.contract._row_checks import check_class_weight, check_groups, check_sample_weight
+from autometa.contract._row_checks import (
+    ClassWeight,
+    check_class_weight,
+    check_groups,
+    check_sample_weight,
+)
 from autometa.contract._splitters import FirstSplit, TrainingOnlyRows
 from autometa.contract._task_checks import (
     DEFAULT_SCORING,
@@ -127,8 +133,9 @@ class Task:
     fitted and scorers score with them."""
     groups: np.ndarray | None = field(default=None, repr=False)
     """One integer group code per row, or None. Every split keeps a group on one side."""
-    class_weight: Literal["balanced"] | None = None
-    """``"balanced"``: training weights make every class weigh the same (times
+    class_weight: ClassWeight = None
+    """``"balanced"`` (every class weighs the same) or a dict ``{class label: weight}``
+    (classes not named weigh 1), checked: training rows weigh their class's weight (times
     ``sample_weight``); scorers do not use them."""
 
     # -- construction ---------------------------------------------------------------------
@@ -146,7 +153,7 @@ class Task:
         task_id: str | None = None,
         sample_weight: Any = None,
         groups: Any = None,
-        class_weight: Literal["balanced"] | None = None,
+        class_weight: ClassWeight = None,
     ) -> Task:
         """Validate ``X`` and ``y`` and infer what is not given.
 
@@ -192,10 +199,10 @@ class Task:
             _check_classes(task_kind, classes, counts)
         chosen_scoring = scoring or DEFAULT_SCORING[task_kind]
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(target))
+        class_weight = check_class_weight(class_weight, task_kind != "regression", classes)
         if task_kind != "regression":
-            _check_weighted_classes(target, weights)
+            _check_weighted_classes(target, weights, _as_dict(class_weight))
         codes = None if groups is None else check_groups(groups, len(target))
-        check_class_weight(class_weight, task_kind != "regression")
         # The default number of folds shrinks with tiny data; a number the user gave is
         # checked as given.
         default_folds = min(DEFAULT_N_SPLITS, max(2, len(target)))
@@ -223,7 +230,7 @@ class Task:
         self,
         sample_weight: Any = None,
         groups: Any = None,
-        class_weight: Literal["balanced"] | None = None,
+        class_weight: ClassWeight = None,
         cv: int | Splitter | None = None,
     ) -> Task:
         """The same task with row weights, groups and class weighting, checked.
@@ -233,17 +240,19 @@ class Task:
         row, no missing values; every split then keeps each group whole on one side: a
         number of folds (``cv``, or the task's own when ``cv`` is None) becomes group
         k-fold (stratified for classification), a holdout a group holdout, and a
-        splitter given as ``cv`` is used as given (with the groups). ``class_weight``:
-        ``"balanced"`` weighs each class the same in training (classification only).
+        splitter given as ``cv`` is used as given (with the groups). ``class_weight``
+        (classification only): ``"balanced"`` weighs each class the same in training, a
+        dict ``{class label: weight}`` weighs the rows of each class named (finite,
+        non-negative; every label a class of y; others weigh 1).
 
         Any of them appends a digest of them to ``task_id``: a durable study or a
         knowledge base never takes a weighted fit's scores for the plain task's.
         """
         weights = None if sample_weight is None else check_sample_weight(sample_weight, self.n_rows)
+        class_weight = check_class_weight(class_weight, self.is_classification, self.classes)
         if self.is_classification:
-            _check_weighted_classes(self.y, weights)
+            _check_weighted_classes(self.y, weights, _as_dict(class_weight))
         codes = None if groups is None else check_groups(groups, self.n_rows)
-        check_class_weight(class_weight, self.is_classification)
         task = replace(
             self,
             sample_weight=weights,
@@ -350,7 +359,7 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
 
 
 def _rows_suffix(
-    weights: np.ndarray | None, groups: np.ndarray | None, class_weight: str | None
+    weights: np.ndarray | None, groups: np.ndarray | None, class_weight: ClassWeight
 ) -> str:
     """``-r`` and a digest of the rows' weights, groups and class weighting; empty
     without any."""
@@ -359,8 +368,23 @@ def _rows_suffix(
     digest = hashlib.sha1(usedforsecurity=False)
     for part in (weights, groups):
         digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
-    digest.update(str(class_weight).encode())
+    digest.update(_class_weight_text(class_weight).encode())
     return f"-r{digest.hexdigest()[:8]}"
+
+
+def _class_weight_text(class_weight: ClassWeight) -> str:
+    """``class_weight`` as text that does not depend on a dict's order: its items sorted
+    by their labels' text (then their ``repr``, so ``1`` and ``'1'`` never tie)."""
+    if not isinstance(class_weight, Mapping):
+        return str(class_weight)  # None or "balanced", as task ids have always had them
+    items = sorted(class_weight.items(), key=lambda item: (str(item[0]), repr(item[0])))
+    return "{" + ", ".join(f"{label!r}: {weight!r}" for label, weight in items) + "}"
+
+
+def _as_dict(class_weight: ClassWeight) -> Mapping[Any, float] | None:
+    """The per-class weights of a dict ``class_weight``; None for None or "balanced"
+    (which weighs every class more than 0)."""
+    return class_weight if isinstance(class_weight, Mapping) else None
 
 
 def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,17 +213,26 @@ def _check_classes(kind: TaskKind, classes: np.ndarray, counts: np.ndarray) -> N
     )
 
 
-def _check_weighted_classes(y: np.ndarray, weights: np.ndarray | None) -> None:
+def _check_weighted_classes(
+    y: np.ndarray, weights: np.ndarray | None, class_weight: Mapping[Any, float] | None = None
+) -> None:
     """Weights must leave two classes in play: with zero weight on every row of all
-    classes but one, no classifier learns anything and no score can be computed."""
+    classes but one, no classifier learns anything and no score can be computed.
+
+    ``class_weight`` (a checked dict) takes the classes it weighs 0 out of play too:
+    together with ``sample_weight`` it may leave a single class, as neither alone does.
+    """
     if weights is None:
         return
-    weighted = np.unique(y[weights > 0])
+    weighted = [
+        c for c in np.unique(y[weights > 0]).tolist() if (class_weight or {}).get(c, 1.0) > 0
+    ]
     if len(weighted) < 2:
+        given = "sample_weight" if class_weight is None else "sample_weight with class_weight"
+        left = f"a single class with positive weight ({weighted[0]!r})" if weighted else "no row"
         raise ValueError(
-            f"sample_weight leaves a single class with positive weight ({_plain(weighted[0])!r}); "
-            "a classifier needs rows of at least two classes. Give rows of another class "
-            "a positive weight."
+            f"{given} leaves {left}; a classifier needs rows of at least two classes. "
+            "Give rows of another class a positive weight."
         )
 
 

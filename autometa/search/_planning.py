@@ -23,6 +23,7 @@ from autometa._plugins import Plugins, build_plugin_manager
 from autometa.contract._cost import measured_rows
 from autometa.contract._knowledge import KnowledgeView
 from autometa.contract._metalearner import SearchBudget
+from autometa.contract._row_checks import ClassWeight, check_class_weight
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase
@@ -133,11 +134,13 @@ def make_plan(
     blocked: Iterable[str] = (),
     algorithms: Iterable[str] | None = None,
     timeout: float | None = None,
+    class_weight: ClassWeight = None,
 ) -> Plan:
     """Validate the data, ask the plugins, and compute the warm-start recommendations.
 
     ``algorithms`` restricts the search (and the recommendations) to those names;
     ``timeout`` is the search's budget in seconds, told to learners that order for it.
+    ``class_weight`` is only checked, against the classes of y (see :func:`plan_space`).
     The plan's ``timings`` say how long each step (:data:`PLANNING_STEPS`) took.
     """
     if warm_start is not None and warm_start < 0:
@@ -155,6 +158,7 @@ def make_plan(
         blocked=blocked,
         algorithms=algorithms,
         timings=timings,
+        class_weight=class_weight,
     )
     manager, task, searched = space.plugins, space.task, space.algorithms
     with _timed(timings, "meta_features"):
@@ -208,11 +212,15 @@ def plan_space(
     blocked: Iterable[str] = (),
     algorithms: Iterable[str] | None = None,
     timings: dict[str, float] | None = None,
+    class_weight: ClassWeight = None,
 ) -> Space:
     """Steps 1-3 of a plan: the plugins, the validated task, the algorithms searched.
 
     ``algorithms`` restricts the space to those names; with ``timings``, the seconds
-    each step took are added to it.
+    each step took are added to it. ``class_weight`` is checked against the task's
+    classes as soon as the task is built, so a label y lacks fails before any work;
+    the task does not take it (a fit joins it later, with the rows' weights:
+    :meth:`Task.with_rows <autometa.contract.Task.with_rows>`).
     """
     timings = {} if timings is None else timings
     with _timed(timings, "plugins"):
@@ -221,6 +229,7 @@ def plan_space(
         task = Task.from_data(
             X, y, kind=kind, scoring=scoring, cv=cv, random_state=random_state, name=name
         )
+        check_class_weight(class_weight, task.is_classification, task.classes)
     with _timed(timings, "algorithms"):
         offered = manager.algorithms(task)
         searched = offered if algorithms is None else restrict_algorithms(offered, algorithms, task)

@@ -1,10 +1,11 @@
 """Row weights: which rows count how much in fitting and in scoring.
 
 A task's ``sample_weight`` goes to every estimator's ``fit`` and to every scorer;
-``class_weight="balanced"`` adds training weights that make each class weigh the same
-(computed on the rows a model is fitted on, as scikit-learn's
-``compute_sample_weight("balanced", y)``), which scorers do not use: the score measures
-what the user asked for, the class weights only change how models learn.
+``class_weight`` adds training weights by class (``"balanced"``: each class weighs the
+same, computed on the rows a model is fitted on, as scikit-learn's
+``compute_sample_weight("balanced", y)``; a dict: each class its weight, 1 when not
+named), which scorers do not use: the score measures what the user asked for, the class
+weights only change how models learn.
 
 Estimators are built by plugins, usually as a Pipeline whose last step is the model,
 sometimes wrapped (a ``TransformedTargetRegressor``): :func:`fit_estimator` routes the
@@ -29,6 +30,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import has_fit_parameter
 
 if TYPE_CHECKING:
+    from autometa.contract._row_checks import ClassWeight
     from autometa.contract._task import Task
     from autometa.contract._types import Algorithm
 
@@ -39,15 +41,16 @@ class RowWeights:
 
     sample_weight: np.ndarray | None
     """One weight per row of the task, or None."""
-    balance_classes: bool = False
+    class_weight: ClassWeight = None
+    """The task's checked ``class_weight``: None, ``"balanced"`` or a dict."""
 
     def for_fit(self, y: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray | None:
         """Training weights of ``rows`` (all rows when None) whose targets are ``y[rows]``."""
         picked = slice(None) if rows is None else rows
         weights = None if self.sample_weight is None else self.sample_weight[picked]
-        if self.balance_classes:
-            balanced = compute_sample_weight("balanced", np.asarray(y)[picked])
-            weights = balanced if weights is None else weights * balanced
+        if self.class_weight is not None:
+            by_class = class_sample_weight(self.class_weight, np.asarray(y)[picked])
+            weights = by_class if weights is None else weights * by_class
         return weights
 
     def for_score(self, rows: np.ndarray) -> np.ndarray | None:
@@ -59,7 +62,23 @@ def row_weights(task: Task) -> RowWeights | None:
     """The task's weights, or None when every row weighs the same everywhere."""
     if task.sample_weight is None and task.class_weight is None:
         return None
-    return RowWeights(task.sample_weight, task.class_weight == "balanced")
+    return RowWeights(task.sample_weight, task.class_weight)
+
+
+def class_sample_weight(class_weight: ClassWeight, y: np.ndarray) -> np.ndarray:
+    """Each row's weight by its class, as scikit-learn's ``compute_sample_weight``.
+
+    ``"balanced"`` (and None) is delegated to it. A dict is looked up here, by the class
+    labels themselves (a class not named weighs 1): scikit-learn 1.9 looks a class up as
+    ``int(label)`` (else ``str(label)``), which misreads text labels such as ``"1"``, and
+    refuses a dict naming a class that ``y`` lacks while another class is not named,
+    which a training fold may do (a rare class kept out of it).
+    """
+    if not isinstance(class_weight, Mapping):
+        return np.asarray(compute_sample_weight(class_weight, y), dtype=np.float64)
+    classes, codes = np.unique(y, return_inverse=True)
+    per_class = np.array([class_weight.get(c, 1.0) for c in classes.tolist()], dtype=np.float64)
+    return per_class[codes.reshape(-1)]
 
 
 def training_weights(task: Task) -> np.ndarray | None:
