@@ -63,10 +63,12 @@ SAFE_AUTOMETA_TYPES = frozenset(
         "autometa.search._ensemble_model.EnsembleSummary",
         # A data type described by its name, e.g. numpy.dtype('float64'); skops lists it.
         "numpy.dtype",
-        # scikit-learn classes the shipped catalogue's models hold (a calibrated SVC) that
-        # skops does not list itself: estimators and a splitter whose state is data.
+        # scikit-learn classes the shipped catalogue's models hold (a calibrated SVC, the
+        # target encoder's folds) that skops does not list itself: estimators and
+        # splitters whose state is data (a number of folds, a flag and an integer seed).
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.model_selection._split.KFold",
         "sklearn.model_selection._split.StratifiedKFold",
     }
 )

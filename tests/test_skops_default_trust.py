@@ -47,8 +47,9 @@ CASES = [("classification", n) for n in _names(("binary", "multiclass"))] + [
 
 def tiny(kind: str) -> tuple[pd.DataFrame, pd.Series]:
     """80 rows, 6 numeric columns (few enough that k-NN builds a k-d tree), a missing value,
-    a categorical column with few levels and one with many (HistGradientBoosting's native
-    categories, one-hot and ordinal codes elsewhere)."""
+    a categorical column with few levels (one-hot) and one with many (HistGradientBoosting's
+    native categories, the forests' ordinal codes, target encoding in the pipelines that
+    standardise features: its folds are saved too)."""
     load = load_breast_cancer if kind == "classification" else load_diabetes
     X, y = load(return_X_y=True, as_frame=True)
     rows = np.random.RandomState(0).permutation(len(X))[:80]

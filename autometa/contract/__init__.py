@@ -10,6 +10,7 @@ where it is. The contract imports nothing of autometa outside itself
 (tests/test_architecture.py checks it), so what two plugins share lives here.
 """
 
+from autometa.contract._column_roles import MAX_ONE_HOT_LEVELS, many_level_columns
 from autometa.contract._cost import (
     CostModel,
     TaskSize,
@@ -64,6 +65,7 @@ __all__ = [
     "ALGORITHM_PARAM",
     "BUILTIN_SAMPLERS",
     "HOLDOUT_FRACTION",
+    "MAX_ONE_HOT_LEVELS",
     "PARAM_SEPARATOR",
     "PROJECT_NAME",
     "TASK_KINDS",
@@ -101,6 +103,7 @@ __all__ = [
     "hookspec",
     "is_number",
     "make_pool",
+    "many_level_columns",
     "measured_rows",
     "pool_summary",
     "resolve_params",

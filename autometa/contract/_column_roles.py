@@ -25,6 +25,13 @@ into what a model can use, the same way at fit and at predict time:
 Everything else keeps its dtype-based role (numeric or categorical). The rules are
 conservative: a column is re-roled only when its evidence is clear, since dropping a
 useful column costs more than keeping a useless one.
+
+One more fact is recorded but changes no column: which categorical columns have **many
+levels** (more than :data:`MAX_ONE_HOT_LEVELS` in the training data,
+:func:`many_level_columns`). One-hot encoding them would give a column per level, so the
+shipped catalogue's pipelines that standardise their features (linear models, SVM, kNN,
+the neural network, naive Bayes) target-encode them instead, the forests split their
+ordinal codes and the boosters take them as native categories; the explanation says so.
 """
 
 from __future__ import annotations
@@ -44,6 +51,14 @@ MIN_TEXT_WORDS = 4.0
 
 MAX_TEXT_REPEAT = 0.5
 """Free text repeats rarely: at most this share of its cells may be repeats of others."""
+
+MAX_ONE_HOT_LEVELS = 20
+"""Categorical columns with at most this many levels are one-hot encoded; a column with
+more has many levels (target-encoded or ordinal codes, depending on the model)."""
+
+SCALED_PIPELINES = "linear, sgd, svm, knn, mlp, naive_bayes"
+"""The shipped algorithms whose pipelines standardise features and so target-encode
+columns of many levels (plugins/autometa_sklearn, ``make_preprocessor(scale=True)``)."""
 
 MIN_DATE_SHARE = 0.95
 """Share of a text column's non-missing cells that must parse as dates."""
@@ -71,7 +86,9 @@ class ColumnRoles:
     ``dates`` and ``durations`` become numeric columns, ``ids`` are dropped, ``text``
     becomes length features; ``timed`` lists the date columns whose hour is kept and
     ``day_first`` those written day first (``31/01/2024``), decided once at fit time so
-    that predict reads them alike.
+    that predict reads them alike. ``many_levels`` re-roles nothing: it names the
+    categorical columns with more than :data:`MAX_ONE_HOT_LEVELS` levels at fit time
+    (:func:`many_level_columns`), so that the explanation can say how they are encoded.
     """
 
     dates: tuple[str, ...] = ()
@@ -80,8 +97,10 @@ class ColumnRoles:
     durations: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     text: tuple[str, ...] = ()
+    many_levels: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
+        """Whether any column is re-roled (``many_levels`` changes no column)."""
         return bool(self.dates or self.durations or self.ids or self.text)
 
     def derived_names(self, column: str) -> tuple[str, ...]:
@@ -98,7 +117,11 @@ class ColumnRoles:
         return (column,)
 
     def describe(self) -> list[str]:
-        """One line per re-roled column, for warnings and the explanation."""
+        """One line per re-roled column and per column of many levels, for the explanation.
+
+        Task.from_data warns with these lines before ``many_levels`` is known: a column
+        of many levels is no problem to warn about, only a fact to explain.
+        """
         lines = [f"{c!r} holds dates: used as calendar numbers" for c in self.dates]
         lines += [f"{c!r} holds durations: used as seconds" for c in self.durations]
         lines += [f"{c!r} is unique in every row (an identifier): dropped" for c in self.ids]
@@ -106,6 +129,12 @@ class ColumnRoles:
             f"{c!r} holds free text: used as its length in characters and words "
             "(encode the text yourself if its content matters)"
             for c in self.text
+        ]
+        lines += [
+            f"{c!r} has more than {MAX_ONE_HOT_LEVELS} levels: target-encoded (each level's "
+            f"cross-fitted mean target) in the pipelines that standardise features "
+            f"({SCALED_PIPELINES}); ordinal codes or native categories for tree models"
+            for c in self.many_levels
         ]
         return lines
 
@@ -163,6 +192,12 @@ def derive_columns(frame: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
             parts[column] = series
     derived: pd.DataFrame = pd.DataFrame(parts, index=frame.index)
     return derived
+
+
+def many_level_columns(frame: pd.DataFrame, categorical: Iterable[str]) -> tuple[str, ...]:
+    """The ``categorical`` columns of ``frame`` with more than :data:`MAX_ONE_HOT_LEVELS`
+    distinct non-missing levels: those one-hot encoding would blow up."""
+    return tuple(c for c in categorical if frame[c].nunique(dropna=True) > MAX_ONE_HOT_LEVELS)
 
 
 def derived_columns(columns: Iterable[str], roles: ColumnRoles) -> tuple[str, ...]:

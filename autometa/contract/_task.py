@@ -26,6 +26,7 @@ from autometa.contract._column_roles import (
     derive_columns,
     derived_columns,
     detect_roles,
+    many_level_columns,
 )
 from autometa.contract._cv import DEFAULT_N_SPLITS, HOLDOUT_FRACTION, Splitter, _holdout, make_cv
 from autometa.contract._kinds import TASK_KINDS, TaskKind
@@ -184,6 +185,7 @@ class Task:
         target = _as_target(y, n_rows=frame.shape[0])
         schema = _infer_schema(frame)
         frame = schema.transform(frame)
+        schema = _with_many_levels(schema, frame)
         _check_numeric_range(frame, schema.numeric)
         if scoring is not None:
             _check_scoring(scoring)
@@ -356,6 +358,13 @@ def _infer_schema(frame: pd.DataFrame) -> FeatureSchema:
     return FeatureSchema(
         tuple(str(c) for c in frame.columns), tuple(categorical), tuple(empty), roles
     )
+
+
+def _with_many_levels(schema: FeatureSchema, frame: pd.DataFrame) -> FeatureSchema:
+    """``schema`` with its categorical columns of many levels recorded, counted on the
+    transformed ``frame`` (the strings the encoders see), after the column warnings."""
+    many = many_level_columns(frame, schema.categorical)
+    return replace(schema, roles=replace(schema.roles, many_levels=many)) if many else schema
 
 
 def _rows_suffix(
