@@ -167,3 +167,18 @@ def _shown(labels: list[Any]) -> str:
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds; anything else as it is."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def class_weight_text(class_weight: ClassWeight) -> str:
+    """``class_weight`` as text that does not depend on a dict's order: its items sorted
+    by their labels' text (then their ``repr``, so ``1`` and ``'1'`` never tie)."""
+    if not isinstance(class_weight, Mapping):
+        return str(class_weight)  # None or "balanced", as task ids have always had them
+    items = sorted(class_weight.items(), key=lambda item: (str(item[0]), repr(item[0])))
+    return "{" + ", ".join(f"{label!r}: {weight!r}" for label, weight in items) + "}"
+
+
+def class_weight_dict(class_weight: ClassWeight) -> Mapping[Any, float] | None:
+    """The per-class weights of a dict ``class_weight``; None for None or "balanced"
+    (which weighs every class more than 0)."""
+    return class_weight if isinstance(class_weight, Mapping) else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -35,6 +34,8 @@ from autometa.contract._row_checks import (
     check_class_weight,
     check_groups,
     check_sample_weight,
+    class_weight_dict,
+    class_weight_text,
 )
 from autometa.contract._splitters import FirstSplit, TrainingOnlyRows
 from autometa.contract._task_checks import (
@@ -203,7 +204,7 @@ class Task:
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(target))
         class_weight = check_class_weight(class_weight, task_kind != "regression", classes)
         if task_kind != "regression":
-            _check_weighted_classes(target, weights, _as_dict(class_weight))
+            _check_weighted_classes(target, weights, class_weight_dict(class_weight))
         codes = None if groups is None else check_groups(groups, len(target))
         # The default number of folds shrinks with tiny data; a number the user gave is
         # checked as given.
@@ -253,7 +254,7 @@ class Task:
         weights = None if sample_weight is None else check_sample_weight(sample_weight, self.n_rows)
         class_weight = check_class_weight(class_weight, self.is_classification, self.classes)
         if self.is_classification:
-            _check_weighted_classes(self.y, weights, _as_dict(class_weight))
+            _check_weighted_classes(self.y, weights, class_weight_dict(class_weight))
         codes = None if groups is None else check_groups(groups, self.n_rows)
         task = replace(
             self,
@@ -377,23 +378,8 @@ def _rows_suffix(
     digest = hashlib.sha1(usedforsecurity=False)
     for part in (weights, groups):
         digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
-    digest.update(_class_weight_text(class_weight).encode())
+    digest.update(class_weight_text(class_weight).encode())
     return f"-r{digest.hexdigest()[:8]}"
-
-
-def _class_weight_text(class_weight: ClassWeight) -> str:
-    """``class_weight`` as text that does not depend on a dict's order: its items sorted
-    by their labels' text (then their ``repr``, so ``1`` and ``'1'`` never tie)."""
-    if not isinstance(class_weight, Mapping):
-        return str(class_weight)  # None or "balanced", as task ids have always had them
-    items = sorted(class_weight.items(), key=lambda item: (str(item[0]), repr(item[0])))
-    return "{" + ", ".join(f"{label!r}: {weight!r}" for label, weight in items) + "}"
-
-
-def _as_dict(class_weight: ClassWeight) -> Mapping[Any, float] | None:
-    """The per-class weights of a dict ``class_weight``; None for None or "balanced"
-    (which weighs every class more than 0)."""
-    return class_weight if isinstance(class_weight, Mapping) else None
 
 
 def _fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:
