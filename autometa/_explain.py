@@ -71,8 +71,7 @@ def explain_fit(model: Any) -> str:
         *(f"  column {line}." for line in model.schema_.roles.describe()),
         f"Strategy ({model.strategy_source_}): meta_learner={strategy.meta_learner}, "
         f"n_warm_starts={strategy.n_warm_starts}, sampler={strategy.sampler}, "
-        f"validation={strategy.validation}"
-        + (f" ({strategy.n_splits} folds)" if strategy.validation == "cv" else "")
+        + _validation(strategy, getattr(model, "cv", None))
         + _stepping(strategy)
         + (f". {strategy.reason}" if strategy.reason else ""),
         f"Trials: {len(evaluations)} ({len(ok)} ok, {failed} failed, {capped} capped, "
@@ -94,6 +93,15 @@ def explain_fit(model: Any) -> str:
     if timings:
         parts.append(format_planning(timings))
     return "\n".join(parts)
+
+
+def _validation(strategy: Any, cv: Any) -> str:
+    """The validation the trials used: the user's ``cv`` when given (it overrides the
+    strategy's), else the strategy's scheme."""
+    if cv is not None:
+        return f"validation=cv={cv!r} (given; the strategy's {strategy.validation} not used)"
+    folds = f" ({strategy.n_splits} folds)" if strategy.validation == "cv" else ""
+    return f"validation={strategy.validation}{folds}"
 
 
 def _stepping(strategy: Any) -> str:

@@ -79,6 +79,24 @@ def test_explain_prints_the_planning_timings(cancer: tuple[Any, Any], tiny_knowl
     text = explain_fit(model)
     assert format_planning(model.planning_timings_) in text
     assert model.explain() == text
+    assert "validation=cv (" in text or "validation=holdout" in text
+
+
+def test_explain_names_the_users_cv_not_the_strategys(
+    cancer: tuple[Any, Any], tiny_knowledge: Path
+) -> None:
+    X, y = cancer
+    model = autometa.fit(
+        X,
+        y,
+        n_trials=2,
+        cv=3,
+        random_state=0,
+        algorithms=CHEAP,
+        knowledge=KnowledgeBase.open(tiny_knowledge, read_only=True),
+    )
+    assert "validation=cv=3 (given; the strategy's" in model.explain()
+    assert "(5 folds)" not in model.explain()
 
 
 # -- derived data keyed by the content digest ----------------------------------------------
