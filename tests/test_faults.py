@@ -42,6 +42,7 @@ from autometa.contract import (
 )
 from autometa.knowledge import KnowledgeBase
 from autometa.search._budget import Budget
+from autometa.search._evaluation import TIME_USED_BEFORE_START, run_trial
 from autometa.search._limits import memory_cap, resolve_memory_limit
 from autometa.search._loop import run_search
 from autometa.search._watchdog import HARD_TIMEOUT_GRACE_S
@@ -141,6 +142,23 @@ def test_sequential_memory_hog_is_capped_and_the_limit_is_lifted_again(task: Tas
     assert "MemoryError" in hog.error
     assert fine.ok
     assert study.trials[0].user_attrs["error"] == hog.error
+
+
+def test_a_trial_whose_deadline_passed_before_its_worker_started_is_capped_unrun(
+    task: Task,
+) -> None:
+    estimator = make_pipeline(StandardScaler(), LogisticRegression())
+    splits = list(task.cv.split(task.X, task.y))
+    index, outcome = run_trial(7, time.time() - 1.0, estimator, task.X, task.y, splits, "roc_auc")
+    assert index == 7
+    assert (outcome.status, outcome.error, outcome.fit_time) == (
+        "capped",
+        TIME_USED_BEFORE_START,
+        0.0,
+    )
+    assert not hasattr(estimator[-1], "coef_")  # nothing was fitted
+    index, outcome = run_trial(8, time.time() + 60, estimator, task.X, task.y, splits, "roc_auc")
+    assert outcome.status == "ok"
 
 
 def test_memory_cap_stops_an_allocation_and_never_loosens_a_tighter_limit() -> None:
@@ -288,8 +306,9 @@ def test_fit_with_a_hung_trial_ends_within_its_timeout_plus_grace(
     assert "was stopped" in (hung[0].error or ""), hung
     # A redraw hung in the other worker dies with the pool the stop broke; it is run again
     # alone, and stopped again, unless too little time is left to (a trial may run only
-    # a part of the time left, so redraws happen early and often).
-    stopped_or_late = ("was stopped", "no time left to retry")
+    # a part of the time left, so redraws happen early and often), or its time ran out while
+    # the new pool's worker started (on a busy machine).
+    stopped_or_late = ("was stopped", "no time left to retry", TIME_USED_BEFORE_START)
     assert all(any(m in (e.error or "") for m in stopped_or_late) for e in hung[1:]), hung
     assert model.best_config_.algorithm == "logistic"
     assert model.predict(load_breast_cancer(return_X_y=True)[0][:5]).shape == (5,)

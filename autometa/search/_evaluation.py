@@ -40,6 +40,10 @@ if TYPE_CHECKING:  # a worker imports Optuna only when it is handed a pruner
     from autometa.search._pruning import PruningSnapshot
 
 
+TIME_USED_BEFORE_START = "its time ran out before a worker could start it"
+"""The error of a trial whose deadline passed while it waited for a worker."""
+
+
 @dataclass(frozen=True)
 class CVOutcome:
     """Scores of one configuration: mean over folds (greater is better) and timing."""
@@ -260,6 +264,10 @@ def run_trial(
     :func:`cross_validate_config`'s. This module is imported by every new worker, so it
     stays free of Optuna (unpickling a pruning snapshot imports it) and the rest of autometa.
     """
+    if deadline is not None and deadline <= time.time():
+        # Waiting for a worker (a new pool, on a busy machine) used up the trial's time: say so,
+        # rather than start a fit only to stop it at once.
+        return index, CVOutcome(math.nan, 0.0, "capped", TIME_USED_BEFORE_START)
     marker = _leave_marker(marker_dir, index, deadline)
     try:
         limit = None if deadline is None else max(deadline - time.time(), 1e-3)
