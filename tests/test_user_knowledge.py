@@ -211,7 +211,7 @@ def test_the_user_layer_can_be_turned_off(user_kb: Path, monkeypatch: pytest.Mon
     assert not user_kb.exists()
 
 
-def test_automated_knowledge_env_is_read_only_and_wins_over_the_user_layer(
+def test_autometa_knowledge_env_is_read_only_and_wins_over_the_user_layer(
     user_kb: Path, tiny_knowledge: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = KnowledgeBase.open(tiny_knowledge, read_only=True).counts()
