@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import warnings
 from pathlib import Path
 
@@ -261,4 +260,3 @@ def test_kb_info_shows_both_layers(user_kb: Path, monkeypatch: pytest.MonkeyPatc
         "location": None,
         "state": "AUTOMETA_USER_KNOWLEDGE=off",
     }
-    assert os.environ[USER_KNOWLEDGE_ENV] == "off"
