@@ -22,7 +22,14 @@ from sklearn.datasets import load_iris, load_wine
 
 import autometa
 from autometa._cli import main
-from autometa.contract import Config, Evaluation
+from autometa.contract import (
+    Config,
+    Evaluation,
+    evidence_weights,
+    greedy_cover,
+    portfolio_regret,
+    sparse_tasks,
+)
 from autometa.knowledge import (
     USER_KNOWLEDGE_ENV,
     KnowledgeBase,
@@ -36,6 +43,7 @@ from autometa.knowledge._sql_store import SqlAlchemyStore
 from autometa.search._planning import KNOWLEDGE_ENV, make_plan
 from autometa.testing import check_knowledge_store
 from autometa.testing._knowledge_store import KNOWLEDGE_STORE_CHECKS
+from autometa_learners.portfolio import greedy_portfolio
 
 RF = [Config("random_forest", {"n_estimators": n}) for n in (10, 20, 30)]
 
@@ -260,3 +268,33 @@ def test_kb_info_shows_both_layers(user_kb: Path, monkeypatch: pytest.MonkeyPatc
         "location": None,
         "state": "AUTOMETA_USER_KNOWLEDGE=off",
     }
+
+
+# -- portfolios over a base with the user's sparse tasks ---------------------------------------
+def test_a_dense_table_keeps_missing_cells_as_the_worst_and_equal_weights() -> None:
+    rng = np.random.default_rng(0)
+    normalized = rng.random((30, 12))
+    normalized[rng.random(normalized.shape) < 0.1] = np.nan  # failed cells of a dense base
+    assert not sparse_tasks(normalized).any()
+    np.testing.assert_array_equal(
+        portfolio_regret(normalized), 1.0 - np.nan_to_num(normalized, nan=0.0)
+    )
+    np.testing.assert_array_equal(evidence_weights(normalized), np.ones(30))
+
+
+def test_sparse_tasks_do_not_turn_what_they_tried_into_the_portfolios_first_pick() -> None:
+    # Ten dense tasks on which configuration 1 is best (0 is good, the rest poor), then thirty
+    # fits that tried only configuration 0 and a poor one, as earlier warm starts would.
+    dense = np.tile([0.8, 1.0, 0.0, 0.1, 0.2, 0.3, 0.1, 0.0], (10, 1))
+    sparse = np.full((30, 8), np.nan)
+    sparse[:, 0], sparse[:, 2] = 1.0, 0.0
+    normalized = np.vstack([dense, sparse])
+    configs = [Config("random_forest", {"n_estimators": n}) for n in range(10, 90, 10)]
+    # Counted as the worst, the untried configuration 1 loses to what the fits tried ...
+    worst_first = greedy_cover(1.0 - np.nan_to_num(normalized, nan=0.0), 1)[0][0]
+    assert worst_first == 0
+    # ... as unknown, and weighed by how much each fit holds, it stays first.
+    assert list(sparse_tasks(normalized)) == [False] * 10 + [True] * 30
+    assert evidence_weights(normalized)[10:] == pytest.approx(np.full(30, 2 / 8))
+    (first, _, _), *_ = greedy_portfolio(configs, normalized, 2)
+    assert first == configs[1]

@@ -30,7 +30,14 @@ from autometa.contract._encoding import (
 )
 from autometa.contract._fidelity import row_fidelities
 from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskRecordView
-from autometa.contract._metalearner import MetaLearner, SearchBudget, greedy_cover
+from autometa.contract._metalearner import (
+    MetaLearner,
+    SearchBudget,
+    evidence_weights,
+    greedy_cover,
+    portfolio_regret,
+    sparse_tasks,
+)
 from autometa.contract._native_categories import CategoricalFrame, categorical_frame_preprocessor
 from autometa.contract._pool import from_unit, make_pool, pool_summary, space_filling_configs
 from autometa.contract._row_checks import ClassWeight
@@ -97,6 +104,7 @@ __all__ = [
     "builtin_sampler",
     "categorical_frame_preprocessor",
     "cost_aware_cover",
+    "evidence_weights",
     "from_unit",
     "greedy_cover",
     "hookimpl",
@@ -106,12 +114,14 @@ __all__ = [
     "many_level_columns",
     "measured_rows",
     "pool_summary",
+    "portfolio_regret",
     "resolve_params",
     "row_fidelities",
     "scale_jointly",
     "similarity_weights",
     "space_filling_configs",
     "spaces_of",
+    "sparse_tasks",
     "task_distances",
     "timing_table",
 ]

@@ -33,6 +33,8 @@ from autometa.contract import (
     TaskKind,
     TaskSize,
     cost_aware_cover,
+    evidence_weights,
+    portfolio_regret,
     similarity_weights,
 )
 
@@ -75,13 +77,15 @@ class CostAwarePortfolio(MetaLearner):
 
     def fit(self, knowledge: KnowledgeView) -> CostAwarePortfolio:
         self.cost_model_ = CostModel().fit(knowledge)
-        self.tables_: dict[str, tuple[list[Config], np.ndarray]] = {}
+        self.tables_: dict[str, tuple[list[Config], np.ndarray, np.ndarray]] = {}
         self.spaces_: dict[str, MetaFeatureSpace] = {}
         for kind in sorted({record.kind for record in knowledge.tasks()}):
             table = knowledge.score_table(kind)
             if table.task_ids:
-                regret = 1.0 - np.nan_to_num(table.normalized(), nan=0.0)
-                self.tables_[kind] = (list(table.configs), regret)
+                normalized = table.normalized()
+                regret = portfolio_regret(normalized)
+                evidence = evidence_weights(normalized)
+                self.tables_[kind] = (list(table.configs), regret, evidence)
                 records = {r.task_id: r for r in knowledge.tasks(kind)}
                 self.spaces_[kind] = MetaFeatureSpace.from_records(
                     records[t] for t in table.task_ids
@@ -100,7 +104,7 @@ class CostAwarePortfolio(MetaLearner):
         if kind not in self.tables_:
             return []
         budget = budget if budget is not None else SearchBudget(n_splits=DEFAULT_N_SPLITS)
-        configs, regret = self.tables_[kind]
+        configs, regret, evidence = self.tables_[kind]
         available = {a.name for a in algorithms}
         allowed = np.array([c.algorithm in available for c in configs])
         size = TaskSize.from_meta_features(meta_features, n_rows=budget.n_rows)
@@ -109,6 +113,8 @@ class CostAwarePortfolio(MetaLearner):
         weights = similarity_weights(
             space.matrix, space.query(meta_features), bandwidth=self.bandwidth, share=self.share
         )
+        if (evidence < 1.0).any():  # sparse tasks (a user's own fits) count for less
+            weights = weights * evidence / (weights * evidence).sum()
         picks = cost_aware_cover(
             regret,
             seconds + self.overhead,

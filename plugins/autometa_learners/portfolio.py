@@ -21,7 +21,9 @@ from autometa.contract import (
     MetaLearner,
     Recommendation,
     TaskKind,
+    evidence_weights,
     greedy_cover,
+    portfolio_regret,
 )
 
 if TYPE_CHECKING:
@@ -90,10 +92,15 @@ def greedy_portfolio(
     """(configuration, mean best-so-far regret after adding it, tasks) in greedy order.
 
     ``normalized`` is tasks x configurations in [0, 1] (1 = the task's best), NaN where
-    not evaluated; a missing cell counts as the worst score, so a configuration is not
-    favoured for having been evaluated on fewer tasks.
+    not evaluated; a missing cell counts as the worst score on a task evaluated on the
+    whole pool, and as unknown on a task holding only what a fit tried
+    (:func:`autometa.contract.portfolio_regret`), which weighs less
+    (:func:`autometa.contract.evidence_weights`).
     """
-    regret = 1.0 - np.nan_to_num(normalized, nan=0.0)
+    regret = portfolio_regret(normalized)
+    evidence = evidence_weights(normalized)
+    weights = evidence / evidence.sum() if len(evidence) else None
     return [
-        (configs[column], expected, len(regret)) for column, expected in greedy_cover(regret, size)
+        (configs[column], expected, len(regret))
+        for column, expected in greedy_cover(regret, size, weights=weights)
     ]
