@@ -64,16 +64,17 @@ def test_plan_timings_cover_every_step(cancer: tuple[Any, Any], tiny_knowledge: 
         assert f"{step} {plan.timings[step]:.3f}s" in text
 
 
-def test_explain_prints_the_planning_timings(cancer: tuple[Any, Any], tiny_knowledge: Path) -> None:
+def _cheap_fit(cancer: tuple[Any, Any], tiny_knowledge: Path, **params: Any) -> Any:
+    """A two-trial fit of the cheap algorithms, learning from the tiny base only."""
     X, y = cancer
-    model = autometa.fit(
-        X,
-        y,
-        n_trials=2,
-        random_state=0,
-        algorithms=CHEAP,
-        knowledge=KnowledgeBase.open(tiny_knowledge, read_only=True),
+    knowledge = KnowledgeBase.open(tiny_knowledge, read_only=True)
+    return autometa.fit(
+        X, y, n_trials=2, random_state=0, algorithms=CHEAP, knowledge=knowledge, **params
     )
+
+
+def test_explain_prints_the_planning_timings(cancer: tuple[Any, Any], tiny_knowledge: Path) -> None:
+    model = _cheap_fit(cancer, tiny_knowledge)
     assert set(model.planning_timings_) == set(PLANNING_STEPS)
     assert all(s >= 0.0 for s in model.planning_timings_.values())
     text = explain_fit(model)
@@ -85,16 +86,7 @@ def test_explain_prints_the_planning_timings(cancer: tuple[Any, Any], tiny_knowl
 def test_explain_names_the_users_cv_not_the_strategys(
     cancer: tuple[Any, Any], tiny_knowledge: Path
 ) -> None:
-    X, y = cancer
-    model = autometa.fit(
-        X,
-        y,
-        n_trials=2,
-        cv=3,
-        random_state=0,
-        algorithms=CHEAP,
-        knowledge=KnowledgeBase.open(tiny_knowledge, read_only=True),
-    )
+    model = _cheap_fit(cancer, tiny_knowledge, cv=3)
     assert "validation=cv=3 (given; the strategy's" in model.explain()
     assert "(5 folds)" not in model.explain()
 

@@ -199,8 +199,8 @@ class LayeredDerivations(Derivations):
     def compute_fingerprints(self) -> tuple[tuple[str, str], ...]:
         fingerprints = self.layered.lower.task_fingerprints()
         upper = self.layered.upper.digest_inputs()
+        both = {t[0] for t in upper.tasks} & set(fingerprints)
         fingerprints.update(fingerprints_of(upper))
-        both = {t[0] for t in upper.tasks} & set(self.layered.lower.task_fingerprints())
         if both:  # a task in both layers hashes its merged content, as one base would
             merged = self.layered.digest_inputs()
             fingerprints.update(

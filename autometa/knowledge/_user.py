@@ -31,6 +31,7 @@ import platformdirs
 
 from autometa.knowledge._base import KnowledgeBase
 from autometa.knowledge._layered import layered_knowledge
+from autometa.knowledge._urls import is_url
 
 USER_KNOWLEDGE_ENV = "AUTOMETA_USER_KNOWLEDGE"
 """Environment variable naming the user's knowledge base, or ``off``."""
@@ -57,7 +58,7 @@ def open_user_knowledge() -> KnowledgeBase | None:
     if location is None:
         return None
     try:
-        if "://" not in location:
+        if not is_url(location):
             Path(location).parent.mkdir(parents=True, exist_ok=True)
         return KnowledgeBase.open(location)
     except Exception as exc:  # never fail a fit for the layer that only adds to it
@@ -90,7 +91,7 @@ def default_layers_info() -> dict[str, Any]:
     location = user_knowledge_location()
     if location is None:
         layers.append({"layer": "user", "location": None, "state": f"{USER_KNOWLEDGE_ENV}=off"})
-    elif "://" not in location and not Path(location).exists():
+    elif not is_url(location) and not Path(location).exists():
         layers.append({"layer": "user", "location": location, "state": "not created yet"})
     else:
         user = KnowledgeBase.open(location, read_only=True, create=False)
