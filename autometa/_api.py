@@ -33,6 +33,7 @@ from autometa.search._ensemble_model import EnsembleSummary
 from autometa.search._limits import MemoryLimit
 from autometa.search._metafeatures import MetaFeatures
 from autometa.search._planning import KnowledgeSpec
+from autometa.search._shared_predictions import ArtifactSetting
 from autometa.search._studies import in_memory_copy
 
 
@@ -68,18 +69,17 @@ class _AutoMetaBase(BaseEstimator):
     ends its process ends yours, and one that hangs in native code hangs the fit.
 
     With ``ensemble=True`` (the default) the fit returns an ensemble of what the search
-    evaluated, as auto-sklearn does: each trial keeps its out-of-fold predictions of the
-    validation rows (float32; only the best trials', within ``ensemble_memory_limit``
-    megabytes), greedy forward selection with replacement (Caruana et al.) picks at most
-    ``ensemble_size`` members optimising the fit's own ``scoring`` on them, and the
-    members are refitted on all rows in the time kept for it (one that fails or does not
-    fit in the time is dropped, the weights renormalised). ``ensemble_`` describes the
-    members, weights and validation scores; with one member left the model is that
-    member alone. ``ensemble=False`` refits the single best configuration, as before.
-    ``best_config_`` and ``best_score_`` are the best single configuration's either way
-    (passing over one whose refit on all rows failed).
-    Durable studies ensemble only this process's trials: other processes' trials have no
-    predictions here (``explain()`` says how many).
+    evaluated, as auto-sklearn does: the best trials' out-of-fold predictions (float32,
+    within ``ensemble_memory_limit`` megabytes) go through greedy forward selection with
+    replacement (Caruana et al.), bagged over halves of the validation rows, for the fit's
+    own ``scoring``; at most ``ensemble_size`` members are refitted on all rows in the time
+    kept for it (one that fails or does not fit in the time is dropped, the weights
+    renormalised). ``ensemble_`` describes members, weights and validation scores;
+    ``ensemble=False`` refits the single best configuration. ``best_config_`` and
+    ``best_score_`` are the best single configuration's either way (passing over one whose
+    refit failed). A durable study ensembles the trials of every process that shares its
+    predictions through ``artifact_store``: an Optuna artifact store or a folder; ``"auto"``
+    is ``study.db.artifacts`` beside an SQLite study's file and nothing for other storages.
 
     ``callbacks`` are Optuna's: each is called as ``callback(study, frozen_trial)`` after
     every trial, as ``study.optimize(callbacks=...)`` calls them (optuna-integration's
@@ -138,6 +138,7 @@ class _AutoMetaBase(BaseEstimator):
         ensemble_memory_limit: float = DEFAULT_ENSEMBLE_MEMORY_MB,
         callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
         class_weight: ClassWeight = None,
+        artifact_store: ArtifactSetting = "auto",
     ) -> None:
         self.timeout = timeout
         self.n_trials = n_trials
@@ -161,6 +162,7 @@ class _AutoMetaBase(BaseEstimator):
         self.ensemble_memory_limit = ensemble_memory_limit
         self.callbacks = callbacks
         self.class_weight = class_weight
+        self.artifact_store = artifact_store
 
     # Fitted attributes, set by :meth:`fit` (see :meth:`autometa._fit_run.FitResult.fitted`).
     model_: BaseEstimator
@@ -337,19 +339,16 @@ def fit(
     Returns an :class:`AutoMetaClassifier` or :class:`AutoMetaRegressor` depending on
     the target (or ``kind``). Keyword arguments are those of the estimators: ``timeout``
     (seconds, search and refit together), ``n_trials``, ``n_jobs``, ``memory_limit``
-    (megabytes per trial, ``"auto"`` or None; see :class:`AutoMetaClassifier` for what
-    each ``n_jobs`` protects against), ``random_state``,
-    ``scoring``, ``cv``, ``warm_start`` (number of warm starts; 0 for a cold search),
-    ``strategy``, ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``,
-    ``algorithms`` (search only these algorithm names), ``verbose`` (scikit-learn's
-    levels on standard error: 0 silent, 1 a progress bar with the best score so far and
-    the time left, 2 also a line per trial; default: 1 in a Jupyter notebook, else 0;
-    ``progress`` is its deprecated predecessor), ``ensemble`` (default
-    True: an ensemble of the evaluated configurations; False refits the single best),
-    ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
-    out-of-fold predictions), ``class_weight`` (None, ``"balanced"`` or a dict
-    ``{class label: weight}``) and ``callbacks`` (Optuna's, called as
-    ``callback(study, trial)`` after each trial); see :class:`AutoMetaClassifier`.
+    (megabytes per trial, ``"auto"`` or None), ``random_state``, ``scoring``, ``cv``,
+    ``warm_start`` (number of warm starts; 0 for a cold search), ``strategy``,
+    ``knowledge``, ``storage``, ``study_name``, ``plugins``, ``blocked``, ``algorithms``
+    (search only these algorithm names), ``verbose`` (scikit-learn's levels on standard
+    error: 0 silent, 1 a progress bar, 2 also a line per trial; default: 1 in a Jupyter
+    notebook, else 0; ``progress`` is deprecated), ``ensemble`` (False refits the single
+    best), ``ensemble_size`` (most members), ``ensemble_memory_limit`` (megabytes of kept
+    predictions), ``artifact_store`` (where a durable study's processes share them),
+    ``class_weight`` (None, ``"balanced"`` or ``{class label: weight}``) and ``callbacks``
+    (Optuna's, ``callback(study, trial)`` after each trial); see :class:`AutoMetaClassifier`.
 
     With ``storage`` and ``study_name`` the study is durable and a killed fit, started
     again with the same arguments, resumes it: ``n_trials`` is the total for the study

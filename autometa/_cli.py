@@ -93,6 +93,13 @@ def main(verbose: int) -> None:
 @click.option("--storage", default=None, help="Optuna storage URL for a durable study.")
 @click.option("--study-name", default=None, help="Name of the durable study (with --storage).")
 @click.option(
+    "--artifact-store",
+    default="auto",
+    show_default=True,
+    help="Folder where the processes of a durable study share their trials' predictions "
+    "for the ensemble; 'auto' is STUDY.db.artifacts beside an SQLite study, 'none' shares none.",
+)
+@click.option(
     "--knowledge",
     default=None,
     help="Knowledge base file or URL to learn from and grow. Default: your own over the "

@@ -59,10 +59,13 @@ def fit_options(
     blocked: str | None,
     plugin_modules: tuple[str, ...],
     memory_limit: str,
+    artifact_store: str,
     **options: Any,
 ) -> dict[str, Any]:
     """The command line's fit options as ``autometa.fit`` takes them."""
     import importlib
+
+    options["artifact_store"] = None if artifact_store.lower() == "none" else artifact_store
 
     if no_warm_start:
         if options.get("warm_start") not in (None, 0):

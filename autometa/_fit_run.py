@@ -38,6 +38,7 @@ from autometa.search._out_of_fold import validation_rows
 from autometa.search._planning import Plan, make_plan
 from autometa.search._pruning import resolve_pruner
 from autometa.search._refit import check_outcome, ensemble_or_refit
+from autometa.search._shared_predictions import SharedPredictions, shared_predictions
 from autometa.search._space import make_sampler
 from autometa.search._studies import SCORING_ATTR, TASK_ATTR
 from autometa.search._weights import row_weights, weightable
@@ -223,14 +224,18 @@ class FitRun:
             remaining = None if s.n_trials is None else max(s.n_trials - len(previous), 0)
             budget = Budget(remaining, deadline, s.timeout)
             outcome = SearchOutcome([], [])
+            shared = shared_predictions(s.artifact_store, self.study.storage, store, plan.task.y)
             if remaining != 0:
                 self.study.enqueue_once(plan.recommendations)
-                outcome = self._search(plan, budget, previous, splits, store)
+                outcome = self._search(plan, budget, previous, splits, store, shared)
                 self.study.close_unreached()
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
         evaluations = self.study.evaluations(plan.task, [*previous, *outcome.evaluations])
         check_outcome(evaluations, s.timeout)
+        if shared is not None and store is not None:
+            # Trials other processes (or earlier fits of the study) ran join the ensemble.
+            shared.offer(store, self.study.study, plan.task, exclude=outcome.trial_numbers)
         best, model, summary = ensemble_or_refit(
             plan.task, plan.algorithms, evaluations, budget, store, s.ensemble_size
         )
@@ -247,6 +252,7 @@ class FitRun:
         previous: list[Evaluation],
         splits: Splits,
         store: PredictionStore | None,
+        shared: SharedPredictions | None,
     ) -> SearchOutcome:
         """Run the search, showing progress and telling the plugins of each trial.
 
@@ -282,6 +288,7 @@ class FitRun:
                 ),
                 callbacks=s.callbacks,
                 rungs=rungs,
+                shared=shared,
                 pruner=resolve_pruner(
                     plan.strategy.pruner,
                     len(rungs) + len(splits),

@@ -21,6 +21,7 @@ from autometa.contract._row_checks import ClassWeight, check_class_weight
 from autometa.contract._types import Strategy
 from autometa.search._limits import resolve_memory_limit
 from autometa.search._planning import KnowledgeSpec
+from autometa.search._shared_predictions import ArtifactSetting
 
 DEFAULT_TIMEOUT_S = 60.0
 """Time budget when neither ``timeout`` nor ``n_trials`` is given (as FLAML's default)."""
@@ -56,6 +57,9 @@ class FitSettings:
     ensemble_size: int
     ensemble_memory_limit: float
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
+    artifact_store: ArtifactSetting = "auto"
+    """Where a durable study's trials share their out-of-fold predictions for every
+    process's ensemble (:mod:`autometa.search._shared_predictions`)."""
     class_weight: ClassWeight = None
     """``"balanced"`` (every class weighs the same in training) or a dict ``{class label:
     weight}``, checked (see :class:`autometa.search._weights.RowWeights`); scores are not
@@ -110,6 +114,7 @@ class FitSettings:
             ensemble_memory_limit=float(params["ensemble_memory_limit"]),
             callbacks=_check_callbacks(params.get("callbacks", ())),
             class_weight=class_weight,
+            artifact_store=params.get("artifact_store", "auto"),
         )
 
 

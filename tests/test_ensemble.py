@@ -319,7 +319,7 @@ def test_trials_in_worker_processes_return_their_predictions(cancer: tuple[Any, 
     assert summary.n_without_predictions == 0
 
 
-def test_a_durable_study_ensembles_this_process_trials(
+def test_a_durable_study_ensembles_this_process_trials_without_an_artifact_store(
     cancer: tuple[Any, Any], tmp_path: Path
 ) -> None:
     X, y = cancer
@@ -329,6 +329,7 @@ def test_a_durable_study_ensembles_this_process_trials(
         algorithms=CHEAP,
         storage=f"sqlite:///{tmp_path / 'study.db'}",
         study_name="ens",
+        artifact_store=None,
     )
     first = autometa.fit(X, y, n_trials=3, **params)
     assert first.ensemble_ is not None
@@ -344,6 +345,61 @@ def test_a_durable_study_ensembles_this_process_trials(
     assert again.ensemble_ is not None
     assert not again.ensemble_.members
     assert "no trial of this fit has predictions" in again.explain()
+    assert not (tmp_path / "study.db.artifacts").exists()
+
+
+def test_a_durable_study_ensembles_every_fits_trials_through_its_artifact_store(
+    cancer: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """Each fit of a resumed SQLite study runs in its own call, as another process
+    would; by default its trials' predictions go to ``study.db.artifacts``."""
+    X, y = cancer
+    params: dict[str, Any] = dict(
+        random_state=0,
+        strategy=RANDOM,
+        algorithms=CHEAP,
+        storage=f"sqlite:///{tmp_path / 'study.db'}",
+        study_name="ens",
+    )
+    first = autometa.fit(X, y, n_trials=3, **params)
+    assert any((tmp_path / "study.db.artifacts").iterdir())
+    second = autometa.fit(X, y, n_trials=5, **params)  # resumes: two more trials here
+    summary = second.ensemble_
+    assert summary is not None
+    assert summary.n_without_predictions == 0
+    assert summary.n_candidates == sum(e.ok for e in second.evaluations_)
+    again = autometa.fit(X, y, n_trials=5, **params)  # nothing left to run: all shared
+    assert again.ensemble_ is not None
+    assert again.ensemble_.members
+    assert again.ensemble_.n_candidates == summary.n_candidates
+    assert again.ensemble_.score == pytest.approx(summary.score)
+    np.testing.assert_allclose(again.predict_proba(X), second.predict_proba(X))
+    assert first.ensemble_ is not None
+    assert first.ensemble_.n_candidates == sum(e.ok for e in first.evaluations_)
+
+
+def test_shared_predictions_of_other_rows_are_not_mixed_in(
+    cancer: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """A holdout of another seed validates on other rows: its predictions are not used."""
+    X, y = cancer
+    params: dict[str, Any] = dict(
+        strategy=Strategy(None, 0, "random", "holdout", 3),
+        algorithms=CHEAP,
+        storage=f"sqlite:///{tmp_path / 'study.db'}",
+        study_name="ens",
+        artifact_store=tmp_path / "shared",
+    )
+    autometa.fit(X, y, n_trials=3, random_state=0, **params)
+    assert any((tmp_path / "shared").iterdir())
+    other = autometa.fit(X, y, n_trials=3, random_state=1, **params)  # nothing left to run
+    summary = other.ensemble_
+    assert summary is not None
+    assert summary.n_candidates == 0
+    assert "no trial of this fit has predictions" in other.explain()
+    same_rows = autometa.fit(X, y, n_trials=3, random_state=0, **params)
+    assert same_rows.ensemble_ is not None
+    assert same_rows.ensemble_.n_candidates == sum(e.ok for e in same_rows.evaluations_)
 
 
 @pytest.mark.parametrize(
@@ -372,6 +428,22 @@ def test_cli_fit_no_ensemble(tiny_corpus: Path) -> None:
     assert on.exit_code == 0, on.output
     assert "Ensemble: off" not in on.output
     assert "Ensemble:" in on.output
+
+
+def test_cli_durable_fits_share_predictions_in_the_artifact_store_they_are_given(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    data = tiny_corpus / "data" / "cancer_small.csv.gz"
+    args = ["fit", str(data), "--target", "target", "--n-trials", "2", "--random-state", "0"]
+    durable = ["--storage", f"sqlite:///{tmp_path / 'runs.db'}", "--study-name", "s"]
+    shared = tmp_path / "shared"
+    first = CliRunner().invoke(main, [*args, *durable, "--artifact-store", str(shared)])
+    assert first.exit_code == 0, first.output
+    assert any(shared.iterdir())
+    durable[1] = f"sqlite:///{tmp_path / 'other.db'}"
+    none = CliRunner().invoke(main, [*args, *durable, "--artifact-store", "none"])
+    assert none.exit_code == 0, none.output
+    assert not (tmp_path / "other.db.artifacts").exists()
 
 
 def test_a_member_whose_refit_fails_is_dropped_and_the_weights_renormalised(

@@ -6,6 +6,7 @@ fresh databases from the ``postgres_database`` fixture (tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -313,29 +314,34 @@ PLUGIN = types.SimpleNamespace(
 )
 
 SHARE = """
-import sys
+import json, os, sys
 import autometa
 from autometa.contract import Strategy
 from sklearn.datasets import load_breast_cancer
 from test_postgres import PLUGIN, ready_then_wait
-storage, knowledge, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+storage, knowledge, n_trials, shared = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 X, y = load_breast_cancer(return_X_y=True, as_frame=True)
 ready_then_wait()
-autometa.fit(
+model = autometa.fit(
     X.iloc[:200], y.iloc[:200], storage=storage, study_name="shared", n_trials=n_trials,
     knowledge=knowledge, random_state=0, plugins=[PLUGIN], algorithms=["sleepy"],
-    strategy=Strategy("two_warm_starts_pg", 2, "random", "cv", 2),
+    strategy=Strategy("two_warm_starts_pg", 2, "random", "cv", 2), artifact_store=shared,
 )
+summary = model.ensemble_
+with open(os.path.join(shared, f"summary-{os.getpid()}.json"), "w") as out:
+    json.dump({"candidates": summary.n_candidates, "without": summary.n_without_predictions,
+               "ok": sum(e.ok for e in model.evaluations_)}, out)
 """
 
 
 @pytest.mark.slow  # three interpreters importing scikit-learn and Optuna at once
 def test_processes_sharing_a_postgres_study_run_exactly_its_trials_once(
-    postgres_database: Callable[[], str],
+    postgres_database: Callable[[], str], tmp_path: Path
 ) -> None:
     storage, knowledge = postgres_database(), postgres_database()
     n_trials, processes = 12, 3
-    run_children(SHARE, [[storage, knowledge, str(n_trials)]] * processes)
+    shared = tmp_path / "artifacts"  # the folder every process's ensemble reads
+    run_children(SHARE, [[storage, knowledge, str(n_trials), str(shared)]] * processes)
 
     trials = optuna.load_study(study_name="shared", storage=storage).trials
     done = [t for t in trials if counts_as_done(t)]
@@ -351,6 +357,12 @@ def test_processes_sharing_a_postgres_study_run_exactly_its_trials_once(
         assert len(kb.tasks()) == 1
         stored = {e.config.key for e in kb.evaluations()}
         assert stored == {Config.from_trial_params(t.params).key for t in done}
+    summaries = [json.loads(p.read_text()) for p in shared.glob("summary-*.json")]
+    assert len(summaries) == processes
+    for summary in summaries:  # every process ensembled every trial it saw, others' too
+        assert summary["without"] == 0
+        assert summary["candidates"] == summary["ok"]
+    assert max(s["candidates"] for s in summaries) == n_trials
 
 
 RECOMMENDATIONS = [

@@ -89,6 +89,15 @@ class PredictionStore:
         """Memory the kept predictions take now."""
         return sum(k.predictions.nbytes for k in self.kept.values())
 
+    def would_keep(self, evaluation: Evaluation) -> bool:
+        """Whether a trial with ``evaluation`` would be kept if offered now."""
+        if not evaluation.ok or self.capacity == 0:
+            return False
+        if len(self.kept) < self.capacity:
+            return True
+        worst = min(self.kept.values(), key=_rank)
+        return (evaluation.score, -evaluation.fit_time) > _rank(worst)[:2]
+
     def add(self, number: int, evaluation: Evaluation, predictions: np.ndarray) -> None:
         """Offer a successful trial's predictions; kept if among the best ``capacity``."""
         self.offered += 1

@@ -47,6 +47,7 @@ from autometa.search._weights import row_weights
 
 if TYPE_CHECKING:
     from autometa.search._ensemble import PredictionStore
+    from autometa.search._shared_predictions import SharedPredictions
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def run_search(
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     rungs: Splits = (),
     pruner: BasePruner | None = None,
+    shared: SharedPredictions | None = None,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -107,6 +109,10 @@ def run_search(
     intermediate value; with a ``pruner`` the worker asks it after each step, on a
     replica of the study (:mod:`autometa.search._pruning`), and a trial it stops is told
     ``PRUNED``.
+
+    With ``shared`` (and ``predictions``), the predictions of each trial the store keeps
+    are also uploaded to the study's artifact store, for the ensembles of the other
+    processes of a shared study (:mod:`autometa.search._shared_predictions`).
     """
     if not algorithms:
         raise ValueError(
@@ -146,6 +152,7 @@ def run_search(
             reserved_refits=max(reserved_refits, 1),
             callbacks=tuple(callbacks),
             pruner=pruner,
+            shared=shared,
         )
         search.run()
     return outcome
@@ -206,6 +213,7 @@ class _AsyncSearch:
     reserved_refits: int = 1
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
     pruner: BasePruner | None = None
+    shared: SharedPredictions | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -322,6 +330,13 @@ class _AsyncSearch:
                 result.status,
                 result.error,
             )
+            if (
+                self.shared is not None
+                and self.predictions is not None
+                and result.predictions is not None
+                and self.predictions.would_keep(evaluation)
+            ):  # uploaded while the trial runs: a finished trial takes no artifact
+                self.shared.share(pending.trial, result.predictions)
             try:
                 frozen = tell_outcome(self.study, pending.trial, evaluation, result)
             except Exception:

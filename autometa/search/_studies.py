@@ -147,6 +147,11 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
     a user's own objective told) gets 0. A pruned trial is ``pruned`` with a NaN score
     (Optuna keeps its last intermediate value as its value: a partial score).
     """
+    return [evaluation for _, evaluation in numbered_evaluations(study, task)]
+
+
+def numbered_evaluations(study: optuna.Study, task: Task) -> list[tuple[int, Evaluation]]:
+    """:func:`study_evaluations` with each one's trial number."""
     evaluations = []
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     for trial in study.get_trials(deepcopy=False, states=states):
@@ -155,16 +160,15 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
         config = Config.from_trial_params(trial.params)
         attrs = trial.user_attrs
         ok = trial.state == TrialState.COMPLETE
-        evaluations.append(
-            Evaluation(
-                task.task_id,
-                config,
-                float(trial.value) if ok and trial.value is not None else math.nan,
-                float(attrs.get("fit_time", 0.0)),
-                _status(trial),
-                None if ok else attrs.get("error", "pruned"),
-            )
+        evaluation = Evaluation(
+            task.task_id,
+            config,
+            float(trial.value) if ok and trial.value is not None else math.nan,
+            float(attrs.get("fit_time", 0.0)),
+            _status(trial),
+            None if ok else attrs.get("error", "pruned"),
         )
+        evaluations.append((trial.number, evaluation))
     return evaluations
 
 
