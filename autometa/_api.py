@@ -71,15 +71,15 @@ class _AutoMetaBase(BaseEstimator):
     With ``ensemble=True`` (the default) the fit returns an ensemble of what the search
     evaluated, as auto-sklearn does: the best trials' out-of-fold predictions (float32,
     within ``ensemble_memory_limit`` megabytes) go through greedy forward selection with
-    replacement (Caruana et al.), bagged over halves of the validation rows, for the fit's
-    own ``scoring``; at most ``ensemble_size`` members are refitted on all rows in the time
-    kept for it (one that fails or does not fit in the time is dropped, the weights
-    renormalised). ``ensemble_`` describes members, weights and validation scores;
-    ``ensemble=False`` refits the single best configuration. ``best_config_`` and
-    ``best_score_`` are the best single configuration's either way (passing over one whose
-    refit failed). A durable study ensembles the trials of every process that shares its
-    predictions through ``artifact_store``: an Optuna artifact store or a folder; ``"auto"``
-    is ``study.db.artifacts`` beside an SQLite study's file and nothing for other storages.
+    replacement (Caruana et al.) for the fit's own ``scoring``; at most ``ensemble_size``
+    members are refitted on all rows in the time kept for it (one that fails or does not
+    fit in the time is dropped, the weights renormalised). ``ensemble_`` describes
+    members, weights and validation scores; ``ensemble=False`` refits the single best
+    configuration. ``best_config_`` and ``best_score_`` are the best single
+    configuration's either way (passing over one whose refit failed). A durable study
+    ensembles the trials of every process that shares its predictions through
+    ``artifact_store``: an Optuna artifact store or a folder; ``"auto"`` is
+    ``study.db.artifacts`` beside an SQLite study's file, nothing for other storages.
 
     ``callbacks`` are Optuna's: each is called as ``callback(study, frozen_trial)`` after
     every trial, as ``study.optimize(callbacks=...)`` calls them (optuna-integration's

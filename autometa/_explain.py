@@ -139,12 +139,9 @@ def explain_ensemble(summary: Any) -> list[str]:
     if not summary.members:
         lines = ["Ensemble: none; the winner alone was refitted on all rows."]
     else:
-        # getattr: an ensemble pickled before bagged selection has no bags.
-        bags = getattr(summary, "bags", 0)
-        on_halves = f" on {bags} halves of the validation rows" if bags else ""
         lines = [
             f"Ensemble: {len(summary.members)} member(s) chosen from {summary.n_candidates} "
-            f"trials with predictions in {summary.rounds} greedy rounds{on_halves} "
+            f"trials with predictions in {summary.rounds} greedy rounds "
             f"({summary.seconds:.1f}s with the refits); on the validation predictions "
             f"{scoring}={summary.score:.4g} vs {summary.best_single_score:.4g} for the best "
             "single trial."

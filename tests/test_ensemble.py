@@ -23,7 +23,6 @@ from autometa.persistence import load_model, save_model
 from autometa.search._ensemble import (
     KeptTrial,
     PredictionStore,
-    bagged_selection,
     score_predictions,
     select_ensemble,
     weighted_predictions,
@@ -139,39 +138,6 @@ def test_ties_go_to_fewer_and_cheaper_members() -> None:
     selection = select_ensemble([slow, fast], y, "roc_auc", np.array([0, 1]), size=5)
     assert selection is not None
     assert selection.weights == {2: 1.0}  # identical predictions: one member, the cheaper
-
-
-@pytest.mark.parametrize("scoring", ["roc_auc", "neg_log_loss", "accuracy"])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_bagged_selection_never_scores_below_its_best_member(scoring: str, seed: int) -> None:
-    candidates, y = _candidates(seed)
-    classes = np.array([0, 1])
-    selection = bagged_selection(candidates, y, scoring, classes, size=4, random_state=seed)
-    assert selection is not None
-    singles = [score_predictions(scoring, c.predictions, y, classes) for c in candidates]
-    assert selection.score >= max(singles)
-    assert sum(selection.weights.values()) == pytest.approx(1.0)
-    assert len(selection.weights) <= 4
-    recomputed = score_predictions(
-        scoring, weighted_predictions(candidates, selection.weights), y, classes
-    )
-    assert recomputed == pytest.approx(selection.score)
-    again = bagged_selection(candidates, y, scoring, classes, size=4, random_state=seed)
-    assert again == selection  # seeded: the same halves, the same weights
-
-
-def test_bagged_selection_with_no_time_left_is_the_greedy_selection_on_all_rows() -> None:
-    candidates, y = _candidates(0)
-    classes = np.array([0, 1])
-    greedy = select_ensemble(candidates, y, "roc_auc", classes, size=10)
-    late = bagged_selection(candidates, y, "roc_auc", classes, size=10, deadline=0.0)
-    assert late is not None
-    assert greedy is not None
-    assert late.bags == 0
-    assert late.weights == {greedy.best_single: 1.0}  # the deadline leaves round one only
-    bagged = bagged_selection(candidates, y, "roc_auc", classes, size=10)
-    assert bagged is not None
-    assert bagged.bags > 0
 
 
 def test_the_store_keeps_only_the_best_trials_within_its_memory_bound() -> None:

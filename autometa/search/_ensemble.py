@@ -14,7 +14,6 @@ within a memory bound, so a long search on a large table does not hold every tri
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 import warnings
@@ -25,9 +24,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from autometa.contract._task_checks import scorer_for
-from autometa.contract._types import Evaluation, TaskKind
+from autometa.contract._types import Evaluation
 from autometa.search._fast_scores import fast_score
-from autometa.search._subsample import stratified_subsample
 
 MAX_KEPT_TRIALS = 50
 """At most this many trials' predictions are kept, whatever the memory bound allows."""
@@ -37,9 +35,6 @@ DEFAULT_ENSEMBLE_SIZE = 20
 
 DEFAULT_ENSEMBLE_MEMORY_MB = 256.0
 """Default bound on the memory the kept predictions take, in megabytes."""
-
-DEFAULT_SELECTION_BAGS = 10
-"""Greedy selections on halves of the validation rows that an ensemble's weights average."""
 
 _TIE = 1e-12
 """Scores closer than this (relative) are tied: the smaller, cheaper ensemble wins."""
@@ -207,11 +202,7 @@ class Selection:
     """Trial number of the best single candidate on the same validation predictions."""
     best_single_score: float
     rounds: int
-    """Greedy rounds run, over every bag (a greedy selection is the best prefix of its
-    rounds)."""
-    bags: int = 0
-    """Greedy selections on halves of the rows the weights average (0: one selection on
-    all rows)."""
+    """Greedy rounds run (the selection is the best prefix of them)."""
 
 
 def select_ensemble(
@@ -275,64 +266,6 @@ def select_ensemble(
         best_single_score=singles[single.number],
         rounds=len(history),
     )
-
-
-def bagged_selection(
-    candidates: Sequence[KeptTrial],
-    y: np.ndarray,
-    scoring: str,
-    classes: np.ndarray | None,
-    size: int,
-    deadline: float | None = None,
-    sample_weight: np.ndarray | None = None,
-    *,
-    n_bags: int = DEFAULT_SELECTION_BAGS,
-    random_state: int = 0,
-) -> Selection | None:
-    """Greedy selection on ``n_bags`` halves of the rows, the weights averaged.
-
-    One greedy selection over a few hundred validation rows fits their noise: it adds
-    members whose gain there does not carry over to new rows (Caruana et al., "Getting
-    the most out of ensemble selection", 2006, bag the selection against this). Each bag
-    selects on a random half of the rows (stratified by class) and the ensemble averages
-    the bags' weights, so a member must help on many halves to weigh much; at most
-    ``size`` members are kept, the heaviest. If the averaged ensemble scores below the
-    best single candidate on all rows, the greedy selection on all rows
-    (:func:`select_ensemble`) is returned instead, so the result never scores below its
-    best member. Bags stop at ``deadline``; the draw is seeded by ``random_state``.
-    """
-    full = select_ensemble(candidates, y, scoring, classes, size, deadline, sample_weight)
-    if full is None or n_bags < 1 or len(candidates) < 2 or len(y) < 4:
-        return full
-    rng = np.random.default_rng(random_state)
-    kind: TaskKind = "regression" if classes is None else "multiclass"
-    totals: dict[int, float] = {}
-    rounds = full.rounds
-    bags = 0
-    for _ in range(n_bags):
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        rows = stratified_subsample(y, kind, len(y) // 2, int(rng.integers(2**31)))
-        half = [KeptTrial(c.number, c.evaluation, c.predictions[rows]) for c in candidates]
-        w = None if sample_weight is None else sample_weight[rows]
-        selection = select_ensemble(half, y[rows], scoring, classes, size, deadline, w)
-        if selection is None:
-            continue
-        for number, weight in selection.weights.items():
-            totals[number] = totals.get(number, 0.0) + weight
-        rounds += selection.rounds
-        bags += 1
-    if not bags:
-        return full
-    heaviest = sorted(totals, key=lambda n: (-totals[n], n))[:size]
-    kept = sum(totals[n] for n in heaviest)
-    weights = {n: totals[n] / kept for n in sorted(heaviest)}
-    score = _safe_score(
-        scoring, weighted_predictions(candidates, weights), y, classes, sample_weight
-    )
-    if not score >= full.best_single_score:
-        return dataclasses.replace(full, rounds=rounds)
-    return Selection(weights, score, full.best_single, full.best_single_score, rounds, bags)
 
 
 def weighted_predictions(candidates: Sequence[KeptTrial], weights: dict[int, float]) -> np.ndarray:

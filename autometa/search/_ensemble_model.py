@@ -36,8 +36,8 @@ from autometa.search._calibration import PlattFit, calibrate, fit_platt, ranks_o
 from autometa.search._ensemble import (
     KeptTrial,
     PredictionStore,
-    bagged_selection,
     score_predictions,
+    select_ensemble,
     weighted_predictions,
 )
 from autometa.search._evaluation import fit_with_limit
@@ -146,9 +146,6 @@ class EnsembleSummary:
     probability, for a binary fit whose scoring only ranks; None when not calibrated."""
     calibration_log_loss: tuple[float, float] | None = None
     """Validation log loss before and after calibration, when it was tried."""
-    bags: int = 0
-    """Halves of the validation rows whose greedy selections the weights average (0: one
-    selection on all rows; :func:`~autometa.search._ensemble.bagged_selection`)."""
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -208,11 +205,8 @@ def _build(
     notes = _notes(store, n_ok)
     y = task.y[store.rows]
     w = None if task.sample_weight is None else task.sample_weight[store.rows]
-    seed = 0 if task.random_state is None else task.random_state
     selection = (
-        bagged_selection(
-            candidates, y, task.scoring, task.classes, size, budget.deadline, w, random_state=seed
-        )
+        select_ensemble(candidates, y, task.scoring, task.classes, size, budget.deadline, w)
         if candidates
         else None
     )
@@ -319,7 +313,6 @@ def _build(
         calibration_log_loss=None
         if platt is None
         else (platt.log_loss_before, platt.log_loss_after),
-        bags=selection.bags,
     )
     return BuiltEnsemble(model, summary, frozenset(failed))
 
