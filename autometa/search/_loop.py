@@ -46,6 +46,7 @@ from autometa.search._watchdog import stopped_outcome
 from autometa.search._weights import row_weights
 
 if TYPE_CHECKING:
+    from autometa.search._adaptive import AdaptiveProposer
     from autometa.search._ensemble import PredictionStore
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def run_search(
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     rungs: Splits = (),
     pruner: BasePruner | None = None,
+    proposer: AdaptiveProposer | None = None,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -106,7 +108,8 @@ def run_search(
     Each step's score (a fold, or a fidelity) is reported to the trial as its
     intermediate value; with a ``pruner`` the worker asks it after each step, on a
     replica of the study (:mod:`autometa.search._pruning`), and a trial it stops is told
-    ``PRUNED``.
+    ``PRUNED``. With a ``proposer`` (an adaptive meta-learner), each ask is preceded by
+    its proposal while it beats the sampler (:mod:`autometa.search._adaptive`).
     """
     if not algorithms:
         raise ValueError(
@@ -146,6 +149,7 @@ def run_search(
             reserved_refits=max(reserved_refits, 1),
             callbacks=tuple(callbacks),
             pruner=pruner,
+            proposer=proposer,
         )
         search.run()
     return outcome
@@ -206,6 +210,7 @@ class _AsyncSearch:
     reserved_refits: int = 1
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
     pruner: BasePruner | None = None
+    proposer: AdaptiveProposer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -245,6 +250,9 @@ class _AsyncSearch:
             return None
         if self._trial_seconds() < MIN_TRIAL_TIME_S:
             return None
+        if self.proposer is not None:
+            pending = [p.config for p in self.pending.values()]
+            self.proposer.before_ask(self.study, self.outcome.evaluations, pending, self.asked)
         if self.lease is not None:
             self.lease.reclaim(self.study)
             trials = self.lease.ask(self.study, 1, self.claim)
