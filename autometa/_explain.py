@@ -226,7 +226,7 @@ def explain_adaptation(summary: Any) -> list[str]:
     if summary is None:
         return []
     if summary.handed_over_at is None:
-        over = "the sampler never took over"
+        over = "the search ended before the sampler took over"
     else:
         over = f"the sampler took over after {summary.handed_over_at} trials: {summary.reason}"
     lines = [

@@ -30,6 +30,7 @@ from autometa.contract import (
     adapts,
 )
 from autometa.knowledge import KnowledgeBase, TaskRecord
+from autometa.persistence import load_model, save_model
 from autometa.search._adaptive import GAIN_ATTR, PROPOSAL_ATTR
 from autometa_learners import AdaptivePortfolio, GreedyPortfolio
 
@@ -214,7 +215,7 @@ def test_failures_repeats_outside_configs_and_pending_ones_are_handled() -> None
 
 
 # -- in a fit ------------------------------------------------------------------------------
-def test_a_fit_proposes_after_observations_then_hands_over(data: tuple[Any, Any]) -> None:
+def test_a_fit_proposes_after_every_observation(data: tuple[Any, Any], tmp_path: Path) -> None:
     model = fit(data, adaptive(handover_gain=0.0), 5)
     trials = model.study_.trials
     assert len(trials) == 5
@@ -234,7 +235,10 @@ def test_a_fit_proposes_after_observations_then_hands_over(data: tuple[Any, Any]
     assert len(summary.task_weights) == 3
     text = model.explain()
     assert "Adaptive: adaptive_portfolio proposed 4 trials" in text
+    assert "the search ended before the sampler took over" in text
     assert "the observations pointed to earlier tasks" in text
+    save_model(model, tmp_path / "model.skops")
+    assert load_model(tmp_path / "model.skops").adaptation_ == summary
 
 
 def test_the_sampler_takes_over_when_the_predicted_gain_is_below_the_threshold(
