@@ -289,3 +289,31 @@ def test_parallel_workers_are_not_proposed_the_same_configuration(
     assert len(configs) == 4
     assert len(set(configs)) == 4
     assert len(proposals(model.study_)) == 3
+
+
+class Broken(AdaptivePortfolio):
+    """Proposes once, then raises: a plugin's bug in the middle of a search."""
+
+    name = "broken"
+
+    def propose(self, meta_features: Any, observed: Any, **kwargs: Any) -> Proposal | None:
+        if len(observed) > 1:
+            raise RuntimeError("boom")
+        return super().propose(meta_features, observed, **kwargs)
+
+
+@autometa.hookimpl
+def autometa_meta_learners() -> list[type[MetaLearner]]:
+    return [Broken]
+
+
+def test_a_learner_whose_propose_raises_hands_over_with_a_warning(
+    data: tuple[Any, Any],
+) -> None:
+    plugin = types.ModuleType("broken_learner")
+    plugin.autometa_meta_learners = autometa_meta_learners  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match=r"broken\.propose failed \(RuntimeError: boom\)"):
+        model = fit(data, adaptive(meta_learner="broken", handover_gain=0.0), 4, plugins=[plugin])
+    assert len(model.study_.trials) == 4
+    assert model.adaptation_.proposed == 1
+    assert model.adaptation_.handed_over_at == 2

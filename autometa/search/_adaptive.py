@@ -5,14 +5,15 @@ first recommendation is enqueued up front; before every later ask the search cal
 :meth:`AdaptiveProposer.before_ask`, which asks the learner for the next configuration
 given this task's trials so far (``MetaLearner.propose``) and enqueues it while its
 predicted gain is at least :attr:`Strategy.handover_gain`. The first time it is lower, or
-the learner has nothing to propose, the sampler takes over for good; :meth:`summary` says
-when and why, for ``explain()``.
+the learner has nothing to propose (or its ``propose`` raises: a warning names it), the
+sampler takes over for good; :meth:`summary` says when and why, for ``explain()``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -118,15 +119,23 @@ class AdaptiveProposer:
     ) -> Proposal | None:
         """The learner's proposal inside this task's space; None after handing over."""
         while True:
-            proposal = self.learner.propose(
-                self.meta_features,
-                observed,
-                kind=self.task.kind,
-                algorithms=list(self.algorithms.values()),
-                pending=[*pending, *self.outside],
-                scoring=self.task.scoring,
-                budget=self.budget,
-            )
+            try:
+                proposal = self.learner.propose(
+                    self.meta_features,
+                    observed,
+                    kind=self.task.kind,
+                    algorithms=list(self.algorithms.values()),
+                    pending=[*pending, *self.outside],
+                    scoring=self.task.scoring,
+                    budget=self.budget,
+                )
+                if proposal is not None and not isinstance(proposal, Proposal):
+                    raise TypeError(f"returned {type(proposal).__name__}, not a Proposal or None")
+            except Exception as exc:  # a learner's bug ends its proposals, not the search
+                reason = f"{self.learner.name}.propose failed ({type(exc).__name__}: {exc})"
+                warnings.warn(f"{reason}; the sampler takes over.", UserWarning, stacklevel=2)
+                self._hand_over(asked, reason)
+                return None
             if proposal is None:
                 self._hand_over(asked, "the learner had nothing more to propose")
                 return None
