@@ -317,3 +317,24 @@ def test_a_learner_whose_propose_raises_hands_over_with_a_warning(
     assert len(model.study_.trials) == 4
     assert model.adaptation_.proposed == 1
     assert model.adaptation_.handed_over_at == 2
+
+
+def test_adaptive_learners_are_not_offered_to_the_strategy_selector(
+    data: tuple[Any, Any],
+) -> None:
+    offered: list[list[str]] = []
+
+    class Recorder:
+        """A selector asked first (passed in), which records what it is offered."""
+
+        autometa_plugin_name = "recorder"
+
+        @autometa.hookimpl
+        def autometa_select_strategy(self, meta_learners: list[str]) -> None:
+            offered.append(list(meta_learners))
+
+    recommendations = autometa.recommend(*data, k=3, plugins=[Recorder()], algorithms=CHEAP)
+    assert recommendations
+    assert offered
+    assert "greedy_portfolio" in offered[0]
+    assert "adaptive_portfolio" not in offered[0]
