@@ -60,7 +60,11 @@ def explain_fit(model: Any) -> str:
     """Strategy, recommendations (predicted vs observed) and the winner of a fitted model."""
     evaluations: list[Evaluation] = model.evaluations_
     ok = [e for e in evaluations if e.ok]
+    adaptation = getattr(model, "adaptation_", None)
     recommendations: list[Recommendation] = model.recommendations_
+    if adaptation is not None:  # only the first was enqueued; the learner proposed the rest
+        recommendations = recommendations[:1]
+    proposed = () if adaptation is None else adaptation.configs
     best = model.best_config_
     failed = sum(1 for e in evaluations if e.status == "failed")
     capped = sum(1 for e in evaluations if e.status == "capped")
@@ -84,9 +88,10 @@ def explain_fit(model: Any) -> str:
             winner=best,
             scoring=model.scoring_,
         ),
-        *_summary(recommendations, evaluations, model.scoring_),
+        *_summary(recommendations, evaluations, model.scoring_, proposed),
+        *explain_adaptation(adaptation),
         f"Winner: {best} with {model.scoring_}={model.best_score_:.4g}, "
-        f"found by {_origin(best, recommendations)}.",
+        f"found by {_origin(best, recommendations, proposed)}.",
         *explain_ensemble(getattr(model, "ensemble_", None)),
     ]
     timings = getattr(model, "planning_timings_", None)
@@ -216,10 +221,32 @@ def _observation(
     )
 
 
+def explain_adaptation(summary: Any) -> list[str]:
+    """What an adaptive meta-learner did (an ``AdaptationSummary``; nothing for None)."""
+    if summary is None:
+        return []
+    if summary.handed_over_at is None:
+        over = "the search ended before the sampler took over"
+    else:
+        over = f"the sampler took over after {summary.handed_over_at} trials: {summary.reason}"
+    lines = [
+        f"Adaptive: {summary.learner} proposed {summary.proposed} trials from this task's "
+        f"results; {over}."
+    ]
+    if summary.task_weights:
+        pointed = ", ".join(f"{task} ({weight:.3f})" for task, weight in summary.task_weights)
+        lines.append(f"  the observations pointed to earlier tasks {pointed}.")
+    return lines
+
+
 def _summary(
-    recommendations: Sequence[Recommendation], evaluations: Sequence[Evaluation], scoring: str
+    recommendations: Sequence[Recommendation],
+    evaluations: Sequence[Evaluation],
+    scoring: str,
+    proposed: Sequence[Config] = (),
 ) -> list[str]:
-    """How the warm starts did as a group, and what the sampler added after them."""
+    """How the warm starts did as a group, and what the sampler added after them
+    (``proposed``: the adaptive learner's trials, neither warm starts nor sampled)."""
     if not recommendations:
         return []
     warm = {r.config for r in recommendations}
@@ -233,7 +260,7 @@ def _summary(
         number, top = max(good, key=lambda pair: pair[1].score)
         line += f"; the best was #{number} with {scoring}={top.score:.4g}"
     lines = [line + "."]
-    sampled = [e for e in evaluations if e.config not in warm]
+    sampled = [e for e in evaluations if e.config not in warm and e.config not in proposed]
     if sampled:
         sampled_ok = [e.score for e in sampled if e.ok]
         best = f"; the best scored {max(sampled_ok):.4g}" if sampled_ok else ""
@@ -241,10 +268,14 @@ def _summary(
     return lines
 
 
-def _origin(best: Config, recommendations: Sequence[Recommendation]) -> str:
+def _origin(
+    best: Config, recommendations: Sequence[Recommendation], proposed: Sequence[Config] = ()
+) -> str:
     for number, rec in enumerate(recommendations, start=1):
         if rec.config == best:
             return f"warm start #{number}"
+    if best in proposed:
+        return f"the adaptive learner's proposal #{list(proposed).index(best) + 1}"
     return "the sampler"
 
 

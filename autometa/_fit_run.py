@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -27,6 +25,12 @@ from autometa.contract._row_checks import check_groups, check_sample_weight
 from autometa.contract._sampler import SamplerContext
 from autometa.contract._types import Evaluation, TaskKind
 from autometa.knowledge._base import TaskRecord
+from autometa.search._adaptive import (
+    AdaptationSummary,
+    AdaptiveProposer,
+    adaptive_proposer,
+    static_warm_starts,
+)
 from autometa.search._budget import Budget, SearchOutcome
 from autometa.search._durable import DurableStudy
 from autometa.search._ensemble import PredictionStore
@@ -41,6 +45,7 @@ from autometa.search._refit import check_outcome, ensemble_or_refit
 from autometa.search._shared_predictions import SharedPredictions, shared_predictions
 from autometa.search._space import make_sampler
 from autometa.search._studies import SCORING_ATTR, TASK_ATTR
+from autometa.search._studies import quiet_optuna as quiet_optuna
 from autometa.search._weights import row_weights, weightable
 
 logger = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class FitResult:
     ensemble: EnsembleSummary | None
     feature_names: np.ndarray | None = None
     """X's column names when they were all strings (scikit-learn's convention)."""
+    adaptation: AdaptationSummary | None = None
+    """What the adaptive meta-learner proposed, and when the sampler took over."""
 
     def fitted(self, estimator: Estimator) -> Estimator:
         """Set scikit-learn's fitted attributes (names ending in ``_``) on ``estimator``."""
@@ -93,6 +100,7 @@ class FitResult:
         if task.is_classification:
             attributes["classes_"] = task.classes
         attributes["ensemble_"] = self.ensemble
+        attributes["adaptation_"] = self.adaptation
         for name, value in attributes.items():
             setattr(estimator, name, value)
         return estimator
@@ -223,11 +231,11 @@ class FitRun:
             )
             remaining = None if s.n_trials is None else max(s.n_trials - len(previous), 0)
             budget = Budget(remaining, deadline, s.timeout)
-            outcome = SearchOutcome([], [])
+            outcome, proposer = SearchOutcome([], []), adaptive_proposer(plan, previous, s.timeout)
             shared = shared_predictions(s.artifact_store, self.study.storage, store, plan.task.y)
             if remaining != 0:
-                self.study.enqueue_once(plan.recommendations)
-                outcome = self._search(plan, budget, previous, splits, store, shared)
+                self.study.enqueue_once(static_warm_starts(plan.recommendations, proposer))
+                outcome = self._search(plan, budget, previous, splits, store, shared, proposer)
                 self.study.close_unreached()
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
@@ -239,8 +247,9 @@ class FitRun:
         best, model, summary = ensemble_or_refit(
             plan.task, plan.algorithms, evaluations, budget, store, s.ensemble_size
         )
+        adapted = None if proposer is None else proposer.summary()
         result = FitResult(
-            plan, self.study.study, evaluations, best, model, summary, self.feature_names
+            plan, self.study.study, evaluations, best, model, summary, self.feature_names, adapted
         )
         self._grow_knowledge(plan, evaluations)
         return result
@@ -252,7 +261,8 @@ class FitRun:
         previous: list[Evaluation],
         splits: Splits,
         store: PredictionStore | None,
-        shared: SharedPredictions | None,
+        shared: SharedPredictions | None = None,
+        proposer: AdaptiveProposer | None = None,
     ) -> SearchOutcome:
         """Run the search, showing progress and telling the plugins of each trial.
 
@@ -289,6 +299,7 @@ class FitRun:
                 callbacks=s.callbacks,
                 rungs=rungs,
                 shared=shared,
+                proposer=proposer,
                 pruner=resolve_pruner(
                     plan.strategy.pruner,
                     len(rungs) + len(splits),
@@ -387,14 +398,3 @@ def study_attributes(plan: Plan) -> dict[str, Any]:
 def _finite_or_none(value: float) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-@contextmanager
-def quiet_optuna() -> Iterator[None]:
-    """Silence Optuna's per-trial INFO lines during a fit, then restore the caller's level."""
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(max(previous, optuna.logging.WARNING))
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)

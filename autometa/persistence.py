@@ -58,6 +58,7 @@ SAFE_AUTOMETA_TYPES = frozenset(
         "autometa.contract._types.Evidence",
         "autometa.contract._types.Recommendation",
         "autometa.contract._types.Strategy",
+        "autometa.search._adaptive.AdaptationSummary",
         "autometa.search._ensemble_model.WeightedEnsemble",
         "autometa.search._ensemble_model.EnsembleMember",
         "autometa.search._ensemble_model.EnsembleSummary",

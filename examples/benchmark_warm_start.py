@@ -15,7 +15,9 @@ and the same seed:
   from scratch;
 - ``warm+NAME`` for each ``--samplers NAME``: the ``warm`` strategy (same meta-learner,
   same warm starts, same validation) with the sampler that takes over after the warm
-  starts replaced, to compare samplers at search level (``rgpe``, ``cmaes_warm``, ...).
+  starts replaced, to compare samplers at search level (``rgpe``, ``cmaes_warm``, ...);
+- ``adaptive`` with ``--adaptive``: the ``warm`` strategy with the ``adaptive_portfolio``
+  learner, asked again before each trial until it hands over to the sampler.
 
 Each task's rows are split 75/25: the searches see only the first part. After each
 trial the incumbent (the best configuration so far by validation score) is judged twice,
@@ -193,9 +195,9 @@ def sampler_twin(strategy: Strategy, sampler: str) -> Strategy:
     )
 
 
-def arm_names(samplers: Sequence[str]) -> list[str]:
-    """``warm``, ``cold`` and one ``warm+NAME`` arm per extra sampler, in that order."""
-    return ["warm", "cold", *(f"warm+{name}" for name in samplers)]
+def arm_names(samplers: Sequence[str], adaptive: bool = False) -> list[str]:
+    """``warm``, ``cold``, one ``warm+NAME`` arm per extra sampler and ``adaptive``."""
+    return ["warm", "cold", *(f"warm+{name}" for name in samplers), *(["adaptive"] * adaptive)]
 
 
 def normalized_regrets(
@@ -229,12 +231,17 @@ def run_task(
     """Every arm on one held-out task, for every seed."""
     warnings.simplefilter("ignore")
     knowledge = held_out_knowledge(entry["name"], folder)
-    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arm_names(args.samplers)}
+    names = arm_names(args.samplers, args.adaptive)
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in names}
     for seed in args.seeds:
         data = load(corpus, entry, args.max_rows, seed)
         warm = run_arm(data, entry["task"], knowledge, seed, args.n_trials)
         twins = {"cold": cold_twin(warm["strategy"])}
         twins |= {f"warm+{name}": sampler_twin(warm["strategy"], name) for name in args.samplers}
+        if args.adaptive:
+            twins["adaptive"] = dataclasses.replace(
+                warm["strategy"], meta_learner="adaptive_portfolio", reason="benchmark: adaptive"
+            )
         seeded = {"warm": warm}
         for arm, strategy in twins.items():
             seeded[arm] = run_arm(data, entry["task"], knowledge, seed, args.n_trials, strategy)
@@ -260,6 +267,9 @@ def main() -> None:
         default=[],
         help="also run the warm strategy with each of these samplers (e.g. rgpe cmaes_warm)",
     )
+    parser.add_argument(
+        "--adaptive", action="store_true", help="also run the adaptive_portfolio learner"
+    )
     args = parser.parse_args()
     manifest = {e["name"]: e for e in json.loads((args.corpus / "manifest.json").read_text())}
     shipped = {record.name for record in KnowledgeBase.default().tasks()}
@@ -281,7 +291,7 @@ def main() -> None:
             f"Unknown sampler(s) {', '.join(unknown_samplers)}; known: {', '.join(sorted(known))}"
         )
     checkpoints = [c for c in CHECKPOINTS if c <= args.n_trials]
-    arms = arm_names(args.samplers)
+    arms = arm_names(args.samplers, args.adaptive)
     per_task: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     raw: dict[str, Any] = {}
     folder = Path(tempfile.mkdtemp(prefix="autometa-benchmark-"))

@@ -10,6 +10,7 @@ where it is. The contract imports nothing of autometa outside itself
 (tests/test_architecture.py checks it), so what two plugins share lives here.
 """
 
+from autometa.contract._adaptive import observation_weights
 from autometa.contract._column_roles import MAX_ONE_HOT_LEVELS, many_level_columns
 from autometa.contract._cost import (
     CostModel,
@@ -33,6 +34,7 @@ from autometa.contract._knowledge import KnowledgeView, ScoreTableView, TaskReco
 from autometa.contract._metalearner import (
     MetaLearner,
     SearchBudget,
+    adapts,
     evidence_weights,
     greedy_cover,
     portfolio_regret,
@@ -61,6 +63,7 @@ from autometa.contract._types import (
     Config,
     Evaluation,
     Evidence,
+    Proposal,
     Recommendation,
     Strategy,
     TaskKind,
@@ -90,6 +93,7 @@ __all__ = [
     "KnowledgeView",
     "MetaFeatureSpace",
     "MetaLearner",
+    "Proposal",
     "Recommendation",
     "SamplerContext",
     "SamplerFactory",
@@ -101,6 +105,7 @@ __all__ = [
     "TaskKind",
     "TaskRecordView",
     "TaskSize",
+    "adapts",
     "builtin_sampler",
     "categorical_frame_preprocessor",
     "cost_aware_cover",
@@ -113,6 +118,7 @@ __all__ = [
     "make_pool",
     "many_level_columns",
     "measured_rows",
+    "observation_weights",
     "pool_summary",
     "portfolio_regret",
     "resolve_params",

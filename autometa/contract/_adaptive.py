@@ -82,16 +82,30 @@ def observation_weights(
 def _order_log_likelihood(
     normalized: np.ndarray, observed: Sequence[tuple[int, float]], tau: float, eps: float
 ) -> np.ndarray:
-    """Sum over observed pairs of log P(earlier task orders the pair as observed)."""
+    """Sum over observed pairs of log P(earlier task orders the pair as observed).
+
+    One numpy step per observation (its pairs with every later one), so a search that
+    asks after each of its trials stays cheap: ~100 observations of a 263 x 400 table
+    take milliseconds.
+    """
     total = np.zeros(normalized.shape[0])
-    for i, (column_a, score_a) in enumerate(observed):
-        for column_b, score_b in observed[i + 1 :]:
-            if score_a == score_b or column_a == column_b:
-                continue  # a tie or a repeat says nothing about the order
-            better, worse = (column_a, column_b) if score_a > score_b else (column_b, column_a)
-            difference = normalized[:, better] - normalized[:, worse]
-            agree = 1.0 / (1.0 + np.exp(-np.nan_to_num(difference, nan=0.0) / tau))
-            total += np.log(eps + (1.0 - 2.0 * eps) * agree)
+    if len(observed) < 2:
+        return total
+    columns = np.array([column for column, _ in observed], dtype=int)
+    scores = np.array([score for _, score in observed], dtype=float)
+    cells = normalized[:, columns]
+    for i in range(len(observed) - 1):
+        later = slice(i + 1, None)
+        # +1 where observation i scored higher, -1 lower, 0 for a tie; a repeat says
+        # nothing about the order either
+        sign = np.sign(scores[i] - scores[later])
+        sign[columns[later] == columns[i]] = 0.0
+        used = sign != 0
+        if not used.any():
+            continue
+        difference = (cells[:, [i]] - cells[:, later][:, used]) * sign[used]
+        agree = 1.0 / (1.0 + np.exp(-np.nan_to_num(difference, nan=0.0) / tau))
+        total += np.log(eps + (1.0 - 2.0 * eps) * agree).sum(axis=1)
     return total
 
 

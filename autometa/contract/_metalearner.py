@@ -19,7 +19,14 @@ from sklearn.base import BaseEstimator
 
 if TYPE_CHECKING:
     from autometa.contract._knowledge import KnowledgeView
-    from autometa.contract._types import Algorithm, Recommendation, TaskKind
+    from autometa.contract._types import (
+        Algorithm,
+        Config,
+        Evaluation,
+        Proposal,
+        Recommendation,
+        TaskKind,
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,10 @@ class MetaLearner(BaseEstimator, ABC):  # type: ignore[misc]  # sklearn is untyp
     :meth:`recommend`, ``budget: SearchBudget | None = None``; the planner passes it to
     learners whose ``recommend`` accepts it, so a learner written without it keeps
     working unchanged.
+
+    A learner that adapts to the new task's own results overrides :meth:`propose` too
+    (:func:`adapts` tells); the others keep the base's, which proposes nothing, and
+    their recommendations are enqueued as before.
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +94,51 @@ class MetaLearner(BaseEstimator, ABC):  # type: ignore[misc]  # sklearn is untyp
         :param algorithms: the algorithms available in this fit; recommend only these.
         :param k: the most recommendations to return.
         """
+
+    def propose(
+        self,
+        meta_features: Mapping[str, float],
+        observed: Sequence[Evaluation],
+        *,
+        kind: TaskKind,
+        algorithms: Sequence[Algorithm],
+        pending: Sequence[Config] = (),
+        scoring: str | None = None,
+        budget: SearchBudget | None = None,
+    ) -> Proposal | None:
+        """The next configuration to evaluate on the new task, given its trials so far.
+
+        **Why**: after a few trials the search knows more about the new task than its
+        meta-features say (how each configuration tried scored on it); a learner that
+        reads those scores can revise its recommendations while the search runs.
+
+        **Called** by the search before it asks the study for a trial, once no enqueued
+        warm start is waiting, after every trial until it hands over to the sampler; with
+        ``n_jobs > 1`` under the search's lock, with what is known then. Keep it cheap
+        (a few milliseconds: it runs once per trial). Return None when there is nothing
+        worth proposing: the sampler then takes over for good, as it does when the
+        proposal's ``gain`` is below :attr:`Strategy.handover_gain`.
+
+        **The caller guarantees**: :meth:`fit` was called; ``observed`` holds every
+        evaluation of this task told so far, oldest first, failed, capped and pruned ones
+        included (their ``score`` is NaN), configurations outside the learner's own pool
+        (the sampler's) and repeats included; ``pending`` are configurations being
+        evaluated now; ``scoring`` is the task's scoring (None: unknown, take it as the
+        knowledge base's); ``budget`` as in :meth:`recommend`. A proposal outside this
+        task's search space is skipped (passed back in ``pending`` on the next call).
+
+        **The learner guarantees**: the proposed configuration is valid for ``kind``, of
+        one of ``algorithms``, and neither in ``observed`` nor in ``pending``.
+
+        The base class does not adapt: it returns None (and :func:`adapts` is False).
+        """
+        return None
+
+
+def adapts(learner: MetaLearner | type[MetaLearner]) -> bool:
+    """Whether a learner (instance or class) overrides :meth:`MetaLearner.propose`."""
+    cls = learner if isinstance(learner, type) else type(learner)
+    return getattr(cls, "propose", None) is not MetaLearner.propose
 
 
 SPARSE_ROW_SHARE = 0.5

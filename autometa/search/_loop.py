@@ -46,6 +46,7 @@ from autometa.search._watchdog import stopped_outcome
 from autometa.search._weights import row_weights
 
 if TYPE_CHECKING:
+    from autometa.search._adaptive import AdaptiveProposer
     from autometa.search._ensemble import PredictionStore
     from autometa.search._shared_predictions import SharedPredictions
 
@@ -73,6 +74,7 @@ def run_search(
     rungs: Splits = (),
     pruner: BasePruner | None = None,
     shared: SharedPredictions | None = None,
+    proposer: AdaptiveProposer | None = None,
 ) -> SearchOutcome:
     """Ask, evaluate and tell until the budget is spent; return what was evaluated.
 
@@ -108,10 +110,9 @@ def run_search(
     Each step's score (a fold, or a fidelity) is reported to the trial as its
     intermediate value; with a ``pruner`` the worker asks it after each step, on a
     replica of the study (:mod:`autometa.search._pruning`), and a trial it stops is told
-    ``PRUNED``.
-
-    With ``shared`` (and ``predictions``), the predictions of each trial the store keeps
-    are also uploaded to the study's artifact store, for the ensembles of the other
+    ``PRUNED``. With a ``proposer`` (an adaptive meta-learner), each ask is preceded by
+    its proposal while it beats the sampler (:mod:`autometa.search._adaptive`); with
+    ``shared``, each trial the store keeps also uploads its predictions for the other
     processes of a shared study (:mod:`autometa.search._shared_predictions`).
     """
     if not algorithms:
@@ -153,6 +154,7 @@ def run_search(
             callbacks=tuple(callbacks),
             pruner=pruner,
             shared=shared,
+            proposer=proposer,
         )
         search.run()
     return outcome
@@ -214,6 +216,7 @@ class _AsyncSearch:
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
     pruner: BasePruner | None = None
     shared: SharedPredictions | None = None
+    proposer: AdaptiveProposer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, _Pending] = field(default_factory=dict)
     """Asked trials without a result, by trial number."""
@@ -253,6 +256,9 @@ class _AsyncSearch:
             return None
         if self._trial_seconds() < MIN_TRIAL_TIME_S:
             return None
+        if self.proposer is not None:
+            pending = [p.config for p in self.pending.values()]
+            self.proposer.before_ask(self.study, self.outcome.evaluations, pending, self.asked)
         if self.lease is not None:
             self.lease.reclaim(self.study)
             trials = self.lease.ask(self.study, 1, self.claim)
@@ -330,12 +336,9 @@ class _AsyncSearch:
                 result.status,
                 result.error,
             )
-            if (
-                self.shared is not None
-                and self.predictions is not None
-                and result.predictions is not None
-                and self.predictions.would_keep(evaluation)
-            ):  # uploaded while the trial runs: a finished trial takes no artifact
+            kept = self.predictions is not None and self.predictions.would_keep(evaluation)
+            if self.shared is not None and kept and result.predictions is not None:
+                # Uploaded before the trial is told: a finished trial takes no artifact.
                 self.shared.share(pending.trial, result.predictions)
             try:
                 frozen = tell_outcome(self.study, pending.trial, evaluation, result)

@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from autometa._plugins import Plugins, build_plugin_manager
-from autometa.contract._cost import measured_rows
-from autometa.contract._knowledge import KnowledgeView
-from autometa.contract._metalearner import SearchBudget
+from autometa.contract._metalearner import MetaLearner, SearchBudget, adapts
 from autometa.contract._row_checks import ClassWeight, check_class_weight
 from autometa.contract._task import Task
-from autometa.contract._types import Algorithm, Evidence, Recommendation, Strategy, TaskKind
+from autometa.contract._types import Algorithm, Recommendation, Strategy, TaskKind
 from autometa.knowledge._base import KnowledgeBase
 from autometa.knowledge._user import default_knowledge
+from autometa.search._guard import GUARD_ALGORITHM as GUARD_ALGORITHM
+from autometa.search._guard import GUARD_MODEL as GUARD_MODEL
+from autometa.search._guard import applied_guard, with_guard
+from autometa.search._guard import guard_recommendation as guard_recommendation
 from autometa.search._metafeatures import MetaFeatures, compute_meta_features
 from autometa.search._space import config_in_space
 from autometa.search._unseen import unseen_defaults, with_unseen_defaults
@@ -36,10 +38,6 @@ logger = logging.getLogger(__name__)
 
 RECOMMENDATION_SLACK = 3
 """Ask the learner for this many times more than needed: some may fall outside the space."""
-
-GUARD_ALGORITHM = "hist_gradient_boosting"
-"""The cheap strong first trial: this algorithm's library defaults, when it is searched."""
-GUARD_MODEL = "cheap guard"
 
 KnowledgeSpec = KnowledgeBase | str | Path | None
 KNOWLEDGE_ENV = "AUTOMETA_KNOWLEDGE"
@@ -68,6 +66,8 @@ class Plan:
     recommendations: list[Recommendation]
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds each planning step took, in order (:data:`PLANNING_STEPS`)."""
+    learner: MetaLearner | None = None
+    """The fitted meta-learner when it adapts: the search asks it again after trials."""
 
 
 PLANNING_STEPS = (
@@ -173,9 +173,10 @@ def make_plan(
         source = "user"
         if strategy is None:
             budget = SearchBudget(_finite_or_none(timeout), task.n_splits, task.n_rows)
-            selected = manager.select_strategy(
-                task, meta_features.values, base, sorted(learners), budget
-            )
+            # Adaptive learners are not offered to the selector yet: its training data
+            # replays one-shot recommendations, which cannot tell them apart (issue 15).
+            offered = sorted(name for name, cls in learners.items() if not adapts(cls))
+            selected = manager.select_strategy(task, meta_features.values, base, offered, budget)
             strategy, source = selected if selected is not None else _fallback(learners)
         if warm_start is not None:
             # After the selection: the user's count overrides the selector's, but not its learner or
@@ -183,8 +184,16 @@ def make_plan(
             strategy = replace(strategy, n_warm_starts=warm_start)
         task = task.with_validation(strategy.validation, strategy.n_splits)
     with _timed(timings, "recommendations"):
+        learner = fitted_learner(strategy, learners, base)
         recommendations = recommend_for(
-            task, meta_features.values, searched, base, strategy, learners, timeout=timeout
+            task,
+            meta_features.values,
+            searched,
+            base,
+            strategy,
+            learners,
+            timeout=timeout,
+            fitted=learner,
         )
     return Plan(
         manager,
@@ -196,6 +205,7 @@ def make_plan(
         source,
         recommendations,
         timings,
+        learner if learner is not None and adapts(learner) else None,
     )
 
 
@@ -250,8 +260,11 @@ def recommend_for(
     learners: Mapping[str, type],
     *,
     timeout: float | None = None,
+    fitted: MetaLearner | None = None,
 ) -> list[Recommendation]:
     """The strategy's learner, fitted on ``knowledge``, recommending points of this space.
+
+    ``fitted`` is that learner already fitted (:func:`fitted_learner`), to fit it once.
 
     A learner whose ``recommend`` declares ``budget`` is told the search's budget
     (``timeout`` seconds, this task's folds and rows). On a table larger than those the
@@ -261,14 +274,9 @@ def recommend_for(
     the guard and the learner's first few picks
     (:func:`autometa.search._unseen.with_unseen_defaults`).
     """
-    if strategy.meta_learner is None or strategy.n_warm_starts == 0:
+    learner = fitted if fitted is not None else fitted_learner(strategy, learners, knowledge)
+    if learner is None:
         return []
-    if strategy.meta_learner not in learners:
-        raise ValueError(
-            f"Strategy asks for meta-learner {strategy.meta_learner!r}, which no plugin "
-            f"registers; registered: {sorted(learners)}."
-        )
-    learner = learners[strategy.meta_learner]().fit(knowledge)
     extra = {}
     # Only a learner that declares budget is told it: one written before the keyword existed would
     # reject it.
@@ -297,63 +305,19 @@ def recommend_for(
     return with_unseen_defaults(guarded, defaults, strategy.n_warm_starts, pinned=pinned)
 
 
-def guard_recommendation(algorithms: Mapping[str, Algorithm], task: Task) -> Recommendation | None:
-    """The cheap strong first trial: :data:`GUARD_ALGORITHM`'s library defaults.
-
-    Histogram gradient boosting with its defaults is among the strongest configurations
-    on tabular data and among the fastest to fit, so a budget that ends after one trial
-    still leaves a model at least as good as the defaults. None when the algorithm is not
-    searched (the user restricted ``algorithms``, or no plugin offers it) or its defaults
-    fall outside this task's space.
-    """
-    algorithm = algorithms.get(GUARD_ALGORITHM)
-    if algorithm is None:
+def fitted_learner(
+    strategy: Strategy, learners: Mapping[str, type], knowledge: KnowledgeBase
+) -> MetaLearner | None:
+    """The strategy's meta-learner fitted on ``knowledge``; None for a cold search."""
+    if strategy.meta_learner is None or strategy.n_warm_starts == 0:
         return None
-    config = algorithm.default_config
-    if not config_in_space(config, algorithms, task):
-        return None
-    return Recommendation(
-        config,
-        math.nan,
-        Evidence(
-            GUARD_MODEL,
-            note=f"{GUARD_ALGORITHM} defaults first: cheap and strong, so an early end "
-            "of the budget still leaves a model as good as the defaults",
-        ),
-    )
-
-
-def with_guard(
-    recommendations: list[Recommendation],
-    algorithms: Mapping[str, Algorithm],
-    task: Task,
-    knowledge: KnowledgeView,
-) -> list[Recommendation]:
-    """``recommendations`` with the guard first (moved there if a learner already has it).
-
-    Only on tables with more rows than the knowledge base's tasks had when they were
-    measured (:func:`autometa.contract.measured_rows`): there the learner's ranking is
-    an extrapolation and a trial costs more, so the library defaults go first. Within
-    the measured sizes the learner's own first picks are better: in replay on all 263
-    tasks of the shipped base (docs/replay.md) the guard raised the mean regret at 10 s
-    from 0.0116 to 0.0227 for the greedy portfolio.
-    """
-    guard = applied_guard(algorithms, task, knowledge)
-    if guard is None:
-        return recommendations
-    same = [r for r in recommendations if r.config == guard.config]
-    # The learner's own copy, when it has one, keeps its predicted score and evidence.
-    first = same[0] if same else guard
-    return [first, *(r for r in recommendations if r.config != guard.config)]
-
-
-def applied_guard(
-    algorithms: Mapping[str, Algorithm], task: Task, knowledge: KnowledgeView
-) -> Recommendation | None:
-    """The guard when :func:`with_guard` puts it first on this task, else None."""
-    if task.n_rows <= measured_rows(knowledge):
-        return None
-    return guard_recommendation(algorithms, task)
+    if strategy.meta_learner not in learners:
+        raise ValueError(
+            f"Strategy asks for meta-learner {strategy.meta_learner!r}, which no plugin "
+            f"registers; registered: {sorted(learners)}."
+        )
+    learner: MetaLearner = learners[strategy.meta_learner]().fit(knowledge)
+    return learner
 
 
 def restrict_algorithms(

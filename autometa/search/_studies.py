@@ -10,7 +10,8 @@ configuration is enqueued again (see :mod:`autometa.search._leases`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import optuna
 from optuna.distributions import (
@@ -210,3 +211,14 @@ def in_memory_copy(study: optuna.Study) -> optuna.Study:
         copy.set_user_attr(key, value)
     copy.add_trials(study.get_trials(deepcopy=False))
     return copy
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines during a fit, then restore the caller's level."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(previous, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)

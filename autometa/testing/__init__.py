@@ -26,12 +26,14 @@ samplers, and knowledge bases filled by real cross-validation. They raise explic
 
 The checks are split by concern (one private module each, all names public from here):
 plugins as a whole (:func:`check_plugin`), algorithms (:func:`check_algorithm`),
-meta-features (:func:`check_meta_features`), meta-learners (:func:`check_meta_learner`),
+meta-features (:func:`check_meta_features`), meta-learners (:func:`check_meta_learner`)
+and adaptive ones (:func:`check_adaptive_learner`),
 strategy selectors (:func:`check_strategy_selector`), samplers (:func:`check_samplers`),
 knowledge-store backends (:func:`check_knowledge_store`), and the small tasks and
 knowledge bases they run on (:func:`small_tasks`, :func:`small_knowledge_base`).
 """
 
+from autometa.testing._adaptive_learners import check_adaptive_learner
 from autometa.testing._algorithms import check_algorithm
 from autometa.testing._common import HOOK_NAMES as HOOK_NAMES
 from autometa.testing._common import PROBABILITY_TOLERANCE as PROBABILITY_TOLERANCE
@@ -45,6 +47,7 @@ from autometa.testing._samplers import check_samplers
 from autometa.testing._selectors import check_strategy_selector
 
 __all__ = [
+    "check_adaptive_learner",
     "check_algorithm",
     "check_knowledge_store",
     "check_meta_features",

@@ -27,7 +27,7 @@ from autometa.contract import (
 )
 
 if TYPE_CHECKING:
-    from autometa.contract import KnowledgeView
+    from autometa.contract import KnowledgeView, ScoreTableView
 
 DEFAULT_SIZE = 32
 
@@ -52,10 +52,12 @@ class GreedyPortfolio(MetaLearner):
         for kind in kinds:
             table = knowledge.score_table(kind)
             if table.task_ids:
-                self.portfolios_[kind] = greedy_portfolio(
-                    table.configs, table.normalized(), self.size
-                )
+                self._fit_kind(knowledge, kind, table)
         return self
+
+    def _fit_kind(self, knowledge: KnowledgeView, kind: TaskKind, table: ScoreTableView) -> None:
+        """Build the portfolio of one kind from its score table (subclasses keep more)."""
+        self.portfolios_[kind] = greedy_portfolio(table.configs, table.normalized(), self.size)
 
     def recommend(
         self,
@@ -98,8 +100,20 @@ def greedy_portfolio(
     (:func:`autometa.contract.evidence_weights`).
     """
     regret = portfolio_regret(normalized)
+    return cover_portfolio(configs, regret, prior_weights(normalized), size)
+
+
+def prior_weights(normalized: np.ndarray) -> np.ndarray | None:
+    """Each task's weight before any observation: its evidence, summing to 1
+    (:func:`autometa.contract.evidence_weights`); None for no task."""
     evidence = evidence_weights(normalized)
-    weights = evidence / evidence.sum() if len(evidence) else None
+    return evidence / evidence.sum() if len(evidence) else None
+
+
+def cover_portfolio(
+    configs: Sequence[Config], regret: np.ndarray, weights: np.ndarray | None, size: int
+) -> list[tuple[Config, float, int]]:
+    """:func:`greedy_portfolio` from its regret table and task weights."""
     return [
         (configs[column], expected, len(regret))
         for column, expected in greedy_cover(regret, size, weights=weights)
