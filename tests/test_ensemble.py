@@ -285,18 +285,20 @@ def test_trials_in_worker_processes_return_their_predictions(cancer: tuple[Any, 
     assert summary.n_without_predictions == 0
 
 
+def _durable(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    """Fit parameters of a cheap random search in a durable SQLite study."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    return (
+        dict(random_state=0, strategy=RANDOM, algorithms=CHEAP, storage=storage, study_name="ens")
+        | more
+    )
+
+
 def test_a_durable_study_ensembles_this_process_trials_without_an_artifact_store(
     cancer: tuple[Any, Any], tmp_path: Path
 ) -> None:
     X, y = cancer
-    params: dict[str, Any] = dict(
-        random_state=0,
-        strategy=RANDOM,
-        algorithms=CHEAP,
-        storage=f"sqlite:///{tmp_path / 'study.db'}",
-        study_name="ens",
-        artifact_store=None,
-    )
+    params = _durable(tmp_path, artifact_store=None)
     first = autometa.fit(X, y, n_trials=3, **params)
     assert first.ensemble_ is not None
     assert first.ensemble_.n_without_predictions == 0
@@ -320,13 +322,7 @@ def test_a_durable_study_ensembles_every_fits_trials_through_its_artifact_store(
     """Each fit of a resumed SQLite study runs in its own call, as another process
     would; by default its trials' predictions go to ``study.db.artifacts``."""
     X, y = cancer
-    params: dict[str, Any] = dict(
-        random_state=0,
-        strategy=RANDOM,
-        algorithms=CHEAP,
-        storage=f"sqlite:///{tmp_path / 'study.db'}",
-        study_name="ens",
-    )
+    params = _durable(tmp_path)
     first = autometa.fit(X, y, n_trials=3, **params)
     assert any((tmp_path / "study.db.artifacts").iterdir())
     second = autometa.fit(X, y, n_trials=5, **params)  # resumes: two more trials here
