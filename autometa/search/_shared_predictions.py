@@ -38,12 +38,12 @@ from optuna.artifacts import (
     upload_artifact,
 )
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import FrozenTrial, Trial
 from sqlalchemy.engine import make_url
 
 from autometa.contract._task import Task
 from autometa.search._ensemble import PredictionStore
-from autometa.search._studies import numbered_evaluations
+from autometa.search._studies import trial_evaluations
 
 logger = logging.getLogger(__name__)
 
@@ -144,21 +144,18 @@ class SharedPredictions:
         rows, or its upload failed), or whose download fails, is skipped.
         """
         skip = set(exclude)
-        trials = {
-            t.number: t
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.number not in skip
-        }
+        # One read of the study: the completed trials (their artifacts) with their evaluations.
         ranked = sorted(
-            ((n, e) for n, e in numbered_evaluations(study, task) if e.ok and n in trials),
-            key=lambda pair: (-pair[1].score, pair[1].fit_time, pair[0]),
+            ((t, e) for t, e in trial_evaluations(study, task) if e.ok and t.number not in skip),
+            key=lambda pair: (-pair[1].score, pair[1].fit_time, pair[0].number),
         )
         found = 0
         with tempfile.TemporaryDirectory() as folder:
-            for number, evaluation in ranked:
+            for trial, evaluation in ranked:
                 if found >= store.capacity:
                     break
-                artifact_id = _artifact_id(trials[number], self.storage, self.key)
+                number = trial.number
+                artifact_id = _artifact_id(trial, self.storage, self.key)
                 if artifact_id is None:
                     continue
                 path = os.path.join(folder, f"{number}.npy")

@@ -148,11 +148,11 @@ def study_evaluations(study: optuna.Study, task: Task) -> list[Evaluation]:
     a user's own objective told) gets 0. A pruned trial is ``pruned`` with a NaN score
     (Optuna keeps its last intermediate value as its value: a partial score).
     """
-    return [evaluation for _, evaluation in numbered_evaluations(study, task)]
+    return [evaluation for _, evaluation in trial_evaluations(study, task)]
 
 
-def numbered_evaluations(study: optuna.Study, task: Task) -> list[tuple[int, Evaluation]]:
-    """:func:`study_evaluations` with each one's trial number."""
+def trial_evaluations(study: optuna.Study, task: Task) -> list[tuple[FrozenTrial, Evaluation]]:
+    """:func:`study_evaluations`, each with the trial it was read from."""
     evaluations = []
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     for trial in study.get_trials(deepcopy=False, states=states):
@@ -169,7 +169,7 @@ def numbered_evaluations(study: optuna.Study, task: Task) -> list[tuple[int, Eva
             _status(trial),
             None if ok else attrs.get("error", "pruned"),
         )
-        evaluations.append((trial.number, evaluation))
+        evaluations.append((trial, evaluation))
     return evaluations
 
 
