@@ -10,7 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from autometa._cli import main
-from autometa.contract import Config, Evaluation, Evidence, MetaLearner, Recommendation
+from autometa.contract import (
+    Config,
+    Evaluation,
+    Evidence,
+    MetaLearner,
+    Proposal,
+    Recommendation,
+)
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import SBS, leave_one_task_out
 
@@ -69,6 +76,68 @@ class WorstFirst(MetaLearner):
 
     def recommend(self, meta_features, *, kind, algorithms, k=10):  # type: ignore[no-untyped-def]
         return [Recommendation(c, 0.0, Evidence("w")) for c in (BAD, GOOD, ALSO)][:k]
+
+
+Told = list[list[tuple[Config, float, str]]]
+
+
+def follower(told: Told) -> type[MetaLearner]:
+    """An adaptive learner: ALSO first; then BAD when ALSO scored above 0.8, else GOOD;
+    appends to ``told`` what it was told. Its one-shot ``recommend`` (BAD) must not be
+    what is judged."""
+
+    class Follower(MetaLearner):
+        name = "follower"
+
+        def fit(self, knowledge):  # type: ignore[no-untyped-def]
+            return self
+
+        def recommend(self, meta_features, *, kind, algorithms, k=10):  # type: ignore[no-untyped-def]
+            return [Recommendation(BAD, 0.0, Evidence("follower"))]
+
+        def propose(self, meta_features, observed, **kwargs):  # type: ignore[no-untyped-def]
+            told.append([(e.config, e.score, e.status) for e in observed])
+            if not observed:
+                config = ALSO
+            elif len(observed) == 1:
+                config = BAD if observed[0].ok and observed[0].score > 0.8 else GOOD
+            else:
+                return None
+            return Proposal(Recommendation(config, 0.0, Evidence("follower")), 0.0)
+
+    return Follower
+
+
+class Declines(WorstFirst):
+    """Adaptive in name only: declines every proposal, so its recommendations are judged."""
+
+    name = "declines"
+
+    def propose(self, meta_features, observed, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_an_adaptive_learner_is_judged_on_its_walk_told_the_stored_scores() -> None:
+    told: Told = []
+    report = leave_one_task_out(knowledge(), {"follower": follower(told)}, ks=[1, 2, 3])
+    # t1: ALSO 0.7 -> regret 1 - (0.7 - 0.5) / (0.9 - 0.5) = 0.5, then GOOD (the best);
+    # the walk stops when the learner declines, and k = 3 keeps the best of two
+    assert report.per_task["t1"]["follower"] == [pytest.approx(0.5), 0.0, 0.0]
+    # t3: ALSO is its best (0.9 > 0.8), then BAD
+    assert report.per_task["t3"]["follower"] == [0.0, 0.0, 0.0]
+    # what it was told is the held-out task's stored score, in the scoring's units
+    second_asks = [observed[0] for observed in told if len(observed) == 1]
+    assert (ALSO, 0.7, "ok") in second_asks
+    # t1_copy never scored ALSO: that is told as a failure, not as a score
+    assert any(
+        config == ALSO and math.isnan(score) and status == "failed"
+        for config, score, status in second_asks
+    )
+
+
+def test_an_adaptive_learner_that_declines_at_once_is_judged_on_its_recommendations() -> None:
+    report = leave_one_task_out(knowledge(), {"declines": Declines}, ks=[1, 2])
+    assert report.per_task["t2"]["declines"] == [1.0, 0.0]
 
 
 def test_held_out_task_and_duplicates_never_reach_the_learner() -> None:

@@ -30,8 +30,14 @@ from scipy.stats import rankdata
 
 from autometa._plugins import build_plugin_manager
 from autometa._progress import count_progress
-from autometa.contract._metalearner import MetaLearner
-from autometa.contract._types import Algorithm, Config, TaskKind
+from autometa.contract._metalearner import MetaLearner, adapts
+from autometa.contract._types import (
+    Algorithm,
+    Config,
+    Evaluation,
+    EvaluationStatus,
+    TaskKind,
+)
 from autometa.knowledge._base import KnowledgeBase, ScoreTable, TaskRecord
 
 logger = logging.getLogger(__name__)
@@ -199,8 +205,12 @@ def _held_out_scores(
         keep = [t.task_id for t in all_tasks if not _same_task(t, record)]
         full.copy_into(training, task_ids=keep)
         # The truth comes from the full base: the training copy has no row for this task.
-        truth = _regrets(full.score_table(record.kind), record.task_id)
-        scores = _score_learners(training, record, learners, algorithms[record.kind], truth, ks)
+        table = full.score_table(record.kind)
+        truth = _regrets(table, record.task_id)
+        observed = _observed_scores(table, record.task_id)
+        scores = _score_learners(
+            training, record, learners, algorithms[record.kind], truth, observed, ks
+        )
         training.close()
         yield record.task_id, scores
     full.close()
@@ -212,19 +222,23 @@ def _score_learners(
     learners: Mapping[str, type[MetaLearner]],
     algorithms: Sequence[Algorithm],
     truth: dict[Config, float],
+    observed: Mapping[Config, float],
     ks: tuple[int, ...],
 ) -> dict[str, list[float]]:
     k_max = ks[-1]
     scores = {}
     for name, cls in learners.items():
-        recommendations = (
-            cls()
-            .fit(training)
-            .recommend(record.meta_features, kind=record.kind, algorithms=algorithms, k=k_max)
-        )
-        # A fresh learner per held-out task (above), fitted on the copy without it: nothing the
+        # A fresh learner per held-out task, fitted on the copy without it: nothing the
         # learner keeps can leak the held-out row.
-        scores[name] = _regret_curve([r.config for r in recommendations], truth, ks)
+        learner = cls().fit(training)
+        if adapts(learner):
+            configs = _adaptive_walk(learner, record, algorithms, observed, k_max)
+        else:
+            recommendations = learner.recommend(
+                record.meta_features, kind=record.kind, algorithms=algorithms, k=k_max
+            )
+            configs = [r.config for r in recommendations]
+        scores[name] = _regret_curve(configs, truth, ks)
     table = training.score_table(record.kind)
     if table.task_ids:
         # A cell that failed or was capped counts as the task's worst (as failures do in
@@ -235,6 +249,44 @@ def _score_learners(
     else:
         scores[SBS] = [1.0] * len(ks)
     return scores
+
+
+def _adaptive_walk(
+    learner: MetaLearner,
+    record: TaskRecord,
+    algorithms: Sequence[Algorithm],
+    observed: Mapping[Config, float],
+    k: int,
+) -> list[Config]:
+    """The first ``k`` configurations an adaptive learner proposes on the held-out task
+    when told, after each, the task's stored score of it (as a search would observe it).
+
+    A configuration without a stored score is told as failed. The walk never hands over
+    to a sampler (leave-one-task-out has no sampler to judge), so it measures what the
+    learner alone would pick; it falls back on ``recommend`` when the learner declines
+    before its first proposal.
+    """
+    told: list[Evaluation] = []
+    while len(told) < k:
+        proposal = learner.propose(
+            record.meta_features,
+            told,
+            kind=record.kind,
+            algorithms=algorithms,
+            scoring=record.scoring,
+        )
+        if proposal is None:
+            break
+        config = proposal.recommendation.config
+        score = observed.get(config, math.nan)
+        status: EvaluationStatus = "ok" if math.isfinite(score) else "failed"
+        told.append(Evaluation(record.task_id, config, score, 0.0, status))
+    if not told:
+        recommendations = learner.recommend(
+            record.meta_features, kind=record.kind, algorithms=algorithms, k=k
+        )
+        return [r.config for r in recommendations]
+    return [evaluation.config for evaluation in told]
 
 
 def _regret_curve(
@@ -255,6 +307,18 @@ def _regrets(table: ScoreTable, task_id: str) -> dict[Config, float]:
     return {
         config: 1.0 - float(value)
         for config, value in zip(table.configs, normalized, strict=True)
+        if np.isfinite(value)
+    }
+
+
+def _observed_scores(table: ScoreTable, task_id: str) -> dict[Config, float]:
+    """The stored score (the scoring's own units) of every configuration scored on
+    ``task_id``: what an adaptive learner is told it observed."""
+    row = _row(table, task_id)
+    assert row is not None
+    return {
+        config: float(value)
+        for config, value in zip(table.configs, table.scores[row], strict=True)
         if np.isfinite(value)
     }
 
