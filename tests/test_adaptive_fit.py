@@ -319,7 +319,7 @@ def test_a_learner_whose_propose_raises_hands_over_with_a_warning(
     assert model.adaptation_.handed_over_at == 2
 
 
-def test_adaptive_learners_are_not_offered_to_the_strategy_selector(
+def test_adaptive_learners_are_offered_to_the_strategy_selector(
     data: tuple[Any, Any],
 ) -> None:
     offered: list[list[str]] = []
@@ -337,4 +337,4 @@ def test_adaptive_learners_are_not_offered_to_the_strategy_selector(
     assert recommendations
     assert offered
     assert "greedy_portfolio" in offered[0]
-    assert "adaptive_portfolio" not in offered[0]
+    assert "adaptive_portfolio" in offered[0]

@@ -173,10 +173,9 @@ def make_plan(
         source = "user"
         if strategy is None:
             budget = SearchBudget(_finite_or_none(timeout), task.n_splits, task.n_rows)
-            # Adaptive learners are not offered to the selector yet: its training data
-            # replays one-shot recommendations, which cannot tell them apart (issue 15).
-            offered = sorted(name for name, cls in learners.items() if not adapts(cls))
-            selected = manager.select_strategy(task, meta_features.values, base, offered, budget)
+            selected = manager.select_strategy(
+                task, meta_features.values, base, sorted(learners), budget
+            )
             strategy, source = selected if selected is not None else _fallback(learners)
         if warm_start is not None:
             # After the selection: the user's count overrides the selector's, but not its learner or
