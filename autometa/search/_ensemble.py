@@ -166,14 +166,15 @@ def score_predictions(
 
     ``predictions`` are class probabilities (columns in ``classes``' order) or, with
     ``classes`` None, regression values; ``sample_weight`` the rows' weights, if any.
-    Greater is better, as for every scorer. The common scorings without weights are
-    computed in numpy (:func:`~autometa.search._fast_scores.fast_score`, the same
-    numbers a hundred times faster); the rest by the scikit-learn scorer.
+    Greater is better, as for every scorer. The common scorings, with or without
+    weights, are computed in numpy (:func:`~autometa.search._fast_scores.fast_score`,
+    the same numbers a hundred times faster: a weighted fit's selection is not cut
+    short by its time reserve); the other scorings, and weights ``fast_score`` declines
+    (all zero, or a negative one), by the scikit-learn scorer.
     """
-    if sample_weight is None:
-        fast = fast_score(scoring, predictions, y, classes)
-        if fast is not None:
-            return fast
+    fast = fast_score(scoring, predictions, y, classes, sample_weight)
+    if fast is not None:
+        return fast
     # Told every class: the validation rows may lack one (a class seen once is never
     # validated), and log loss needs them all.
     scorer = scorer_for(scoring, classes)

@@ -9,9 +9,12 @@ thousand rows. That made selection alone take 5 to 15 s, a third of a 30 s budge
 :func:`fast_score` computes the default scorings of each kind (``roc_auc`` for binary,
 ``neg_log_loss`` for classification, ``r2`` for regression) and a few common others
 directly, with scikit-learn's definitions: clipping, tie handling and degenerate cases
-are the same, and ``tests/test_ensemble_selection.py`` checks the equality against
-scikit-learn's scorers. Any other scorer, or rows with weights, returns None and the
-caller uses the scikit-learn scorer.
+are the same, and ``tests/test_fast_scores.py`` checks the equality against
+scikit-learn's scorers. Rows with weights (a fit with ``sample_weight`` or
+``class_weight`` scores its validation rows so) are scored with the definitions
+scikit-learn uses when the scorer is given ``sample_weight``, so a weighted fit's
+selection is as fast. Any other scorer, or weights scikit-learn would refuse or that
+are negative, returns None and the caller uses the scikit-learn scorer.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.stats import rankdata
 
-Metric = Callable[[np.ndarray, np.ndarray], float]
-"""(y, predictions) -> score, greater is better; predictions as the ensemble keeps them."""
+Metric = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
+"""(y or class positions, predictions, row weights or None) -> score, greater is better;
+predictions as the ensemble keeps them."""
 
 
 def fast_score(
@@ -30,27 +34,54 @@ def fast_score(
     predictions: np.ndarray,
     y: np.ndarray,
     classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> float | None:
     """``scoring`` of ``predictions`` against ``y`` computed in numpy, or None when this
     module does not know ``scoring`` for the task (the caller then asks scikit-learn).
 
     ``predictions`` are class probabilities (columns in ``classes``' order, rows need not
     sum to one: they are normalized as a classifier's would be) or, with ``classes``
-    None, regression values. NaN when scikit-learn would raise (e.g. ROC AUC with one
-    class in ``y``).
+    None, regression values. NaN where scikit-learn gives NaN or would raise (e.g. ROC
+    AUC with one class in ``y``, or with a class whose rows all weigh zero).
+
+    ``sample_weight`` weighs the rows as scikit-learn's scorer called with
+    ``sample_weight=`` does, for every scoring known here (each matches it, none is
+    left to scikit-learn for being weighted). None for weights that are
+    not one finite value per row, that are all zero (scikit-learn raises: the caller's
+    scorer then raises the same error) or that include a negative one (scikit-learn
+    accepts them, but its ROC curve is then not monotonic; no caller passes them, the
+    fit's weights are checked non-negative).
     """
+    weights = None if sample_weight is None else _checked_weights(sample_weight, len(y))
+    if sample_weight is not None and weights is None:
+        return None
     if classes is None:
         regression = _REGRESSION.get(scoring)
         if regression is None:
             return None
-        return regression(np.asarray(y, dtype=float), np.asarray(predictions, dtype=float))
+        y_float = np.asarray(y, dtype=float)
+        return regression(y_float, np.asarray(predictions, dtype=float), weights)
     classification = _CLASSIFICATION.get(scoring)
     if classification is None or (scoring == "roc_auc" and len(classes) != 2):
         return None
     positions = _positions(classes, np.asarray(y))
     if positions is None:
         return None
-    return classification(positions, _normalized(predictions))
+    return classification(positions, _normalized(predictions), weights)
+
+
+def _checked_weights(sample_weight: np.ndarray, n_rows: int) -> np.ndarray | None:
+    """``sample_weight`` as float64, or None when scikit-learn would refuse it or a weight
+    is negative (see :func:`fast_score`)."""
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if weights.shape != (n_rows,) or not np.all(np.isfinite(weights)):
+        return None
+    if np.any(weights < 0) or not np.any(weights):
+        return None
+    return weights
 
 
 def _positions(classes: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -74,8 +105,13 @@ def _normalized(probabilities: np.ndarray) -> np.ndarray:
     return np.divide(proba, sums, out=np.zeros_like(proba), where=sums > 0)
 
 
+def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean, or the weighted one as scikit-learn takes it (``np.average``)."""
+    return float(np.mean(values) if weights is None else np.average(values, weights=weights))
+
+
 # -- classification: positions (row -> column of its class), normalized probabilities ----
-def _neg_log_loss(positions: np.ndarray, proba: np.ndarray) -> float:
+def _neg_log_loss(positions: np.ndarray, proba: np.ndarray, weights: np.ndarray | None) -> float:
     eps = np.finfo(proba.dtype).eps
     if proba.shape[1] == 2:
         # scikit-learn's scorer takes the positive column of a binary task and rebuilds the
@@ -84,12 +120,14 @@ def _neg_log_loss(positions: np.ndarray, proba: np.ndarray) -> float:
         picked = np.where(positions == 1, positive, 1.0 - positive)
     else:
         picked = proba[np.arange(len(positions)), positions]
-    return -float(np.mean(-np.log(np.clip(picked, eps, 1.0 - eps))))
+    return -_mean(-np.log(np.clip(picked, eps, 1.0 - eps)), weights)
 
 
-def _roc_auc(positions: np.ndarray, proba: np.ndarray) -> float:
+def _roc_auc(positions: np.ndarray, proba: np.ndarray, weights: np.ndarray | None) -> float:
     """Binary ROC AUC as the Mann-Whitney statistic with average ranks for ties, which is
-    the trapezoidal area scikit-learn computes."""
+    the trapezoidal area scikit-learn computes; with weights, its weighted curve's."""
+    if weights is not None:
+        return _weighted_roc_auc(positions == 1, proba[:, 1], weights)
     positive = positions == 1
     n_positive = int(positive.sum())
     n_negative = len(positions) - n_positive
@@ -101,12 +139,30 @@ def _roc_auc(positions: np.ndarray, proba: np.ndarray) -> float:
     )
 
 
-def _accuracy(positions: np.ndarray, proba: np.ndarray) -> float:
+def _weighted_roc_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
+    """scikit-learn's weighted ROC AUC: the trapezoids under the curve of cumulative
+    weighted false and true positives, one point per distinct score (tied rows move
+    together, a diagonal step). Summed from the lowest score up, each group of tied rows
+    adds its positives' weight times the negatives' weight below it plus half the
+    negatives' weight tied with it. NaN when a class weighs nothing, as scikit-learn's."""
+    _, group = np.unique(scores, return_inverse=True)
+    positive_weight = np.bincount(group, weights=np.where(positive, weights, 0.0))
+    negative_weight = np.bincount(group, weights=np.where(positive, 0.0, weights))
+    total_positive = float(positive_weight.sum())
+    total_negative = float(negative_weight.sum())
+    if total_positive == 0.0 or total_negative == 0.0:
+        return float("nan")
+    below = np.cumsum(negative_weight) - negative_weight
+    area = float(np.dot(positive_weight, below + negative_weight / 2))
+    return area / (total_positive * total_negative)
+
+
+def _accuracy(positions: np.ndarray, proba: np.ndarray, weights: np.ndarray | None) -> float:
     # argmax takes the first of equal columns, as the ensemble's predict does.
-    return float(np.mean(np.argmax(proba, axis=1) == positions))
+    return _mean(np.argmax(proba, axis=1) == positions, weights)
 
 
-_CLASSIFICATION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+_CLASSIFICATION: dict[str, Metric] = {
     "neg_log_loss": _neg_log_loss,
     "roc_auc": _roc_auc,
     "accuracy": _accuracy,
@@ -114,7 +170,9 @@ _CLASSIFICATION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 
 
 # -- regression --------------------------------------------------------------------------
-def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+def _r2(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None) -> float:
+    if weights is not None:
+        return _weighted_r2(y, predicted, weights)
     residual = float(np.sum((y - predicted) ** 2))
     total = float(np.sum((y - y.mean()) ** 2))
     if total == 0.0:  # scikit-learn's force_finite: a constant target
@@ -122,16 +180,30 @@ def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
     return 1.0 - residual / total
 
 
-def _neg_mse(y: np.ndarray, predicted: np.ndarray) -> float:
-    return -float(np.mean((y - predicted) ** 2))
+def _weighted_r2(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
+    """scikit-learn's weighted r2: weighted residual sum of squares over the weighted total
+    sum around the weighted mean; NaN under two rows, its force_finite rule otherwise
+    (1 for a zero residual, 0 for a zero total)."""
+    if len(y) < 2:
+        return float("nan")
+    residual = float(np.sum(weights * (y - predicted) ** 2))
+    total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
+    if residual == 0.0:
+        return 1.0
+    return 0.0 if total == 0.0 else 1.0 - residual / total
 
 
-def _neg_rmse(y: np.ndarray, predicted: np.ndarray) -> float:
-    return -float(np.sqrt(np.mean((y - predicted) ** 2)))
+def _neg_mse(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None) -> float:
+    return -_mean((y - predicted) ** 2, weights)
 
 
-def _neg_mae(y: np.ndarray, predicted: np.ndarray) -> float:
-    return -float(np.mean(np.abs(y - predicted)))
+def _neg_rmse(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None) -> float:
+    # scikit-learn's root_mean_squared_error: the root of the (weighted) mean squared error.
+    return -float(np.sqrt(_mean((y - predicted) ** 2, weights)))
+
+
+def _neg_mae(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None) -> float:
+    return -_mean(np.abs(y - predicted), weights)
 
 
 _REGRESSION: dict[str, Metric] = {
