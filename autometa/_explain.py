@@ -236,6 +236,13 @@ def explain_adaptation(summary: Any) -> list[str]:
     if summary.task_weights:
         pointed = ", ".join(f"{task} ({weight:.3f})" for task, weight in summary.task_weights)
         lines.append(f"  the observations pointed to earlier tasks {pointed}.")
+    # A model pickled before the history was kept has none.
+    history = getattr(summary, "weight_history", ())
+    if len(history) > 1:
+        lines.append("  how the weights moved (heaviest earlier tasks at each proposal):")
+        for number, weights in enumerate(history, start=1):
+            heaviest = ", ".join(f"{task} {weight:.3f}" for task, weight in weights)
+            lines.append(f"    proposal {number}: {heaviest or 'no task stood out'}")
     return lines
 
 

@@ -233,10 +233,21 @@ def test_a_fit_proposes_after_every_observation(data: tuple[Any, Any], tmp_path:
     assert summary.handed_over_at is None
     assert list(summary.configs) == configs[1:]
     assert len(summary.task_weights) == 3
+    # one entry per proposal, the last one's tasks those the summary names
+    assert len(summary.weight_history) == 4
+    assert summary.weight_history[-1] == summary.task_weights
+    assert summary.weight_history[0] != summary.weight_history[-1]
     text = model.explain()
     assert "Adaptive: adaptive_portfolio proposed 4 trials" in text
     assert "the search ended before the sampler took over" in text
     assert "the observations pointed to earlier tasks" in text
+    moved = text.split("how the weights moved")[1].splitlines()[1:5]
+    heaviest = summary.weight_history[0][0]
+    assert moved[0].strip() == (
+        f"proposal 1: {heaviest[0]} {heaviest[1]:.3f}, "
+        + ", ".join(f"{t} {w:.3f}" for t, w in summary.weight_history[0][1:])
+    )
+    assert moved[3].strip().startswith("proposal 4: ")
     save_model(model, tmp_path / "model.skops")
     assert load_model(tmp_path / "model.skops").adaptation_ == summary
 

@@ -44,7 +44,8 @@ class AdaptationSummary:
     in order);
     ``handed_over_at`` is the number of trials this search had asked when the sampler
     took over (None: it never did), ``reason`` why; ``task_weights`` the earlier tasks the
-    last proposal's observations pointed to, heaviest first.
+    last proposal's observations pointed to, heaviest first, and ``weight_history`` those
+    of each proposal in turn (how the weights moved as trials were observed).
     """
 
     learner: str
@@ -54,6 +55,7 @@ class AdaptationSummary:
     task_weights: tuple[tuple[str, float], ...]
     threshold: float
     configs: tuple[Config, ...] = ()
+    weight_history: tuple[tuple[tuple[str, float], ...], ...] = ()
 
 
 @dataclass
@@ -77,6 +79,7 @@ class AdaptiveProposer:
     task_weights: tuple[tuple[str, float], ...] = ()
     outside: list[Config] = field(default_factory=list)
     configs: list[Config] = field(default_factory=list)
+    weight_history: list[tuple[tuple[str, float], ...]] = field(default_factory=list)
 
     def before_ask(
         self,
@@ -104,6 +107,7 @@ class AdaptiveProposer:
         self.proposed += 1
         config = proposal.recommendation.config
         self.configs.append(config)
+        self.weight_history.append(proposal.task_weights)
         # warm_start_rank continues the static warm start's 0: plots and retries of a
         # reclaimed trial treat a proposal as a warm start.
         attrs = {"warm_start_rank": self.proposed, PROPOSAL_ATTR: self.proposed}
@@ -160,6 +164,7 @@ class AdaptiveProposer:
             self.task_weights,
             self.threshold,
             tuple(self.configs),
+            tuple(self.weight_history),
         )
 
 
