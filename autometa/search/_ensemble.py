@@ -84,14 +84,14 @@ class PredictionStore:
         """Memory the kept predictions take now."""
         return sum(k.predictions.nbytes for k in self.kept.values())
 
-    def would_keep(self, evaluation: Evaluation) -> bool:
-        """Whether a trial with ``evaluation`` would be kept if offered now."""
+    def would_keep(self, number: int, evaluation: Evaluation) -> bool:
+        """Whether trial ``number`` with ``evaluation`` would be kept if offered now."""
         if not evaluation.ok or self.capacity == 0:
             return False
         if len(self.kept) < self.capacity:
             return True
         worst = min(self.kept.values(), key=_rank)
-        return (evaluation.score, -evaluation.fit_time) > _rank(worst)[:2]
+        return keep_rank(number, evaluation) > _rank(worst)
 
     def add(self, number: int, evaluation: Evaluation, predictions: np.ndarray) -> None:
         """Offer a successful trial's predictions; kept if among the best ``capacity``."""
@@ -109,9 +109,14 @@ class PredictionStore:
             del self.kept[worst.number]
 
 
+def keep_rank(number: int, evaluation: Evaluation) -> tuple[float, float, int]:
+    """Which trials the store keeps, greater first: the better score, then the cheaper
+    fit, then the earlier trial."""
+    return (evaluation.score, -evaluation.fit_time, -number)
+
+
 def _rank(kept: KeptTrial) -> tuple[float, float, int]:
-    """Greater is better: score, then the cheaper fit, then the earlier trial."""
-    return (kept.evaluation.score, -kept.evaluation.fit_time, -kept.number)
+    return keep_rank(kept.number, kept.evaluation)
 
 
 # -- scoring predictions ---------------------------------------------------------------------

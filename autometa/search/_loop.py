@@ -336,7 +336,7 @@ class _AsyncSearch:
                 result.status,
                 result.error,
             )
-            kept = self.predictions is not None and self.predictions.would_keep(evaluation)
+            kept = self.predictions is not None and self.predictions.would_keep(number, evaluation)
             if self.shared is not None and kept and result.predictions is not None:
                 # Uploaded before the trial is told: a finished trial takes no artifact.
                 self.shared.share(pending.trial, result.predictions)

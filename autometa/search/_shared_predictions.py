@@ -42,7 +42,7 @@ from optuna.trial import FrozenTrial, Trial
 from sqlalchemy.engine import make_url
 
 from autometa.contract._task import Task
-from autometa.search._ensemble import PredictionStore
+from autometa.search._ensemble import PredictionStore, keep_rank
 from autometa.search._studies import trial_evaluations
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,8 @@ class SharedPredictions:
         # One read of the study: the completed trials (their artifacts) with their evaluations.
         ranked = sorted(
             ((t, e) for t, e in trial_evaluations(study, task) if e.ok and t.number not in skip),
-            key=lambda pair: (-pair[1].score, pair[1].fit_time, pair[0].number),
+            key=lambda pair: keep_rank(pair[0].number, pair[1]),
+            reverse=True,
         )
         found = 0
         with tempfile.TemporaryDirectory() as folder:
