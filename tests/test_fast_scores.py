@@ -160,14 +160,8 @@ WEIGHT_KINDS = ["positive", "integer", "some zero"]
 def test_weighted_binary_scores_equal_scikit_learns(
     scoring: str, kind: str, ties: bool, seed: int
 ) -> None:
-    rng = np.random.default_rng(10 + seed)
     classes = np.array(["no", "yes"], dtype=object)
-    y = _labels(rng, classes, 200)
-    proba = _probabilities(rng, 200, 2, ties=ties)
-    weights = _weights(rng, 200, kind)
-    fast = fast_score(scoring, proba, y, classes, weights)
-    expected = _sklearn_weighted(scoring, proba, y, classes, weights)
-    assert fast == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    _check_weighted(scoring, classes, 200, kind, ties, np.random.default_rng(10 + seed))
 
 
 @pytest.mark.parametrize("scoring", ["neg_log_loss", "accuracy"])
@@ -176,11 +170,17 @@ def test_weighted_binary_scores_equal_scikit_learns(
 def test_weighted_multiclass_scores_equal_scikit_learns(
     scoring: str, kind: str, ties: bool
 ) -> None:
-    rng = np.random.default_rng(20)
     classes = np.array([2, 5, 7, 9])
-    y = _labels(rng, classes, 150)
-    proba = _probabilities(rng, 150, 4, ties=ties)
-    weights = _weights(rng, 150, kind)
+    _check_weighted(scoring, classes, 150, kind, ties, np.random.default_rng(20))
+
+
+def _check_weighted(
+    scoring: str, classes: np.ndarray, n: int, kind: str, ties: bool, rng: np.random.Generator
+) -> None:
+    """fast_score of random weighted probabilities equals scikit-learn's weighted scorer."""
+    y = _labels(rng, classes, n)
+    proba = _probabilities(rng, n, len(classes), ties=ties)
+    weights = _weights(rng, n, kind)
     fast = fast_score(scoring, proba, y, classes, weights)
     expected = _sklearn_weighted(scoring, proba, y, classes, weights)
     assert fast == pytest.approx(expected, rel=1e-12, abs=1e-12)
