@@ -267,8 +267,8 @@ def kb_evaluate(
 @click.option(
     "--adaptive",
     is_flag=True,
-    help="Also replay the adaptive portfolio, which re-weights the earlier tasks after every "
-    "observed score (slower: it is asked again at each step).",
+    help="Also replay the adaptive portfolio and the adaptive cost-aware order, which "
+    "re-weight the earlier tasks after every observed score (slower: asked at each step).",
 )
 def kb_replay(
     location: str | None,
@@ -288,12 +288,13 @@ def kb_replay(
     Prints the mean normalized regret, (best - achieved) / (best - worst) over the pool
     on the held-out task, after each simulated budget in seconds and each trial count,
     for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle
-    (and adaptive_portfolio with --adaptive).
+    (and adaptive_portfolio and adaptive_cost_aware with --adaptive).
     """
     from autometa.contract._cost import timing_table
     from autometa.knowledge._cost_model import cost_model_error
     from autometa.knowledge._replay import FULL_ROWS, replay
     from autometa.knowledge._replay_policies import (
+        AdaptiveCostAwarePolicy,
         AdaptivePolicy,
         AdaptivePortfolioPolicy,
         Policy,
@@ -307,7 +308,7 @@ def kb_replay(
         knowledge = read_knowledge(location)
         policies: list[Policy | AdaptivePolicy] = [*default_policies(random_state, overhead)]
         if adaptive:
-            policies.append(AdaptivePortfolioPolicy())
+            policies += [AdaptivePortfolioPolicy(), AdaptiveCostAwarePolicy(overhead)]
         report = replay(
             knowledge,
             policies,

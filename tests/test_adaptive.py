@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from autometa.contract._adaptive import observation_weights
 from autometa.contract._cost import CostModel, TaskSize
 from autometa.contract._types import Config
 from autometa.knowledge import (
+    AdaptiveCostAwarePolicy,
     AdaptivePortfolioPolicy,
+    CostAwarePolicy,
     GreedyPortfolioPolicy,
     HeldOutTask,
     History,
@@ -117,6 +120,35 @@ def test_replay_walks_an_adaptive_policy_reproducibly() -> None:
     assert adaptive.regret_at_trials[2] <= static.regret_at_trials[2]
 
 
+def test_the_adaptive_cost_aware_order_starts_as_the_cost_aware_one_and_adapts() -> None:
+    history = two_families()
+    # PROBE is the cheapest, so both orders try it first (equal regret on every task)
+    history = replace(
+        history,
+        cost_model=CostModel().fit_table(
+            history.configs, history.sizes, np.tile([0.5, 1.0, 1.0], (len(history.sizes), 1))
+        ),
+    )
+    static = CostAwarePolicy().order(held_out(), history)
+    assert static[0] == 0
+    for probe_score, expected in [(0.91, 1), (0.61, 2)]:
+        search = AdaptiveCostAwarePolicy().start(held_out(), history)
+        assert search.ask() == 0
+        search.tell(0, probe_score)
+        # the probe's raw score says which family the task is in: its best comes next
+        assert search.ask() == expected
+
+
+def test_replay_walks_the_adaptive_cost_aware_order_reproducibly() -> None:
+    knowledge = build(KnowledgeBase.in_memory())
+    policies = [CostAwarePolicy(), AdaptiveCostAwarePolicy()]
+    first = replay(knowledge, policies, trials=(1, 2, 3))
+    second = replay(knowledge, policies, trials=(1, 2, 3))
+    assert first.per_task == second.per_task
+    adaptive, static = first.results["adaptive_cost_aware"], first.results["cost_aware"]
+    assert adaptive.regret_at_trials[1] == static.regret_at_trials[1]
+
+
 def test_a_proposer_that_repeats_a_pick_is_refused() -> None:
     class Stuck:
         def ask(self) -> int:
@@ -141,3 +173,4 @@ def test_cli_replay_adds_the_adaptive_portfolio_on_request(tmp_path: Path) -> No
     assert adaptive.exit_code == 0, adaptive.output
     assert "adaptive_portfolio" not in plain.output
     assert "adaptive_portfolio" in adaptive.output
+    assert "adaptive_cost_aware" in adaptive.output

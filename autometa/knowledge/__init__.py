@@ -19,6 +19,7 @@ from autometa.knowledge._layered import layered_knowledge
 from autometa.knowledge._limits import ImportLimits
 from autometa.knowledge._replay import ReplayReport, replay
 from autometa.knowledge._replay_policies import (
+    AdaptiveCostAwarePolicy,
     AdaptivePolicy,
     AdaptivePortfolioPolicy,
     CostAwarePolicy,
@@ -42,6 +43,7 @@ from autometa.knowledge._user import (
 
 __all__ = [
     "USER_KNOWLEDGE_ENV",
+    "AdaptiveCostAwarePolicy",
     "AdaptivePolicy",
     "AdaptivePortfolioPolicy",
     "CostAwarePolicy",

@@ -23,6 +23,7 @@ from autometa.contract._adaptive import (
     observation_weights,
 )
 from autometa.contract._cost import (
+    MIN_SECONDS,
     CostModel,
     TaskSize,
     cost_aware_cover,
@@ -212,10 +213,7 @@ class CostAwarePolicy:
 
     def order(self, task: HeldOutTask, history: History) -> np.ndarray:
         seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
-        query = np.array([task.meta_features.get(n, np.nan) for n in history.feature_names])
-        weights = similarity_weights(
-            history.meta_features, query, bandwidth=self.bandwidth, share=self.share
-        )
+        weights = _nearness(task, history, self.bandwidth, self.share)
         picks = cost_aware_cover(
             history.regret,
             seconds + self.overhead,
@@ -224,6 +222,12 @@ class CostAwarePolicy:
             weights=weights,
         )
         return np.array([column for column, _ in picks], dtype=int)
+
+
+def _nearness(task: HeldOutTask, history: History, bandwidth: float, share: float) -> np.ndarray:
+    """The training tasks' weights by nearness in meta-features (``similarity_weights``)."""
+    query = np.array([task.meta_features.get(n, np.nan) for n in history.feature_names])
+    return similarity_weights(history.meta_features, query, bandwidth=bandwidth, share=share)
 
 
 @dataclass
@@ -303,6 +307,62 @@ class _AdaptiveSearch:
         picks = [c for c, _ in greedy_cover(regret, size, weights=weights, after=self.columns)]
         self.queued = picks[1:]
         return picks[0]
+
+    def tell(self, column: int, score: float) -> None:
+        self.columns.append(column)
+        self.scores.append(score)
+
+
+@dataclass
+class AdaptiveCostAwarePolicy:
+    """The cost-aware order, re-weighted after every observation.
+
+    Each step picks the column with the largest drop in the weighted expected best-so-far
+    regret per predicted second (the cost-aware cover's rule; once no column lowers it,
+    the best remaining mean quality per second). The training tasks are weighted by
+    nearness in meta-features (the cost-aware policy's weights, as the prior) and by how
+    well their stored scores agree with the scores the held-out task showed so far
+    (``observation_weights``). After ``adapt_steps`` picks the weights stay as they are.
+    """
+
+    overhead: float = DEFAULT_OVERHEAD
+    bandwidth: float = DEFAULT_BANDWIDTH
+    share: float = DEFAULT_SHARE
+    adapt_steps: int = 50
+    name: str = "adaptive_cost_aware"
+
+    def start(self, task: HeldOutTask, history: History) -> _AdaptiveCostSearch:
+        seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
+        cost = np.maximum(seconds + self.overhead, MIN_SECONDS)
+        prior = _nearness(task, history, self.bandwidth, self.share)
+        return _AdaptiveCostSearch(self.adapt_steps, history, cost, prior, prior)
+
+
+@dataclass
+class _AdaptiveCostSearch:
+    """One held-out task's adaptive cost-aware search: the picks and scores so far."""
+
+    adapt_steps: int
+    history: History
+    cost: np.ndarray
+    prior: np.ndarray
+    weights: np.ndarray
+    columns: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def ask(self) -> int:
+        regret = self.history.regret
+        if len(self.columns) <= self.adapt_steps:
+            self.weights = observation_weights(
+                1.0 - regret, self.history.scores, self.columns, self.scores, self.prior
+            )
+        best = regret[:, self.columns].min(axis=1, initial=1.0)
+        gain = (self.weights @ best - self.weights @ np.minimum(best[:, None], regret)) / self.cost
+        gain[self.columns] = -np.inf
+        if not (gain > 1e-12).any():
+            gain = (1.0 - self.weights @ regret) / self.cost
+            gain[self.columns] = -np.inf
+        return int(np.argmax(gain))
 
     def tell(self, column: int, score: float) -> None:
         self.columns.append(column)
