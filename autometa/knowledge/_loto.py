@@ -2,7 +2,9 @@
 
 For every task of a knowledge base, each learner is fitted on a copy that lacks the task
 (and any duplicate of it), asked for recommendations, and judged on the held-out task's
-own row of the dense score table. The measures are the field's:
+own row of the dense score table. A learner that adapts (``MetaLearner.propose``) is
+asked again after each pick and told the held-out task's stored score of it, as a search
+would observe it. The measures are the field's:
 
 - normalized regret of the best of the first k recommendations (HPO-B), where a task's
   scores are scaled between its worst and best pool configuration;
