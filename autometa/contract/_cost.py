@@ -331,6 +331,7 @@ def cost_aware_cover(
     weights: np.ndarray | None = None,
     allowed: np.ndarray | None = None,
     cost_exponent: float = 1.0,
+    after: Sequence[int] = (),
 ) -> list[tuple[int, float]]:
     """Columns of ``regret`` picked greedily by regret reduction per expected second.
 
@@ -341,7 +342,8 @@ def cost_aware_cover(
     fits (or with ``budget=None``, never) every remaining column competes. A column that
     lowers nothing is ordered by its mean regret per second, so the tail stays cheap and
     good first. Returns ``(column, weighted best-so-far regret after it)`` pairs; ties
-    go to the earliest column, so the result is deterministic.
+    go to the earliest column, so the result is deterministic. ``after`` continues an
+    earlier cover: those columns count as picked already, their seconds as spent.
     """
     n_tasks, n_configs = regret.shape
     seconds = np.maximum(np.asarray(seconds, dtype=float), MIN_SECONDS)
@@ -350,28 +352,25 @@ def cost_aware_cover(
         raise ValueError(f"seconds has shape {seconds.shape}, expected ({n_configs},).")
     weights = np.full(n_tasks, 1.0 / max(n_tasks, 1)) if weights is None else weights
     remaining = np.ones(n_configs, dtype=bool) if allowed is None else allowed.copy()
-    best_so_far = np.ones(n_tasks)
+    remaining[list(after)] = False
+    best_so_far = regret[:, list(after)].min(axis=1, initial=1.0)
     quality = 1.0 - weights @ regret  # tie-breaker once nothing lowers the regret
-    elapsed = 0.0
+    elapsed = float(seconds[list(after)].sum())
     picked: list[tuple[int, float]] = []
     while len(picked) < size and remaining.any():
         current = float(weights @ best_so_far)
-        after = weights @ np.minimum(best_so_far[:, None], regret)
-        gain = (current - after) / cost
+        lowered = weights @ np.minimum(best_so_far[:, None], regret)
+        gain = (current - lowered) / cost
         if not (gain[remaining] > 1e-12).any():
             # No column lowers the regret now: rank by quality per second, below any real gain.
             gain = 1e-12 * quality / cost
-        candidates = remaining.copy()
-        if budget is not None:
-            fits = remaining & (elapsed + seconds <= budget)
-            if fits.any():
-                candidates = fits
-        gain = np.where(candidates, gain, -np.inf)
+        fits = remaining if budget is None else remaining & (elapsed + seconds <= budget)
+        gain = np.where(fits if fits.any() else remaining, gain, -np.inf)
         column = int(np.argmax(gain))
         remaining[column] = False
         elapsed += float(seconds[column])
         best_so_far = np.minimum(best_so_far, regret[:, column])
-        picked.append((column, float(after[column])))
+        picked.append((column, float(lowered[column])))
     return picked
 
 

@@ -23,7 +23,6 @@ from autometa.contract._adaptive import (
     observation_weights,
 )
 from autometa.contract._cost import (
-    MIN_SECONDS,
     CostModel,
     TaskSize,
     cost_aware_cover,
@@ -333,9 +332,8 @@ class AdaptiveCostAwarePolicy:
 
     def start(self, task: HeldOutTask, history: History) -> _AdaptiveCostSearch:
         seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
-        cost = np.maximum(seconds + self.overhead, MIN_SECONDS)
         prior = _nearness(task, history, self.bandwidth, self.share)
-        return _AdaptiveCostSearch(self.adapt_steps, history, cost, prior, prior)
+        return _AdaptiveCostSearch(self.adapt_steps, history, seconds + self.overhead, prior, prior)
 
 
 @dataclass
@@ -344,7 +342,7 @@ class _AdaptiveCostSearch:
 
     adapt_steps: int
     history: History
-    cost: np.ndarray
+    seconds: np.ndarray
     prior: np.ndarray
     weights: np.ndarray
     columns: list[int] = field(default_factory=list)
@@ -356,13 +354,10 @@ class _AdaptiveCostSearch:
             self.weights = observation_weights(
                 1.0 - regret, self.history.scores, self.columns, self.scores, self.prior
             )
-        best = regret[:, self.columns].min(axis=1, initial=1.0)
-        gain = (self.weights @ best - self.weights @ np.minimum(best[:, None], regret)) / self.cost
-        gain[self.columns] = -np.inf
-        if not (gain > 1e-12).any():
-            gain = (1.0 - self.weights @ regret) / self.cost
-            gain[self.columns] = -np.inf
-        return int(np.argmax(gain))
+        ((column, _),) = cost_aware_cover(
+            regret, self.seconds, 1, weights=self.weights, after=self.columns
+        )
+        return column
 
     def tell(self, column: int, score: float) -> None:
         self.columns.append(column)
