@@ -91,6 +91,23 @@ def test_update_moves_predictions_towards_observations() -> None:
         model.update([(CONFIGS[0], -1.0)], size)
 
 
+def test_a_corrected_copy_leaves_the_shared_model_as_it_was() -> None:
+    sizes, times = synthetic()
+    shared = CostModel().fit_table(CONFIGS, sizes, times)
+    size = TaskSize(1500, 20)
+    before = shared.predict(CONFIGS, size)
+    observed = [(CONFIGS[0], 4 * before[0])]
+    copy = shared.with_observations(observed, size)
+    np.testing.assert_array_equal(shared.predict(CONFIGS, size), before)
+    assert copy.predict(CONFIGS, size)[0] > 1.5 * before[0]
+    # the same correction as updating the model itself, on top of what it had seen
+    np.testing.assert_allclose(
+        copy.predict(CONFIGS, size), shared.update(observed, size).predict(CONFIGS, size)
+    )
+    twice = shared.with_observations(observed, size)
+    assert twice.predict(CONFIGS, size)[0] > copy.predict(CONFIGS, size)[0]
+
+
 def test_unseen_configuration_gets_its_algorithms_median() -> None:
     sizes, times = synthetic()
     model = CostModel().fit_table(CONFIGS, sizes, times)

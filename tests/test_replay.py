@@ -179,6 +179,12 @@ def test_cost_aware_cover_keeps_to_the_budget_then_goes_on() -> None:
     assert order[:2] == [2, 1]  # fits in 2 s, best gain per second first
     assert order[2] == 0  # then the dear one, once nothing else fits
     assert [c for c, _ in cost_aware_cover(regret, np.ones(3), 3)] == [0, 1, 2]
+    # continuing a cover: the seconds of what came before count, or what was measured
+    assert [c for c, _ in cost_aware_cover(regret, seconds, 2, budget=2.0, after=[2])] == [1, 0]
+    dear_best, cheap_fair = np.array([[0.0, 0.7], [0.0, 0.7]]), np.array([1.0, 0.5])
+    assert cost_aware_cover(dear_best, cheap_fair, 1, budget=2.0)[0][0] == 0
+    # 1.2 s spent: the best gain per second no longer fits what is left, the other does
+    assert cost_aware_cover(dear_best, cheap_fair, 1, budget=2.0, spent=1.2)[0][0] == 1
     with pytest.raises(ValueError, match="seconds has shape"):
         cost_aware_cover(regret, np.ones(2), 3)
 

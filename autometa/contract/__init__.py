@@ -17,7 +17,6 @@ from autometa.contract._cost import (
     TaskSize,
     cost_aware_cover,
     measured_rows,
-    similarity_weights,
     timing_table,
 )
 from autometa.contract._cv import HOLDOUT_FRACTION
@@ -52,6 +51,7 @@ from autometa.contract._sampler import (
 from autometa.contract._similarity import (
     MetaFeatureSpace,
     scale_jointly,
+    similarity_weights,
     task_distances,
 )
 from autometa.contract._task import FeatureSchema, Task

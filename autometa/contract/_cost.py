@@ -14,14 +14,14 @@ squares with the offsets as fixed effects (each configuration's times are centre
 their mean), so it is a few numpy calls. The slope on rows is kept >= 0: a prediction
 never falls when the table grows.
 
-A fit that measures its own trials corrects the model with :meth:`CostModel.update`: the
+A fit that measures its own trials corrects the model with :meth:`CostModel.update` (or,
+leaving a shared model as it is, a copy with :meth:`CostModel.with_observations`): the
 geometric mean of observed/predicted ratios, shrunk towards 1 while observations are
 few, multiplies later predictions (for the algorithms observed, and a machine-wide part
 for all). :func:`autometa.knowledge.cost_model_error` measures the model on held-out tasks.
 
 :func:`cost_aware_cover` is the greedy portfolio step that weighs each configuration's
-expected gain against its predicted seconds; :func:`similarity_weights` lets the earlier
-tasks nearest the new one count for more in it.
+expected gain against its predicted seconds.
 
 The model lives in the contract because the planner, the cost-aware learners of any
 plugin and replay (:mod:`autometa.knowledge`) all predict seconds with it.
@@ -29,6 +29,7 @@ plugin and replay (:mod:`autometa.knowledge`) all predict seconds with it.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autometa.contract._similarity import scale_jointly, task_distances
 from autometa.contract._types import Config, TaskKind
 
 if TYPE_CHECKING:
@@ -232,6 +232,22 @@ class CostModel:
             self.observed_.setdefault(config.algorithm, []).append(ratio)
         return self
 
+    def with_observations(
+        self,
+        observations: Iterable[tuple[Config, float]],
+        size: TaskSize,
+        *,
+        n_splits: int = PROTOCOL_SPLITS,
+    ) -> CostModel:
+        """A copy corrected by ``observations`` as :meth:`update` would; ``self`` is unchanged.
+
+        For a model shared by many fits (a learner fitted once per knowledge base): each
+        fit corrects its own copy with the times it measured, the shared one stays clean.
+        """
+        corrected = copy.copy(self)
+        corrected.observed_ = {a: list(ratios) for a, ratios in self.observed_.items()}
+        return corrected.update(observations, size, n_splits=n_splits)
+
     def _corrections(self, configs: Sequence[Config]) -> np.ndarray:
         if not self.observed_:
             return np.ones(len(configs))
@@ -332,6 +348,7 @@ def cost_aware_cover(
     allowed: np.ndarray | None = None,
     cost_exponent: float = 1.0,
     after: Sequence[int] = (),
+    spent: float | None = None,
 ) -> list[tuple[int, float]]:
     """Columns of ``regret`` picked greedily by regret reduction per expected second.
 
@@ -343,7 +360,8 @@ def cost_aware_cover(
     lowers nothing is ordered by its mean regret per second, so the tail stays cheap and
     good first. Returns ``(column, weighted best-so-far regret after it)`` pairs; ties
     go to the earliest column, so the result is deterministic. ``after`` continues an
-    earlier cover: those columns count as picked already, their seconds as spent.
+    earlier cover: those columns count as picked already, and their seconds as spent unless
+    ``spent`` gives the seconds spent so far (measured, in a running search).
     """
     n_tasks, n_configs = regret.shape
     seconds = np.maximum(np.asarray(seconds, dtype=float), MIN_SECONDS)
@@ -355,7 +373,7 @@ def cost_aware_cover(
     remaining[list(after)] = False
     best_so_far = regret[:, list(after)].min(axis=1, initial=1.0)
     quality = 1.0 - weights @ regret  # tie-breaker once nothing lowers the regret
-    elapsed = float(seconds[list(after)].sum())
+    elapsed = float(seconds[list(after)].sum()) if spent is None else spent
     picked: list[tuple[int, float]] = []
     while len(picked) < size and remaining.any():
         current = float(weights @ best_so_far)
@@ -372,28 +390,3 @@ def cost_aware_cover(
         best_so_far = np.minimum(best_so_far, regret[:, column])
         picked.append((column, float(lowered[column])))
     return picked
-
-
-def similarity_weights(
-    tasks: np.ndarray, query: np.ndarray, *, bandwidth: float = 0.02, share: float = 0.8
-) -> np.ndarray:
-    """Weights of earlier tasks (rows of ``tasks``) by their nearness to ``query``.
-
-    Meta-features are scaled to [0, 1] over the earlier tasks and the new one (as the
-    nearest-tasks learner does); a task's distance is its mean absolute scaled difference
-    over the meta-features both define. ``share`` of the weight follows ``exp(-(distance
-    - nearest) / bandwidth)``, the rest is uniform, so far tasks still count. Sums to 1.
-    """
-    n_tasks = len(tasks)
-    if n_tasks == 0:
-        return np.zeros(0)
-    distance = task_distances(*scale_jointly(tasks, query))
-    uniform = np.full(n_tasks, 1.0 / n_tasks)
-    if not np.isfinite(distance).any() or bandwidth <= 0:
-        return uniform
-    # A task sharing no defined meta-feature with the query counts as the farthest one.
-    distance = np.where(np.isfinite(distance), distance, np.nanmax(distance))
-    # Shifted so the nearest gets exp(0): the sum cannot underflow to 0 for a far query.
-    kernel = np.exp(-(distance - distance.min()) / bandwidth)
-    weights: np.ndarray = share * kernel / kernel.sum() + (1.0 - share) * uniform
-    return weights

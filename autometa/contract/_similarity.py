@@ -192,3 +192,28 @@ class MetaFeatureSpace:
             i for i in np.argsort(np.nan_to_num(relative, nan=np.inf)) if np.isfinite(relative[i])
         ]
         return tuple((self.feature_names[i], float(diff[i])) for i in order[:n])
+
+
+def similarity_weights(
+    tasks: np.ndarray, query: np.ndarray, *, bandwidth: float = 0.02, share: float = 0.8
+) -> np.ndarray:
+    """Weights of earlier tasks (rows of ``tasks``) by their nearness to ``query``.
+
+    Meta-features are scaled to [0, 1] over the earlier tasks and the new one (as the
+    nearest-tasks learner does); a task's distance is its mean absolute scaled difference
+    over the meta-features both define. ``share`` of the weight follows ``exp(-(distance
+    - nearest) / bandwidth)``, the rest is uniform, so far tasks still count. Sums to 1.
+    """
+    n_tasks = len(tasks)
+    if n_tasks == 0:
+        return np.zeros(0)
+    distance = task_distances(*scale_jointly(tasks, query))
+    uniform = np.full(n_tasks, 1.0 / n_tasks)
+    if not np.isfinite(distance).any() or bandwidth <= 0:
+        return uniform
+    # A task sharing no defined meta-feature with the query counts as the farthest one.
+    distance = np.where(np.isfinite(distance), distance, np.nanmax(distance))
+    # Shifted so the nearest gets exp(0): the sum cannot underflow to 0 for a far query.
+    kernel = np.exp(-(distance - distance.min()) / bandwidth)
+    weights: np.ndarray = share * kernel / kernel.sum() + (1.0 - share) * uniform
+    return weights

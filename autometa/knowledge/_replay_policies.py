@@ -22,13 +22,9 @@ from autometa.contract._adaptive import (
     DEFAULT_TAU,
     observation_weights,
 )
-from autometa.contract._cost import (
-    CostModel,
-    TaskSize,
-    cost_aware_cover,
-    similarity_weights,
-)
+from autometa.contract._cost import CostModel, TaskSize, cost_aware_cover
 from autometa.contract._metalearner import greedy_cover
+from autometa.contract._similarity import similarity_weights
 from autometa.contract._types import Config, TaskKind
 
 DEFAULT_OVERHEAD = 0.1

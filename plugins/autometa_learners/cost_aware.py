@@ -39,7 +39,7 @@ from autometa.contract import (
 )
 
 if TYPE_CHECKING:
-    from autometa.contract import KnowledgeView
+    from autometa.contract import KnowledgeView, ScoreTableView
 
 DEFAULT_SIZE = 32
 DEFAULT_OVERHEAD = 0.1
@@ -82,15 +82,28 @@ class CostAwarePortfolio(MetaLearner):
         for kind in sorted({record.kind for record in knowledge.tasks()}):
             table = knowledge.score_table(kind)
             if table.task_ids:
-                normalized = table.normalized()
-                regret = portfolio_regret(normalized)
-                evidence = evidence_weights(normalized)
-                self.tables_[kind] = (list(table.configs), regret, evidence)
-                records = {r.task_id: r for r in knowledge.tasks(kind)}
-                self.spaces_[kind] = MetaFeatureSpace.from_records(
-                    records[t] for t in table.task_ids
-                )
+                self._fit_kind(knowledge, kind, table)
         return self
+
+    def _fit_kind(self, knowledge: KnowledgeView, kind: TaskKind, table: ScoreTableView) -> None:
+        """Learn one kind's score table (a subclass keeps more of it)."""
+        normalized = table.normalized()
+        regret = portfolio_regret(normalized)
+        evidence = evidence_weights(normalized)
+        self.tables_[kind] = (list(table.configs), regret, evidence)
+        records = {r.task_id: r for r in knowledge.tasks(kind)}
+        self.spaces_[kind] = MetaFeatureSpace.from_records(records[t] for t in table.task_ids)
+
+    def _task_weights(self, kind: TaskKind, meta_features: Mapping[str, float]) -> np.ndarray:
+        """The earlier tasks' weights: nearness in meta-features, times their evidence."""
+        _, _, evidence = self.tables_[kind]
+        space = self.spaces_[kind]
+        weights = similarity_weights(
+            space.matrix, space.query(meta_features), bandwidth=self.bandwidth, share=self.share
+        )
+        if (evidence < 1.0).any():  # sparse tasks (a user's own fits) count for less
+            weights = weights * evidence / (weights * evidence).sum()
+        return weights
 
     def recommend(
         self,
@@ -104,23 +117,17 @@ class CostAwarePortfolio(MetaLearner):
         if kind not in self.tables_:
             return []
         budget = budget if budget is not None else SearchBudget(n_splits=DEFAULT_N_SPLITS)
-        configs, regret, evidence = self.tables_[kind]
+        configs, regret, _ = self.tables_[kind]
         available = {a.name for a in algorithms}
         allowed = np.array([c.algorithm in available for c in configs])
         size = TaskSize.from_meta_features(meta_features, n_rows=budget.n_rows)
         seconds = self.cost_model_.predict(configs, size, n_splits=budget.n_splits)
-        space = self.spaces_[kind]
-        weights = similarity_weights(
-            space.matrix, space.query(meta_features), bandwidth=self.bandwidth, share=self.share
-        )
-        if (evidence < 1.0).any():  # sparse tasks (a user's own fits) count for less
-            weights = weights * evidence / (weights * evidence).sum()
         picks = cost_aware_cover(
             regret,
             seconds + self.overhead,
             min(k, self.size),
             budget=budget.seconds,
-            weights=weights,
+            weights=self._task_weights(kind, meta_features),
             allowed=allowed,
         )
         n_tasks = len(regret)
