@@ -261,15 +261,9 @@ def kb_evaluate(
 @click.option("--overhead", type=float, default=0.1, show_default=True, help="Seconds per trial.")
 @click.option("--random-state", type=int, default=0, show_default=True)
 @JSON_REPORT_OPTION
-@click.option(
-    "--cost-model", is_flag=True, help="Also report the cost model's error on held-out tasks."
-)
-@click.option(
-    "--adaptive",
-    is_flag=True,
-    help="Also replay the adaptive portfolio and the adaptive cost-aware order, which "
-    "re-weight the earlier tasks after every observed score (slower: asked at each step).",
-)
+@click.option("--cost-model", is_flag=True, help="Also the cost model's error (see below).")
+@click.option("--observed-times", default="0", help="With --cost-model: Ks, e.g. 0,1,3,10.")
+@click.option("--adaptive", is_flag=True, help="Also the adaptive policies (slower).")
 def kb_replay(
     location: str | None,
     seconds: str,
@@ -281,6 +275,7 @@ def kb_replay(
     random_state: int,
     json_out: Path | None,
     cost_model: bool,
+    observed_times: str,
     adaptive: bool,
 ) -> None:
     """Replay search policies leaving one task out, charging stored scores and fit times.
@@ -288,10 +283,13 @@ def kb_replay(
     Prints the mean normalized regret, (best - achieved) / (best - worst) over the pool
     on the held-out task, after each simulated budget in seconds and each trial count,
     for greedy_portfolio, nearest_tasks, random, cost_aware, single_best and the oracle
-    (and adaptive_portfolio and adaptive_cost_aware with --adaptive).
+    (and adaptive_portfolio and adaptive_cost_aware, which re-weight the earlier tasks
+    after every observed score, with --adaptive). --cost-model also reports the cost
+    model's error on held-out tasks; --observed-times K,... after first correcting each
+    held-out task's predictions with K of its own stored times, as a fit does with its
+    trials' times (all Ks judged on the same cells).
     """
-    from autometa.contract._cost import timing_table
-    from autometa.knowledge._cost_model import cost_model_error
+    from autometa.knowledge._cost_model import cost_model_report
     from autometa.knowledge._replay import FULL_ROWS, replay
     from autometa.knowledge._replay_policies import (
         AdaptiveCostAwarePolicy,
@@ -320,13 +318,16 @@ def kb_replay(
             overhead=overhead,
             random_state=random_state,
         )
-        error = cost_model_error(*timing_table(knowledge)) if cost_model else None
+        errors = (
+            cost_model_report(knowledge, [int(k) for k in observed_times.split(",")], random_state)
+            if cost_model
+            else None
+        )
     except BAD_INPUT as exc:
         fail_input(exc)
     click.echo(report.table())
-    if error is not None:
-        click.echo("\ncost model, one task held out at a time:")
-        click.echo(error.table())
+    if errors is not None:
+        click.echo(f"\n{errors}")
     if json_out is not None:
         json_out.write_text(report.to_json())
 

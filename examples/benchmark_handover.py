@@ -74,7 +74,7 @@ class _Search:
         free = np.setdiff1d(np.arange(regret.shape[1]), self.columns)
         return int(self.rng.choice(free))
 
-    def tell(self, column: int, score: float) -> None:
+    def tell(self, column: int, score: float, seconds: float) -> None:
         self.columns.append(column)
         self.scores.append(score)
 

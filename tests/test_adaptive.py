@@ -68,7 +68,7 @@ def test_one_observation_points_the_next_pick_at_its_family(
     search = AdaptivePortfolioPolicy().start(held_out(), history)
     first = search.ask()
     assert first == 0, "with no observation the static portfolio's first pick"
-    search.tell(first, probe_score)
+    search.tell(first, probe_score, 1.0)
     assert search.ask() == expected
 
 
@@ -134,9 +134,32 @@ def test_the_adaptive_cost_aware_order_starts_as_the_cost_aware_one_and_adapts()
     for probe_score, expected in [(0.91, 1), (0.61, 2)]:
         search = AdaptiveCostAwarePolicy().start(held_out(), history)
         assert search.ask() == 0
-        search.tell(0, probe_score)
+        search.tell(0, probe_score, 1.0)
         # the probe's raw score says which family the task is in: its best comes next
         assert search.ask() == expected
+
+
+def test_the_adaptive_cost_aware_order_is_re_timed_by_what_its_picks_were_charged() -> None:
+    # SLOW_BEST (algorithm a) is best everywhere, OTHER (b) halfway; all took 1 s before
+    probe, slow_best, other = Config("a", {"c": 0}), Config("a", {"c": 1}), Config("b", {})
+    history = two_families()
+    configs = [probe, slow_best, other]
+    history = replace(
+        history,
+        configs=configs,
+        regret=np.tile([1.0, 0.0, 0.5], (len(history.sizes), 1)),
+        cost_model=CostModel().fit_table(configs, history.sizes, np.ones((len(history.sizes), 3))),
+    )
+    charged_as_predicted = AdaptiveCostAwarePolicy().start(held_out(), history)
+    seconds = float(charged_as_predicted.seconds[0])
+    order = []
+    for measured_times, charged in [(True, seconds), (True, 100 * seconds), (False, 100 * seconds)]:
+        search = AdaptiveCostAwarePolicy(measured_times=measured_times).start(held_out(), history)
+        search.tell(0, 0.5, charged)  # the probe, say the first of a guard's picks
+        order.append(search.ask())
+    # charged 100 times its prediction, algorithm a's best waits behind b's configuration,
+    # unless the policy ignores what it measured
+    assert order == [1, 2, 1]
 
 
 def test_replay_walks_the_adaptive_cost_aware_order_reproducibly() -> None:
@@ -154,11 +177,11 @@ def test_a_proposer_that_repeats_a_pick_is_refused() -> None:
         def ask(self) -> int:
             return 0
 
-        def tell(self, column: int, score: float) -> None:
+        def tell(self, column: int, score: float, seconds: float) -> None:
             pass
 
     with pytest.raises(ValueError, match="column 0 twice"):
-        _walk(Stuck(), np.array([0.5, 0.6]))
+        _walk(Stuck(), np.array([0.5, 0.6]), np.ones(2))
 
 
 def test_cli_replay_adds_the_adaptive_portfolio_on_request(tmp_path: Path) -> None:

@@ -130,6 +130,20 @@ def test_held_out_error_is_small_on_a_clean_law() -> None:
     assert "forest" in error.table()
 
 
+def test_observed_times_of_the_held_out_task_correct_its_predictions() -> None:
+    sizes, times = synthetic(n_tasks=20)
+    # every task runs on its own "machine": a speed factor the size law cannot know
+    factors = np.exp(np.random.default_rng(2).normal(0, 1.0, len(sizes)))[:, None]
+    slow_or_fast = times * factors
+    blind = cost_model_error(CONFIGS, sizes, slow_or_fast, set_aside=2)
+    corrected = cost_model_error(CONFIGS, sizes, slow_or_fast, observed=2)
+    # judged on the same cells: the two left of each task
+    assert blind.n_cells == corrected.n_cells == 2 * len(sizes)
+    assert corrected.within_2x > blind.within_2x + 0.2
+    with pytest.raises(ValueError, match="observed <= set_aside"):
+        cost_model_error(CONFIGS, sizes, times, observed=3, set_aside=2)
+
+
 def test_timing_table_reads_sizes_and_times_from_a_knowledge_base() -> None:
     kb = KnowledgeBase.in_memory()
     features = {"NumberOfInstances": 50000.0, "NumberOfFeatures": 8.0, "NumberOfClasses": 3.0}

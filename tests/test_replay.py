@@ -229,10 +229,23 @@ def test_cli_replay_prints_the_table(tmp_path: Path) -> None:
     assert rows["oracle"][1] == "8"  # tasks
     assert json.loads(out.read_text())["results"]["oracle"]["regret_at_trials"]["1"] == 0.0
     scaled = CliRunner().invoke(
-        main, ["kb", "replay", str(location), "--rows", "full", "--n-splits", "5", "--cost-model"]
+        main,
+        [
+            "kb",
+            "replay",
+            str(location),
+            "--rows",
+            "full",
+            "--n-splits",
+            "5",
+            "--cost-model",
+            "--observed-times",
+            "0,2",
+        ],
     )
     assert scaled.exit_code == 0, scaled.output
-    assert "within 2x" in scaled.output
+    assert scaled.output.count("within 2x") == 2
+    assert "corrected by 2 of its own times" in scaled.output
     bad = CliRunner().invoke(main, ["kb", "replay", str(location), "--rows", "-3"])
     assert bad.exit_code == 2
     assert "n_rows must be" in bad.output

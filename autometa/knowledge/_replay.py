@@ -252,7 +252,7 @@ def _replay_task(
     out: dict[str, dict[str, list[float]]] = {}
     for policy in policies:
         if hasattr(policy, "start"):
-            order = _walk(policy.start(task, history), data.scores[index])
+            order = _walk(policy.start(task, history), data.scores[index], charged)
         else:
             order = np.asarray(policy.order(task, history), dtype=int)
         if sorted(order.tolist()) != list(range(len(data.configs))):
@@ -281,8 +281,9 @@ def _replay_task(
     return out
 
 
-def _walk(search: Proposer, scores: np.ndarray) -> np.ndarray:
-    """The order an adaptive search takes when told the held-out task's ``scores``."""
+def _walk(search: Proposer, scores: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """The order an adaptive search takes when told the held-out task's ``scores`` and the
+    ``seconds`` each pick is charged."""
     order: list[int] = []
     seen: set[int] = set()
     while len(order) < len(scores):
@@ -291,7 +292,7 @@ def _walk(search: Proposer, scores: np.ndarray) -> np.ndarray:
             raise ValueError(f"an adaptive policy asked for column {column} twice or out of range.")
         seen.add(column)
         order.append(column)
-        search.tell(column, float(scores[column]))
+        search.tell(column, float(scores[column]), float(seconds[column]))
     return np.array(order, dtype=int)
 
 

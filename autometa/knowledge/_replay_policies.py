@@ -95,8 +95,10 @@ class Proposer(Protocol):
         """The next column of ``history.configs`` to evaluate (never one asked before)."""
         ...
 
-    def tell(self, column: int, score: float) -> None:
-        """The held-out task's score of ``column`` (greater is better; NaN = failed)."""
+    def tell(self, column: int, score: float, seconds: float) -> None:
+        """The held-out task's score of ``column`` (greater is better; NaN = failed) and
+        the seconds it was charged (its stored time, scaled as the replay was asked, plus
+        the per-trial overhead): what a search measures of a trial."""
         ...
 
 
@@ -303,50 +305,67 @@ class _AdaptiveSearch:
         self.queued = picks[1:]
         return picks[0]
 
-    def tell(self, column: int, score: float) -> None:
+    def tell(self, column: int, score: float, seconds: float) -> None:
         self.columns.append(column)
         self.scores.append(score)
 
 
 @dataclass
 class AdaptiveCostAwarePolicy:
-    """The cost-aware order, re-weighted after every observation.
+    """The cost-aware order, re-weighted and re-timed after every observation.
 
     Each step picks the column with the largest drop in the weighted expected best-so-far
     regret per predicted second (the cost-aware cover's rule; once no column lowers it,
     the best remaining mean quality per second). The training tasks are weighted by
     nearness in meta-features (the cost-aware policy's weights, as the prior) and by how
     well their stored scores agree with the scores the held-out task showed so far
-    (``observation_weights``). After ``adapt_steps`` picks the weights stay as they are.
+    (``observation_weights``). With ``measured_times`` the predicted seconds are
+    corrected by the seconds the picks so far were charged
+    (:meth:`~autometa.contract.CostModel.with_observations`), as the
+    ``adaptive_cost_aware_portfolio`` learner corrects them with its trials' times. After
+    ``adapt_steps`` picks the weights and seconds stay as they are.
     """
 
     overhead: float = DEFAULT_OVERHEAD
     bandwidth: float = DEFAULT_BANDWIDTH
     share: float = DEFAULT_SHARE
     adapt_steps: int = 50
+    measured_times: bool = True
     name: str = "adaptive_cost_aware"
 
     def start(self, task: HeldOutTask, history: History) -> _AdaptiveCostSearch:
-        seconds = history.cost_model.predict(history.configs, task.size, n_splits=task.n_splits)
         prior = _nearness(task, history, self.bandwidth, self.share)
-        return _AdaptiveCostSearch(self.adapt_steps, history, seconds + self.overhead, prior, prior)
+        search = _AdaptiveCostSearch(self, task, history, prior, prior)
+        search.seconds = search.predicted()
+        return search
 
 
 @dataclass
 class _AdaptiveCostSearch:
-    """One held-out task's adaptive cost-aware search: the picks and scores so far."""
+    """One held-out task's adaptive cost-aware search: the picks, scores and times so far."""
 
-    adapt_steps: int
+    policy: AdaptiveCostAwarePolicy
+    task: HeldOutTask
     history: History
-    seconds: np.ndarray
     prior: np.ndarray
     weights: np.ndarray
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     columns: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    measured: list[tuple[Config, float]] = field(default_factory=list)
+
+    def predicted(self) -> np.ndarray:
+        """Each column's seconds: the cost model's, corrected by the measured times."""
+        history, task = self.history, self.task
+        model = history.cost_model.with_observations(
+            self.measured, task.size, n_splits=task.n_splits
+        )
+        seconds = model.predict(history.configs, task.size, n_splits=task.n_splits)
+        return seconds + self.policy.overhead
 
     def ask(self) -> int:
         regret = self.history.regret
-        if len(self.columns) <= self.adapt_steps:
+        if len(self.columns) <= self.policy.adapt_steps:
             self.weights = observation_weights(
                 1.0 - regret, self.history.scores, self.columns, self.scores, self.prior
             )
@@ -355,9 +374,13 @@ class _AdaptiveCostSearch:
         )
         return column
 
-    def tell(self, column: int, score: float) -> None:
+    def tell(self, column: int, score: float, seconds: float) -> None:
         self.columns.append(column)
         self.scores.append(score)
+        if self.policy.measured_times and len(self.columns) <= self.policy.adapt_steps:
+            fit_seconds = max(seconds - self.policy.overhead, 0.0)
+            self.measured.append((self.history.configs[column], fit_seconds))
+            self.seconds = self.predicted()
 
 
 def default_policies(random_state: int = 0, overhead: float = DEFAULT_OVERHEAD) -> list[Policy]:

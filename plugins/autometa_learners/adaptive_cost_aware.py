@@ -18,8 +18,9 @@ Leave-one-task-out replay on all 263 tasks of the shipped base, each at its full
 under 5-fold CV (``autometa kb replay --rows full --n-splits 5 --adaptive``,
 docs/replay.md), puts this order's mean normalized regret at 0.0148 / 0.0100 / 0.0061
 after 5 / 10 / 30 simulated seconds, against the cost-aware order's 0.0170 / 0.0116 /
-0.0067. Replay charges stored times, so it does not credit the correction by measured
-times.
+0.0067. Re-timing by the charged times as well (the replay default since session 16)
+moves these by at most 0.0002 (0.0148 / 0.0102 / 0.0059). On a held-out peerbench
+(docs/benchmarks.md) it was not ahead of the cost-aware portfolio, so it stays opt-in.
 """
 
 from __future__ import annotations
