@@ -261,7 +261,7 @@ def kb_evaluate(
 @click.option("--overhead", type=float, default=0.1, show_default=True, help="Seconds per trial.")
 @click.option("--random-state", type=int, default=0, show_default=True)
 @JSON_REPORT_OPTION
-@click.option("--cost-model", is_flag=True, help="Also the cost model's error (see below).")
+@click.option("--cost-model", is_flag=True, help="Also the cost model's error (see above).")
 @click.option("--observed-times", default="0", help="With --cost-model: Ks, e.g. 0,1,3,10.")
 @click.option("--adaptive", is_flag=True, help="Also the adaptive policies (slower).")
 def kb_replay(

@@ -335,9 +335,7 @@ class AdaptiveCostAwarePolicy:
 
     def start(self, task: HeldOutTask, history: History) -> _AdaptiveCostSearch:
         prior = _nearness(task, history, self.bandwidth, self.share)
-        search = _AdaptiveCostSearch(self, task, history, prior, prior)
-        search.seconds = search.predicted()
-        return search
+        return _AdaptiveCostSearch(self, task, history, prior, prior)
 
 
 @dataclass
@@ -349,10 +347,14 @@ class _AdaptiveCostSearch:
     history: History
     prior: np.ndarray
     weights: np.ndarray
-    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     columns: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     measured: list[tuple[Config, float]] = field(default_factory=list)
+    seconds: np.ndarray = field(init=False)
+    """:meth:`predicted`, kept until the next measured time changes it."""
+
+    def __post_init__(self) -> None:
+        self.seconds = self.predicted()
 
     def predicted(self) -> np.ndarray:
         """Each column's seconds: the cost model's, corrected by the measured times."""
