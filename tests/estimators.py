@@ -158,3 +158,18 @@ class MemoryHogClassifier(_MajorityMixin, ClassifierMixin, BaseEstimator):
         del held
         self._fit_majority(y)
         return self
+
+
+class LoggedFitsClassifier(_MajorityMixin, ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; appends ``label`` to the file ``log`` at every fit, so a
+    test can count the fits its search ran (across worker processes too)."""
+
+    def __init__(self, log: str = "", label: str = "") -> None:
+        self.log = log
+        self.label = label
+
+    def fit(self, X: Any, y: Any) -> LoggedFitsClassifier:
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{self.label}\n")
+        self._fit_majority(y)
+        return self

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.pruners import BasePruner
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import FrozenTrial, Trial
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
@@ -41,6 +41,7 @@ from autometa.search._executors import (
 from autometa.search._leases import TrialLease
 from autometa.search._outcomes import tell_outcome, told_elsewhere
 from autometa.search._pruning import pruning_snapshot
+from autometa.search._repeats import EvaluatedConfigs
 from autometa.search._space import suggest_config
 from autometa.search._watchdog import stopped_outcome
 from autometa.search._weights import row_weights
@@ -51,9 +52,6 @@ if TYPE_CHECKING:
     from autometa.search._shared_predictions import SharedPredictions
 
 logger = logging.getLogger(__name__)
-
-_JUDGED_BY = (TrialState.COMPLETE, TrialState.PRUNED)
-"""The trials a pruner compares a running trial with."""
 
 
 def run_search(
@@ -155,6 +153,7 @@ def run_search(
             pruner=pruner,
             shared=shared,
             proposer=proposer,
+            evaluated=EvaluatedConfigs(algorithms, task),
         )
         search.run()
     return outcome
@@ -172,7 +171,8 @@ class _Pending:
     config: Config
     estimator: Any
     known: CVOutcome | None = None
-    """The outcome of a trial that cannot run (its estimator could not be made)."""
+    """The outcome of a trial no worker runs: its estimator could not be made, or it
+    repeats a configuration evaluated before (:mod:`autometa.search._repeats`)."""
 
 
 @dataclass
@@ -211,6 +211,7 @@ class _AsyncSearch:
     earlier: list[Evaluation]
     """The best evaluations of earlier processes (a resumed study), best first."""
     on_evaluation: Callable[[Evaluation], None] | None
+    evaluated: EvaluatedConfigs
     predictions: PredictionStore | None = None
     reserved_refits: int = 1
     callbacks: tuple[Callable[[optuna.Study, FrozenTrial], None], ...] = ()
@@ -254,7 +255,7 @@ class _AsyncSearch:
             return self._call(self.retry.popleft())
         if self.budget.n_trials is not None and self.asked >= self.budget.n_trials:
             return None
-        if self._trial_seconds() < MIN_TRIAL_TIME_S:
+        if self._trial_seconds() < MIN_TRIAL_TIME_S or self.evaluated.exhausted:
             return None
         if self.proposer is not None:
             pending = [p.config for p in self.pending.values()]
@@ -275,6 +276,10 @@ class _AsyncSearch:
                 raise
             self._lose(trial.number, "before it was sampled")
             return self._next_call()  # its retry, if it had one, is a trial like the others
+        repeated = self.evaluated.repeat(self.study, trial, config)
+        if repeated is not None:  # told the earlier outcome: no worker refits it
+            self.pending[trial.number] = _Pending(trial, config, None, repeated)
+            return self._call(trial.number)
         try:
             estimator = self.algorithms[config.algorithm].make_estimator(config.params, self.task)
         except Exception as exc:  # a factory bug is one failed trial, not a crashed search
@@ -295,17 +300,14 @@ class _AsyncSearch:
             return TrialCall(number, known=pending.known)
         seconds = self._trial_seconds()
         if seconds < MIN_TRIAL_TIME_S:  # only a retry gets here
-            lost = CVOutcome(
-                math.nan, 0.0, "capped", "lost with a worker process; no time left to retry"
-            )
-            return TrialCall(number, known=lost)
+            lost = "lost with a worker process; no time left to retry"
+            return TrialCall(number, known=CVOutcome(math.nan, 0.0, "capped", lost))
         # An absolute wall-clock deadline, not a duration: time spent waiting for a
         # worker, starting it or shipping data to it then counts against the trial too.
         deadline = None if math.isinf(seconds) else time.time() + seconds
         pruning = None
-        if self.pruner is not None:
-            finished = self.study.get_trials(deepcopy=False, states=_JUDGED_BY)
-            pruning = pruning_snapshot(finished, self.pruner)
+        if self.pruner is not None:  # it judges the trial by the finished ones
+            pruning = pruning_snapshot(self.study.get_trials(deepcopy=False), self.pruner)
         return TrialCall(number, deadline, pending.estimator, self._keep_predictions(), pruning)
 
     def _keep_predictions(self) -> bool:
@@ -349,6 +351,7 @@ class _AsyncSearch:
                 return
             if self.predictions is not None and result.predictions is not None:
                 self.predictions.add(number, evaluation, result.predictions)
+            self.evaluated.record(number, pending.config, result)
             self.outcome.evaluations.append(evaluation)
             self.outcome.trial_numbers.append(number)
         if self.on_evaluation is not None:
@@ -359,11 +362,10 @@ class _AsyncSearch:
     def _lose(self, number: int, what: str) -> None:
         """Record trial ``number`` as lost: another process took it while this one ran it.
 
-        That process judged this one's lease abandoned (a machine whose heartbeat stalled
-        longer than :data:`autometa.search._leases.STALE_AFTER_S`), failed the trial and
-        enqueued its configuration again; the result here is dropped, so the study counts
-        the configuration once, and the search goes on. The trial does not count towards
-        this search's ``n_trials``: the study's total is reached with trials that count.
+        That process judged this one's lease abandoned (its heartbeat stalled longer than
+        :data:`autometa.search._leases.STALE_AFTER_S`), failed the trial and enqueued its
+        configuration again. The result here is dropped (the study counts the configuration
+        once) and does not count towards ``n_trials``; the search goes on.
         """
         self.outcome.lost.append(number)
         self.asked -= 1
