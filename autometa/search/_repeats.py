@@ -50,7 +50,7 @@ class EvaluatedConfigs:
 
     The random points that follow a repeat are drawn from the same space, seeded by the
     task's ``random_state`` and the repeat's trial number (a search with ``n_jobs=1``
-    stays reproducible).
+    stays reproducible; ``random_state=None`` draws fresh ones).
     """
 
     algorithms: Mapping[str, Algorithm]
@@ -73,6 +73,10 @@ class EvaluatedConfigs:
         self.repeats_in_a_row = 0 if earlier is None else self.repeats_in_a_row + 1
         if earlier is None:
             return None
+        if self.exhausted:
+            logger.info(
+                "%d trials in a row repeated configurations; the search ends", MAX_REPEATS_IN_A_ROW
+            )
         trial.set_user_attr(REPEAT_ATTR, earlier[0])
         point = self._new_random_point(trial.number)
         if point is not None:
@@ -82,20 +86,15 @@ class EvaluatedConfigs:
     @property
     def exhausted(self) -> bool:
         """Whether the sampler has proposed only repeats for too long to go on."""
-        if self.repeats_in_a_row < MAX_REPEATS_IN_A_ROW:
-            return False
-        logger.info(
-            "the last %d trials repeated configurations already evaluated; the search ends",
-            self.repeats_in_a_row,
-        )
-        return True
+        return self.repeats_in_a_row >= MAX_REPEATS_IN_A_ROW
 
     def _new_random_point(self, number: int) -> dict[str, Any] | None:
         """Trial parameters of a random point not evaluated yet (None if
         :data:`RANDOM_DRAWS` draws found none), seeded by trial ``number``."""
-        seeds = np.random.SeedSequence([self.task.random_state or 0, number])
-        for seed in seeds.generate_state(RANDOM_DRAWS):
-            trial = optuna.create_study(sampler=RandomSampler(seed=int(seed))).ask()
+        seed = self.task.random_state
+        seeds = np.random.SeedSequence(None if seed is None else [seed, number])
+        for draw in seeds.generate_state(RANDOM_DRAWS):
+            trial = optuna.create_study(sampler=RandomSampler(seed=int(draw))).ask()
             if suggest_config(trial, self.algorithms, self.task) not in self.outcomes:
                 return dict(trial.params)
         return None
