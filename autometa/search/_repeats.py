@@ -66,18 +66,20 @@ class EvaluatedConfigs:
     def repeat(self, study: optuna.Study, trial: Trial, config: Config) -> CVOutcome | None:
         """The outcome ``trial`` is told when ``config`` was evaluated before, else None.
 
-        A repeat records the earlier trial's number as its :data:`REPEAT_ATTR` and
-        enqueues a random point of the space for the next trial.
+        A repeat records the earlier trial's number as its :data:`REPEAT_ATTR` and, unless
+        it ends the search, enqueues a random point of the space for the next trial.
         """
         earlier = self.outcomes.get(config)
-        self.repeats_in_a_row = 0 if earlier is None else self.repeats_in_a_row + 1
         if earlier is None:
+            self.repeats_in_a_row = 0
             return None
-        if self.exhausted:
+        self.repeats_in_a_row += 1
+        trial.set_user_attr(REPEAT_ATTR, earlier[0])
+        if self.exhausted:  # no next trial: an enqueued point would be left waiting
             logger.info(
                 "%d trials in a row repeated configurations; the search ends", MAX_REPEATS_IN_A_ROW
             )
-        trial.set_user_attr(REPEAT_ATTR, earlier[0])
+            return earlier[1]
         point = self._new_random_point(trial.number)
         if point is not None:
             study.enqueue_trial(point, skip_if_exists=True)
