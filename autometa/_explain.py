@@ -105,7 +105,8 @@ def _validation(strategy: Any, cv: Any) -> str:
     strategy's), else the strategy's scheme."""
     if cv is not None:
         return f"validation=cv={cv!r} (given; the strategy's {strategy.validation} not used)"
-    folds = f" ({strategy.n_splits} folds)" if strategy.validation == "cv" else ""
+    repeats = f" x {strategy.n_repeats} repeats" if strategy.n_repeats > 1 else ""
+    folds = f" ({strategy.n_splits} folds{repeats})" if strategy.validation == "cv" else ""
     return f"validation={strategy.validation}{folds}"
 
 

@@ -100,7 +100,7 @@ def _steps_by_hand(X: Any, y: Any) -> dict[str, float]:
         raise RuntimeError("no strategy selector answered: install the first-party plugins")
     strategy = selected[0]
     strategy = replace(strategy, n_warm_starts=10)
-    task = task.with_validation(strategy.validation, strategy.n_splits)
+    task = task.with_validation(strategy.validation, strategy.n_splits, strategy.n_repeats)
     lap("strategy")
     recommend_for(task, meta.values, algorithms, base, strategy, learners)
     lap("recommendations")

@@ -184,7 +184,13 @@ def run_arm(
 def cold_twin(strategy: Strategy) -> Strategy:
     """The same validation protocol, no warm start, Optuna's TPE."""
     return Strategy(
-        None, 0, "tpe", strategy.validation, strategy.n_splits, reason="benchmark: cold TPE"
+        None,
+        0,
+        "tpe",
+        strategy.validation,
+        strategy.n_splits,
+        strategy.n_repeats,
+        reason="benchmark: cold TPE",
     )
 
 

@@ -195,6 +195,24 @@ def test_regression_ensemble_on_holdout_validation() -> None:
     assert model.score(X, y) > 0.3
 
 
+def test_repeated_cv_scores_every_fold_and_ensembles_the_mean_over_repeats(
+    cancer: tuple[Any, Any],
+) -> None:
+    X, y = cancer
+    repeated = Strategy(None, 0, "random", "cv", 3, n_repeats=2)
+    model = autometa.fit(X, y, n_trials=4, random_state=0, strategy=repeated, algorithms=CHEAP)
+    complete = [t for t in model.study_.trials if t.user_attrs.get("status") == "ok"]
+    assert complete
+    for trial in complete:
+        assert sorted(trial.intermediate_values) == list(range(6))  # 3 folds x 2 repeats
+        assert trial.value == pytest.approx(np.mean(trial.user_attrs["fold_scores"]))
+    summary = model.ensemble_
+    assert summary is not None
+    assert summary.n_without_predictions == 0  # every row predicted, once per repeat
+    assert summary.score >= summary.best_single_score
+    assert "(3 folds x 2 repeats)" in model.explain()
+
+
 def test_a_one_trial_search_returns_that_model(cancer: tuple[Any, Any]) -> None:
     X, y = cancer
     params: dict[str, Any] = dict(n_trials=1, random_state=0, algorithms=CHEAP, strategy=RANDOM)

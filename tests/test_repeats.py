@@ -94,6 +94,16 @@ def test_the_trial_after_a_repeat_is_a_random_point_of_the_space(
     assert after.params["algorithm"] == "wide"  # the one point of "logged" was evaluated
 
 
+def test_a_repeat_as_the_last_trial_leaves_no_trial_waiting(task: Task, tmp_path: Path) -> None:
+    study = new_study()
+    study.enqueue_trial({"algorithm": "logged", "logged__label": "a"})
+    study.enqueue_trial({"algorithm": "logged", "logged__label": "a"})
+    run_search(task, logged(tmp_path / "fits.log", ["a", "b"]), study, Budget(2, None))
+    first, repeat = study.get_trials()  # no third, enqueued and never run
+    assert repeat.user_attrs[REPEAT_ATTR] == first.number
+    assert {t.state for t in study.get_trials()} == {TrialState.COMPLETE}
+
+
 def test_the_repeats_are_reproducible_for_a_seed(task: Task, tmp_path: Path) -> None:
     def params() -> list[dict[str, object]]:
         study = new_study()

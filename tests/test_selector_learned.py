@@ -19,6 +19,7 @@ import autometa_selectors
 from autometa._cli import main
 from autometa._plugins import build_plugin_manager
 from autometa.contract import Config, Evaluation, SearchBudget
+from autometa.contract._task import Task
 from autometa.knowledge import KnowledgeBase, TaskRecord
 from autometa.knowledge._loto import SBS, _summarise
 from autometa.testing import check_plugin, check_strategy_selector, small_tasks
@@ -557,6 +558,26 @@ def test_rule_based_takes_another_offered_learner_or_searches_cold_without_peers
         assert strategy.meta_learner is None
         assert strategy.n_warm_starts == 0
         assert "cold TPE" in strategy.reason
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "expected"),
+    [
+        (autometa_selectors.CV_ROWS, ("cv", 5, autometa_selectors.CV_REPEATS)),
+        (autometa_selectors.CV_ROWS + 1, ("cv", 3, 1)),
+        (autometa_selectors.THREE_FOLD_ROWS + 1, ("holdout", 3, 1)),
+    ],
+)
+def test_validation_by_size_repeats_the_folds_of_small_tables(
+    n_rows: int, expected: tuple[str, int, int]
+) -> None:
+    rng = np.random.default_rng(0)
+    task = Task.from_data(rng.normal(size=(n_rows, 2)), rng.integers(0, 2, n_rows))
+    strategy = autometa_selectors.rule_based_strategy(task, synthetic_kb(5), ["greedy_portfolio"])
+    assert (strategy.validation, strategy.n_splits, strategy.n_repeats) == expected
+    assert ("repeats" in strategy.reason) == (expected[2] > 1)
+    planned = task.with_validation(strategy.validation, strategy.n_splits, strategy.n_repeats)
+    assert planned.n_splits == (expected[1] * expected[2] if expected[0] == "cv" else 1)
 
 
 def test_a_fit_never_measures_a_large_unmeasured_base(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSplit
 
+from autometa.contract._splitters import RepeatedSplits
 from autometa.contract._task import Task
 from autometa.contract._task_checks import infer_kind
 
@@ -163,6 +164,45 @@ def test_with_validation_holdout_and_user_cv_wins() -> None:
     assert holdout.fold_train_size() == int(150 * 0.75)
     fixed = Task.from_data(X, y, cv=4)
     assert fixed.with_validation("holdout").n_splits == 4
+
+
+def test_repeated_cv_validates_every_row_once_per_repeat_with_fresh_folds() -> None:
+    X, y = load_iris(return_X_y=True)
+    single = Task.from_data(X, y, random_state=0).with_validation("cv", 5)
+    repeated = Task.from_data(X, y, random_state=0).with_validation("cv", 5, n_repeats=2)
+    assert isinstance(repeated.cv, RepeatedSplits)
+    assert repeated.n_splits == 10
+    assert repeated.fold_train_size() == single.fold_train_size() == 120
+    splits = list(repeated.cv.split(X, y))
+    first, second = splits[:5], splits[5:]
+    for repeat in (first, second):
+        assert sorted(np.concatenate([valid for _, valid in repeat])) == list(range(150))
+        for _, valid in repeat:  # stratified: every class in every fold
+            assert set(y[valid]) == {0, 1, 2}
+    # The first repeat is the single k-fold's split; the second shuffles afresh.
+    for (_, a), (_, b) in zip(first, single.cv.split(X, y), strict=True):
+        assert np.array_equal(a, b)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(first, second, strict=True))
+    again = Task.from_data(X, y, random_state=0).with_validation("cv", 5, n_repeats=2)
+    assert all(
+        np.array_equal(a[1], b[1]) for a, b in zip(splits, again.cv.split(X, y), strict=True)
+    )
+
+
+def test_repeated_cv_keeps_the_rules_of_one_k_fold_and_ignores_a_holdout() -> None:
+    X = np.arange(21, dtype=float).reshape(-1, 1)
+    y = np.array(["a"] * 17 + ["b"] * 3 + ["c"])  # b: 3 rows; c: one row
+    task = Task.from_data(X, y, kind="multiclass", random_state=0)
+    task = task.with_validation("cv", 5, n_repeats=3)
+    assert task.n_splits == 3 * 3  # folds shrunk to the rarest class, in every repeat
+    for train, valid in task.cv.split(task.X, task.y):
+        assert 20 in train  # the one-row class stays in training
+        assert 20 not in valid
+        assert "b" in task.y[valid]
+    # A class too small for a holdout part: 2 folds instead, not repeated.
+    assert task.with_validation("holdout", n_repeats=3).n_splits == 2
+    with pytest.raises(ValueError, match="n_repeats must be at least 1"):
+        task.with_validation("cv", 5, n_repeats=0)
 
 
 def test_holdout_keeps_every_class_on_both_sides() -> None:

@@ -26,6 +26,7 @@ from sklearn.model_selection import (
 from autometa.contract._kinds import TaskKind
 from autometa.contract._splitters import (
     FirstSplit,
+    RepeatedSplits,
     TrainingOnlyRows,
     group_rows,
     single_row_classes,
@@ -39,7 +40,12 @@ DEFAULT_N_SPLITS = 5
 HOLDOUT_FRACTION = 0.25
 
 Splitter: TypeAlias = (
-    BaseCrossValidator | ShuffleSplit | StratifiedShuffleSplit | TrainingOnlyRows | FirstSplit
+    BaseCrossValidator
+    | ShuffleSplit
+    | StratifiedShuffleSplit
+    | TrainingOnlyRows
+    | FirstSplit
+    | RepeatedSplits
 )
 
 
@@ -49,6 +55,7 @@ def make_cv(
     cv: int | Splitter,
     random_state: int | None,
     groups: np.ndarray | None = None,
+    n_repeats: int = 1,
 ) -> Splitter:
     """A seeded splitter; stratified for classification; folds shrunk for tiny classes.
 
@@ -56,7 +63,14 @@ def make_cv(
     With ``groups`` a number of folds means group k-fold (stratified for classification,
     folds shrunk to the number of groups), so that no group straddles training and
     validation. A splitter that splits by groups without ``groups`` is an error.
+    ``n_repeats`` > 1 repeats a number of folds with fresh shuffles
+    (:class:`RepeatedSplits`); the first repeat is the single k-fold's split.
     """
+    if n_repeats < 1:
+        raise ValueError(f"n_repeats must be at least 1, got {n_repeats}.")
+    if n_repeats > 1 and isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        seeds = _repeat_seeds(random_state, n_repeats)
+        return RepeatedSplits([make_cv(kind, y, cv, seed, groups) for seed in seeds])
     if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool):
         if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
             return _given_splits(cv, len(y))
@@ -89,6 +103,15 @@ def make_cv(
         n_splits=max(2, min(n_splits, _smallest_class(y))), shuffle=True, random_state=random_state
     )
     return _keep_single_rows_in_training(folds, y)
+
+
+def _repeat_seeds(random_state: int | None, n_repeats: int) -> list[int | None]:
+    """``random_state`` for the first repeat, one derived from it for each other one
+    (None stays None: every repeat shuffles afresh, as a single unseeded k-fold does)."""
+    if random_state is None:
+        return [None] * n_repeats
+    derived = np.random.SeedSequence([random_state, n_repeats]).generate_state(n_repeats - 1)
+    return [random_state, *(int(seed) for seed in derived)]
 
 
 def _given_splits(cv: Any, n_rows: int) -> Splitter:

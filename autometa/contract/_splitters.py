@@ -6,6 +6,10 @@ whose rarest diagnosis occurs once in the training split. :class:`TrainingOnlyRo
 keeps such rows in every training part, so every model learns the class exists (and
 ``predict_proba`` has its column), and splits the other rows as usual; no score measures
 the rare class, which is the honest outcome of having one example of it.
+
+The other splitters here wrap scikit-learn's for autometa's rules: :class:`FirstSplit`
+(a holdout made of one fold, for groups) and :class:`RepeatedSplits` (k-fold CV repeated
+with fresh shuffles, for small tables).
 """
 
 from __future__ import annotations
@@ -80,6 +84,40 @@ class FirstSplit:
         return f"FirstSplit({self.splitter!r}, fraction={self.fraction})"
 
 
+class RepeatedSplits:
+    """The splits of ``splitters`` one after another: k-fold CV repeated, each repeat
+    shuffled with its own seed.
+
+    Every row is validated once per repeat, so a score averages ``len(splitters)``
+    estimates of the same rows and its out-of-fold predictions are the mean over the
+    repeats. It is a splitter of autometa's own, not scikit-learn's
+    ``RepeatedStratifiedKFold``, because each repeat is built by
+    :func:`~autometa.contract.make_cv` with the same rules as a single k-fold (folds
+    shrunk for tiny classes, one-row classes kept in training, groups kept whole).
+    """
+
+    def __init__(self, splitters: list[Any]) -> None:
+        if not splitters:
+            raise ValueError("RepeatedSplits needs at least one splitter.")
+        self.splitters = splitters
+
+    @property
+    def n_repeats(self) -> int:
+        return len(self.splitters)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return sum(int(s.get_n_splits(X, y, groups)) for s in self.splitters)
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for splitter in self.splitters:
+            yield from splitter.split(X, y, groups)
+
+    def __repr__(self) -> str:
+        return f"RepeatedSplits({self.splitters!r})"
+
+
 def uses_groups(cv: Any) -> bool:
     """Whether splitter ``cv`` splits by groups (GroupKFold, LeaveOneGroupOut, ...).
 
@@ -88,6 +126,8 @@ def uses_groups(cv: Any) -> bool:
     """
     if isinstance(cv, (TrainingOnlyRows, FirstSplit)):
         return uses_groups(cv.splitter)
+    if isinstance(cv, RepeatedSplits):
+        return any(uses_groups(s) for s in cv.splitters)
     try:
         requests = cv.get_metadata_routing().split.requests
     except Exception:  # not a scikit-learn splitter: nothing says it needs groups

@@ -37,7 +37,7 @@ from autometa.contract._row_checks import (
     class_weight_dict,
     class_weight_text,
 )
-from autometa.contract._splitters import FirstSplit, TrainingOnlyRows
+from autometa.contract._splitters import FirstSplit, RepeatedSplits, TrainingOnlyRows
 from autometa.contract._task_checks import (
     DEFAULT_SCORING,
     _check_classes,
@@ -272,21 +272,27 @@ class Task:
         return task.with_validation("holdout" if self.n_splits == 1 else "cv", self.n_splits)
 
     def with_validation(
-        self, validation: Literal["cv", "holdout"], n_splits: int = DEFAULT_N_SPLITS
+        self,
+        validation: Literal["cv", "holdout"],
+        n_splits: int = DEFAULT_N_SPLITS,
+        n_repeats: int = 1,
     ) -> Task:
-        """The same task validated as a strategy asks, unless the user fixed ``cv``."""
+        """The same task validated as a strategy asks, unless the user fixed ``cv``.
+
+        ``n_repeats`` repeats k-fold CV with fresh shuffles (ignored for a holdout).
+        """
         if self.cv_given:
             return self
         protocol: int | Splitter
         if validation == "holdout":
             protocol = _holdout(self.kind, self.y, self.random_state, self.groups)
+            n_repeats = 1
         else:
             # Shrunk with tiny data as the default is in from_data: the user gave no number
             # of folds, so more folds than rows is the strategy's wish, not an error to raise.
             protocol = min(n_splits, max(2, len(self.y)))
-        return replace(
-            self, cv=make_cv(self.kind, self.y, protocol, self.random_state, self.groups)
-        )
+        splitter = make_cv(self.kind, self.y, protocol, self.random_state, self.groups, n_repeats)
+        return replace(self, cv=splitter)
 
     # -- facts ----------------------------------------------------------------------------
     @property
@@ -310,8 +316,11 @@ class Task:
 
     def fold_train_size(self) -> int:
         """Rows an estimator sees when fitted on one training fold (a lower bound)."""
-        splits = self.n_splits
-        splitter = self.cv.splitter if isinstance(self.cv, TrainingOnlyRows) else self.cv
+        splitter, splits = self.cv, self.n_splits
+        if isinstance(splitter, RepeatedSplits):  # each repeat trains on the same share
+            splitter, splits = splitter.splitters[0], splits // splitter.n_repeats
+        if isinstance(splitter, TrainingOnlyRows):
+            splitter = splitter.splitter
         if isinstance(splitter, FirstSplit):
             return int(self.n_rows * (1 - splitter.fraction))
         if isinstance(splitter, (ShuffleSplit, StratifiedShuffleSplit)):

@@ -272,6 +272,12 @@ class Strategy:
         ``"cv"`` (k-fold, stratified for classification) or ``"holdout"`` (one split).
     n_splits:
         Folds for ``"cv"``; ignored for ``"holdout"`` (which keeps 25% for validation).
+    n_repeats:
+        For ``"cv"``: how many times the k folds are drawn, each time shuffled afresh;
+        a trial's score is the mean over ``n_splits * n_repeats`` folds and its
+        out-of-fold predictions the mean over the repeats. On small tables one k-fold
+        split is a noisy estimate, and a search that picks the best of many trials by it
+        picks noise; repeats cost proportionally more per trial.
     fidelities:
         For ``"holdout"`` only: fractions of the training rows each trial is fitted on
         (stratified subsamples, smallest first) before all of them, each step scored on
@@ -303,6 +309,7 @@ class Strategy:
     sampler: str | BaseSampler = "tpe"
     validation: Literal["cv", "holdout"] = "cv"
     n_splits: int = 5
+    n_repeats: int = 1
     fidelities: tuple[float, ...] = ()
     pruner: str | BasePruner | None = AUTO_PRUNER
     reason: str = ""
@@ -315,6 +322,11 @@ class Strategy:
             raise ValueError(f"validation must be 'cv' or 'holdout', got {self.validation!r}.")
         if self.validation == "cv" and self.n_splits < 2:
             raise ValueError(f"n_splits must be >= 2 for cv, got {self.n_splits}.")
+        if self.n_repeats < 1 or (self.validation == "holdout" and self.n_repeats != 1):
+            raise ValueError(
+                f"n_repeats must be >= 1, and 1 for a holdout; got {self.n_repeats} "
+                f"with validation={self.validation!r}."
+            )
         object.__setattr__(self, "fidelities", check_fidelities(self.fidelities, self.validation))
         check_pruner(self.pruner)
         if not (math.isfinite(self.handover_gain) and self.handover_gain >= 0):

@@ -171,8 +171,7 @@ class _Pending:
     config: Config
     estimator: Any
     known: CVOutcome | None = None
-    """The outcome of a trial no worker runs: its estimator could not be made, or it
-    repeats a configuration evaluated before (:mod:`autometa.search._repeats`)."""
+    """The outcome of a trial no worker runs: no estimator could be made, or a repeat."""
 
 
 @dataclass
@@ -257,6 +256,7 @@ class _AsyncSearch:
             return None
         if self._trial_seconds() < MIN_TRIAL_TIME_S or self.evaluated.exhausted:
             return None
+        self.evaluated.enqueue_next(self.study)  # a random point after a repeat
         if self.proposer is not None:
             pending = [p.config for p in self.pending.values()]
             self.proposer.before_ask(self.study, self.outcome.evaluations, pending, self.asked)
@@ -276,7 +276,7 @@ class _AsyncSearch:
                 raise
             self._lose(trial.number, "before it was sampled")
             return self._next_call()  # its retry, if it had one, is a trial like the others
-        repeated = self.evaluated.repeat(self.study, trial, config)
+        repeated = self.evaluated.repeat(trial, config)
         if repeated is not None:  # told the earlier outcome: no worker refits it
             self.pending[trial.number] = _Pending(trial, config, None, repeated)
             return self._call(trial.number)

@@ -181,7 +181,7 @@ def make_plan(
             # After the selection: the user's count overrides the selector's, but not its learner or
             # validation.
             strategy = replace(strategy, n_warm_starts=warm_start)
-        task = task.with_validation(strategy.validation, strategy.n_splits)
+        task = task.with_validation(strategy.validation, strategy.n_splits, strategy.n_repeats)
     with _timed(timings, "recommendations"):
         learner = fitted_learner(strategy, learners, base)
         recommendations = recommend_for(

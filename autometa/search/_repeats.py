@@ -57,17 +57,20 @@ class EvaluatedConfigs:
     task: Task
     outcomes: dict[Config, tuple[int, CVOutcome]] = field(default_factory=dict)
     repeats_in_a_row: int = 0
+    next_point: dict[str, Any] | None = None
+    """The random point drawn after the last repeat, for :meth:`enqueue_next`."""
 
     def record(self, number: int, config: Config, result: CVOutcome) -> None:
         """Keep trial ``number``'s outcome if it succeeded (the first one, if repeated)."""
         if result.status == "ok":
             self.outcomes.setdefault(config, (number, replace(result, predictions=None)))
 
-    def repeat(self, study: optuna.Study, trial: Trial, config: Config) -> CVOutcome | None:
+    def repeat(self, trial: Trial, config: Config) -> CVOutcome | None:
         """The outcome ``trial`` is told when ``config`` was evaluated before, else None.
 
         A repeat records the earlier trial's number as its :data:`REPEAT_ATTR` and, unless
-        it ends the search, enqueues a random point of the space for the next trial.
+        it ends the search, draws a random point of the space for the next trial
+        (:meth:`enqueue_next`).
         """
         earlier = self.outcomes.get(config)
         if earlier is None:
@@ -75,15 +78,21 @@ class EvaluatedConfigs:
             return None
         self.repeats_in_a_row += 1
         trial.set_user_attr(REPEAT_ATTR, earlier[0])
-        if self.exhausted:  # no next trial: an enqueued point would be left waiting
+        if self.exhausted:  # no next trial: no point to draw
             logger.info(
                 "%d trials in a row repeated configurations; the search ends", MAX_REPEATS_IN_A_ROW
             )
             return earlier[1]
-        point = self._new_random_point(trial.number)
-        if point is not None:
-            study.enqueue_trial(point, skip_if_exists=True)
+        self.next_point = self._new_random_point(trial.number)
         return earlier[1]
+
+    def enqueue_next(self, study: optuna.Study) -> None:
+        """Enqueue the point drawn after the last repeat, just before the next trial is
+        asked: enqueued when the repeat is told, it would be left waiting in the study
+        when the budget ends there (``n_trials`` reached, the timeout spent)."""
+        if self.next_point is not None:
+            study.enqueue_trial(self.next_point, skip_if_exists=True)
+            self.next_point = None
 
     @property
     def exhausted(self) -> bool:

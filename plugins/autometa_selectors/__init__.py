@@ -27,7 +27,9 @@ the ``autometa_evaluate_selector`` hook.
 
 Both share the rules for the rest of the strategy:
 
-- validation by size (:func:`validation_for`);
+- validation by size (:func:`validation_for`): 5-fold CV repeated :data:`CV_REPEATS`
+  times up to :data:`CV_ROWS` rows, 3-fold up to :data:`THREE_FOLD_ROWS`, a holdout
+  above;
 - :data:`N_WARM_STARTS` warm starts. Leave-one-task-out cannot learn this number: a
   learner's regret after k warm starts only falls with k, and what the extra trials
   cost is the search's budget, which a selector is not told;
@@ -60,7 +62,18 @@ if TYPE_CHECKING:
     from autometa.knowledge._loto import LotoReport
 
 CV_ROWS = 2_000
-"""Up to this many rows, 5-fold CV: small data needs every row for a stable estimate."""
+"""Up to this many rows, 5-fold CV repeated :data:`CV_REPEATS` times: small data needs
+every row for a stable estimate."""
+CV_REPEATS = 2
+"""Repeats of the 5-fold split on small tables. One 5-fold split of a few hundred rows
+is a noisy estimate, and a search that picks the best of 50-150 trials by it partly
+picks the split's noise; a second, differently shuffled split halves the variance that
+comes from the split, at twice the cost of a trial, which small tables can afford. On
+the 13 held-out peerbench tables of at most 2,000 rows (30 s, one core, seeds 0-3;
+docs/benchmarks.md) it beat the single split on 30 of 52 task-seeds (22 lost), was
+ahead of cold TPE on 35 against 30 and of FLAML on 40 against 39; the mean normalized
+score moved from 0.772 to 0.779. Ten folds instead (the same cost) was even with the
+single split (25 won, 23 lost, 4 tied) and lowered that score to 0.749."""
 THREE_FOLD_ROWS = 10_000
 """Up to this many rows, 3-fold CV; above, one stratified 75/25 holdout split."""
 N_WARM_STARTS = 10
@@ -75,20 +88,25 @@ size."""
 SAMPLER = "tpe"
 
 
-def validation_for(task: Task) -> tuple[Literal["cv", "holdout"], int, str]:
-    """(validation, n_splits, why) by the task's size."""
+def validation_for(task: Task) -> tuple[Literal["cv", "holdout"], int, int, str]:
+    """(validation, n_splits, n_repeats, why) by the task's size."""
     if task.n_rows <= CV_ROWS:
-        return "cv", 5, f"{task.n_rows} rows <= {CV_ROWS}: 5-fold CV"
+        return (
+            "cv",
+            5,
+            CV_REPEATS,
+            f"{task.n_rows} rows <= {CV_ROWS}: 5-fold CV, {CV_REPEATS} repeats",
+        )
     if task.n_rows <= THREE_FOLD_ROWS:
-        return "cv", 3, f"{task.n_rows} rows: 3-fold CV"
-    return "holdout", 3, f"{task.n_rows} rows: 25% holdout"
+        return "cv", 3, 1, f"{task.n_rows} rows: 3-fold CV"
+    return "holdout", 3, 1, f"{task.n_rows} rows: 25% holdout"
 
 
 def rule_based_strategy(
     task: Task, knowledge: KnowledgeBase, meta_learners: Sequence[str]
 ) -> Strategy:
     """Validation by size, the best offered learner's warm starts when the base has peers."""
-    validation, n_splits, why = validation_for(task)
+    validation, n_splits, n_repeats, why = validation_for(task)
     peers = len(knowledge.tasks(kind=task.kind))
     ranked = [name for name in RULE_LEARNERS if name in meta_learners]
     learner = next(iter(ranked or sorted(meta_learners)), None)
@@ -99,6 +117,7 @@ def rule_based_strategy(
             SAMPLER,
             validation,
             n_splits,
+            n_repeats,
             reason=f"rule-based: {peers} earlier {task.kind} tasks -> {learner}; {why}",
         )
     return Strategy(
@@ -107,6 +126,7 @@ def rule_based_strategy(
         SAMPLER,
         validation,
         n_splits,
+        n_repeats,
         reason=f"rule-based: no earlier {task.kind} tasks or no learner -> cold TPE; {why}",
     )
 
@@ -120,13 +140,14 @@ def time_bounded_strategy(
     peers = len(knowledge.tasks(kind=task.kind))
     if not peers:
         return None
-    validation, n_splits, why = validation_for(task)
+    validation, n_splits, n_repeats, why = validation_for(task)
     return Strategy(
         TIME_BOUNDED_LEARNER,
         N_WARM_STARTS,
         SAMPLER,
         validation,
         n_splits,
+        n_repeats,
         reason=f"timeout={budget.seconds:g}s: {TIME_BOUNDED_LEARNER} orders {peers} earlier "
         f"{task.kind} tasks' best configurations by regret per predicted second; {why}",
     )
@@ -142,13 +163,14 @@ def learned_strategy(
     choice = choose_learner(task.kind, meta_features, knowledge, meta_learners)
     if choice is None:
         return None
-    validation, n_splits, why = validation_for(task)
+    validation, n_splits, n_repeats, why = validation_for(task)
     return Strategy(
         choice.learner,
         N_WARM_STARTS,
         SAMPLER,
         validation,
         n_splits,
+        n_repeats,
         reason=f"learned selector: {choice.learner}: {choice.reason}; {why}",
     )
 
