@@ -24,6 +24,7 @@ import autometa
 from autometa._cli import main
 from autometa._cli_fit import class_weight_option
 from autometa.contract import Task
+from autometa.contract._splitters import RepeatedSplits
 from autometa.knowledge._base import KnowledgeBase
 from autometa.search._ensemble import score_predictions
 from autometa.search._evaluation import cross_validate_config
@@ -166,6 +167,16 @@ def test_default_validation_by_groups_keeps_every_group_on_one_side(kind: str) -
     _assert_groups_whole(task, groups)
     _assert_groups_whole(task.with_validation("holdout"), groups)
     assert task.with_validation("holdout").n_splits == 1
+
+
+def test_groups_given_after_planning_keep_the_strategys_repeated_folds() -> None:
+    X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+    groups = np.repeat(np.arange(15), 6)
+    planned = Task.from_data(X, y, random_state=0).with_validation("cv", 5, n_repeats=2)
+    task = planned.with_rows(groups=groups)
+    assert isinstance(task.cv, RepeatedSplits)
+    assert task.n_splits == 10
+    _assert_groups_whole(task, groups)
 
 
 def test_a_class_seen_once_keeps_its_whole_group_in_training() -> None:

@@ -269,7 +269,10 @@ class Task:
         if codes is None or self.cv_given:
             return task
         # The strategy's protocol, now by groups: one split is a holdout, more are folds.
-        return task.with_validation("holdout" if self.n_splits == 1 else "cv", self.n_splits)
+        repeats = self.cv.n_repeats if isinstance(self.cv, RepeatedSplits) else 1
+        if self.n_splits == 1:
+            return task.with_validation("holdout")
+        return task.with_validation("cv", self.n_splits // repeats, repeats)
 
     def with_validation(
         self,

@@ -67,8 +67,8 @@ every row for a stable estimate."""
 CV_REPEATS = 2
 """Repeats of the 5-fold split on small tables. One 5-fold split of a few hundred rows
 is a noisy estimate, and a search that picks the best of 50-150 trials by it partly
-picks the split's noise; a second, differently shuffled split halves the variance that
-comes from the split, at twice the cost of a trial, which small tables can afford. On
+picks the split's noise; a second, differently shuffled split averages part of that
+noise out, at twice the cost of a trial, which small tables can afford. On
 the 13 held-out peerbench tables of at most 2,000 rows (30 s, one core, seeds 0-3;
 docs/benchmarks.md) it beat the single split on 30 of 52 task-seeds (22 lost), was
 ahead of cold TPE on 35 against 30 and of FLAML on 40 against 39; the mean normalized
