@@ -561,18 +561,20 @@ def test_rule_based_takes_another_offered_learner_or_searches_cold_without_peers
 
 
 @pytest.mark.parametrize(
-    ("n_rows", "expected"),
+    ("n_rows", "kind", "expected"),
     [
-        (autometa_selectors.CV_ROWS, ("cv", 5, autometa_selectors.CV_REPEATS)),
-        (autometa_selectors.CV_ROWS + 1, ("cv", 3, 1)),
-        (autometa_selectors.THREE_FOLD_ROWS + 1, ("holdout", 3, 1)),
+        (autometa_selectors.CV_ROWS, "binary", ("cv", 5, autometa_selectors.CV_REPEATS)),
+        (autometa_selectors.CV_ROWS, "regression", ("cv", 5, 1)),
+        (autometa_selectors.CV_ROWS + 1, "binary", ("cv", 3, 1)),
+        (autometa_selectors.THREE_FOLD_ROWS + 1, "binary", ("holdout", 3, 1)),
     ],
 )
-def test_validation_by_size_repeats_the_folds_of_small_tables(
-    n_rows: int, expected: tuple[str, int, int]
+def test_validation_by_size_repeats_the_folds_of_small_classification_tables(
+    n_rows: int, kind: str, expected: tuple[str, int, int]
 ) -> None:
     rng = np.random.default_rng(0)
-    task = Task.from_data(rng.normal(size=(n_rows, 2)), rng.integers(0, 2, n_rows))
+    y = rng.integers(0, 2, n_rows) if kind == "binary" else rng.normal(size=n_rows)
+    task = Task.from_data(rng.normal(size=(n_rows, 2)), y, kind=kind)  # type: ignore[arg-type]
     strategy = autometa_selectors.rule_based_strategy(task, synthetic_kb(5), ["greedy_portfolio"])
     assert (strategy.validation, strategy.n_splits, strategy.n_repeats) == expected
     assert ("repeats" in strategy.reason) == (expected[2] > 1)
