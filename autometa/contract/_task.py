@@ -270,9 +270,8 @@ class Task:
             return task
         # The strategy's protocol, now by groups: one split is a holdout, more are folds.
         repeats = self.cv.n_repeats if isinstance(self.cv, RepeatedSplits) else 1
-        if self.n_splits == 1:
-            return task.with_validation("holdout")
-        return task.with_validation("cv", self.n_splits // repeats, repeats)
+        scheme: Literal["cv", "holdout"] = "holdout" if self.n_splits == 1 else "cv"
+        return task.with_validation(scheme, self.n_splits // repeats, repeats)
 
     def with_validation(
         self,
