@@ -75,9 +75,9 @@ runs on the 13 held-out peerbench tables of at most 2,000 rows (30 s, one core, 
 beat the single split 23-13 and 24-12, raised the mean normalized score from 0.766 to
 0.805 and from 0.771 to 0.780, and were ahead of cold TPE on 5 and 3 more. On the 16
 regression task-seeds they lost 7-9 and 6-10 and lowered that score (0.809 to 0.741,
-0.801 to 0.687): there the trials they cost weigh more than the noise they remove, so a
-regression keeps one split. Ten folds instead of two repeats (the same cost) lowered the
-score."""
+0.801 to 0.687), so a regression keeps one split (a reading, not a proof: an R² on a
+fold is less noisy, and the trials the repeats cost seem to weigh more there). Ten
+folds instead of two repeats (the same cost) lowered the score."""
 THREE_FOLD_ROWS = 10_000
 """Up to this many rows, 3-fold CV; above, one stratified 75/25 holdout split."""
 N_WARM_STARTS = 10
