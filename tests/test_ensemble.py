@@ -457,3 +457,34 @@ def test_a_member_whose_refit_fails_is_dropped_and_the_weights_renormalised(
     assert sum(summary.weights) == pytest.approx(1.0)
     assert model.best_config_.algorithm != "fragile"
     assert model.score(X, y) > 0.8
+
+
+def test_repeated_configurations_are_not_reported_as_trials_without_predictions(
+    cancer: tuple[Any, Any],
+) -> None:
+    X, y = cancer
+    two_points = Algorithm(
+        "two_points",
+        ("binary",),
+        lambda params, task: LogisticRegression(C=params["C"], max_iter=500),
+        lambda task: {"C": CategoricalDistribution([0.1, 1.0])},
+        {"C": 1.0},
+    )
+    extra = types.SimpleNamespace(
+        autometa_plugin_name="two_points", autometa_algorithms=hookimpl(lambda task: [two_points])
+    )
+    model = autometa.fit(
+        X,
+        y,
+        n_trials=6,
+        random_state=0,
+        strategy=RANDOM,
+        plugins=[extra],
+        algorithms=["two_points"],
+    )
+    assert any("repeat_of" in t.user_attrs for t in model.study_.trials)  # six trials, two points
+    summary = model.ensemble_
+    assert summary is not None
+    assert summary.n_candidates == 2
+    assert summary.n_without_predictions == 0
+    assert "have no predictions here" not in model.explain()

@@ -133,9 +133,10 @@ class EnsembleSummary:
     n_candidates: int
     """Trials whose predictions were kept for the selection."""
     n_without_predictions: int
-    """Successful trials without predictions here: run by other processes or an earlier
-    fit of a durable study, or whose estimator could not predict the validation rows.
-    (Trials whose predictions the memory bound evicted are in ``notes``.)"""
+    """Successful configurations without predictions here: run by other processes or an
+    earlier fit of a durable study, or whose estimator could not predict the validation
+    rows. A repeat of a configuration (told its first trial's outcome) is not counted
+    again. (Trials whose predictions the memory bound evicted are in ``notes``.)"""
     rounds: int
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -199,7 +200,7 @@ def _build(
     min_first_limit_s: float,
 ) -> BuiltEnsemble:
     candidates = sorted(store.kept.values(), key=lambda k: k.number)
-    n_ok = sum(1 for e in evaluations if e.ok)
+    n_ok = n_successful_configs(evaluations)
     # max(): offered counts every trial that came with predictions, failed ones too.
     without = max(n_ok - store.offered, 0)
     notes = _notes(store, n_ok)
@@ -347,11 +348,17 @@ def _notes(store: PredictionStore, n_ok: int) -> list[str]:
     missing = n_ok - store.offered
     if missing > 0:
         notes.append(
-            f"{missing} successful trials have no predictions here (run by another process "
+            f"{missing} successful configurations have no predictions here (run by another process "
             "or an earlier fit of a durable study, or their estimator could not predict "
             "the validation rows)"
         )
     return notes
+
+
+def n_successful_configs(evaluations: Sequence[Evaluation]) -> int:
+    """Distinct configurations that succeeded: a repeat of one (told its first trial's
+    outcome, :mod:`autometa.search._repeats`) has no predictions of its own to miss."""
+    return len({e.config for e in evaluations if e.ok})
 
 
 def no_ensemble_summary(scoring: str, reason: str, n_without: int) -> EnsembleSummary:
@@ -373,5 +380,6 @@ __all__ = [
     "WeightedEnsemble",
     "build_ensemble",
     "make_store",
+    "n_successful_configs",
     "no_ensemble_summary",
 ]

@@ -13,7 +13,12 @@ from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Config, Evaluation
 from autometa.search._budget import Budget, estimated_refit_seconds
 from autometa.search._ensemble import PredictionStore
-from autometa.search._ensemble_model import EnsembleSummary, build_ensemble, no_ensemble_summary
+from autometa.search._ensemble_model import (
+    EnsembleSummary,
+    build_ensemble,
+    n_successful_configs,
+    no_ensemble_summary,
+)
 from autometa.search._errors import AllTrialsFailedError, BudgetTooSmallError
 from autometa.search._evaluation import fit_with_limit
 from autometa.search._limits import MEMORY_CAPPED, TrialTimeLimitExceeded
@@ -76,7 +81,7 @@ def ensemble_or_refit(
             else "no trial of this fit has predictions (a resumed durable study whose "
             "trials ran in other processes, or estimators that could not predict)"
         )
-        summary = no_ensemble_summary(task.scoring, reason, sum(1 for e in evaluations if e.ok))
+        summary = no_ensemble_summary(task.scoring, reason, n_successful_configs(evaluations))
         best, model = refit_best(task, algorithms, evaluations, budget)
         return best, model, summary
     built = build_ensemble(
