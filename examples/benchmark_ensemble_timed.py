@@ -48,6 +48,8 @@ os.environ.setdefault("AUTOMETA_USER_KNOWLEDGE", "off")
 
 SCORING = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "r2"}
 """The fit's scoring per kind, as peerbench gives autometa."""
+PRIMARY = {"binary": ("roc_auc", 1), "multiclass": ("log_loss", -1), "regression": ("r2", 1)}
+"""The primary score per kind and its sign (greater is better after it), as peerbench's."""
 TOLERANCE = {
     "binary": ("roc_auc", 0.005),
     "multiclass": ("roc_auc", 0.005),
@@ -158,6 +160,17 @@ def report(args: argparse.Namespace) -> None:
             where = f"{r['dataset']} s{r['seed']}"
             print(f"  worse beyond the tolerance: {where}: {metric} {difference:+.4f}")
     print(f"ROC AUC or R² with against without: {outcomes}")
+    normalized = {"with": 0.0, "without": 0.0}
+    for r in results:
+        metric, sign = PRIMARY[r["task"]]
+        on, off = (sign * r[name]["metrics"][metric] for name in ("with", "without"))
+        # 1 for the better of the two, 0 for the worse, 1 for both when tied (as the harness).
+        normalized["with"] += on >= off
+        normalized["without"] += off >= on
+    print(
+        "mean normalized primary score (ROC AUC, log loss, R²), with / without: "
+        f"{normalized['with'] / len(results):.3f} / {normalized['without'] / len(results):.3f}"
+    )
     for name in ("with", "without"):
         seconds = statistics.median(r[name]["predict_seconds"] for r in results)
         sizes = [r[name]["pickled_mb"] for r in results]
