@@ -118,8 +118,14 @@ def test_selection_never_scores_below_its_best_member(scoring: str, seed: int) -
     selection = select_ensemble(candidates, y, scoring, classes, size=10)
     assert selection is not None
     singles = [score_predictions(scoring, c.predictions, y, classes) for c in candidates]
-    assert selection.best_single_score == pytest.approx(max(singles))
-    assert selection.score >= max(singles)
+    searchs_best = candidates[-1]  # the best trial score
+    assert selection.best_single == searchs_best.number
+    assert selection.best_single_score == pytest.approx(singles[-1])
+    assert selection.score >= selection.best_single_score
+    if len(selection.weights) > 1:  # a combination beats every candidate alone
+        assert selection.score >= max(singles)
+    else:
+        assert selection.weights == {searchs_best.number: 1.0}
     assert sum(selection.weights.values()) == pytest.approx(1.0)
     recomputed = score_predictions(
         scoring, weighted_predictions(candidates, selection.weights), y, classes
@@ -138,6 +144,34 @@ def test_ties_go_to_fewer_and_cheaper_members() -> None:
     selection = select_ensemble([slow, fast], y, "roc_auc", np.array([0, 1]), size=5)
     assert selection is not None
     assert selection.weights == {2: 1.0}  # identical predictions: one member, the cheaper
+
+
+def test_a_selection_that_combines_nothing_is_the_searchs_best() -> None:
+    # The search's best (trial score 0.9) pools worse than a runner-up (0.8) whose
+    # probabilities are calibrated: 0.9 where 90% of the rows are positive. Any mixture with
+    # the softer 0.7 is less sharp than the truth and scores worse, so the greedy rounds keep
+    # one member, and that member is the search's choice, not the runner-up.
+    y = np.repeat([1, 0], 200)
+    signal = y.copy()
+    signal[::10] = 1 - signal[::10]  # one row in ten points the wrong way
+    sharp, soft = np.where(signal == 1, 0.9, 0.1), np.where(signal == 1, 0.7, 0.3)
+    best = KeptTrial(0, Evaluation("t", Config("knn", {}), 0.9, 1.0), _two_columns(soft))
+    runner_up = KeptTrial(1, Evaluation("t", Config("sgd", {}), 0.8, 1.0), _two_columns(sharp))
+    classes = np.array([0, 1])
+    pooled = {
+        c.number: score_predictions("neg_log_loss", c.predictions, y, classes)
+        for c in (best, runner_up)
+    }
+    assert pooled[runner_up.number] > pooled[best.number]  # the pooled score prefers the other
+    selection = select_ensemble([best, runner_up], y, "neg_log_loss", classes, size=5)
+    assert selection is not None
+    assert selection.weights == {best.number: 1.0}
+    assert selection.score == pytest.approx(pooled[best.number])
+    assert (selection.best_single, selection.best_single_score) == (0, selection.score)
+
+
+def _two_columns(p1: np.ndarray) -> np.ndarray:
+    return np.column_stack([1 - p1, p1]).astype(np.float32)
 
 
 def test_the_store_keeps_only_the_best_trials_within_its_memory_bound() -> None:

@@ -205,8 +205,10 @@ class Selection:
     score: float
     """Validation score of the selected ensemble."""
     best_single: int
-    """Trial number of the best single candidate on the same validation predictions."""
+    """Trial number of the search's best candidate (the best trial score, ties to the
+    cheaper fit): what a fit without an ensemble would refit."""
     best_single_score: float
+    """Its score on the same validation predictions as the ensemble's."""
     rounds: int
     """Greedy rounds run (the selection is the best prefix of them)."""
 
@@ -225,10 +227,17 @@ def select_ensemble(
     Each of at most ``size`` rounds adds the candidate that makes the averaged
     predictions score best on ``y``; ties go to a candidate already chosen (no new
     member), then to the cheaper fit. The result is the best-scoring prefix of the
-    rounds, the shortest among equals, so it never scores below the best single
-    candidate (round one). Rounds stop early at ``deadline`` (``time.monotonic()``).
-    Candidates whose predictions cannot be scored are left out; None if none can.
-    Scores weigh the rows by ``sample_weight`` when given.
+    rounds, the shortest among equals. Rounds stop early at ``deadline``
+    (``time.monotonic()``). Candidates whose predictions cannot be scored are left out;
+    None if none can. Scores weigh the rows by ``sample_weight`` when given.
+
+    The best single candidate is the search's own best (the best trial score, as a fit
+    without an ensemble refits it), and a selection that combines nothing is that
+    candidate: a lone member picked by its pooled out-of-fold score is another estimate
+    of the same thing (the mean of the fold scores and the score of the pooled folds
+    differ on a few hundred rows), not evidence that it beats the search's choice. So
+    the result never scores below the search's best, and differs from it only by
+    combining members.
     """
     w = sample_weight
     singles = {c.number: _safe_score(scoring, c.predictions, y, classes, w) for c in candidates}
@@ -239,7 +248,7 @@ def select_ensemble(
     picks: list[int] = []
     history: list[float] = []
     for round_ in range(size):
-        # Round one always runs: the best single candidate is the floor of the result.
+        # Round one always runs: the best candidate on the pooled predictions starts combining.
         if round_ and deadline is not None and time.monotonic() >= deadline:
             break
         scored = [
@@ -264,10 +273,13 @@ def select_ensemble(
     counts: dict[int, int] = {}
     for number in picks[:best_rounds]:
         counts[number] = counts.get(number, 0) + 1
-    single = max(usable, key=lambda c: (singles[c.number], -c.evaluation.fit_time))
+    single = max(usable, key=lambda c: keep_rank(c.number, c.evaluation))
+    selected_score = history[best_rounds - 1]
+    if len(counts) == 1:  # nothing combined: the search's best, as without an ensemble
+        counts, best_rounds, selected_score = {single.number: 1}, 1, singles[single.number]
     return Selection(
         weights={number: count / best_rounds for number, count in counts.items()},
-        score=history[best_rounds - 1],
+        score=selected_score,
         best_single=single.number,
         best_single_score=singles[single.number],
         rounds=len(history),

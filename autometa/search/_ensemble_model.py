@@ -121,8 +121,9 @@ class EnsembleSummary:
     """What ``ensemble_`` holds: the members and how the ensemble compares.
 
     Scores are on the validation rows' out-of-fold predictions (pooled over the folds),
-    for the ensemble as refitted (weights renormalised after drops) and for the best
-    single trial with predictions. ``notes`` say what was left out and why.
+    for the ensemble as refitted (weights renormalised after drops) and for the search's
+    best trial with predictions (the one a fit without an ensemble refits). ``notes`` say
+    what was left out and why.
     """
 
     members: tuple[EnsembleMember, ...]
