@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -464,23 +465,14 @@ def test_a_member_whose_refit_fails_is_dropped_and_the_weights_renormalised(
     cancer: tuple[Any, Any],
 ) -> None:
     X, y = cancer  # 240 rows: folds of 160 fit, the refit on all rows does not
-    fragile = Algorithm(
-        "fragile",
-        ("binary",),
-        lambda params, task: FailsOnManyRows(max_rows=params["max_rows"]),
-        lambda task: {"max_rows": CategoricalDistribution([200, 220])},
-        {"max_rows": 200},
-    )
-    extra = types.SimpleNamespace(
-        autometa_plugin_name="fragile", autometa_algorithms=hookimpl(lambda task: [fragile])
-    )
+    fragile = _one_parameter_plugin("fragile", [200, 220], lambda rows: FailsOnManyRows(rows))
     model = autometa.fit(
         X,
         y,
         n_trials=8,
         random_state=0,
         strategy=RANDOM,
-        plugins=[extra],
+        plugins=[fragile],
         algorithms=["fragile", "naive_bayes", "knn"],
     )
     summary = model.ensemble_
@@ -497,15 +489,8 @@ def test_repeated_configurations_are_not_reported_as_trials_without_predictions(
     cancer: tuple[Any, Any],
 ) -> None:
     X, y = cancer
-    two_points = Algorithm(
-        "two_points",
-        ("binary",),
-        lambda params, task: LogisticRegression(C=params["C"], max_iter=500),
-        lambda task: {"C": CategoricalDistribution([0.1, 1.0])},
-        {"C": 1.0},
-    )
-    extra = types.SimpleNamespace(
-        autometa_plugin_name="two_points", autometa_algorithms=hookimpl(lambda task: [two_points])
+    two_points = _one_parameter_plugin(
+        "two_points", [0.1, 1.0], lambda C: LogisticRegression(C=C, max_iter=500)
     )
     model = autometa.fit(
         X,
@@ -513,7 +498,7 @@ def test_repeated_configurations_are_not_reported_as_trials_without_predictions(
         n_trials=6,
         random_state=0,
         strategy=RANDOM,
-        plugins=[extra],
+        plugins=[two_points],
         algorithms=["two_points"],
     )
     assert any("repeat_of" in t.user_attrs for t in model.study_.trials)  # six trials, two points
@@ -522,3 +507,19 @@ def test_repeated_configurations_are_not_reported_as_trials_without_predictions(
     assert summary.n_candidates == 2
     assert summary.n_without_predictions == 0
     assert "have no predictions here" not in model.explain()
+
+
+def _one_parameter_plugin(
+    name: str, values: list[Any], make: Callable[[Any], Any]
+) -> types.SimpleNamespace:
+    """A plugin of one binary classifier ``make(value)`` whose one parameter takes ``values``."""
+    algorithm = Algorithm(
+        name,
+        ("binary",),
+        lambda params, task: make(params["value"]),
+        lambda task: {"value": CategoricalDistribution(values)},
+        {"value": values[0]},
+    )
+    return types.SimpleNamespace(
+        autometa_plugin_name=name, autometa_algorithms=hookimpl(lambda task: [algorithm])
+    )
