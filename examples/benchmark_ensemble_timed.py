@@ -41,6 +41,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmark_peerbench_ensembles import TOLERANCE, Pair, print_criteria
+from benchmark_peerbench_heldout import PRIMARY
+
 import autometa
 
 # The fits are compared: none may learn from another through the user's own knowledge base.
@@ -48,14 +51,6 @@ os.environ.setdefault("AUTOMETA_USER_KNOWLEDGE", "off")
 
 SCORING = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "r2"}
 """The fit's scoring per kind, as peerbench gives autometa."""
-PRIMARY = {"binary": ("roc_auc", 1), "multiclass": ("log_loss", -1), "regression": ("r2", 1)}
-"""The primary score per kind and its sign (greater is better after it), as peerbench's."""
-TOLERANCE = {
-    "binary": ("roc_auc", 0.005),
-    "multiclass": ("roc_auc", 0.005),
-    "regression": ("r2", 0.01),
-}
-"""How much worse than without the issue allows, per kind."""
 
 
 def timed_predictions(model: Any, X: Any) -> float:
@@ -134,39 +129,29 @@ def report(args: argparse.Namespace) -> None:
     results = [r for r in results if "error" not in r]
     if not results:
         raise SystemExit(f"no task-seed of {args.results} has results")
-    classification = [r for r in results if r["task"] != "regression"]
-    lower = 0
-    for r in classification:
-        on, off = (r[name]["metrics"]["log_loss"] for name in ("with", "without"))
-        lower += on < off
-        if not on < off:
-            where = f"{r['dataset']} s{r['seed']}"
-            print(
-                f"  not lower: {where}: {on:.4f} with, {off:.4f} without, {r['members']} member(s)"
-            )
-    print(
-        f"held-out log loss lower with the ensemble: {lower} of {len(classification)} "
-        "classification task-seeds (the issue asks for 80%)"
+    print_criteria(
+        [
+            Pair(f"{r['dataset']} seed {r['seed']}", r["task"], *metrics(r), r["members"])
+            for r in results
+        ]
     )
     outcomes = {"wins": 0, "ties": 0, "losses": 0, "not comparable": 0}
     for r in results:
-        metric, tolerance = TOLERANCE[r["task"]]
-        difference = r["with"]["metrics"][metric] - r["without"]["metrics"][metric]
+        metric = TOLERANCE[r["task"]][0]
+        on, off = metrics(r)
+        difference = on[metric] - off[metric]
         if math.isnan(difference):  # e.g. a multiclass test split missing a class: no ROC AUC
             outcomes["not comparable"] += 1
             continue
         outcomes["wins" if difference > 0 else "ties" if difference == 0 else "losses"] += 1
-        if difference < -tolerance:
-            where = f"{r['dataset']} s{r['seed']}"
-            print(f"  worse beyond the tolerance: {where}: {metric} {difference:+.4f}")
     print(f"ROC AUC or R² with against without: {outcomes}")
     normalized = {"with": 0.0, "without": 0.0}
     for r in results:
-        metric, sign = PRIMARY[r["task"]]
-        on, off = (sign * r[name]["metrics"][metric] for name in ("with", "without"))
+        metric, sign, _ = PRIMARY[r["task"]]
+        score_on, score_off = (sign * value[metric] for value in metrics(r))
         # 1 for the better of the two, 0 for the worse, 1 for both when tied (as the harness).
-        normalized["with"] += on >= off
-        normalized["without"] += off >= on
+        normalized["with"] += score_on >= score_off
+        normalized["without"] += score_off >= score_on
     print(
         "mean normalized primary score (ROC AUC, log loss, R²), with / without: "
         f"{normalized['with'] / len(results):.3f} / {normalized['without'] / len(results):.3f}"
@@ -183,6 +168,11 @@ def report(args: argparse.Namespace) -> None:
     print(
         f"{len(results)} task-seeds; most over the budget {over:+.1f} s; median members {members}"
     )
+
+
+def metrics(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+    """A task-seed's held-out metrics with and without the ensemble."""
+    return result["with"]["metrics"], result["without"]["metrics"]
 
 
 def main() -> None:

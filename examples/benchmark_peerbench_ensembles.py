@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,48 @@ TOLERANCE = {
     "multiclass": ("roc_auc", 0.005),
     "regression": ("r2", 0.01),
 }
+"""How much worse than without ensembles issue 16 allows, per kind."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One task-seed's held-out metrics with and without ensembles."""
+
+    name: str
+    """Which task-seed, as printed."""
+    kind: str
+    on: dict[str, float]
+    off: dict[str, float]
+    members: int | str
+    """The ensemble's members, or "?" when the run did not record them."""
+
+
+def print_criteria(pairs: Sequence[Pair]) -> None:
+    """Issue 16's criteria on ``pairs``: the classification task-seeds whose held-out log
+    loss is lower with ensembles (and those whose is not), and those worse than without
+    beyond :data:`TOLERANCE` (an undefined score, NaN, is never beyond it)."""
+    classification = [p for p in pairs if p.kind != "regression"]
+    lower = sum(p.on["log_loss"] < p.off["log_loss"] for p in classification)
+    share = lower / len(classification) if classification else float("nan")
+    print(
+        f"held-out log loss lower with ensembles: {lower} of {len(classification)} "
+        f"classification task-seeds ({share:.0%}; the issue asks for 80%)"
+    )
+    for p in classification:
+        if not p.on["log_loss"] < p.off["log_loss"]:
+            print(
+                f"  not lower: {p.name} ({p.kind}): {p.on['log_loss']:.4f} with, "
+                f"{p.off['log_loss']:.4f} without, {p.members} member(s)"
+            )
+    beyond = []
+    for p in pairs:
+        metric, tolerance = TOLERANCE[p.kind]
+        difference = p.on[metric] - p.off[metric]
+        if difference < -tolerance:
+            beyond.append(f"{p.name} ({p.kind}): {metric} {difference:+.4f}")
+    print(f"worse with ensembles beyond the tolerance: {len(beyond)}")
+    for line in beyond:
+        print(f"  {line}")
 
 
 def load(folder: Path) -> dict[tuple[str, int, str], dict[str, Any]]:
@@ -50,39 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a run_peer.py results folder")
     runs = load(parser.parse_args().results)
-    pairs = sorted({(dataset, seed) for dataset, seed, _ in runs})
-    better = classification = 0
-    not_better, beyond, failed = [], [], []
-    for dataset, seed in pairs:
+    pairs, failed = [], []
+    for dataset, seed in sorted({(dataset, seed) for dataset, seed, _ in runs}):
         on, off = runs.get((dataset, seed, WITH)), runs.get((dataset, seed, WITHOUT))
         if not on or not off or on.get("status") != "ok" or off.get("status") != "ok":
             failed.append((dataset, seed))
             continue
-        kind = on["task"]
-        if kind != "regression":
-            classification += 1
-            if on["metrics"]["log_loss"] < off["metrics"]["log_loss"]:
-                better += 1
-            else:
-                not_better.append(
-                    f"{dataset} seed {seed} ({kind}): {on['metrics']['log_loss']:.4f} with, "
-                    f"{off['metrics']['log_loss']:.4f} without, "
-                    f"{on.get('ensemble_members', '?')} member(s)"
-                )
-        metric, tolerance = TOLERANCE[kind]
-        difference = on["metrics"][metric] - off["metrics"][metric]
-        if difference < -tolerance:
-            beyond.append(f"{dataset} seed {seed} ({kind}): {metric} {difference:+.4f}")
-    share = better / classification if classification else float("nan")
-    print(
-        f"held-out log loss lower with ensembles: {better} of {classification} "
-        f"classification task-seeds ({share:.0%}; the issue asks for 80%)"
-    )
-    for line in not_better:
-        print(f"  not lower: {line}")
-    print(f"worse with ensembles beyond the tolerance: {len(beyond)}")
-    for line in beyond:
-        print(f"  {line}")
+        name, members = f"{dataset} seed {seed}", on.get("ensemble_members", "?")
+        pairs.append(Pair(name, on["task"], on["metrics"], off["metrics"], members))
+    print_criteria(pairs)
     if failed:
         print(f"not compared (a run failed or is missing): {failed}")
     for system in (WITH, WITHOUT):
