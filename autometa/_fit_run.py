@@ -239,11 +239,11 @@ class FitRun:
                 self.study.close_unreached()
             else:
                 logger.info("study already has %d trials; refitting its best", len(previous))
-        evaluations = self.study.evaluations(plan.task, [*previous, *outcome.evaluations])
+        evaluations, done = self.study.read_back(plan.task, [*previous, *outcome.evaluations])
         check_outcome(evaluations, s.timeout)
         if shared is not None and store is not None:
             # Trials other processes (or earlier fits of the study) ran join the ensemble.
-            shared.offer(store, self.study.study, plan.task, exclude=outcome.trial_numbers)
+            shared.offer(store, done, exclude=outcome.trial_numbers)
         best, model, summary = ensemble_or_refit(
             plan.task, plan.algorithms, evaluations, budget, store, s.ensemble_size
         )

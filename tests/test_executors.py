@@ -97,7 +97,7 @@ def test_an_in_memory_study_is_the_trivial_durable_study() -> None:
     assert study.lease(5) is None
     assert study.study.user_attrs == {"a": 1}
     own = [Evaluation(task.task_id, Config("logistic", {"C": 1.0}), 0.9, 0.1)]
-    assert study.evaluations(task, own) is own
+    assert study.read_back(task, own) == (own, [])
     # warm starts a search ended before reaching are not left WAITING in memory
     study.enqueue_once(_recommendations())
     assert study.close_unreached() == 2
@@ -134,7 +134,9 @@ def test_a_durable_study_is_joined_reseeded_and_read_back(tmp_path: Path) -> Non
     assert second.study.user_attrs[WORKERS_ATTR] == 2
     assert seeds[0] == 7
     assert seeds[-1] != 7
-    assert len(second.evaluations(task, [])) == 1
+    evaluations, done = second.read_back(task, [])
+    assert [e.score for e in evaluations] == [0.75]
+    assert [(t.number, e) for t, e in done] == [(trial.number, evaluations[0])]
 
 
 def _sampler(seed: int | None) -> optuna.samplers.BaseSampler:

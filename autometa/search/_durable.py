@@ -18,14 +18,14 @@ import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from autometa.contract._task import Task
 from autometa.contract._types import Algorithm, Evaluation, Recommendation
 from autometa.search._leases import LeaseWatch, TrialLease, reclaim_abandoned
 from autometa.search._space import enqueue
 from autometa.search._storage import open_storage, study_lock
-from autometa.search._studies import check_study, study_evaluations
+from autometa.search._studies import check_study, study_evaluations, trial_evaluations
 
 WORKERS_ATTR = "autometa_workers"
 """Study user attribute: how many fits have joined the study so far."""
@@ -152,10 +152,18 @@ class DurableStudy:
             return None
         return TrialLease(storage=self.storage, n_trials=n_trials, watch=self.watch)
 
-    def evaluations(self, task: Task, own: list[Evaluation]) -> list[Evaluation]:
-        """Every evaluation of the study once the search is over.
+    def read_back(
+        self, task: Task, own: list[Evaluation]
+    ) -> tuple[list[Evaluation], list[tuple[FrozenTrial, Evaluation]]]:
+        """Every evaluation of the study once the search is over, and the trials they
+        were read from.
 
-        In memory, ``own`` (this fit's); durable, read back from the study, with those
-        other processes sharing it finished meanwhile.
+        In memory, ``own`` (this fit's) and no trials; durable, read back from the study,
+        with those other processes sharing it finished meanwhile. Read once, so that what
+        a fit reports and what its ensemble draws on (the trials' shared predictions) are
+        the same trials, however many more other processes finish meanwhile.
         """
-        return own if self.storage is None else study_evaluations(self.study, task)
+        if self.storage is None:
+            return own, []
+        done = trial_evaluations(self.study, task)
+        return [evaluation for _, evaluation in done], done

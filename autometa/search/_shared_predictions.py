@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
-import optuna
 from optuna.artifacts import (
     FileSystemArtifactStore,
     download_artifact,
@@ -41,9 +40,8 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, Trial
 from sqlalchemy.engine import make_url
 
-from autometa.contract._task import Task
+from autometa.contract._types import Evaluation
 from autometa.search._ensemble import PredictionStore, keep_rank
-from autometa.search._studies import trial_evaluations
 
 logger = logging.getLogger(__name__)
 
@@ -132,21 +130,20 @@ class SharedPredictions:
     def offer(
         self,
         store: PredictionStore,
-        study: optuna.Study,
-        task: Task,
+        done: Sequence[tuple[FrozenTrial, Evaluation]],
         exclude: Sequence[int] = (),
     ) -> int:
-        """Offer ``store`` the shared predictions of the study's best completed trials,
-        except the trial numbers in ``exclude`` (this fit's own, offered already), as
-        many as it can keep. Returns how many were found.
+        """Offer ``store`` the shared predictions of the best successful trials of
+        ``done`` (the study's, read once by the fit), except the trial numbers in
+        ``exclude`` (this fit's own, offered already), as many as it can keep. Returns
+        how many were found.
 
         A trial without an artifact of this key (run before sharing, validated on other
         rows, or its upload failed), or whose download fails, is skipped.
         """
         skip = set(exclude)
-        # One read of the study: the completed trials (their artifacts) with their evaluations.
         ranked = sorted(
-            ((t, e) for t, e in trial_evaluations(study, task) if e.ok and t.number not in skip),
+            ((t, e) for t, e in done if e.ok and t.number not in skip),
             key=lambda pair: keep_rank(pair[0].number, pair[1]),
             reverse=True,
         )
