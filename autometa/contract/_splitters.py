@@ -118,6 +118,14 @@ class RepeatedSplits:
         return f"RepeatedSplits({self.splitters!r})"
 
 
+def one_repeat(cv: Any) -> tuple[Any, int]:
+    """The splitter of one repeat of ``cv`` and how many repeats it has: a
+    :class:`RepeatedSplits`' first splitter and its count, any other splitter and 1."""
+    if isinstance(cv, RepeatedSplits):
+        return cv.splitters[0], cv.n_repeats
+    return cv, 1
+
+
 def uses_groups(cv: Any) -> bool:
     """Whether splitter ``cv`` splits by groups (GroupKFold, LeaveOneGroupOut, ...).
 

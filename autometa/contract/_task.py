@@ -37,7 +37,7 @@ from autometa.contract._row_checks import (
     class_weight_dict,
     class_weight_text,
 )
-from autometa.contract._splitters import FirstSplit, RepeatedSplits, TrainingOnlyRows
+from autometa.contract._splitters import FirstSplit, TrainingOnlyRows, one_repeat
 from autometa.contract._task_checks import (
     DEFAULT_SCORING,
     _check_classes,
@@ -269,7 +269,7 @@ class Task:
         if codes is None or self.cv_given:
             return task
         # The strategy's protocol, now by groups: one split is a holdout, more are folds.
-        repeats = self.cv.n_repeats if isinstance(self.cv, RepeatedSplits) else 1
+        repeats = one_repeat(self.cv)[1]
         scheme: Literal["cv", "holdout"] = "holdout" if self.n_splits == 1 else "cv"
         return task.with_validation(scheme, self.n_splits // repeats, repeats)
 
@@ -318,9 +318,8 @@ class Task:
 
     def fold_train_size(self) -> int:
         """Rows an estimator sees when fitted on one training fold (a lower bound)."""
-        splitter, splits = self.cv, self.n_splits
-        if isinstance(splitter, RepeatedSplits):  # each repeat trains on the same share
-            splitter, splits = splitter.splitters[0], splits // splitter.n_repeats
+        splitter, repeats = one_repeat(self.cv)  # each repeat trains on the same share
+        splits = self.n_splits // repeats
         if isinstance(splitter, TrainingOnlyRows):
             splitter = splitter.splitter
         if isinstance(splitter, FirstSplit):
