@@ -160,8 +160,8 @@ class DurableStudy:
 
         In memory, ``own`` (this fit's) and no trials; durable, read back from the study,
         with those other processes sharing it finished meanwhile. Read once, so that what
-        a fit reports and what its ensemble draws on (the trials' shared predictions) are
-        the same trials, however many more other processes finish meanwhile.
+        a fit reports and what its ensemble draws on (those trials' shared predictions)
+        are the same trials while other processes go on finishing theirs.
         """
         if self.storage is None:
             return own, []
