@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark_peerbench_ensembles import TOLERANCE, Pair, print_criteria
-from benchmark_peerbench_heldout import PRIMARY
+from benchmark_peerbench_heldout import PRIMARY, normalized_scores
 
 import autometa
 
@@ -148,10 +148,9 @@ def report(args: argparse.Namespace) -> None:
     normalized = {"with": 0.0, "without": 0.0}
     for r in results:
         metric, sign, _ = PRIMARY[r["task"]]
-        score_on, score_off = (sign * value[metric] for value in metrics(r))
-        # 1 for the better of the two, 0 for the worse, 1 for both when tied (as the harness).
-        normalized["with"] += score_on >= score_off
-        normalized["without"] += score_off >= score_on
+        on, off = (sign * value[metric] for value in metrics(r))
+        for name, value in normalized_scores({"with": on, "without": off}).items():
+            normalized[name] += value
     print(
         "mean normalized primary score (ROC AUC, log loss, R²), with / without: "
         f"{normalized['with'] / len(results):.3f} / {normalized['without'] / len(results):.3f}"

@@ -70,6 +70,15 @@ def primary(result: dict[str, Any]) -> float | None:
     return None if result.get("status") != "ok" or value is None else sign * float(value)
 
 
+def normalized_scores(scores: dict[str, float | None]) -> dict[str, float]:
+    """One task-seed's primary scores (greater is better) scaled to 1 for the best system
+    and 0 for the worst; all 1 when they tie, and a failed run (None) counts as the worst."""
+    known = [s for s in scores.values() if s is not None]
+    low, high = (min(known), max(known)) if known else (0.0, 0.0)
+    values = {name: low if score is None else score for name, score in scores.items()}
+    return {name: (v - low) / (high - low) if high > low else 1.0 for name, v in values.items()}
+
+
 def load(folder: Path) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
     """Every result of the folder, by (dataset, seed), then by system."""
     results: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -111,12 +120,9 @@ def bars(folder: Path, system: str) -> None:
     print(f"  {failures} task-seed(s)")
     normalized: dict[str, list[float]] = defaultdict(list)
     for runs in results.values():
-        scores = {name: primary(result) for name, result in runs.items()}
-        known = [s for s in scores.values() if s is not None]
-        low, high = (min(known), max(known)) if known else (0.0, 0.0)
-        for name, score in scores.items():
-            value = low if score is None else score
-            normalized[name].append((value - low) / (high - low) if high > low else 1.0)
+        scores = normalized_scores({name: primary(result) for name, result in runs.items()})
+        for name, value in scores.items():
+            normalized[name].append(value)
     print("\nmean normalized score (1 = best of the task-seed's systems, 0 = worst):")
     for name, values in sorted(normalized.items(), key=lambda item: -np.mean(item[1])):
         print(f"  {name:24s} {np.mean(values):.3f}  ({len(values)} task-seeds)")
