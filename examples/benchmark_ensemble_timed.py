@@ -38,6 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ def timed_predictions(model: Any, X: Any) -> float:
     return time.perf_counter() - started
 
 
-def run_one(path: Path, kind: str, seed: int, budget: float, harness: Any) -> dict[str, Any]:
+def run_one(
+    path: Path, kind: str, seed: int, args: argparse.Namespace, harness: Any
+) -> dict[str, Any]:
     """The ensemble fit and the single refit of its study, scored on the held-out split
     with the harness's own metrics (``harness`` is peerbench's ``run_peer`` module)."""
     X, X_test, y, y_test, kind, classes, _ = harness.load_data(str(path), "target", kind, seed)
@@ -75,7 +78,7 @@ def run_one(path: Path, kind: str, seed: int, budget: float, harness: Any) -> di
             storage=f"sqlite:///{folder}/study.db", study_name="timed", artifact_store=None
         )
         started = time.monotonic()
-        with_ensemble = autometa.fit(X, y, timeout=budget, **common, **study)
+        with_ensemble = autometa.fit(X, y, timeout=args.budget, **common, **study)
         elapsed = time.monotonic() - started
         # No trial left to run (n_trials=1 <= the study's): the best configuration refitted.
         single = autometa.fit(X, y, n_trials=1, ensemble=False, **common, **study)
@@ -84,7 +87,7 @@ def run_one(path: Path, kind: str, seed: int, budget: float, harness: Any) -> di
         "dataset": path.name.split(".")[0],
         "task": kind,
         "seed": seed,
-        "budget": budget,
+        "budget": args.budget,
         "elapsed": elapsed,
         "trials": len(with_ensemble.evaluations_),
         "members": 0 if summary is None else len(summary.members),
@@ -98,7 +101,13 @@ def run_one(path: Path, kind: str, seed: int, budget: float, harness: Any) -> di
     return result
 
 
-def run(args: argparse.Namespace) -> None:
+Measure = Callable[[Path, str, int, argparse.Namespace, Any], dict[str, Any]]
+"""One task-seed's measurement: (data file, kind, seed, the run's arguments, peerbench's
+``run_peer`` module) -> the JSON record to write."""
+
+
+def run(args: argparse.Namespace, measure: Measure) -> None:
+    """``measure`` every task-seed of this shard not measured yet, one JSON file each."""
     sys.path.insert(0, str(args.peerbench))
     import run_peer  # the harness's own split, column handling and metrics
 
@@ -115,11 +124,21 @@ def run(args: argparse.Namespace) -> None:
             if index % shards != shard or target.exists():
                 continue
             try:
-                result = run_one(path, kinds[name], seed, args.budget, run_peer)
+                result = measure(path, kinds[name], seed, args, run_peer)
             except Exception as exc:  # recorded, and the shard goes on with the next one
                 result = {"dataset": name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
             target.write_text(json.dumps(result, indent=1))
-            print(name, seed, result.get("error") or result["with"]["metrics"], flush=True)
+            print(name, seed, result.get("error", "done"), flush=True)
+
+
+def add_run_arguments(runner: argparse.ArgumentParser) -> None:
+    """The ``run`` command's arguments, shared by the benchmarks that use :func:`run`."""
+    runner.add_argument("data", type=Path, help="folder of NAME.csv.gz (kinds in ../manifest.json)")
+    runner.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
+    runner.add_argument("--budget", type=float, default=120.0, help="each fit's timeout, seconds")
+    runner.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    runner.add_argument("--out", type=Path, required=True)
+    runner.add_argument("--shard", default="0/1", help="i/n: the i-th of n interleaved shards")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -148,8 +167,9 @@ def report(args: argparse.Namespace) -> None:
     normalized = {"with": 0.0, "without": 0.0}
     for r in results:
         metric, sign, _ = PRIMARY[r["task"]]
-        on, off = (sign * value[metric] for value in metrics(r))
-        for name, value in normalized_scores({"with": on, "without": off}).items():
+        with_score, without_score = (sign * scored[metric] for scored in metrics(r))
+        pair: dict[str, float | None] = {"with": with_score, "without": without_score}
+        for name, value in normalized_scores(pair).items():
             normalized[name] += value
     print(
         "mean normalized primary score (ROC AUC, log loss, R²), with / without: "
@@ -177,17 +197,11 @@ def metrics(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    runner = commands.add_parser("run", help="fit and score; one JSON file per task-seed")
-    runner.add_argument("data", type=Path, help="folder of NAME.csv.gz (kinds in ../manifest.json)")
-    runner.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
-    runner.add_argument("--budget", type=float, default=120.0)
-    runner.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    runner.add_argument("--out", type=Path, required=True)
-    runner.add_argument("--shard", default="0/1", help="i/n: the i-th of n interleaved shards")
+    add_run_arguments(commands.add_parser("run", help="fit and score; a JSON file per task-seed"))
     reporter = commands.add_parser("report", help="issue 16's criteria on a run's folder")
     reporter.add_argument("results", type=Path)
     args = parser.parse_args()
-    run(args) if args.command == "run" else report(args)
+    run(args, run_one) if args.command == "run" else report(args)
 
 
 if __name__ == "__main__":
