@@ -155,7 +155,8 @@ def measure(
         started = time.process_time()
         refits[number] = predict_for_ensemble(fitted_on(number, None), X_held_out, task.classes)
         seconds["refit"][number] = time.process_time() - started
-    for number in set(chosen["refit"]) | set(chosen["single"]):
+    members = set(chosen["refit"])
+    for number in members:
         started = time.process_time()
         folds[number] = np.mean(
             [
@@ -182,8 +183,6 @@ def measure(
 
     metrics = {name: held_out(w, refits, name) for name, w in chosen.items()}
     metrics["folds"] = held_out(chosen["refit"], folds, "folds")
-    # The fit's members: what refitting them cost against fitting their fold models.
-    members = set(chosen["refit"])
     return {
         "dataset": path.name.split(".")[0],
         "task": kind,
@@ -193,7 +192,8 @@ def measure(
         "fold_models": len(splits),
         "members": {name: len(w) for name, w in chosen.items()},
         "metrics": metrics,
-        "cpu_seconds": {kind: sum(seconds[kind][n] for n in members) for kind in seconds},
+        # The fit's members: what refitting them cost against fitting their fold models.
+        "cpu_seconds": {way: sum(seconds[way][n] for n in members) for way in seconds},
     }
 
 
