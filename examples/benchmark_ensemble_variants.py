@@ -51,6 +51,7 @@ import autometa._fit_run as fit_run
 from autometa.search._calibration import calibrate, fit_platt, ranks_only
 from autometa.search._ensemble import (
     KeptTrial,
+    PrecomputedClassifier,
     _safe_score,
     select_ensemble,
     weighted_predictions,
@@ -80,12 +81,13 @@ def greedy(
     history = []
     for _ in range(rounds):
         n = len(picks) + 1
-        chosen = max(
-            candidates, key=lambda c: _safe_score(scoring, (total + c.predictions) / n, y, classes)
-        )
+        scored = [
+            (_safe_score(scoring, (total + c.predictions) / n, y, classes), c) for c in candidates
+        ]
+        best, chosen = max(scored, key=lambda pair: pair[0])
         picks.append(chosen.number)
         total = total + chosen.predictions
-        history.append(_safe_score(scoring, total / n, y, classes))
+        history.append(best)
     kept = len(picks) if keep_all else start + 1 + int(np.argmax(history))
     weights: Weights = {}
     for number in picks[:kept]:
@@ -176,10 +178,11 @@ def measure(
                 average = calibrate(average, *platt.parameters)
         if task.classes is None:
             return dict(harness.reg_metrics(y_test, average))
-        full = np.zeros((len(average), len(classes)))
-        full[:, task.classes.astype(int)] = average
-        full = np.clip(full, 1e-15, 1.0)
-        return dict(harness.clf_metrics(y_test, full / full.sum(axis=1, keepdims=True)))
+        # The harness's own columns, clipping and scaling, read off an estimator answering with
+        # these probabilities (row numbers stand in for X).
+        answers = PrecomputedClassifier(average, task.classes)
+        rows = np.arange(len(average)).reshape(-1, 1)
+        return dict(harness.clf_metrics(y_test, harness.full_proba(answers, rows, len(classes))))
 
     metrics = {name: held_out(w, refits, name) for name, w in chosen.items()}
     metrics["folds"] = held_out(chosen["refit"], folds, "folds")
