@@ -38,7 +38,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,16 @@ def greedy(
     rounds: int,
     start: int = 0,
     keep_all: bool = False,
+    pool: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Weights:
     """Greedy selection with replacement started from the ``start`` best candidates;
-    the best prefix of the rounds, or all of them with ``keep_all``."""
-    ranked = sorted(candidates, key=lambda c: -_safe_score(scoring, c.predictions, y, classes))
+    the best prefix of the rounds, or all of them with ``keep_all``. ``pool`` maps an
+    average of the candidates' predictions to what is scored (default: the average)."""
+
+    def score(average: np.ndarray) -> float:
+        return _safe_score(scoring, average if pool is None else pool(average), y, classes)
+
+    ranked = sorted(candidates, key=lambda c: -score(c.predictions))
     picks = [c.number for c in ranked[:start]]
     total = np.zeros(candidates[0].predictions.shape)
     for started_with in ranked[:start]:
@@ -81,9 +87,7 @@ def greedy(
     history = []
     for _ in range(rounds):
         n = len(picks) + 1
-        scored = [
-            (_safe_score(scoring, (total + c.predictions) / n, y, classes), c) for c in candidates
-        ]
+        scored = [(score((total + c.predictions) / n), c) for c in candidates]
         best, chosen = max(scored, key=lambda pair: pair[0])
         picks.append(chosen.number)
         total = total + chosen.predictions
@@ -115,19 +119,20 @@ def selections(
     return chosen
 
 
-def measure(
-    path: Path, kind: str, seed: int, args: argparse.Namespace, harness: Any
-) -> dict[str, Any]:
-    """One fit, then every variant's held-out metrics (peerbench's ``run_peer`` metrics)."""
-    X, X_test, y, y_test, kind, classes, _ = harness.load_data(str(path), "target", kind, seed)
+def fit_keeping_inputs(
+    X: Any, y: Any, kind: str, seed: int, budget: Mapping[str, float]
+) -> tuple[Any, dict[str, Any]]:
+    """``autometa.fit`` as peerbench calls it (one core, the kind's scoring), and the
+    inputs of its ensemble step: ``task``, ``algorithms``, ``store`` (the kept trials'
+    out-of-fold predictions) and ``size`` (the most greedy rounds)."""
     kept: dict[str, Any] = {}
     ensemble_or_refit = fit_run.ensemble_or_refit
 
     def keeping_inputs(task: Any, algorithms: Any, evaluations: Any, *rest: Any) -> Any:
-        kept.update(task=task, algorithms=algorithms, store=rest[1])
+        # rest: budget, store, ensemble_size (autometa.search._refit.ensemble_or_refit)
+        kept.update(task=task, algorithms=algorithms, store=rest[1], size=rest[2])
         return ensemble_or_refit(task, algorithms, evaluations, *rest)
 
-    budget = {"n_trials": args.n_trials} if args.n_trials else {"timeout": args.budget}
     fit_run.ensemble_or_refit = keeping_inputs
     try:
         result = autometa.fit(
@@ -135,6 +140,16 @@ def measure(
         )
     finally:
         fit_run.ensemble_or_refit = ensemble_or_refit
+    return result, kept
+
+
+def measure(
+    path: Path, kind: str, seed: int, args: argparse.Namespace, harness: Any
+) -> dict[str, Any]:
+    """One fit, then every variant's held-out metrics (peerbench's ``run_peer`` metrics)."""
+    X, X_test, y, y_test, kind, classes, _ = harness.load_data(str(path), "target", kind, seed)
+    budget = {"n_trials": args.n_trials} if args.n_trials else {"timeout": args.budget}
+    result, kept = fit_keeping_inputs(X, y, kind, seed, budget)
     task, algorithms, store = kept["task"], kept["algorithms"], kept["store"]
     candidates = sorted(store.kept.values(), key=lambda c: c.number)
     y_valid = task.y[store.rows]

@@ -1,0 +1,372 @@
+"""Ensemble selection rules compared offline, on what real timed searches left behind.
+
+Every idea for choosing an ensemble's members differently otherwise costs a benchmark
+run of its own (half an hour at 30 s per task-seed). This one separates the search from
+the choice, as replay does for search policies. ``run`` fits once per task-seed of
+peerbench's splits (``--budget`` seconds, one core), keeps the inputs of the fit's
+ensemble step (the kept trials' out-of-fold predictions and scores, by wrapping
+autometa's internal ``ensemble_or_refit``: a research hook, not an API), refits *every*
+kept trial on all rows and stores its predictions of the held-out split: one ``.npz``
+per task-seed. ``report`` then applies each rule to those files in seconds and scores
+its ensemble on the held-out split against the search's best alone (what
+``ensemble=False`` returns), with the harness's metrics and issue 16's criteria:
+
+- ``main``: autometa's own selection (:func:`autometa.search._ensemble.select_ensemble`),
+  what a fit returns when no member is dropped for time;
+- ``gate``: ``main``'s selection only when a nested 5-fold cross-validation over the
+  validation rows says greedy selection predicts the left-out rows better than taking
+  the best candidate of the other rows; otherwise the search's best alone;
+- ``geo`` (classification): greedy selection over log-probabilities, so the ensemble is
+  the normalised geometric mean of its members' probabilities (for a binary task, the
+  mean of their logits) rather than their arithmetic mean;
+- ``prior``: greedy selection with one more candidate, the prior (the training rows'
+  mean target, or class frequencies), so an ensemble can shrink towards it where the
+  trials predict little.
+
+A binary ensemble selected by a ranking scorer is calibrated on its out-of-fold
+predictions, as a fit calibrates it. Two shards, each on one core::
+
+    for s in 0 1; do
+        OMP_NUM_THREADS=1 taskset -c $s python examples/benchmark_ensemble_rules.py run \\
+            DATA_DIR --peerbench ../shared/peerbench --budget 30 --seeds 0 1 \\
+            --out results/rules30 --shard $s/2 &
+    done; wait
+    python examples/benchmark_ensemble_rules.py report results/rules30 --peerbench \\
+        ../shared/peerbench
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from benchmark_ensemble_timed import add_run_arguments, run
+from benchmark_ensemble_variants import Weights, fit_keeping_inputs, greedy
+from benchmark_peerbench_ensembles import TOLERANCE
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from autometa.contract import Config, Evaluation
+from autometa.search._calibration import calibrate, fit_platt, ranks_only
+from autometa.search._ensemble import (
+    KeptTrial,
+    PrecomputedClassifier,
+    _safe_score,
+    keep_rank,
+    select_ensemble,
+    weighted_predictions,
+)
+from autometa.search._out_of_fold import predict_for_ensemble
+
+NESTED_FOLDS = 5
+"""Folds of the validation rows for ``gate``'s nested check."""
+PRIOR = -1
+"""The trial number ``prior`` gives the prior among the candidates."""
+LOG_FLOOR = 1e-6
+"""Probabilities are floored here before ``geo`` takes their logarithm."""
+
+
+def measure(
+    path: Path, kind: str, seed: int, args: argparse.Namespace, harness: Any
+) -> dict[str, Any]:
+    """One timed fit; its ensemble inputs and every kept trial's held-out predictions
+    saved beside the JSON record as ``NAME-sSEED.npz``."""
+    X, X_test, y, y_test, kind, classes, _ = harness.load_data(str(path), "target", kind, seed)
+    started = time.monotonic()
+    result, kept = fit_keeping_inputs(X, y, kind, seed, {"timeout": args.budget})
+    fit_seconds = time.monotonic() - started
+    task, algorithms, store = kept["task"], kept["algorithms"], kept["store"]
+    candidates = sorted(store.kept.values(), key=lambda c: c.number)
+    X_held_out = result.schema_.transform(X_test)
+    held_out = []
+    for candidate in candidates:
+        config = candidate.evaluation.config
+        estimator = algorithms[config.algorithm].make_estimator(config.params, task)
+        estimator.fit(task.X, task.y)
+        held_out.append(predict_for_ensemble(estimator, X_held_out, task.classes))
+    name = path.name.split(".")[0]
+    np.savez_compressed(
+        args.out / f"{name}-s{seed}.npz",
+        oof=np.stack([c.predictions for c in candidates]),
+        held_out=np.stack(held_out).astype(np.float32),
+        numbers=np.array([c.number for c in candidates]),
+        scores=np.array([c.evaluation.score for c in candidates]),
+        fit_times=np.array([c.evaluation.fit_time for c in candidates]),
+        y_valid=task.y[store.rows],
+        y_test=np.asarray(y_test),
+        classes=np.array([]) if task.classes is None else np.asarray(task.classes),
+        harness_classes=0 if classes is None else len(classes),
+        kind=kind,
+        scoring=task.scoring,
+        size=kept["size"],
+    )
+    return {
+        "dataset": name,
+        "task": kind,
+        "seed": seed,
+        "trials": len(result.evaluations_),
+        "kept": len(candidates),
+        "validation_rows": len(store.rows),
+        "fit_seconds": fit_seconds,
+    }
+
+
+@dataclass
+class Captured:
+    """One task-seed's ``.npz``: the ensemble step's inputs and the held-out answers."""
+
+    name: str
+    kind: str
+    scoring: str
+    classes: np.ndarray | None
+    candidates: list[KeptTrial]
+    held_out: dict[int, np.ndarray]
+    """Trial number -> its refit's predictions of the held-out split."""
+    y: np.ndarray
+    y_test: np.ndarray
+    harness_classes: int
+    size: int
+
+    @classmethod
+    def load(cls, path: Path) -> Captured:
+        data = np.load(path, allow_pickle=False)
+        numbers = [int(n) for n in data["numbers"]]
+        candidates = [
+            # The configuration itself is not needed to select: its trial number stands in.
+            KeptTrial(
+                number,
+                Evaluation(path.stem, Config(f"trial {number}"), float(score), float(seconds)),
+                predictions,
+            )
+            for number, score, seconds, predictions in zip(
+                numbers, data["scores"], data["fit_times"], data["oof"], strict=True
+            )
+        ]
+        return cls(
+            name=path.stem,
+            kind=str(data["kind"]),
+            scoring=str(data["scoring"]),
+            classes=None if data["classes"].size == 0 else data["classes"],
+            candidates=candidates,
+            held_out=dict(zip(numbers, data["held_out"], strict=True)),
+            y=data["y_valid"],
+            y_test=data["y_test"],
+            harness_classes=int(data["harness_classes"]),
+            size=int(data["size"]),
+        )
+
+    @property
+    def best_single(self) -> int:
+        """The search's best trial, which a fit without an ensemble refits."""
+        return max(self.candidates, key=lambda c: keep_rank(c.number, c.evaluation)).number
+
+    def score(self, predictions: np.ndarray, rows: np.ndarray) -> float:
+        return _safe_score(self.scoring, predictions[rows], self.y[rows], self.classes)
+
+
+def rows_of(candidates: list[KeptTrial], rows: np.ndarray) -> list[KeptTrial]:
+    return [KeptTrial(c.number, c.evaluation, c.predictions[rows]) for c in candidates]
+
+
+def nested_folds(captured: Captured) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds of the validation rows, stratified when every class has enough rows."""
+    rows = np.zeros(len(captured.y))
+    if captured.classes is not None and np.unique(captured.y, return_counts=True)[1].min() >= (
+        NESTED_FOLDS
+    ):
+        stratified = StratifiedKFold(NESTED_FOLDS, shuffle=True, random_state=0)
+        return list(stratified.split(rows, captured.y))
+    return list(KFold(NESTED_FOLDS, shuffle=True, random_state=0).split(rows))
+
+
+def greedy_beats_best_candidate(captured: Captured) -> bool:
+    """Whether greedy selection on four fifths of the validation rows predicts the last
+    fifth better than the best candidate of those rows does, pooled over the folds."""
+    by_number = {c.number: c for c in captured.candidates}
+    shape = captured.candidates[0].predictions.shape
+    by_greedy, by_best = np.zeros(shape), np.zeros(shape)
+    for train, test in nested_folds(captured):
+        inner = rows_of(captured.candidates, train)
+        y = captured.y[train]
+        best = max(
+            inner, key=lambda c: _safe_score(captured.scoring, c.predictions, y, captured.classes)
+        )
+        selection = select_ensemble(inner, y, captured.scoring, captured.classes, captured.size)
+        weights = (
+            {best.number: 1.0}
+            if selection is None or len(selection.weights) == 1
+            else (selection.weights)
+        )
+        by_greedy[test] = weighted_predictions(rows_of(captured.candidates, test), weights)
+        by_best[test] = by_number[best.number].predictions[test]
+    everything = np.arange(len(captured.y))
+    return captured.score(by_greedy, everything) > captured.score(by_best, everything)
+
+
+def geometric(log_probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities from averaged log-probabilities (a row-wise softmax)."""
+    shifted = np.exp(log_probabilities - log_probabilities.max(axis=-1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True))
+
+
+def to_log(predictions: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(np.asarray(predictions, dtype=float), LOG_FLOOR, None))
+
+
+def with_prior(captured: Captured) -> tuple[list[KeptTrial], np.ndarray]:
+    """The candidates and one more, the prior: the mean of the training rows' targets (a
+    regression) or their class frequencies, predicted out of fold over
+    :data:`NESTED_FOLDS` folds of the validation rows; and its held-out prediction, their
+    mean over the validation rows (every row under k-fold CV; the file keeps no other)."""
+    if captured.classes is None:
+        targets = captured.y.astype(float).reshape(-1, 1)
+    else:
+        targets = (captured.y.reshape(-1, 1) == captured.classes.reshape(1, -1)).astype(float)
+    out_of_fold = np.zeros_like(targets)
+    for train, test in KFold(NESTED_FOLDS, shuffle=True, random_state=0).split(targets):
+        out_of_fold[test] = targets[train].mean(axis=0)
+    held_out = np.tile(targets.mean(axis=0), (len(captured.y_test), 1))
+    if captured.classes is None:
+        out_of_fold, held_out = out_of_fold.ravel(), held_out.ravel()
+    score = _safe_score(captured.scoring, out_of_fold, captured.y, captured.classes)
+    prior = KeptTrial(PRIOR, Evaluation(captured.name, Config("prior"), score, 0.0), out_of_fold)
+    return [*captured.candidates, prior], held_out.astype(np.float32)
+
+
+Pool = Callable[[np.ndarray], np.ndarray] | None
+"""How a weighted sum of predictions (or of log-probabilities) becomes predictions."""
+
+
+def rules(captured: Captured) -> dict[str, tuple[Weights, Pool]]:
+    """Each rule's weights, and whether they weigh log-probabilities."""
+    single = {captured.best_single: 1.0}
+    selection = select_ensemble(
+        captured.candidates, captured.y, captured.scoring, captured.classes, captured.size
+    )
+    main = single if selection is None else selection.weights
+    chosen: dict[str, tuple[Weights, Pool]] = {
+        "single": (single, None),
+        "main": (main, None),
+        "gate": (main if greedy_beats_best_candidate(captured) else single, None),
+    }
+    candidates, _ = with_prior(captured)
+    with_the_prior = select_ensemble(
+        candidates, captured.y, captured.scoring, captured.classes, captured.size
+    )
+    chosen["prior"] = (main if with_the_prior is None else with_the_prior.weights, None)
+    if captured.classes is not None:
+        logs = [
+            KeptTrial(c.number, c.evaluation, to_log(c.predictions)) for c in captured.candidates
+        ]
+        weights = greedy(
+            logs, captured.y, captured.scoring, captured.classes, captured.size, pool=geometric
+        )
+        chosen["geo"] = (single if len(weights) == 1 else weights, geometric)
+    return chosen
+
+
+def held_out_metrics(
+    captured: Captured, weights: Weights, pool: Pool, harness: Any, calibrated: bool
+) -> dict[str, float]:
+    """The harness's metrics of ``weights``' ensemble on the held-out split."""
+
+    def combined(predictions: dict[int, np.ndarray]) -> np.ndarray:
+        if pool is None:
+            return np.sum([w * predictions[n].astype(float) for n, w in weights.items()], axis=0)
+        return pool(np.sum([w * to_log(predictions[n]) for n, w in weights.items()], axis=0))
+
+    average = combined(captured.held_out)
+    if calibrated:
+        candidates, _ = with_prior(captured)
+        validation = combined({c.number: c.predictions for c in candidates})
+        assert captured.classes is not None
+        platt = fit_platt(validation, captured.y == captured.classes[1])
+        if platt.parameters is not None:
+            average = calibrate(average, *platt.parameters)
+    if captured.classes is None:
+        return dict(harness.reg_metrics(captured.y_test, average))
+    answers = PrecomputedClassifier(average, captured.classes)
+    rows = np.arange(len(average)).reshape(-1, 1)
+    proba = harness.full_proba(answers, rows, captured.harness_classes)
+    return dict(harness.clf_metrics(captured.y_test, proba))
+
+
+def report(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(args.peerbench))
+    import run_peer  # the harness's own metrics
+
+    paths = sorted(args.results.glob("*.npz"))
+    if not paths:
+        raise SystemExit(f"{args.results} has no .npz file: run the 'run' command first")
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
+    kinds: dict[str, str] = {}
+    members: dict[str, dict[str, int]] = {}
+    for path in paths:
+        captured = Captured.load(path)
+        captured.held_out[PRIOR] = with_prior(captured)[1]
+        ranking = ranks_only(captured.scoring, captured.classes) and len(captured.candidates) > 1
+        chosen = rules(captured)
+        kinds[captured.name] = captured.kind
+        members[captured.name] = {name: len(weights) for name, (weights, _) in chosen.items()}
+        metrics[captured.name] = {
+            name: held_out_metrics(captured, weights, pool, run_peer, ranking and name != "single")
+            for name, (weights, pool) in chosen.items()
+        }
+    classification = [name for name in metrics if kinds[name] != "regression"]
+    print(f"{len(metrics)} task-seeds, {len(classification)} of them classification")
+    print(
+        f"{'rule':6} {'log loss lower':>15} {'mean change':>12} {'members':>8} "
+        f"{'ROC AUC / R² wins, losses':>26} {'worse beyond tol.':>18}"
+    )
+    for rule in ("main", "gate", "geo", "prior"):
+        scored = [name for name in metrics if rule in metrics[name]]
+        lower = sum(
+            metrics[n][rule]["log_loss"] < metrics[n]["single"]["log_loss"]
+            for n in scored
+            if n in classification
+        )
+        change = statistics.mean(
+            metrics[n][rule]["log_loss"] / metrics[n]["single"]["log_loss"] - 1
+            for n in scored
+            if n in classification
+        )
+        wins = losses = 0
+        worse = []
+        for name in scored:
+            metric, tolerance = TOLERANCE[kinds[name]]
+            difference = metrics[name][rule][metric] - metrics[name]["single"][metric]
+            if math.isnan(difference):  # undefined on a test split that misses a class
+                continue
+            wins, losses = wins + (difference > 0), losses + (difference < 0)
+            if difference < -tolerance:
+                worse.append(f"{name} {difference:+.3f}")
+        n_classification = sum(n in classification for n in scored)
+        size = statistics.median(members[n][rule] for n in scored)
+        print(
+            f"{rule:6} {lower:>9} of {n_classification:<3} {change:>+12.1%} {size:>8g} "
+            f"{wins:>19}, {losses:<6} {len(worse):>18}"
+        )
+        for line in worse:
+            print(f"{'':10}{line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_run_arguments(commands.add_parser("run", help="fit, refit every kept trial, save"))
+    reporter = commands.add_parser("report", help="every rule against the single best")
+    reporter.add_argument("results", type=Path)
+    reporter.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
+    args = parser.parse_args()
+    run(args, measure) if args.command == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
