@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchmark_ensemble_timed import add_run_arguments, run
+from benchmark_ensemble_timed import run, run_and_report
 from benchmark_ensemble_variants import Weights, fit_keeping_inputs, greedy
 from benchmark_peerbench_ensembles import TOLERANCE
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -118,6 +118,28 @@ def measure(
     }
 
 
+def prior_of(
+    y: np.ndarray, classes: np.ndarray | None, scoring: str, n_test: int
+) -> tuple[KeptTrial, np.ndarray]:
+    """The prior as a candidate: the mean target (a regression) or the class frequencies,
+    predicted out of fold over :data:`NESTED_FOLDS` folds of the validation rows ``y``;
+    and its held-out prediction, their mean over the validation rows (every row under
+    k-fold CV; the file keeps no other)."""
+    if classes is None:
+        targets = y.astype(float).reshape(-1, 1)
+    else:
+        targets = (y.reshape(-1, 1) == classes.reshape(1, -1)).astype(float)
+    out_of_fold = np.zeros_like(targets)
+    for train, test in KFold(NESTED_FOLDS, shuffle=True, random_state=0).split(targets):
+        out_of_fold[test] = targets[train].mean(axis=0)
+    held_out = np.tile(targets.mean(axis=0), (n_test, 1))
+    if classes is None:
+        out_of_fold, held_out = out_of_fold.ravel(), held_out.ravel()
+    score = _safe_score(scoring, out_of_fold, y, classes)
+    prior = KeptTrial(PRIOR, Evaluation("prior", Config("prior"), score, 0.0), out_of_fold)
+    return prior, held_out.astype(np.float32)
+
+
 @dataclass
 class Captured:
     """One task-seed's ``.npz``: the ensemble step's inputs and the held-out answers."""
@@ -133,6 +155,8 @@ class Captured:
     y_test: np.ndarray
     harness_classes: int
     size: int
+    prior: KeptTrial
+    """The prior as one more candidate (:func:`prior_of`); ``held_out`` holds its answers."""
 
     @classmethod
     def load(cls, path: Path) -> Captured:
@@ -149,17 +173,21 @@ class Captured:
                 numbers, data["scores"], data["fit_times"], data["oof"], strict=True
             )
         ]
+        classes = None if data["classes"].size == 0 else data["classes"]
+        scoring = str(data["scoring"])
+        prior, prior_held_out = prior_of(data["y_valid"], classes, scoring, len(data["y_test"]))
         return cls(
             name=path.stem,
             kind=str(data["kind"]),
-            scoring=str(data["scoring"]),
-            classes=None if data["classes"].size == 0 else data["classes"],
+            scoring=scoring,
+            classes=classes,
             candidates=candidates,
-            held_out=dict(zip(numbers, data["held_out"], strict=True)),
+            held_out={**dict(zip(numbers, data["held_out"], strict=True)), PRIOR: prior_held_out},
             y=data["y_valid"],
             y_test=data["y_test"],
             harness_classes=int(data["harness_classes"]),
             size=int(data["size"]),
+            prior=prior,
         )
 
     @property
@@ -202,7 +230,7 @@ def greedy_beats_best_candidate(captured: Captured) -> bool:
         weights = (
             {best.number: 1.0}
             if selection is None or len(selection.weights) == 1
-            else (selection.weights)
+            else selection.weights
         )
         by_greedy[test] = weighted_predictions(rows_of(captured.candidates, test), weights)
         by_best[test] = by_number[best.number].predictions[test]
@@ -220,32 +248,12 @@ def to_log(predictions: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(predictions, dtype=float), LOG_FLOOR, None))
 
 
-def with_prior(captured: Captured) -> tuple[list[KeptTrial], np.ndarray]:
-    """The candidates and one more, the prior: the mean of the training rows' targets (a
-    regression) or their class frequencies, predicted out of fold over
-    :data:`NESTED_FOLDS` folds of the validation rows; and its held-out prediction, their
-    mean over the validation rows (every row under k-fold CV; the file keeps no other)."""
-    if captured.classes is None:
-        targets = captured.y.astype(float).reshape(-1, 1)
-    else:
-        targets = (captured.y.reshape(-1, 1) == captured.classes.reshape(1, -1)).astype(float)
-    out_of_fold = np.zeros_like(targets)
-    for train, test in KFold(NESTED_FOLDS, shuffle=True, random_state=0).split(targets):
-        out_of_fold[test] = targets[train].mean(axis=0)
-    held_out = np.tile(targets.mean(axis=0), (len(captured.y_test), 1))
-    if captured.classes is None:
-        out_of_fold, held_out = out_of_fold.ravel(), held_out.ravel()
-    score = _safe_score(captured.scoring, out_of_fold, captured.y, captured.classes)
-    prior = KeptTrial(PRIOR, Evaluation(captured.name, Config("prior"), score, 0.0), out_of_fold)
-    return [*captured.candidates, prior], held_out.astype(np.float32)
-
-
 Pool = Callable[[np.ndarray], np.ndarray] | None
 """How a weighted sum of predictions (or of log-probabilities) becomes predictions."""
 
 
 def rules(captured: Captured) -> dict[str, tuple[Weights, Pool]]:
-    """Each rule's weights, and whether they weigh log-probabilities."""
+    """Each rule's weights, and how it pools its members (None: their weighted mean)."""
     single = {captured.best_single: 1.0}
     selection = select_ensemble(
         captured.candidates, captured.y, captured.scoring, captured.classes, captured.size
@@ -256,9 +264,12 @@ def rules(captured: Captured) -> dict[str, tuple[Weights, Pool]]:
         "main": (main, None),
         "gate": (main if greedy_beats_best_candidate(captured) else single, None),
     }
-    candidates, _ = with_prior(captured)
     with_the_prior = select_ensemble(
-        candidates, captured.y, captured.scoring, captured.classes, captured.size
+        [*captured.candidates, captured.prior],
+        captured.y,
+        captured.scoring,
+        captured.classes,
+        captured.size,
     )
     chosen["prior"] = (main if with_the_prior is None else with_the_prior.weights, None)
     if captured.classes is not None:
@@ -284,7 +295,7 @@ def held_out_metrics(
 
     average = combined(captured.held_out)
     if calibrated:
-        candidates, _ = with_prior(captured)
+        candidates = [*captured.candidates, captured.prior]
         validation = combined({c.number: c.predictions for c in candidates})
         assert captured.classes is not None
         platt = fit_platt(validation, captured.y == captured.classes[1])
@@ -310,7 +321,6 @@ def report(args: argparse.Namespace) -> None:
     members: dict[str, dict[str, int]] = {}
     for path in paths:
         captured = Captured.load(path)
-        captured.held_out[PRIOR] = with_prior(captured)[1]
         ranking = ranks_only(captured.scoring, captured.classes) and len(captured.candidates) > 1
         chosen = rules(captured)
         kinds[captured.name] = captured.kind
@@ -358,11 +368,11 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_run_arguments(commands.add_parser("run", help="fit, refit every kept trial, save"))
-    reporter = commands.add_parser("report", help="every rule against the single best")
-    reporter.add_argument("results", type=Path)
+    parser, _, reporter = run_and_report(
+        __doc__.splitlines()[0],
+        run_help="fit, refit every kept trial, save",
+        report_help="every rule against the single best",
+    )
     reporter.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
     args = parser.parse_args()
     run(args, measure) if args.command == "run" else report(args)

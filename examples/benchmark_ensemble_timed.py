@@ -131,14 +131,24 @@ def run(args: argparse.Namespace, measure: Measure) -> None:
             print(name, seed, result.get("error", "done"), flush=True)
 
 
-def add_run_arguments(runner: argparse.ArgumentParser) -> None:
-    """The ``run`` command's arguments, shared by the benchmarks that use :func:`run`."""
+def run_and_report(
+    description: str, run_help: str, report_help: str
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line of the benchmarks that use :func:`run`: the parser, and its two
+    commands, ``run`` (whose arguments :func:`run` reads) and ``report RESULTS``, for a
+    benchmark to add its own arguments to."""
+    parser = argparse.ArgumentParser(description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    runner = commands.add_parser("run", help=run_help)
     runner.add_argument("data", type=Path, help="folder of NAME.csv.gz (kinds in ../manifest.json)")
     runner.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
     runner.add_argument("--budget", type=float, default=120.0, help="each fit's timeout, seconds")
     runner.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     runner.add_argument("--out", type=Path, required=True)
     runner.add_argument("--shard", default="0/1", help="i/n: the i-th of n interleaved shards")
+    reporter = commands.add_parser("report", help=report_help)
+    reporter.add_argument("results", type=Path)
+    return parser, runner, reporter
 
 
 def report(args: argparse.Namespace) -> None:
@@ -195,11 +205,11 @@ def metrics(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_run_arguments(commands.add_parser("run", help="fit and score; a JSON file per task-seed"))
-    reporter = commands.add_parser("report", help="issue 16's criteria on a run's folder")
-    reporter.add_argument("results", type=Path)
+    parser, _, _ = run_and_report(
+        __doc__.splitlines()[0],
+        run_help="fit and score; a JSON file per task-seed",
+        report_help="issue 16's criteria on a run's folder",
+    )
     args = parser.parse_args()
     run(args, run_one) if args.command == "run" else report(args)
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchmark_ensemble_timed import SCORING, add_run_arguments, run
+from benchmark_ensemble_timed import SCORING, run, run_and_report
 from benchmark_peerbench_ensembles import TOLERANCE
 
 import autometa
@@ -252,13 +252,12 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    runner = commands.add_parser("run", help="fit and score; a JSON file per task-seed")
-    add_run_arguments(runner)
+    parser, runner, _ = run_and_report(
+        __doc__.splitlines()[0],
+        run_help="fit and score; a JSON file per task-seed",
+        report_help="the variants against the single best",
+    )
     runner.add_argument("--n-trials", type=int, default=0, help="trials instead of --budget")
-    reporter = commands.add_parser("report", help="the variants against the single best")
-    reporter.add_argument("results", type=Path)
     args = parser.parse_args()
     run(args, measure) if args.command == "run" else report(args)
 
