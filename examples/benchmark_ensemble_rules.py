@@ -49,15 +49,21 @@ from typing import Any
 
 import numpy as np
 from benchmark_ensemble_timed import run, run_and_report
-from benchmark_ensemble_variants import Weights, fit_keeping_inputs, greedy
+from benchmark_ensemble_variants import (
+    Weights,
+    fit_keeping_inputs,
+    greedy,
+    harness_metrics,
+    platt_calibrated,
+    refitted,
+)
 from benchmark_peerbench_ensembles import TOLERANCE
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from autometa.contract import Config, Evaluation
-from autometa.search._calibration import calibrate, fit_platt, ranks_only
+from autometa.search._calibration import ranks_only
 from autometa.search._ensemble import (
     KeptTrial,
-    PrecomputedClassifier,
     _safe_score,
     keep_rank,
     select_ensemble,
@@ -87,9 +93,7 @@ def measure(
     X_held_out = result.schema_.transform(X_test)
     held_out = []
     for candidate in candidates:
-        config = candidate.evaluation.config
-        estimator = algorithms[config.algorithm].make_estimator(config.params, task)
-        estimator.fit(task.X, task.y)
+        estimator = refitted(algorithms, task, candidate.evaluation.config)
         held_out.append(predict_for_ensemble(estimator, X_held_out, task.classes))
     name = path.name.split(".")[0]
     np.savez_compressed(
@@ -298,15 +302,10 @@ def held_out_metrics(
         candidates = [*captured.candidates, captured.prior]
         validation = combined({c.number: c.predictions for c in candidates})
         assert captured.classes is not None
-        platt = fit_platt(validation, captured.y == captured.classes[1])
-        if platt.parameters is not None:
-            average = calibrate(average, *platt.parameters)
-    if captured.classes is None:
-        return dict(harness.reg_metrics(captured.y_test, average))
-    answers = PrecomputedClassifier(average, captured.classes)
-    rows = np.arange(len(average)).reshape(-1, 1)
-    proba = harness.full_proba(answers, rows, captured.harness_classes)
-    return dict(harness.clf_metrics(captured.y_test, proba))
+        average = platt_calibrated(average, validation, captured.y, captured.classes)
+    return harness_metrics(
+        harness, captured.y_test, average, captured.classes, captured.harness_classes
+    )
 
 
 def report(args: argparse.Namespace) -> None:

@@ -119,6 +119,36 @@ def selections(
     return chosen
 
 
+def refitted(algorithms: Any, task: Any, config: Any, rows: np.ndarray | None = None) -> Any:
+    """``config``'s estimator fitted on the task's ``rows`` (all of them by default)."""
+    estimator = algorithms[config.algorithm].make_estimator(config.params, task)
+    if rows is None:
+        return estimator.fit(task.X, task.y)
+    return estimator.fit(task.X.iloc[rows], task.y[rows])
+
+
+def platt_calibrated(
+    held_out: np.ndarray, validation: np.ndarray, y_valid: np.ndarray, classes: np.ndarray
+) -> np.ndarray:
+    """A binary ensemble's ``held_out`` probabilities calibrated as a fit calibrates them:
+    Platt scaling fitted on the ensemble's ``validation`` predictions."""
+    platt = fit_platt(validation, y_valid == classes[1])
+    return held_out if platt.parameters is None else calibrate(held_out, *platt.parameters)
+
+
+def harness_metrics(
+    harness: Any, y_test: Any, predictions: np.ndarray, classes: np.ndarray | None, n_classes: int
+) -> dict[str, float]:
+    """Peerbench's metrics of held-out ``predictions`` (probabilities in ``classes``' order,
+    or regression values), with the harness's own columns, clipping and scaling, read off
+    an estimator answering with these probabilities (row numbers stand in for X)."""
+    if classes is None:
+        return dict(harness.reg_metrics(y_test, predictions))
+    answers = PrecomputedClassifier(predictions, classes)
+    rows = np.arange(len(predictions)).reshape(-1, 1)
+    return dict(harness.clf_metrics(y_test, harness.full_proba(answers, rows, n_classes)))
+
+
 def fit_keeping_inputs(
     X: Any, y: Any, kind: str, seed: int, budget: Mapping[str, float]
 ) -> tuple[Any, dict[str, Any]]:
@@ -162,11 +192,7 @@ def measure(
     seconds: dict[str, dict[int, float]] = {"refit": {}, "folds": {}}
 
     def fitted_on(number: int, rows: np.ndarray | None) -> Any:
-        config = by_number[number].evaluation.config
-        estimator = algorithms[config.algorithm].make_estimator(config.params, task)
-        if rows is None:
-            return estimator.fit(task.X, task.y)
-        return estimator.fit(task.X.iloc[rows], task.y[rows])
+        return refitted(algorithms, task, by_number[number].evaluation.config, rows)
 
     for number in set().union(*chosen.values()):
         started = time.process_time()
@@ -188,16 +214,10 @@ def measure(
     def held_out(weights: Weights, predictions: Mapping[int, np.ndarray], name: str) -> Any:
         average = np.sum([w * predictions[n] for n, w in weights.items()], axis=0)
         if calibrated and name not in ("single", "logloss"):
-            platt = fit_platt(weighted_predictions(candidates, weights), y_valid == task.classes[1])
-            if platt.parameters is not None:
-                average = calibrate(average, *platt.parameters)
-        if task.classes is None:
-            return dict(harness.reg_metrics(y_test, average))
-        # The harness's own columns, clipping and scaling, read off an estimator answering with
-        # these probabilities (row numbers stand in for X).
-        answers = PrecomputedClassifier(average, task.classes)
-        rows = np.arange(len(average)).reshape(-1, 1)
-        return dict(harness.clf_metrics(y_test, harness.full_proba(answers, rows, len(classes))))
+            validation = weighted_predictions(candidates, weights)
+            average = platt_calibrated(average, validation, y_valid, task.classes)
+        n_classes = 0 if classes is None else len(classes)  # the harness's classes
+        return harness_metrics(harness, y_test, average, task.classes, n_classes)
 
     metrics = {name: held_out(w, refits, name) for name, w in chosen.items()}
     metrics["folds"] = held_out(chosen["refit"], folds, "folds")
