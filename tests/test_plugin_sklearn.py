@@ -26,7 +26,7 @@ import autometa_sklearn
 from autometa.contract import Algorithm, Config, Task
 from autometa_sklearn.adaptive import CalibratedSVC, HoldoutSafeMLPClassifier, holdout_possible
 from autometa_sklearn.preprocessing import MAX_ONE_HOT_LEVELS, split_categorical
-from autometa_sklearn.svm import SVM_MAX_ROWS
+from autometa_sklearn.svm import SVM_ITER_ROWS, SVM_MAX_ITER, SVM_MAX_ROWS
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -170,6 +170,24 @@ def test_svm_is_offered_up_to_its_row_limit() -> None:
     big = task(SVM_MAX_ROWS + 1)
     assert "svm" not in algorithms(big)
     assert set(algorithms(big)) == set(EXPECTED["binary"]) - {"svm"}
+
+
+@pytest.mark.parametrize("kind", ["binary", "regression"])
+def test_svm_iteration_cap_falls_with_rows_above_the_knowledge_base_size(kind: str) -> None:
+    """A libsvm call cannot be interrupted by a trial's time limit, so its iterations are
+    capped in proportion to 1 / rows: about the same seconds at every size offered."""
+
+    def built_cap(n: int) -> int:
+        rng = np.random.default_rng(0)
+        y = np.arange(n) % 2 if kind == "binary" else rng.normal(size=n)
+        task = Task.from_data(pd.DataFrame({"a": rng.normal(size=n)}), y, random_state=0)
+        final = algorithms(task)["svm"].make_estimator({}, task)[-1]
+        model = final.regressor if kind == "regression" else final
+        return int(model.max_iter)
+
+    assert built_cap(500) == built_cap(SVM_ITER_ROWS) == SVM_MAX_ITER
+    assert built_cap(4 * SVM_ITER_ROWS) == SVM_MAX_ITER // 4
+    assert built_cap(SVM_MAX_ROWS) < built_cap(4 * SVM_ITER_ROWS)
 
 
 # -- spaces and defaults ------------------------------------------------------------------

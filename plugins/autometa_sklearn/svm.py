@@ -33,10 +33,30 @@ SVM_MAX_ROWS = 10_000
 """Tasks with more rows are not offered ``svm``."""
 
 SVM_MAX_ITER = 200_000
-"""libsvm iteration cap (scikit-learn's default is none). libsvm runs about 200,000
-iterations a second on 2,000 rows, and a calibrated SVC fits six times, so a bad C/gamma
-pair stops after seconds instead of minutes (with a ConvergenceWarning). Sensible
-configurations on a few thousand rows converge well within it."""
+"""libsvm iteration cap on tables of at most :data:`SVM_ITER_ROWS` rows (scikit-learn's
+default is none): libsvm runs 40,000 to 65,000 iterations a second on 2,000 rows, so a
+bad C/gamma pair stops after 3 to 5 seconds instead of minutes (with a
+ConvergenceWarning). Sensible configurations converge well within it."""
+
+SVM_ITER_ROWS = 2_000
+"""Above this many rows the iteration cap falls as 1 / rows (:func:`svm_max_iter`)."""
+
+
+def svm_max_iter(n_rows: int) -> int:
+    """libsvm's iteration cap for a task of ``n_rows`` rows.
+
+    One libsvm call is C code that a trial's time limit cannot interrupt (the limit
+    lands when the call returns), so in a fit with ``n_jobs=1`` a bad C/gamma pair
+    started late runs past the fit's timeout by as long as the call takes. An iteration
+    costs time in proportion to the rows (one kernel column each), so the fixed cap let
+    one SVR call run 11 s on 5,000 rows and 24 s on 10,000; falling as 1 / rows, the cap
+    keeps it near the 4.5 s it takes on 2,000 rows (4.7 and 5.1 s;
+    ``examples/benchmark_svm_call_time.py``). The task's rows, not a fold's, set it, so
+    a configuration's CV folds and its refit on all rows stop at the same count. Up to
+    2,000 rows (every knowledge-base cell) nothing changes.
+    """
+    return max(1, round(SVM_MAX_ITER * min(1.0, SVM_ITER_ROWS / max(n_rows, 1))))
+
 
 SVM_CLASSIFIER_DEFAULTS: dict[str, Any] = {"C": 1.0, "gamma_factor": 1.0, "pca": False}
 SVM_REGRESSOR_DEFAULTS: dict[str, Any] = {
@@ -75,7 +95,7 @@ def make_svm_classifier(params: Mapping[str, Any], task: Task) -> Pipeline:
     model = CalibratedSVC(
         C=p["C"],
         gamma_factor=p["gamma_factor"],
-        max_iter=SVM_MAX_ITER,
+        max_iter=svm_max_iter(task.n_rows),
         random_state=task.random_state,
     )
     return build_pipeline(
@@ -87,7 +107,10 @@ def make_svm_regressor(params: Mapping[str, Any], task: Task) -> Pipeline:
     check_kind("svm", task, REGRESSION)
     p = resolve_params("svm", params, SVM_REGRESSOR_DEFAULTS)
     model = RelativeGammaSVR(
-        C=p["C"], gamma_factor=p["gamma_factor"], epsilon=p["epsilon"], max_iter=SVM_MAX_ITER
+        C=p["C"],
+        gamma_factor=p["gamma_factor"],
+        epsilon=p["epsilon"],
+        max_iter=svm_max_iter(task.n_rows),
     )
     return build_pipeline(
         make_preprocessor(task, scale=True),
