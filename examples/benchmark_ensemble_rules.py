@@ -33,11 +33,17 @@ predictions, as a fit calibrates it. Two shards, each on one core::
     done; wait
     python examples/benchmark_ensemble_rules.py report results/rules30 --peerbench \\
         ../shared/peerbench
+
+``report --bootstrap N`` also tells which of ``main``'s differences from the single best
+stand out of the noise of the held-out split: their standard error over ``N`` paired
+bootstrap resamples of its rows, which on a split of a few dozen rows is larger than
+issue 16's tolerance.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import sys
@@ -58,6 +64,7 @@ from benchmark_ensemble_variants import (
     refitted,
 )
 from benchmark_peerbench_ensembles import TOLERANCE
+from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from autometa.contract import Config, Evaluation
@@ -308,6 +315,67 @@ def held_out_metrics(
     )
 
 
+def bootstrap_difference(
+    captured: Captured, weights: Weights, metric: str, resamples: int, seed: int = 0
+) -> tuple[float, float]:
+    """The held-out difference of ``weights``' ensemble from the single best (ROC AUC or
+    R²) and its paired-bootstrap standard error, the noise of a test split this size
+    (NaN, NaN when the score is undefined on the split).
+
+    Platt calibration is monotone, so the uncalibrated average has the same ROC AUC."""
+
+    def average(by_number: dict[int, np.ndarray]) -> np.ndarray:
+        return np.sum([w * by_number[n].astype(float) for n, w in weights.items()], axis=0)
+
+    ensemble, single = average(captured.held_out), captured.held_out[captured.best_single]
+    y = captured.y_test
+
+    def difference(rows: np.ndarray) -> float:
+        if metric == "r2":
+            return float(r2_score(y[rows], ensemble[rows]) - r2_score(y[rows], single[rows]))
+        assert captured.classes is not None
+        scores = []
+        for predictions in (ensemble[rows], single[rows]):
+            if len(captured.classes) == 2:
+                positive = predictions[:, 1] if predictions.ndim == 2 else predictions
+                scores.append(roc_auc_score(y[rows] == captured.classes[1], positive))
+            else:
+                normalized = predictions / predictions.sum(axis=1, keepdims=True)
+                scores.append(
+                    roc_auc_score(y[rows], normalized, multi_class="ovr", labels=captured.classes)
+                )
+        return float(scores[0] - scores[1])
+
+    everything = np.arange(len(y))
+    try:
+        observed = difference(everything)
+    except ValueError:  # undefined on this split: it misses a class
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(resamples):
+        with contextlib.suppress(ValueError):  # a resample that misses a class
+            differences.append(difference(rng.choice(everything, len(everything))))
+    return observed, float(np.std(differences)) if len(differences) > 1 else math.nan
+
+
+def print_bootstrap(bootstrapped: dict[str, tuple[float, float]], kinds: dict[str, str]) -> None:
+    """How many of ``main``'s wins and losses against the single best stand out of the
+    held-out split's noise (by more than two standard errors), on how many splits that
+    noise is larger than the tolerance, and the z of each loss beyond it."""
+    spread = {n: d for n, d in bootstrapped.items() if d[1] > 0}  # NaN and 0 compare False
+    z = {n: difference / error for n, (difference, error) in spread.items()}
+    noisy = sum(error > TOLERANCE[kinds[n]][1] for n, (_, error) in spread.items())
+    print(
+        f"paired bootstrap, main against single, {len(spread)} task-seeds where they differ: "
+        f"{sum(v > 2 for v in z.values())} wins and {sum(v < -2 for v in z.values())} losses "
+        f"beyond 2 standard errors; the standard error exceeds the tolerance on {noisy}"
+    )
+    for name in sorted(spread):
+        if spread[name][0] < -TOLERANCE[kinds[name]][1]:
+            print(f"  beyond the tolerance: {name} {spread[name][0]:+.3f}, z {z[name]:+.2f}")
+
+
 def report(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(args.peerbench))
     import run_peer  # the harness's own metrics
@@ -318,6 +386,7 @@ def report(args: argparse.Namespace) -> None:
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     kinds: dict[str, str] = {}
     members: dict[str, dict[str, int]] = {}
+    bootstrapped: dict[str, tuple[float, float]] = {}
     for path in paths:
         captured = Captured.load(path)
         ranking = ranks_only(captured.scoring, captured.classes) and len(captured.candidates) > 1
@@ -328,6 +397,11 @@ def report(args: argparse.Namespace) -> None:
             name: held_out_metrics(captured, weights, pool, run_peer, ranking and name != "single")
             for name, (weights, pool) in chosen.items()
         }
+        if args.bootstrap:
+            metric = TOLERANCE[captured.kind][0]
+            bootstrapped[captured.name] = bootstrap_difference(
+                captured, chosen["main"][0], metric, args.bootstrap
+            )
     classification = [name for name in metrics if kinds[name] != "regression"]
     print(f"{len(metrics)} task-seeds, {len(classification)} of them classification")
     print(
@@ -364,6 +438,8 @@ def report(args: argparse.Namespace) -> None:
         )
         for line in worse:
             print(f"{'':10}{line}")
+    if args.bootstrap:
+        print_bootstrap(bootstrapped, kinds)
 
 
 def main() -> None:
@@ -373,6 +449,14 @@ def main() -> None:
         report_help="every rule against the single best",
     )
     reporter.add_argument("--peerbench", type=Path, required=True, help="the harness's folder")
+    reporter.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N paired-bootstrap resamples of each held-out split: which of main's "
+        "differences from the single best stand out of the split's noise",
+    )
     args = parser.parse_args()
     run(args, measure) if args.command == "run" else report(args)
 
