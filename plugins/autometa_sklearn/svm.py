@@ -34,9 +34,10 @@ SVM_MAX_ROWS = 10_000
 
 SVM_MAX_ITER = 200_000
 """libsvm iteration cap on tables of at most :data:`SVM_ITER_ROWS` rows (scikit-learn's
-default is none): libsvm runs 40,000 to 65,000 iterations a second on 2,000 rows, so a
-bad C/gamma pair stops after 3 to 5 seconds instead of minutes (with a
-ConvergenceWarning). Sensible configurations converge well within it."""
+default is none): libsvm runs 40,000 to 65,000 iterations a second on 2,000 rows, so one
+call with a bad C/gamma pair stops after 3 to 5 seconds instead of minutes (with a
+ConvergenceWarning; a calibrated SVC makes six). Sensible configurations converge well
+within it."""
 
 SVM_ITER_ROWS = 2_000
 """Above this many rows the iteration cap falls as 1 / rows (:func:`svm_max_iter`)."""
