@@ -286,6 +286,13 @@ def inject_faults(
         while any(p.popen.poll() is None for p in processes):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the processes did not finish within {timeout:.0f} s")
+            # Before reading the study: a process stopped inside a write holds SQLite's lock,
+            # so every read fails (busy) until it is continued.
+            for p in processes:
+                due = stopped_at is not None and time.monotonic() - stopped_at >= stop_seconds
+                if p.fault == "stop" and due and not p.stopped_s:
+                    p.popen.send_signal(signal.SIGCONT)
+                    p.stopped_s = time.monotonic() - (stopped_at or 0.0)
             try:
                 study = optuna.load_study(study_name=STUDY_NAME, storage=rdb)
                 all_trials = study.get_trials(deepcopy=False)
@@ -312,11 +319,6 @@ def inject_faults(
                 else:
                     p.popen.send_signal(signal.SIGSTOP)
                     stopped_at = time.monotonic()
-            for p in processes:
-                due = stopped_at is not None and time.monotonic() - stopped_at >= stop_seconds
-                if p.fault == "stop" and due and not p.stopped_s:
-                    p.popen.send_signal(signal.SIGCONT)
-                    p.stopped_s = time.monotonic() - (stopped_at or 0.0)
             time.sleep(POLL_S)
     finally:
         for p in processes:
