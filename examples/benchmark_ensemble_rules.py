@@ -294,20 +294,22 @@ def rules(captured: Captured) -> dict[str, tuple[Weights, Pool]]:
     return chosen
 
 
+def combined(weights: Weights, pool: Pool, predictions: dict[int, np.ndarray]) -> np.ndarray:
+    """``weights``' ensemble of ``predictions`` (trial number -> predictions), pooled by
+    ``pool`` (None: their weighted mean)."""
+    if pool is None:
+        return np.sum([w * predictions[n].astype(float) for n, w in weights.items()], axis=0)
+    return pool(np.sum([w * to_log(predictions[n]) for n, w in weights.items()], axis=0))
+
+
 def held_out_metrics(
     captured: Captured, weights: Weights, pool: Pool, harness: Any, calibrated: bool
 ) -> dict[str, float]:
     """The harness's metrics of ``weights``' ensemble on the held-out split."""
-
-    def combined(predictions: dict[int, np.ndarray]) -> np.ndarray:
-        if pool is None:
-            return np.sum([w * predictions[n].astype(float) for n, w in weights.items()], axis=0)
-        return pool(np.sum([w * to_log(predictions[n]) for n, w in weights.items()], axis=0))
-
-    average = combined(captured.held_out)
+    average = combined(weights, pool, captured.held_out)
     if calibrated:
         candidates = [*captured.candidates, captured.prior]
-        validation = combined({c.number: c.predictions for c in candidates})
+        validation = combined(weights, pool, {c.number: c.predictions for c in candidates})
         assert captured.classes is not None
         average = platt_calibrated(average, validation, captured.y, captured.classes)
     return harness_metrics(
@@ -323,11 +325,8 @@ def bootstrap_difference(
     (NaN, NaN when the score is undefined on the split).
 
     Platt calibration is monotone, so the uncalibrated average has the same ROC AUC."""
-
-    def average(by_number: dict[int, np.ndarray]) -> np.ndarray:
-        return np.sum([w * by_number[n].astype(float) for n, w in weights.items()], axis=0)
-
-    ensemble, single = average(captured.held_out), captured.held_out[captured.best_single]
+    ensemble = combined(weights, None, captured.held_out)
+    single = captured.held_out[captured.best_single]
     y = captured.y_test
 
     def difference(rows: np.ndarray) -> float:
